@@ -1,0 +1,3 @@
+/* addr.c - placeholder. */
+#include "config.h"
+#include "addr.h"

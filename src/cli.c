@@ -1,0 +1,3 @@
+/* cli.c - placeholder. */
+#include "config.h"
+#include "cli.h"

@@ -1,0 +1,3 @@
+/* conf.c - placeholder. */
+#include "config.h"
+#include "conf.h"

@@ -1,0 +1,3 @@
+/* cred.c - placeholder. */
+#include "config.h"
+#include "cred.h"

@@ -1,0 +1,3 @@
+/* message.c - placeholder. */
+#include "config.h"
+#include "message.h"

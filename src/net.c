@@ -1,0 +1,3 @@
+/* net.c - placeholder. */
+#include "config.h"
+#include "net.h"

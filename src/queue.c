@@ -1,0 +1,3 @@
+/* queue.c - placeholder. */
+#include "config.h"
+#include "queue.h"

@@ -1,0 +1,3 @@
+/* reply.c - placeholder. */
+#include "config.h"
+#include "reply.h"

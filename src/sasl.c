@@ -1,0 +1,3 @@
+/* sasl.c - placeholder. */
+#include "config.h"
+#include "sasl.h"

@@ -1,0 +1,3 @@
+/* session.c - placeholder. */
+#include "config.h"
+#include "session.h"

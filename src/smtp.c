@@ -1,0 +1,3 @@
+/* smtp.c - placeholder. */
+#include "config.h"
+#include "smtp.h"

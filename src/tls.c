@@ -1,0 +1,3 @@
+/* tls.c - placeholder. */
+#include "config.h"
+#include "tls.h"
