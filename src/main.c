@@ -1,4 +1,362 @@
-/* main.c - placeholder until the phases exist. */
+/*
+ * main.c - envoi's entry point: sendmail, mailq, newaliases and envoi.
+ *
+ * Calls the phases in order and is the only place that exits:
+ *   argv -> options (cli) -> account (conf) -> stdin into the spool
+ *   (message, queue: fsync'd, only now is the message safe) -> delivery
+ *   (session) -> outcome -> spool removal or retention -> exit code.
+ * Every failure arrives here as a struct err and leaves as one line on
+ * stderr plus the sysexits code from err.h's table.
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gsasl.h>
+#include <idn2.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { puts("envoi " PACKAGE_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "cli.h"
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+#include "message.h"
+#include "queue.h"
+#include "session.h"
+
+struct run {
+	struct log log;
+	struct cli cli;
+	struct conf conf;
+	struct account *acct;
+	struct addr_list rcpts;
+	struct msg_info info;
+	struct queue_entry q;
+	int have_q;
+	char *from;
+	char *queue_dir;
+	char *user;
+	char *home;
+};
+
+static void
+print_version(void)
+{
+	printf("envoi %s\n", PACKAGE_VERSION);
+	printf("TLS: GnuTLS %s; SASL: GNU SASL %s; IDN: libidn2 %s\n",
+	       gnutls_check_version(NULL), gsasl_check_version(NULL),
+	       idn2_check_version(NULL));
+}
+
+/* The login name and home directory of the real uid. $HOME is used when
+ * it is a real home (owned by us and not "/": sudo runs mailers with
+ * HOME=/), otherwise the password database's. */
+static int
+identify_user(struct run *r, struct err *e)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *home = getenv("HOME");
+	struct stat st;
+
+	if (pw == NULL)
+		return err_set(e, EX_OSERR, "no password database entry for uid %u",
+		               (unsigned)getuid());
+	r->user = xstrdup(pw->pw_name);
+	if (home && *home && strcmp(home, "/") != 0 && stat(home, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == getuid())
+		r->home = xstrdup(home);
+	else
+		r->home = xstrdup(pw->pw_dir);
+	if (r->user == NULL || r->home == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	return 0;
+}
+
+/* Envelope sender: -f/-r, else the account's from, else user@domain. */
+static int
+choose_sender(struct run *r, struct err *e)
+{
+	const struct account *a = r->acct;
+
+	if (r->cli.from)
+		r->from = xstrdup(r->cli.from);
+	else if (a->from && *a->from)
+		r->from = xstrdup(a->from);
+	else
+		r->from = addr_qualify(r->user, a->domain);
+	if (r->from == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	if (addr_check(r->from, 1, e) < 0) {
+		e->ex = EX_USAGE;
+		return err_prefix(e, "envelope sender <%s>", r->from);
+	}
+	return 0;
+}
+
+static int
+add_recipient(struct run *r, const char *addr, int ex_bad, struct err *e)
+{
+	char *q = addr_qualify(addr, r->acct->domain);
+	int ret;
+
+	if (q == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	ret = addr_check(q, 0, e);
+	if (ret < 0) {
+		e->ex = ex_bad;
+		err_prefix(e, "recipient <%s>", q);
+	} else {
+		ret = addr_list_add(&r->rcpts, q, e);
+	}
+	free(q);
+	return ret;
+}
+
+/* Read stdin into a new spool entry and make it durable. */
+static int
+spool_message(struct run *r, struct err *e)
+{
+	const struct account *a = r->acct;
+	struct msg_opts mo;
+	struct addr_list argv_rcpts;
+	struct queue_envelope env;
+
+	/* Command-line recipients may be "Name <a@b>" lists, as in sendmail. */
+	addr_list_init(&argv_rcpts);
+	for (size_t i = 0; i < r->cli.nrcpts; i++) {
+		const char *arg = r->cli.rcpts[i];
+		if (addr_parse_list(&argv_rcpts, arg, strlen(arg), e) < 0) {
+			addr_list_free(&argv_rcpts);
+			e->ex = EX_USAGE;
+			return err_prefix(e, "recipient argument \"%s\"", arg);
+		}
+	}
+	for (size_t i = 0; i < argv_rcpts.n; i++)
+		if (add_recipient(r, argv_rcpts.v[i], EX_USAGE, e) < 0) {
+			addr_list_free(&argv_rcpts);
+			return -1;
+		}
+	addr_list_free(&argv_rcpts);
+	if (!r->cli.read_recipients && r->rcpts.n == 0)
+		return err_set(e, EX_USAGE, "no recipients given (name them as arguments, or use -t)");
+
+	r->queue_dir = queue_default_dir(a->queue_dir, r->home);
+	if (r->queue_dir == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	if (queue_entry_create(&r->q, r->queue_dir, e) < 0)
+		return -1;
+	r->have_q = 1;
+
+	memset(&mo, 0, sizeof mo);
+	mo.dot_ends_input = r->cli.dot_ends_input;
+	mo.extract_rcpts = r->cli.read_recipients;
+	mo.remove_bcc = a->remove_bcc_headers != 0;
+	mo.set_from = (int)a->set_from_header;
+	mo.set_date = (int)a->set_date_header;
+	mo.set_msgid = (int)a->set_msgid_header;
+	mo.from_addr = *r->from ? r->from : (a->from && *a->from ? a->from : r->user);
+	mo.full_name = r->cli.full_name ? r->cli.full_name : a->from_full_name;
+	mo.domain = a->domain;
+	if (message_read(STDIN_FILENO, r->q.msg_fd, &mo, &r->info, e) < 0)
+		return -1;
+
+	for (size_t i = 0; i < r->info.rcpts.n; i++)
+		if (add_recipient(r, r->info.rcpts.v[i], EX_DATAERR, e) < 0)
+			return -1;
+	if (r->rcpts.n == 0)
+		return err_set(e, EX_USAGE, "no recipients: none given as arguments and none found "
+		               "in the To, Cc or Bcc headers");
+
+	memset(&env, 0, sizeof env);
+	env.account = a->name;
+	env.from = r->from;
+	env.rcpts = (const char *const *)r->rcpts.v;
+	env.nrcpts = r->rcpts.n;
+	env.message_id = r->info.message_id;
+	env.size = r->info.size;
+	env.has_8bit = r->info.has_8bit;
+	return queue_entry_commit(&r->q, &env, e);
+}
+
+static void
+join_rcpts(const struct addr_list *l, char *dst, size_t size)
+{
+	size_t off = 0;
+
+	dst[0] = '\0';
+	for (size_t i = 0; i < l->n && off < size; i++) {
+		int n = snprintf(dst + off, size - off, "%s%s", i ? "," : "", l->v[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+static int
+deliver(struct run *r, struct err *e)
+{
+	const struct account *a = r->acct;
+	struct session_msg m;
+	struct session_result res;
+	char rcpts[2048];
+	int ret, worst = 0;
+
+	memset(&m, 0, sizeof m);
+	m.fd = r->q.msg_fd;
+	m.size = r->info.size;
+	m.has_8bit = r->info.has_8bit;
+	m.from = r->from;
+	m.rcpts = (const char *const *)r->rcpts.v;
+	m.nrcpts = r->rcpts.n;
+	m.dsn_notify = r->cli.dsn_notify ? r->cli.dsn_notify : a->dsn_notify;
+	m.dsn_return = r->cli.dsn_return ? r->cli.dsn_return : a->dsn_return;
+	m.envid = r->cli.envid;
+	join_rcpts(&r->rcpts, rcpts, sizeof rcpts);
+
+	ret = session_deliver(a, &m, &r->log, &res, e);
+	/* One bounce-style line per refused recipient. */
+	for (size_t i = 0; i < res.nrcpts; i++) {
+		if (res.rcpts && res.rcpts[i].ex > 0) {
+			log_error(&r->log, "<%s>: %s", res.rcpts[i].addr, res.rcpts[i].text);
+			if (worst != EX_NOUSER)
+				worst = res.rcpts[i].ex == EX_TEMPFAIL ? EX_TEMPFAIL : EX_NOUSER;
+		}
+	}
+	if (ret == 0) {
+		log_event(&r->log, 0, "id=%s account=%s host=%s message-id=<%s> from=<%s> "
+		          "recipients=%s size=%llu delivered=%zu/%zu reply='%s'",
+		          r->q.id, a->name, a->host, r->info.message_id ? r->info.message_id : "",
+		          r->from, rcpts, r->info.size, res.naccepted, res.nrcpts, res.reply);
+		if (worst)
+			err_set(e, worst, "message delivered to %zu of %zu recipients; "
+			        "the others were refused (see above)", res.naccepted, res.nrcpts);
+	} else {
+		log_event(&r->log, 1, "id=%s account=%s host=%s message-id=<%s> from=<%s> "
+		          "recipients=%s size=%llu error='%s' exitcode=%s",
+		          r->q.id, a->name, a->host, r->info.message_id ? r->info.message_id : "",
+		          r->from, rcpts, r->info.size, e->msg, err_ex_name(e->ex));
+	}
+	session_result_free(&res);
+	return ret == 0 && !worst ? 0 : -1;
+}
+
+static int
+run_send(struct run *r, struct err *e)
+{
+	struct err rm;
+
+	if (conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
+		return -1;
+	r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e);
+	if (r->acct == NULL)
+		return -1;
+	log_configure(&r->log, r->acct->logfile, r->acct->syslog);
+	if (choose_sender(r, e) < 0)
+		return -1;
+	if (spool_message(r, e) < 0) {
+		if (r->have_q) {
+			err_init(&rm);
+			queue_entry_remove(&r->q, &rm);
+		}
+		return -1;
+	}
+	if (deliver(r, e) == 0 || e->ex == EX_NOUSER ||
+	    (e->ex != EX_TEMPFAIL)) {
+		/* Accepted, or refused for good: the caller has the verdict in
+		 * the exit code, so the spool copy has done its job. */
+		err_init(&rm);
+		if (queue_entry_remove(&r->q, &rm) < 0)
+			log_warn(&r->log, "%s", rm.msg);
+		return e->ex ? -1 : 0;
+	}
+	/* Temporary failure: keep the message (the durable queue with retries
+	 * builds on this). */
+	log_error(&r->log, "%s", e->msg);
+	err_set(e, EX_TEMPFAIL, "message not delivered yet; it is kept in %s", r->q.msg_path);
+	return -1;
+}
+
+static void
+run_free(struct run *r)
+{
+	if (r->have_q)
+		queue_entry_free(&r->q);
+	msg_info_free(&r->info);
+	addr_list_free(&r->rcpts);
+	if (r->acct)
+		account_free(r->acct);
+	conf_free(&r->conf);
+	cli_free(&r->cli);
+	log_close(&r->log);
+	free(r->from);
+	free(r->queue_dir);
+	free(r->user);
+	free(r->home);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct run r;
+	struct err e;
+	int ex = EX_OK;
+
+	/* A server that drops the connection must produce an error we
+	 * report, not a silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+	memset(&r, 0, sizeof r);
+	err_init(&e);
+	log_init(&r.log, "envoi");
+	conf_init(&r.conf);
+	addr_list_init(&r.rcpts);
+	msg_info_init(&r.info);
+
+	if (cli_parse(&r.cli, argc, argv, &e) < 0)
+		goto finish;
+	r.log.verbose = r.cli.verbose;
+	if (r.cli.syslog_tag)
+		r.log.tag = r.cli.syslog_tag;
+	for (size_t i = 0; i < r.cli.nignored; i++)
+		log_debug(&r.log, "option %s accepted and ignored", r.cli.ignored[i]);
+
+	switch (r.cli.mode) {
+	case CLI_VERSION:
+		print_version();
+		break;
+	case CLI_HELP:
+		cli_usage(stdout);
+		break;
+	case CLI_NEWALIASES:
+	case CLI_NOOP:
+		/* Nothing to rebuild: envoi reads its files at each run. */
+		break;
+	case CLI_LIST_QUEUE:
+	case CLI_RUN_QUEUE:
+	case CLI_SMTP_STDIO:
+	case CLI_VERIFY:
+		err_set(&e, EX_UNAVAILABLE, "this mode is not supported yet");
+		break;
+	case CLI_SEND:
+		if (identify_user(&r, &e) == 0)
+			run_send(&r, &e);
+		break;
+	}
+finish:
+	if (e.ex != EX_OK) {
+		log_error(&r.log, "%s", e.msg);
+		ex = e.ex;
+	}
+	run_free(&r);
+	if (fflush(stdout) != 0 && ex == EX_OK)
+		ex = EX_IOERR;
+	return ex;
+}
