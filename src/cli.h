@@ -1,4 +1,84 @@
-/* cli.h - placeholder; the module is being written. */
+/*
+ * cli.h - the sendmail command line, turned into a plain struct.
+ *
+ * Owns: the one permissive parser for sendmail-style options (bundled
+ * "-ti", glued "-fuser@x" / "-FCronDaemon" / "-B8BITMIME", separate
+ * "-f user@x" / "-B 8BITMIME", "-o"/"-b" mode letters, "--" and a few long
+ * options), and the one list of options that are accepted but ignored.
+ * Rejecting an option a caller passes loses mail (cron drops its output
+ * when the mailer fails), so every sendmail option parses; only unknown
+ * "--long" options, a missing required argument, and control characters in
+ * addresses or names are errors (EX_USAGE).
+ *
+ * Options and recipients may be mixed, as with glibc getopt (which msmtp
+ * and most Linux sendmails use); "--" ends the options.
+ *
+ * Never: opens files (not even -X's, which sendmail would write to: that is
+ * how PHPMailer's argument injection became code execution), prints (only
+ * cli_usage writes, to the stream it is given), or exits.
+ */
 #ifndef ENVOI_CLI_H
 #define ENVOI_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "err.h"
+
+enum cli_mode {
+	CLI_SEND,          /* the default: read a message on stdin and send it */
+	CLI_VERSION,       /* --version */
+	CLI_HELP,          /* --help */
+	CLI_LIST_QUEUE,    /* -bp, or argv[0] "mailq" */
+	CLI_NEWALIASES,    /* -bi, -I, or argv[0] "newaliases" */
+	CLI_RUN_QUEUE,     /* -q, -q30m, -qf, -qR..., -qS..., -qI... */
+	CLI_SMTP_STDIO,    /* -bs */
+	CLI_VERIFY,        /* -bv */
+	CLI_NOOP,          /* -bd -bD -bh -bH -bt -ba -bl: accepted, do nothing */
+};
+
+struct cli {
+	enum cli_mode mode;
+	int read_recipients;      /* -t, --read-recipients */
+	int dot_ends_input;       /* 1 unless -i or -oi */
+	const char *from;         /* -f/-r/--from; NULL if not given; "<>" and ""
+	                           * both mean the null sender and are stored as "" */
+	const char *full_name;    /* -F */
+	const char *config_file;  /* -C, --file */
+	const char *account;      /* -a, --account */
+	int verbose;              /* count of -v, --debug and a bare -d */
+	const char *dsn_notify;   /* -N */
+	const char *dsn_return;   /* -R */
+	const char *envid;        /* -V */
+	const char *body_type;    /* -B; any value accepted, main decides */
+	char delivery_mode;       /* -od[biqd]: 'i' (default), 'b', 'q' ('d' = 'q') */
+	char error_mode;          /* -oe[mpqwe]; 0 if absent */
+	const char *syslog_tag;   /* -L */
+	const char *queue_arg;    /* -q: the text after q ("" for plain -q) */
+	char **rcpts;             /* malloc'd array of pointers into argv */
+	size_t nrcpts;
+	char **ignored;           /* malloc'd array of malloc'd strings: the
+	                           * options accepted and ignored, as given
+	                           * ("-oem" is not here: it is error_mode) */
+	size_t nignored;
+};
+
+/*
+ * Parse argv into *c (which need not be initialised). argv[0]'s basename
+ * "mailq" gives CLI_LIST_QUEUE and "newaliases" CLI_NEWALIASES; any other
+ * name parses normally. The strings in *c point into argv (except the
+ * ignored list), so argv must outlive *c.
+ *
+ * Returns 0, or -1 with EX_USAGE (unknown --long option, missing argument,
+ * control character in -f/-r/-F/-N/-R/-V/-B/-a or a recipient) or EX_OSERR
+ * (out of memory). Call cli_free in both cases.
+ */
+int cli_parse(struct cli *c, int argc, char **argv, struct err *e);
+
+/* Release what cli_parse allocated; *c may be parsed again afterwards. */
+void cli_free(struct cli *c);
+
+/* The --help text: every option on one line, saying which are ignored. */
+void cli_usage(FILE *out);
+
 #endif
