@@ -1,4 +1,85 @@
-/* net.h - placeholder; the module is being written. */
+/*
+ * net.h - one connection to the server: resolve and connect with a
+ * deadline, buffered line reading, whole writes, and TLS layered underneath
+ * (STARTTLS or implicit TLS) so callers read and write the same way either
+ * way.
+ *
+ * Owns: the socket (non-blocking from connect to close, so every wait is a
+ * poll() against a deadline), the receive buffer, and the struct tls once
+ * TLS is started.
+ *
+ * Never: knows SMTP (no commands, no reply codes), logs protocol data (the
+ * session does that, with redaction), prints, or exits. A dead peer never
+ * raises SIGPIPE: plain writes use MSG_NOSIGNAL and GnuTLS is told the same.
+ *
+ * Timeouts: conn.timeout_ms applies separately to each connect attempt, the
+ * TLS handshake, and each conn_read_line / conn_write call. Name resolution
+ * is left to the system resolver's own timeouts.
+ */
 #ifndef ENVOI_NET_H
 #define ENVOI_NET_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "tls.h"
+
+/* One receive buffer: a full TLS record (16 KiB) fits, so a pipelined
+ * group of replies is usually taken in by one read. */
+#define NET_RBUF_SIZE 16384
+
+struct conn {
+	int fd;                  /* -1 when not connected */
+	int timeout_ms;          /* for connect and every read/write; 0 = none */
+	struct tls *tls;         /* NULL while plaintext */
+	char rbuf[NET_RBUF_SIZE];
+	size_t rpos, rlen;       /* unread bytes are rbuf[rpos..rlen) */
+	struct log *log;         /* may be NULL */
+};
+
+/* A closed connection with timeout_s seconds per operation (0 = none). */
+void conn_init(struct conn *c, int timeout_s, struct log *log);
+
+/*
+ * Connect to host (ASCII: an A-label or an IP literal) on port, trying
+ * every address getaddrinfo returns in turn, each with the full deadline.
+ * Sets TCP_NODELAY: envoi coalesces its own writes, so Nagle only adds
+ * latency. Errors: EX_NOHOST "cannot resolve HOST: ..." (no such name),
+ * EX_TEMPFAIL for resolver failures that may pass, and "cannot connect to
+ * HOST port N: <reason>" (refused, unreachable, timed out).
+ */
+int net_connect(struct conn *c, const char *host, int port, struct err *e);
+
+/*
+ * Read one line into `line` (reset first), without its LF and the CR
+ * before it. The line may not exceed line->max bytes: past that,
+ * EX_PROTOCOL "line too long". EOF -> EX_TEMPFAIL "connection closed by
+ * server"; timeout -> EX_TEMPFAIL "timed out after N s waiting for the
+ * server".
+ */
+int conn_read_line(struct conn *c, struct buf *line, struct err *e);
+
+/* Write all len bytes (through TLS when active) within the timeout.
+ * EX_TEMPFAIL "connection lost: ..." or "timed out ...". */
+int conn_write(struct conn *c, const void *data, size_t len, struct err *e);
+
+/* Bytes received but not yet read. Must be 0 right after the reply to
+ * STARTTLS: anything else was sent in plaintext before TLS and may be an
+ * injection attempt (CVE-2011-0411 class). */
+size_t conn_pending(const struct conn *c);
+
+/*
+ * Handshake on the connected socket, then reads and writes go through TLS.
+ * o->timeout_ms is ignored in favour of c->timeout_ms. Refuses (EX_PROTOCOL)
+ * if plaintext bytes are still buffered. Errors as tls_client_start; on
+ * failure the connection should be closed.
+ */
+int conn_start_tls(struct conn *c, const struct tls_opts *o, struct err *e);
+
+/* Send TLS close_notify without waiting for the answer, close the socket,
+ * free the TLS state. Safe to call twice or on a closed conn. */
+void conn_close(struct conn *c);
+
 #endif

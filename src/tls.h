@@ -1,4 +1,92 @@
-/* tls.h - placeholder; the module is being written. */
+/*
+ * tls.h - the GnuTLS client: trust store, certificate verification with
+ * one clear message per failure, SNI, pinning, client certificates, and
+ * channel binding data for SCRAM-PLUS.
+ *
+ * Implements: RFC 8446 / RFC 5246 (TLS 1.3 / 1.2, via GnuTLS), RFC 6125
+ * (server identity check, via GnuTLS), RFC 6066 (SNI), RFC 5929
+ * (tls-unique), RFC 9266 (tls-exporter), RFC 5891 / UTS#46 (IDN host names,
+ * via libidn2).
+ *
+ * Owns: one struct tls per connection (the GnuTLS session and its
+ * credentials), the decision "is this certificate acceptable", and the
+ * wording of every verification failure.
+ *
+ * Never: opens or closes sockets (the caller owns the fd), knows anything
+ * about SMTP, prints, exits, or keeps global state of its own (GnuTLS
+ * initialises itself from its library constructor). Never lets a
+ * connection continue past a failed verification when certcheck is on.
+ *
+ * The fd given to tls_client_start must be non-blocking: every operation
+ * waits with poll() against its own deadline, so a stalled server costs at
+ * most timeout_ms per call.
+ *
+ * Exit codes: certificate verification failures are EX_NOPERM (the
+ * documented choice: the peer is not who it claims to be, retrying will not
+ * help); unreadable trust/cert/key files EX_NOINPUT, files GnuTLS cannot
+ * parse and bad tls_priorities / tls_fingerprint values EX_CONFIG; handshake
+ * and transport failures EX_TEMPFAIL.
+ */
 #ifndef ENVOI_TLS_H
 #define ENVOI_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/* TLS 1.2 minimum, 1.3 preferred (GnuTLS prefers the highest enabled). */
+#define TLS_DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+struct tls;
+
+struct tls_opts {
+	const char *host;          /* name to verify and send as SNI; UTF-8 (IDN) allowed;
+	                            * an IP literal gets no SNI and is checked against IP SANs */
+	const char *trust_file;    /* PEM CA file; NULL = the system trust store */
+	const char *fingerprint;   /* SHA-256 hex, colons optional: pin, replaces CA and name checks */
+	const char *cert_file, *key_file;   /* client certificate, both or neither */
+	int certcheck;             /* 0 disables verification (dangerous, documented so) */
+	const char *priorities;    /* GnuTLS priority string; NULL = TLS_DEFAULT_PRIORITIES */
+	int timeout_ms;            /* for the whole handshake; 0 = none */
+};
+
+/*
+ * Handshake on `fd` (connected, non-blocking) and verify the server as `o`
+ * says. On success *t is a new session the caller releases with tls_close;
+ * on failure *t is NULL and everything is freed (the fd stays open).
+ */
+int tls_client_start(struct tls **t, int fd, const struct tls_opts *o, struct err *e);
+
+/*
+ * Read up to n bytes, waiting at most timeout_ms (0 = forever). Returns the
+ * count (> 0), 0 when the server closed the connection, or -1 with *e set
+ * (EX_TEMPFAIL: timeout or a broken connection). Data GnuTLS has already
+ * decrypted is returned without waiting on the fd.
+ */
+ssize_t tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e);
+
+/* Send all n bytes within timeout_ms. 0, or -1 with *e set (EX_TEMPFAIL). */
+int tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e);
+
+/*
+ * Channel binding for SCRAM-PLUS: "tls-exporter" on TLS 1.3, "tls-unique"
+ * on TLS 1.2 (only with the extended master secret, without which
+ * tls-unique can be forwarded by a man in the middle: RFC 7627). *type is a
+ * static string; *data is malloc'd raw bytes the caller frees. Returns 0,
+ * or -1 when no binding is available (then SCRAM-PLUS must not be used).
+ */
+int tls_channel_binding(struct tls *t, const char **type, unsigned char **data, size_t *len);
+
+/* "TLS1.3", "TLS1.2". Static string. */
+const char *tls_version_name(const struct tls *t);
+
+/* One line for -v: "TLS1.3 AES-256-GCM, server certificate for HOST
+ * verified (issuer: ...)". Always NUL-terminated, cut to size. */
+void tls_describe(const struct tls *t, char *dst, size_t size);
+
+/* Send close_notify without waiting for the server's, free the session.
+ * Does not close the fd. NULL is allowed. */
+void tls_close(struct tls *t);
+
 #endif
