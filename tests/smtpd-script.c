@@ -1,2 +1,1918 @@
+/*
+ * smtpd-script - the scripted, fault-injecting SMTP server of envoi's
+ * scenario tests (tests/cases/server-*.sh).
+ *
+ * Owns: one listening socket on 127.0.0.1 (ephemeral port), a correct
+ * ESMTP submission server (RFC 5321, 3207 STARTTLS, 4954 AUTH, 2920
+ * PIPELINING, 1870 SIZE, 6152 8BITMIME, 6531 SMTPUTF8, 2034 enhanced status
+ * codes), TLS with GnuTLS (server side, optional client certificates), SASL
+ * verification with libgsasl (server side, including SCRAM-*-PLUS with
+ * tls-exporter on TLS 1.3 and tls-unique on TLS 1.2) plus XOAUTH2 and
+ * OAUTHBEARER parsed here, and the transcript, round-trip count and received
+ * messages that the tests read.
+ *
+ * Never: listens anywhere but loopback, runs longer than -T seconds, or
+ * writes outside the transcript, the port file and MAILDIR.
+ *
+ * Usage:
+ *   smtpd-script -s SCRIPT -p PORTFILE -t TRANSCRIPT -m MAILDIR
+ *                [-c CERT -k KEY] [-a CAFILE] [-n CONNECTIONS] [-T SECONDS]
+ * It writes the port to PORTFILE (temp file + rename), serves CONNECTIONS
+ * connections (default 1) one after another and exits 0; after SECONDS
+ * (default 30) it gives up, writes "ERR: timeout" and exits 3. Bad usage
+ * or script: exit 2.
+ *
+ * Script (one directive per line, '#' starts a comment):
+ *   tls implicit|starttls|none     TLS from the first byte / STARTTLS / no
+ *   tlsversion 1.2|1.3|any
+ *   cap KEYWORD [ARGS]             add an EHLO keyword (replaces one with the
+ *                                  same keyword); defaults: PIPELINING
+ *                                  8BITMIME ENHANCEDSTATUSCODES SIZE 10240000
+ *   nocap KEYWORD                  remove one keyword
+ *   nocaps                         remove them all
+ *   auth MECH...                   advertised AUTH mechanisms (after TLS in
+ *                                  starttls mode; -PLUS ones only under TLS);
+ *                                  when set, MAIL needs AUTH first (530)
+ *   user NAME PASSWORD             accepted credentials
+ *   token NAME TOKEN               accepted bearer token (XOAUTH2, OAUTHBEARER)
+ *   greeting CODE TEXT             the greeting (default "220 localhost ESMTP
+ *                                  smtpd-script"); a 4xx/5xx greeting other
+ *                                  than 554 is followed by a close, after 554
+ *                                  only QUIT is accepted
+ *   on VERB[#N][@C] ACTION         override for VERB: CONNECT (greeting) EHLO
+ *                                  HELO STARTTLS AUTH MAIL RCPT DATA DOT
+ *                                  (end of data) QUIT RSET NOOP; #N = only the
+ *                                  Nth occurrence in a connection, @C = only in
+ *                                  the Cth connection. ACTION is one of
+ *                                    reply TEXT      (\n in TEXT separates lines)
+ *                                    delay MS        (then the normal reply)
+ *                                    disconnect      (close instead of replying)
+ *                                    hang            (never reply; read until EOF)
+ *                                    noreply         (send nothing, carry on;
+ *                                                     QUIT then just closes)
+ *                                  An overriding reply of the success class
+ *                                  (2xx; 3xx for DATA) keeps the command's
+ *                                  effect; other classes refuse it.
+ *
+ * Transcript (TRANSCRIPT, flushed line by line):
+ *   "C: line"  every command line received (AUTH payload lines included),
+ *              without its CRLF; the message body is summarised as
+ *              "D: N octets" followed by "C: ." for the end of data
+ *   "S: line"  every reply line sent
+ *   "I: ..."   events (connection number, TLS version, authentication,
+ *              message saved)
+ *   "ERR: ..." client protocol errors: "data after STARTTLS", "bare LF",
+ *              "8-bit data without BODY=8BITMIME", "timeout"
+ *   "RT: N"    at the end of each connection: its round trips.
+ *
+ * Round trips. Replies are queued and only sent when the server has nothing
+ * left to do without new input (no complete line buffered, nothing readable
+ * on the socket), exactly as a pipelining-aware server behaves. RT is
+ *   1 for the TCP connect (SYN / SYN-ACK, before any data can flow),
+ *   + 1 each time the server sends queued output and then has to wait
+ *     for the client (the client had to see that output to go on),
+ *   + 1 if output is still queued when the connection ends (the client waits
+ *     for the final reply, e.g. "250 queued" and "221" after a pipelined QUIT).
+ * TLS handshake flights go through the same queue, so a TLS 1.3 handshake
+ * costs 1 and a TLS 1.2 handshake 2 (session tickets are disabled so that
+ * nothing is sent after the client's Finished). With PIPELINING and QUIT
+ * sent behind the end of data, the minimum for one message is 9 over
+ * STARTTLS (connect, greeting, EHLO, STARTTLS, handshake, EHLO, AUTH,
+ * MAIL+RCPT+DATA, body+QUIT) and 7 over implicit TLS 1.3.
+ *
+ * Received messages: MAILDIR/msg-N.eml holds the data of the Nth accepted
+ * message exactly as received after removing the dot-stuffing (line
+ * endings kept); MAILDIR/env-N.txt its "MAIL FROM:..." line and the
+ * accepted "RCPT TO:..." lines, one per line, LF-terminated.
+ */
 #include "config.h"
-int main(void) { return 0; }
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <gsasl.h>
+
+#include "buf.h"
+
+/* Longest script line; directives are short. */
+#define SCRIPT_LINE_MAX 1024
+/* Rules, capabilities and users a script may declare: tests need a few. */
+#define MAX_RULES 64
+#define MAX_CAPS 32
+#define MAX_USERS 16
+#define MAX_MECHS 16
+/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF;
+ * we apply it to command lines too (extensions lengthen them past 512). */
+#define CMD_LINE_MAX 1000
+/* RFC 4954 4: AUTH lines may be up to 12288 octets. */
+#define AUTH_LINE_MAX 12288
+/* Input buffer: longer data lines are stored in pieces. */
+#define IN_MAX 65536
+/* Queued output; the biggest is an EHLO reply or a TLS flight. */
+#define OUT_MAX (1024 * 1024)
+/* Envelope text per message (MAIL and up to RCPT_MAX RCPT lines). */
+#define RCPT_MAX 100
+#define ENV_MAX ((RCPT_MAX + 1) * (CMD_LINE_MAX + 1))
+/* A reply override's text. */
+#define REPLY_MAX 512
+
+enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
+
+enum verb {
+	V_CONNECT, V_EHLO, V_HELO, V_STARTTLS, V_AUTH, V_MAIL, V_RCPT,
+	V_DATA, V_DOT, V_QUIT, V_RSET, V_NOOP, V_COUNT
+};
+static const char *const verb_names[V_COUNT] = {
+	"CONNECT", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT",
+	"DATA", "DOT", "QUIT", "RSET", "NOOP",
+};
+
+enum action { A_REPLY, A_DELAY, A_DISCONNECT, A_HANG, A_NOREPLY };
+
+struct rule {
+	enum verb verb;
+	long nth;               /* 0: every occurrence */
+	long conn;              /* 0: every connection */
+	enum action act;
+	long delay_ms;
+	char reply[REPLY_MAX];
+};
+
+struct user {
+	char *name;
+	char *secret;
+	int is_token;
+};
+
+struct script {
+	enum tls_mode tls;
+	char priority[128];
+	char *caps[MAX_CAPS];
+	size_t ncaps;
+	char *mechs[MAX_MECHS];
+	size_t nmechs;
+	struct user users[MAX_USERS];
+	size_t nusers;
+	char greeting[REPLY_MAX];
+	struct rule rules[MAX_RULES];
+	size_t nrules;
+};
+
+struct server {
+	struct script sc;
+	FILE *tr;               /* transcript */
+	const char *maildir;
+	gnutls_certificate_credentials_t cred;
+	int want_client_cert;
+	Gsasl *gsasl;
+	struct timespec deadline;
+	long msgno;             /* messages accepted so far */
+	long connno;
+};
+
+/* What the rule lookup decided for one command. */
+struct verdict {
+	enum action act;        /* A_REPLY with reply[0] == 0: default reply */
+	const char *reply;
+};
+
+struct conn {
+	struct server *srv;
+	int fd;
+	gnutls_session_t tls;
+	char in[IN_MAX];
+	size_t inlen;
+	struct buf out;
+	long rt;
+	long count[V_COUNT];
+	int closing;            /* stop after flushing */
+	int hanging;            /* read until EOF, reply nothing */
+	int helo;
+	int authed;
+	int client_cert_ok;
+	char client_cn[256];
+	int in_mail;
+	int mail_8bit, mail_utf8;
+	long nrcpt;
+	struct buf env;
+	int timed_out;
+};
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("smtpd-script: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}
+
+/* ------------------------------------------------------------ transcript */
+
+static void tr_line(struct server *s, const char *prefix, const char *p,
+    size_t n)
+{
+	fputs(prefix, s->tr);
+	fwrite(p, 1, n, s->tr);
+	fputc('\n', s->tr);
+	fflush(s->tr);
+}
+
+static void tr_printf(struct server *s, const char *fmt, ...)
+	ENVOI_PRINTF(2, 3);
+
+static void
+tr_printf(struct server *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(s->tr, fmt, ap);
+	va_end(ap);
+	fputc('\n', s->tr);
+	fflush(s->tr);
+}
+
+/* ------------------------------------------------------------ time */
+
+static long
+ms_left(const struct server *s)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(s->deadline.tv_sec - now.tv_sec) * 1000 +
+	    (s->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------ script */
+
+static char *
+xdup(const char *s)
+{
+	char *p = xstrdup(s);
+
+	if (p == NULL)
+		die("out of memory");
+	return p;
+}
+
+static int
+verb_parse(const char *s, size_t n)
+{
+	int i;
+
+	for (i = 0; i < V_COUNT; i++)
+		if (strlen(verb_names[i]) == n &&
+		    strncasecmp(verb_names[i], s, n) == 0)
+			return i;
+	return -1;
+}
+
+/* Remove the keyword's entry from caps, if present. */
+static void
+cap_remove(struct script *sc, const char *kw)
+{
+	size_t i, n = strcspn(kw, " ");
+
+	for (i = 0; i < sc->ncaps; i++) {
+		if (strncasecmp(sc->caps[i], kw, n) == 0 &&
+		    (sc->caps[i][n] == '\0' || sc->caps[i][n] == ' ')) {
+			free(sc->caps[i]);
+			memmove(&sc->caps[i], &sc->caps[i + 1],
+			    (sc->ncaps - i - 1) * sizeof sc->caps[0]);
+			sc->ncaps--;
+			return;
+		}
+	}
+}
+
+static void
+cap_add(struct script *sc, const char *cap)
+{
+	cap_remove(sc, cap);
+	if (sc->ncaps == MAX_CAPS)
+		die("too many capabilities");
+	sc->caps[sc->ncaps++] = xdup(cap);
+}
+
+/* "RCPT#2@1" into a rule's verb, nth and conn. */
+static int
+rule_target(struct rule *r, const char *w)
+{
+	size_t n = strcspn(w, "#@");
+	const char *p = w + n;
+	char num[32];
+	size_t k;
+
+	if (verb_parse(w, n) < 0)
+		return -1;
+	r->verb = (enum verb)verb_parse(w, n);
+	while (*p) {
+		char kind = *p++;
+
+		k = strcspn(p, "#@");
+		if (k == 0 || k >= sizeof num)
+			return -1;
+		memcpy(num, p, k);
+		num[k] = '\0';
+		if (parse_long(num, 1, 1000000, kind == '#' ? &r->nth :
+		    &r->conn) < 0)
+			return -1;
+		p += k;
+	}
+	return 0;
+}
+
+static void
+script_load(struct script *sc, const char *path)
+{
+	char line[SCRIPT_LINE_MAX];
+	FILE *f;
+	long lineno = 0;
+
+	memset(sc, 0, sizeof *sc);
+	sc->tls = TLS_NONE;
+	snprintf(sc->priority, sizeof sc->priority, "NORMAL");
+	snprintf(sc->greeting, sizeof sc->greeting,
+	    "220 localhost ESMTP smtpd-script");
+	cap_add(sc, "PIPELINING");
+	cap_add(sc, "8BITMIME");
+	cap_add(sc, "ENHANCEDSTATUSCODES");
+	cap_add(sc, "SIZE 10240000");
+
+	if ((f = fopen(path, "r")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *p, *arg, *hash;
+		size_t n;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f))
+			die("%s:%ld: line too long", path, lineno);
+		/* A '#' starts a comment unless it is part of a word (RCPT#2). */
+		for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
+			if (hash == line || hash[-1] == ' ' || hash[-1] == '\t') {
+				*hash = '\0';
+				break;
+			}
+		n = strlen(line);
+		while (n > 0 && strchr(" \t\r\n", line[n - 1]))
+			line[--n] = '\0';
+		p = line + strspn(line, " \t");
+		if (*p == '\0')
+			continue;
+		n = strcspn(p, " \t");
+		arg = p + n;
+		if (*arg)
+			*arg++ = '\0';
+		arg += strspn(arg, " \t");
+
+		if (strcmp(p, "tls") == 0) {
+			if (strcmp(arg, "implicit") == 0)
+				sc->tls = TLS_IMPLICIT;
+			else if (strcmp(arg, "starttls") == 0)
+				sc->tls = TLS_STARTTLS;
+			else if (strcmp(arg, "none") == 0)
+				sc->tls = TLS_NONE;
+			else
+				die("%s:%ld: tls implicit|starttls|none", path,
+				    lineno);
+		} else if (strcmp(p, "tlsversion") == 0) {
+			const char *v = strcmp(arg, "1.2") == 0 ?
+			    "NORMAL:-VERS-ALL:+VERS-TLS1.2" :
+			    strcmp(arg, "1.3") == 0 ?
+			    "NORMAL:-VERS-ALL:+VERS-TLS1.3" :
+			    strcmp(arg, "any") == 0 ? "NORMAL" : NULL;
+
+			if (v == NULL)
+				die("%s:%ld: tlsversion 1.2|1.3|any", path,
+				    lineno);
+			snprintf(sc->priority, sizeof sc->priority, "%s", v);
+		} else if (strcmp(p, "cap") == 0 && *arg) {
+			cap_add(sc, arg);
+		} else if (strcmp(p, "nocap") == 0 && *arg) {
+			cap_remove(sc, arg);
+		} else if (strcmp(p, "nocaps") == 0) {
+			while (sc->ncaps > 0)
+				free(sc->caps[--sc->ncaps]);
+		} else if (strcmp(p, "auth") == 0) {
+			char *tok, *save = NULL;
+
+			for (tok = strtok_r(arg, " \t", &save); tok != NULL;
+			    tok = strtok_r(NULL, " \t", &save)) {
+				if (sc->nmechs == MAX_MECHS)
+					die("%s:%ld: too many mechanisms",
+					    path, lineno);
+				sc->mechs[sc->nmechs++] = xdup(tok);
+			}
+		} else if ((strcmp(p, "user") == 0 || strcmp(p, "token") == 0)
+		    && *arg) {
+			struct user *u;
+			size_t k = strcspn(arg, " \t");
+
+			if (sc->nusers == MAX_USERS || arg[k] == '\0')
+				die("%s:%ld: %s NAME SECRET", path, lineno, p);
+			u = &sc->users[sc->nusers++];
+			arg[k] = '\0';
+			u->name = xdup(arg);
+			u->secret = xdup(arg + k + 1 + strspn(arg + k + 1,
+			    " \t"));
+			u->is_token = p[0] == 't';
+		} else if (strcmp(p, "greeting") == 0 && *arg) {
+			snprintf(sc->greeting, sizeof sc->greeting, "%s", arg);
+		} else if (strcmp(p, "on") == 0) {
+			struct rule *r;
+			char *act;
+			size_t k = strcspn(arg, " \t");
+
+			if (sc->nrules == MAX_RULES)
+				die("%s:%ld: too many rules", path, lineno);
+			r = &sc->rules[sc->nrules];
+			memset(r, 0, sizeof *r);
+			act = arg + k;
+			if (*act)
+				*act++ = '\0';
+			act += strspn(act, " \t");
+			if (rule_target(r, arg) < 0)
+				die("%s:%ld: bad target '%s'", path, lineno,
+				    arg);
+			k = strcspn(act, " \t");
+			p = act + k + strspn(act + k, " \t");
+			if (strncmp(act, "reply", k) == 0 && k == 5 && *p) {
+				r->act = A_REPLY;
+				snprintf(r->reply, sizeof r->reply, "%s", p);
+			} else if (strncmp(act, "delay", k) == 0 && k == 5) {
+				r->act = A_DELAY;
+				if (parse_long(p, 0, 600000, &r->delay_ms) < 0)
+					die("%s:%ld: delay MILLISECONDS", path,
+					    lineno);
+			} else if (strcmp(act, "disconnect") == 0) {
+				r->act = A_DISCONNECT;
+			} else if (strcmp(act, "hang") == 0) {
+				r->act = A_HANG;
+			} else if (strcmp(act, "noreply") == 0) {
+				r->act = A_NOREPLY;
+			} else {
+				die("%s:%ld: bad action '%s'", path, lineno,
+				    act);
+			}
+			sc->nrules++;
+		} else {
+			die("%s:%ld: unknown directive '%s'", path, lineno, p);
+		}
+	}
+	fclose(f);
+}
+
+static void
+script_free(struct script *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->ncaps; i++)
+		free(sc->caps[i]);
+	for (i = 0; i < sc->nmechs; i++)
+		free(sc->mechs[i]);
+	for (i = 0; i < sc->nusers; i++) {
+		free(sc->users[i].name);
+		mem_wipe(sc->users[i].secret, strlen(sc->users[i].secret));
+		free(sc->users[i].secret);
+	}
+}
+
+static const char *
+script_cap(const struct script *sc, const char *kw)
+{
+	size_t i, n = strlen(kw);
+
+	for (i = 0; i < sc->ncaps; i++)
+		if (strncasecmp(sc->caps[i], kw, n) == 0 &&
+		    (sc->caps[i][n] == '\0' || sc->caps[i][n] == ' '))
+			return sc->caps[i];
+	return NULL;
+}
+
+static const struct user *
+script_user(const struct script *sc, const char *name, int token)
+{
+	size_t i;
+
+	for (i = 0; i < sc->nusers; i++)
+		if (sc->users[i].is_token == token &&
+		    (name == NULL || strcmp(sc->users[i].name, name) == 0))
+			return &sc->users[i];
+	return NULL;
+}
+
+/*
+ * Count one occurrence of verb and decide what to do: delays are served
+ * here; a rule naming this occurrence (#N) wins over a general one.
+ */
+static struct verdict
+conn_rules(struct conn *c, enum verb v)
+{
+	struct script *sc = &c->srv->sc;
+	struct verdict vd = { A_REPLY, "" };
+	long nth = ++c->count[v];
+	int pass, found = 0;
+	size_t i;
+
+	for (pass = 0; pass < 2 && !found; pass++) {
+		for (i = 0; i < sc->nrules; i++) {
+			struct rule *r = &sc->rules[i];
+
+			if (r->verb != v || (r->conn && r->conn !=
+			    c->srv->connno) || (r->nth && r->nth != nth))
+				continue;
+			if ((r->nth != 0) != (pass == 0))
+				continue;
+			if (r->act == A_DELAY) {
+				sleep_ms(r->delay_ms);
+				continue;
+			}
+			if (!found) {
+				vd.act = r->act;
+				vd.reply = r->reply;
+				found = 1;
+			}
+		}
+	}
+	return vd;
+}
+
+/* ------------------------------------------------------------ socket I/O */
+
+static int
+readable_now(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+static int
+conn_flush(struct conn *c)
+{
+	size_t off = 0;
+
+	while (off < c->out.len) {
+		struct pollfd p = { c->fd, POLLOUT, 0 };
+		ssize_t n;
+		long ms = ms_left(c->srv);
+
+		if (ms == 0 || poll(&p, 1, (int)ms) == 0) {
+			c->timed_out = 1;
+			buf_reset(&c->out);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		n = send(c->fd, c->out.data + off, c->out.len - off,
+		    MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			buf_reset(&c->out);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	buf_reset(&c->out);
+	return 0;
+}
+
+/*
+ * The only place the socket is read. Queued output is sent first unless
+ * the client has already sent more (it is pipelining); sending and then
+ * waiting is one round trip.
+ */
+static ssize_t
+conn_sock_read(struct conn *c, void *p, size_t n)
+{
+	struct pollfd pfd = { c->fd, POLLIN, 0 };
+	ssize_t r;
+	long ms;
+
+	if (c->out.len > 0 && !readable_now(c->fd)) {
+		if (conn_flush(c) < 0)
+			return -1;
+		c->rt++;
+		if (getenv("SMTPD_SCRIPT_DEBUG"))
+			tr_printf(c->srv, "I: round trip %ld", c->rt);
+	}
+	for (;;) {
+		ms = ms_left(c->srv);
+		if (ms == 0 || (r = poll(&pfd, 1, (int)ms)) == 0) {
+			c->timed_out = 1;
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		r = recv(c->fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r;
+	}
+}
+
+static ssize_t
+tls_pull(gnutls_transport_ptr_t ptr, void *p, size_t n)
+{
+	struct conn *c = ptr;
+	ssize_t r = conn_sock_read(c, p, n);
+
+	if (r < 0)
+		gnutls_transport_set_errno(c->tls, errno == ETIMEDOUT ?
+		    ETIMEDOUT : EIO);
+	return r;
+}
+
+static int
+tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
+{
+	struct conn *c = ptr;
+	struct pollfd p = { c->fd, POLLIN, 0 };
+
+	(void)ms;
+	return poll(&p, 1, 0) > 0 || c->out.len > 0 ? 1 : 0;
+}
+
+/* TLS output is queued like plaintext output, so flights coalesce. */
+static ssize_t
+tls_push(gnutls_transport_ptr_t ptr, const void *p, size_t n)
+{
+	struct conn *c = ptr;
+
+	if (buf_append(&c->out, p, n) < 0) {
+		gnutls_transport_set_errno(c->tls, ENOMEM);
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
+/* Read more input; >0 bytes, 0 at EOF, -1 on error or timeout. */
+static int
+conn_fill(struct conn *c)
+{
+	ssize_t r;
+
+	if (c->inlen == IN_MAX)
+		return -1;
+	if (c->tls == NULL) {
+		r = conn_sock_read(c, c->in + c->inlen, IN_MAX - c->inlen);
+		if (r < 0)
+			return -1;
+	} else {
+		do {
+			r = gnutls_record_recv(c->tls, c->in + c->inlen,
+			    IN_MAX - c->inlen);
+		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r == GNUTLS_E_PREMATURE_TERMINATION)
+			r = 0;
+		if (r < 0) {
+			if (!c->timed_out)
+				tr_printf(c->srv, "I: TLS read: %s",
+				    gnutls_strerror((int)r));
+			return -1;
+		}
+	}
+	c->inlen += (size_t)r;
+	return (int)(r > 0);
+}
+
+/*
+ * The next line (with its line ending) at c->in, length *n. Returns 1, or
+ * 2 when the buffer is full without a line end (*n = whole buffer), 0 at
+ * EOF, -1 on error.
+ */
+static int
+conn_getline(struct conn *c, size_t *n)
+{
+	char *nl;
+	int r;
+
+	for (;;) {
+		nl = memchr(c->in, '\n', c->inlen);
+		if (nl != NULL) {
+			*n = (size_t)(nl - c->in) + 1;
+			return 1;
+		}
+		if (c->inlen == IN_MAX) {
+			*n = c->inlen;
+			return 2;
+		}
+		if ((r = conn_fill(c)) <= 0)
+			return r;
+	}
+}
+
+static void
+conn_consume(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->inlen - n);
+	c->inlen -= n;
+}
+
+/* Queue reply text; "\n" (two characters) separates lines. */
+static void
+conn_reply(struct conn *c, const char *text)
+{
+	struct buf b;
+	const char *p = text;
+
+	buf_init(&b, OUT_MAX);
+	for (;;) {
+		const char *e = strstr(p, "\\n");
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		tr_line(c->srv, "S: ", p, n);
+		if (buf_append(&b, p, n) < 0 || buf_puts(&b, "\r\n") < 0)
+			die("out of memory");
+		if (e == NULL)
+			break;
+		p = e + 2;
+	}
+	if (c->tls == NULL) {
+		if (buf_append(&c->out, b.data, b.len) < 0)
+			die("output queue full");
+	} else {
+		ssize_t r;
+
+		do {
+			r = gnutls_record_send(c->tls, b.data, b.len);
+		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r < 0)
+			die("TLS send: %s", gnutls_strerror((int)r));
+	}
+	buf_free(&b);
+}
+
+static void conn_replyf(struct conn *c, const char *fmt, ...)
+	ENVOI_PRINTF(2, 3);
+
+static void
+conn_replyf(struct conn *c, const char *fmt, ...)
+{
+	char line[REPLY_MAX * 4];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	conn_reply(c, line);
+}
+
+/*
+ * Apply a verdict before the default handling. Returns 1 when the command
+ * is finished (reply sent or suppressed, or the connection is ending), 0
+ * when the default handling should run, and -1 when an override reply was
+ * sent whose class means success, so the command's effect should still
+ * happen (ok_class is the success digit, '2' or '3').
+ */
+static int
+conn_verdict(struct conn *c, struct verdict vd, char ok_class)
+{
+	switch (vd.act) {
+	case A_DISCONNECT:
+		tr_printf(c->srv, "I: disconnect");
+		c->closing = 1;
+		buf_reset(&c->out);
+		return 1;
+	case A_HANG:
+		tr_printf(c->srv, "I: hang");
+		c->hanging = 1;
+		return 1;
+	case A_NOREPLY:
+		return 1;
+	case A_REPLY:
+	case A_DELAY:
+		break;
+	}
+	if (vd.reply == NULL || vd.reply[0] == '\0')
+		return 0;
+	conn_reply(c, vd.reply);
+	return vd.reply[0] == ok_class ? -1 : 1;
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int
+is_cmd(const char *line, const char *verb)
+{
+	size_t n = strlen(verb);
+
+	return strncasecmp(line, verb, n) == 0 &&
+	    (line[n] == '\0' || line[n] == ' ');
+}
+
+static int
+has_8bit(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+static int
+mech_offered(struct conn *c, const char *mech)
+{
+	const struct script *sc = &c->srv->sc;
+	size_t i;
+
+	if (sc->tls == TLS_STARTTLS && c->tls == NULL)
+		return 0;
+	for (i = 0; i < sc->nmechs; i++) {
+		size_t n = strlen(sc->mechs[i]);
+
+		if (c->tls == NULL && n > 5 &&
+		    strcmp(sc->mechs[i] + n - 5, "-PLUS") == 0)
+			continue;
+		if (mech == NULL || strcasecmp(sc->mechs[i], mech) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+do_ehlo(struct conn *c, const char *arg)
+{
+	const struct script *sc = &c->srv->sc;
+	struct buf b;
+	size_t i, last;
+
+	buf_init(&b, OUT_MAX);
+	if (buf_printf(&b, "250-localhost Hello %s", arg) < 0)
+		die("out of memory");
+	last = 3;
+	if (sc->tls == TLS_STARTTLS && c->tls == NULL) {
+		last = b.len + 5;
+		if (buf_puts(&b, "\\n250-STARTTLS") < 0)
+			die("out of memory");
+	}
+	if (mech_offered(c, NULL)) {
+		last = b.len + 5;
+		if (buf_puts(&b, "\\n250-AUTH") < 0)
+			die("out of memory");
+		for (i = 0; i < sc->nmechs; i++) {
+			size_t n = strlen(sc->mechs[i]);
+
+			if (c->tls == NULL && n > 5 &&
+			    strcmp(sc->mechs[i] + n - 5, "-PLUS") == 0)
+				continue;
+			if (buf_printf(&b, " %s", sc->mechs[i]) < 0)
+				die("out of memory");
+		}
+	}
+	for (i = 0; i < sc->ncaps; i++) {
+		last = b.len + 5;
+		if (buf_printf(&b, "\\n250-%s", sc->caps[i]) < 0)
+			die("out of memory");
+	}
+	/* The last line takes "250 " instead of "250-". */
+	b.data[last] = ' ';
+	conn_reply(c, b.data);
+	buf_free(&b);
+}
+
+/* Start of a new transaction. */
+static void
+mail_reset(struct conn *c)
+{
+	c->in_mail = 0;
+	c->nrcpt = 0;
+	c->mail_8bit = 0;
+	c->mail_utf8 = 0;
+	buf_reset(&c->env);
+}
+
+/* The address between < and > after "FROM:" / "TO:", and the params. */
+static int
+parse_path(const char *s, const char **addr, size_t *alen,
+    const char **params)
+{
+	const char *lt, *gt;
+
+	s += strspn(s, " ");
+	if (*s != '<')
+		return -1;
+	lt = s + 1;
+	gt = strchr(lt, '>');
+	if (gt == NULL)
+		return -1;
+	*addr = lt;
+	*alen = (size_t)(gt - lt);
+	*params = gt + 1;
+	if (**params != '\0' && **params != ' ')
+		return -1;
+	return 0;
+}
+
+static long
+size_limit(struct conn *c)
+{
+	const char *cap = script_cap(&c->srv->sc, "SIZE");
+	long v;
+
+	if (cap == NULL || cap[4] != ' ' || parse_long(cap + 5, 0,
+	    1000000000000L, &v) < 0)
+		return 0;
+	return v;
+}
+
+static void
+do_mail(struct conn *c, const char *line)
+{
+	const char *addr, *params;
+	size_t alen;
+	char *copy, *tok, *save = NULL;
+	int utf8 = 0, eight = 0, r;
+	struct verdict vd;
+
+	if (!c->helo) {
+		conn_reply(c, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (c->srv->sc.nmechs > 0 && !c->authed) {
+		conn_reply(c, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (c->in_mail) {
+		conn_reply(c, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (strncasecmp(line, "MAIL FROM:", 10) != 0 ||
+	    parse_path(line + 10, &addr, &alen, &params) < 0) {
+		conn_reply(c, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	copy = xdup(params);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		long v;
+
+		if (strncasecmp(tok, "SIZE=", 5) == 0 &&
+		    script_cap(&c->srv->sc, "SIZE")) {
+			if (parse_long(tok + 5, 0, 1000000000000L, &v) < 0) {
+				conn_reply(c, "501 5.5.4 Bad SIZE parameter");
+				goto out;
+			}
+			if (size_limit(c) > 0 && v > size_limit(c)) {
+				conn_reply(c, "552 5.3.4 Message size exceeds "
+				    "fixed limit");
+				goto out;
+			}
+		} else if (strcasecmp(tok, "BODY=8BITMIME") == 0 &&
+		    script_cap(&c->srv->sc, "8BITMIME")) {
+			eight = 1;
+		} else if (strcasecmp(tok, "BODY=7BIT") == 0) {
+			;
+		} else if (strcasecmp(tok, "SMTPUTF8") == 0 &&
+		    script_cap(&c->srv->sc, "SMTPUTF8")) {
+			utf8 = 1;
+		} else if ((strncasecmp(tok, "RET=", 4) == 0 ||
+		    strncasecmp(tok, "ENVID=", 6) == 0) &&
+		    script_cap(&c->srv->sc, "DSN")) {
+			;
+		} else if (strncasecmp(tok, "AUTH=", 5) == 0 && c->authed) {
+			;
+		} else {
+			conn_replyf(c, "555 5.5.4 Unsupported option: %s", tok);
+			goto out;
+		}
+	}
+	if (has_8bit(addr, alen) && !utf8) {
+		conn_reply(c, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		goto out;
+	}
+	vd = conn_rules(c, V_MAIL);
+	if ((r = conn_verdict(c, vd, '2')) > 0)
+		goto out;
+	c->in_mail = 1;
+	c->mail_8bit = eight;
+	c->mail_utf8 = utf8;
+	buf_reset(&c->env);
+	if (buf_puts(&c->env, line) < 0 || buf_putc(&c->env, '\n') < 0)
+		die("envelope too long");
+	if (r == 0)
+		conn_reply(c, "250 2.1.0 Ok");
+out:
+	free(copy);
+}
+
+static void
+do_rcpt(struct conn *c, const char *line)
+{
+	const char *addr, *params;
+	size_t alen;
+	char *copy, *tok, *save = NULL;
+	struct verdict vd;
+	int r;
+
+	if (!c->in_mail) {
+		conn_reply(c, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (strncasecmp(line, "RCPT TO:", 8) != 0 ||
+	    parse_path(line + 8, &addr, &alen, &params) < 0 || alen == 0) {
+		conn_reply(c, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	copy = xdup(params);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		if ((strncasecmp(tok, "NOTIFY=", 7) == 0 ||
+		    strncasecmp(tok, "ORCPT=", 6) == 0) &&
+		    script_cap(&c->srv->sc, "DSN"))
+			continue;
+		conn_replyf(c, "555 5.5.4 Unsupported option: %s", tok);
+		goto out;
+	}
+	if (has_8bit(addr, alen) && !c->mail_utf8) {
+		conn_reply(c, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		goto out;
+	}
+	if (c->nrcpt == RCPT_MAX) {
+		conn_reply(c, "452 4.5.3 Error: too many recipients");
+		goto out;
+	}
+	vd = conn_rules(c, V_RCPT);
+	if ((r = conn_verdict(c, vd, '2')) > 0)
+		goto out;
+	c->nrcpt++;
+	if (buf_puts(&c->env, line) < 0 || buf_putc(&c->env, '\n') < 0)
+		die("envelope too long");
+	if (r == 0)
+		conn_reply(c, "250 2.1.5 Ok");
+out:
+	free(copy);
+}
+
+static int
+write_file(const char *path, const char *p, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	if (fwrite(p, 1, n, f) != n) {
+		fclose(f);
+		return -1;
+	}
+	return fclose(f);
+}
+
+/*
+ * Receive the message after a 354 until the end-of-data line, undoing the
+ * dot-stuffing, then reply. Returns -1 when the connection broke.
+ */
+static int
+do_data_body(struct conn *c)
+{
+	struct server *s = c->srv;
+	char tmp[4096], final[4096];
+	FILE *f;
+	int at_bol = 1, bare_lf = 0, eight = 0, r;
+	long long octets = 0;
+	size_t n;
+	struct verdict vd;
+
+	snprintf(tmp, sizeof tmp, "%s/tmp-%ld.eml", s->maildir, s->connno);
+	if ((f = fopen(tmp, "w")) == NULL)
+		die("%s: %s", tmp, strerror(errno));
+	for (;;) {
+		const char *p;
+
+		r = conn_getline(c, &n);
+		if (r <= 0) {
+			fclose(f);
+			unlink(tmp);
+			tr_printf(s, "I: connection lost in DATA after %lld "
+			    "octets", octets);
+			return -1;
+		}
+		p = c->in;
+		if (at_bol && r == 1 && p[0] == '.' &&
+		    ((n == 3 && p[1] == '\r') || n == 2))
+			break;
+		if (at_bol && p[0] == '.') {
+			conn_consume(c, 1);
+			p = c->in;
+			n--;
+		}
+		if (r == 1 && (n < 2 || p[n - 2] != '\r'))
+			bare_lf = 1;
+		if (has_8bit(p, n))
+			eight = 1;
+		if (fwrite(p, 1, n, f) != n)
+			die("%s: write failed", tmp);
+		octets += (long long)n;
+		conn_consume(c, n);
+		at_bol = r == 1;
+	}
+	if (n == 2)
+		bare_lf = 1;
+	conn_consume(c, n);
+	if (fclose(f) != 0)
+		die("%s: write failed", tmp);
+	tr_printf(s, "D: %lld octets", octets);
+	tr_printf(s, "C: .");
+	if (bare_lf)
+		tr_printf(s, "ERR: bare LF");
+	if (eight && !c->mail_8bit)
+		tr_printf(s, "ERR: 8-bit data without BODY=8BITMIME");
+
+	vd = conn_rules(c, V_DOT);
+	r = conn_verdict(c, vd, '2');
+	if (r <= 0 && size_limit(c) > 0 && octets > size_limit(c)) {
+		if (r == 0)
+			conn_reply(c, "552 5.3.4 Message size exceeds fixed "
+			    "limit");
+		r = 1;
+	}
+	if (r > 0) {
+		unlink(tmp);
+	} else {
+		s->msgno++;
+		snprintf(final, sizeof final, "%s/msg-%ld.eml", s->maildir,
+		    s->msgno);
+		if (rename(tmp, final) < 0)
+			die("%s: %s", final, strerror(errno));
+		snprintf(final, sizeof final, "%s/env-%ld.txt", s->maildir,
+		    s->msgno);
+		if (write_file(final, c->env.data, c->env.len) < 0)
+			die("%s: %s", final, strerror(errno));
+		tr_printf(s, "I: message %ld saved, %lld octets", s->msgno,
+		    octets);
+		if (r == 0)
+			conn_replyf(c, "250 2.0.0 Ok: queued as %ld",
+			    s->msgno);
+	}
+	mail_reset(c);
+	return 0;
+}
+
+static void
+do_data(struct conn *c)
+{
+	struct verdict vd;
+	int r;
+
+	if (!c->in_mail) {
+		conn_reply(c, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (c->nrcpt == 0) {
+		conn_reply(c, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	vd = conn_rules(c, V_DATA);
+	if ((r = conn_verdict(c, vd, '3')) > 0)
+		return;
+	if (r == 0)
+		conn_reply(c, "354 End data with <CR><LF>.<CR><LF>");
+	if (do_data_body(c) < 0)
+		c->closing = 1;
+}
+
+/* ------------------------------------------------------------ TLS */
+
+static int
+tls_start(struct conn *c)
+{
+	struct server *s = c->srv;
+	const char *errpos = NULL;
+	int r;
+
+	if (s->cred == NULL)
+		die("TLS needs -c CERT -k KEY");
+	if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NO_TICKETS) < 0)
+		die("gnutls_init failed");
+	r = gnutls_priority_set_direct(c->tls, s->sc.priority, &errpos);
+	if (r < 0)
+		die("TLS priority '%s': %s", s->sc.priority,
+		    gnutls_strerror(r));
+	gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, s->cred);
+	if (s->want_client_cert)
+		gnutls_certificate_server_set_request(c->tls,
+		    GNUTLS_CERT_REQUEST);
+	gnutls_transport_set_ptr(c->tls, c);
+	gnutls_transport_set_push_function(c->tls, tls_push);
+	gnutls_transport_set_pull_function(c->tls, tls_pull);
+	gnutls_transport_set_pull_timeout_function(c->tls, tls_pull_timeout);
+	do {
+		r = gnutls_handshake(c->tls);
+	} while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0) {
+		tr_printf(s, "I: TLS handshake failed: %s",
+		    gnutls_strerror(r));
+		if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
+			tr_printf(s, "I: TLS alert from client: %s",
+			    gnutls_alert_get_name(gnutls_alert_get(c->tls)));
+		/* Whatever the alert queued is not for the client to wait on. */
+		buf_reset(&c->out);
+		gnutls_deinit(c->tls);
+		c->tls = NULL;
+		return -1;
+	}
+	tr_printf(s, "I: TLS established: %s",
+	    gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
+
+	if (s->want_client_cert &&
+	    gnutls_certificate_type_get(c->tls) == GNUTLS_CRT_X509) {
+		unsigned int status = 1, n = 0;
+		const gnutls_datum_t *chain;
+
+		chain = gnutls_certificate_get_peers(c->tls, &n);
+		if (chain != NULL && n > 0 &&
+		    gnutls_certificate_verify_peers2(c->tls, &status) == 0 &&
+		    status == 0) {
+			gnutls_x509_crt_t crt;
+			size_t len = sizeof c->client_cn;
+
+			if (gnutls_x509_crt_init(&crt) == 0) {
+				if (gnutls_x509_crt_import(crt, &chain[0],
+				    GNUTLS_X509_FMT_DER) == 0 &&
+				    gnutls_x509_crt_get_dn_by_oid(crt,
+				    GNUTLS_OID_X520_COMMON_NAME, 0, 0,
+				    c->client_cn, &len) == 0)
+					c->client_cert_ok = 1;
+				gnutls_x509_crt_deinit(crt);
+			}
+			tr_printf(s, "I: client certificate verified: CN=%s",
+			    c->client_cn);
+		} else if (chain != NULL && n > 0) {
+			tr_printf(s, "I: client certificate NOT verified");
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ SASL */
+
+static int
+sasl_callback(Gsasl *ctx, Gsasl_session *ss, Gsasl_property prop)
+{
+	struct conn *c = gsasl_session_hook_get(ss);
+	const struct user *u;
+	const char *authid = gsasl_property_fast(ss, GSASL_AUTHID);
+	const char *authzid = gsasl_property_fast(ss, GSASL_AUTHZID);
+	const char *pw;
+	gnutls_datum_t cb;
+	char *b64 = NULL;
+	int r;
+
+	(void)ctx;
+	switch (prop) {
+	case GSASL_PASSWORD:
+		if (authid == NULL ||
+		    (u = script_user(&c->srv->sc, authid, 0)) == NULL)
+			return GSASL_AUTHENTICATION_ERROR;
+		return gsasl_property_set(ss, GSASL_PASSWORD, u->secret);
+	case GSASL_VALIDATE_SIMPLE:
+		pw = gsasl_property_fast(ss, GSASL_PASSWORD);
+		if (authid == NULL || pw == NULL ||
+		    (u = script_user(&c->srv->sc, authid, 0)) == NULL ||
+		    strcmp(u->secret, pw) != 0)
+			return GSASL_AUTHENTICATION_ERROR;
+		if (authzid != NULL && *authzid && strcmp(authzid, authid))
+			return GSASL_AUTHENTICATION_ERROR;
+		return GSASL_OK;
+	case GSASL_VALIDATE_EXTERNAL:
+		if (!c->client_cert_ok)
+			return GSASL_AUTHENTICATION_ERROR;
+		if (authzid != NULL && *authzid &&
+		    strcmp(authzid, c->client_cn) != 0)
+			return GSASL_AUTHENTICATION_ERROR;
+		return GSASL_OK;
+	case GSASL_CB_TLS_UNIQUE:
+	case GSASL_CB_TLS_EXPORTER:
+		if (c->tls == NULL)
+			return GSASL_NO_CALLBACK;
+		if ((prop == GSASL_CB_TLS_EXPORTER) !=
+		    (gnutls_protocol_get_version(c->tls) == GNUTLS_TLS1_3))
+			return GSASL_NO_CALLBACK;
+		if (gnutls_session_channel_binding(c->tls,
+		    prop == GSASL_CB_TLS_EXPORTER ? GNUTLS_CB_TLS_EXPORTER :
+		    GNUTLS_CB_TLS_UNIQUE, &cb) < 0)
+			return GSASL_NO_CALLBACK;
+		r = gsasl_base64_to((const char *)cb.data, cb.size, &b64,
+		    NULL);
+		gnutls_free(cb.data);
+		if (r != GSASL_OK)
+			return r;
+		r = gsasl_property_set(ss, prop, b64);
+		gsasl_free(b64);
+		return r;
+	default:
+		return GSASL_NO_CALLBACK;
+	}
+}
+
+/*
+ * One line of an AUTH exchange (after a 334). Returns a malloc'd string
+ * (without CRLF), or NULL when the connection broke.
+ */
+static char *
+auth_readline(struct conn *c)
+{
+	size_t n;
+	char *line;
+	int r = conn_getline(c, &n);
+
+	if (r != 1)
+		return NULL;
+	line = malloc(n + 1);
+	if (line == NULL)
+		die("out of memory");
+	memcpy(line, c->in, n);
+	line[n] = '\0';
+	conn_consume(c, n);
+	line[strcspn(line, "\r\n")] = '\0';
+	tr_line(c->srv, "C: ", line, strlen(line));
+	return line;
+}
+
+/* Find "key=value" up to \x01 in an OAuth kv list; returns the value. */
+static const char *
+oauth_field(const char *p, size_t n, const char *key, size_t *vlen)
+{
+	size_t klen = strlen(key);
+	const char *end = p + n;
+
+	while (p < end) {
+		const char *e = memchr(p, '\x01', (size_t)(end - p));
+
+		if (e == NULL)
+			e = end;
+		if ((size_t)(e - p) > klen && strncmp(p, key, klen) == 0) {
+			*vlen = (size_t)(e - p) - klen;
+			return p + klen;
+		}
+		p = e + 1;
+	}
+	return NULL;
+}
+
+/* XOAUTH2 / OAUTHBEARER: 1 accepted, 0 refused. */
+static int
+oauth_check(struct conn *c, const char *mech, const char *b64)
+{
+	char *raw = NULL;
+	size_t n = 0, ulen = 0, tlen = 0;
+	const char *user = NULL, *tok;
+	const struct user *u;
+	size_t i;
+	int ok = 0;
+
+	if (gsasl_base64_from(b64, strlen(b64), &raw, &n) != GSASL_OK)
+		return 0;
+	if (strcasecmp(mech, "XOAUTH2") == 0) {
+		user = oauth_field(raw, n, "user=", &ulen);
+	} else if (n > 2 && strncmp(raw, "n,", 2) == 0) {
+		/* gs2 header: n,[a=authzid],\x01... */
+		const char *comma = memchr(raw + 2, ',', n - 2);
+
+		if (comma == NULL)
+			goto out;
+		if (strncmp(raw + 2, "a=", 2) == 0) {
+			user = raw + 4;
+			ulen = (size_t)(comma - user);
+		}
+	} else {
+		goto out;
+	}
+	tok = oauth_field(raw, n, "auth=Bearer ", &tlen);
+	if (tok == NULL)
+		goto out;
+	for (i = 0; i < c->srv->sc.nusers; i++) {
+		u = &c->srv->sc.users[i];
+		if (!u->is_token || strlen(u->secret) != tlen ||
+		    memcmp(u->secret, tok, tlen) != 0)
+			continue;
+		if (user != NULL && (strlen(u->name) != ulen ||
+		    memcmp(u->name, user, ulen) != 0))
+			continue;
+		ok = 1;
+		snprintf(c->client_cn, sizeof c->client_cn, "%s", u->name);
+	}
+out:
+	if (raw != NULL) {
+		mem_wipe(raw, n);
+		gsasl_free(raw);
+	}
+	return ok;
+}
+
+static void
+auth_ok(struct conn *c, const char *mech, const char *who)
+{
+	c->authed = 1;
+	tr_printf(c->srv, "I: authenticated %s with %s", who ? who : "?",
+	    mech);
+	conn_reply(c, "235 2.7.0 Authentication successful");
+}
+
+static void
+do_auth(struct conn *c, const char *line)
+{
+	char mech[64], *initial = NULL, *in = NULL, *out = NULL;
+	const char *sp;
+	Gsasl_session *ss = NULL;
+	struct verdict vd;
+	size_t n;
+	int r;
+
+	if (!c->helo) {
+		conn_reply(c, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (c->authed) {
+		conn_reply(c, "503 5.5.1 Error: already authenticated");
+		return;
+	}
+	if (c->in_mail) {
+		conn_reply(c, "503 5.5.1 Error: MAIL transaction in progress");
+		return;
+	}
+	if (c->srv->sc.tls == TLS_STARTTLS && c->tls == NULL) {
+		conn_reply(c, "530 5.7.0 Must issue a STARTTLS command first");
+		return;
+	}
+	sp = line + 5;
+	n = strcspn(sp, " ");
+	if (n == 0 || n >= sizeof mech) {
+		conn_reply(c, "501 5.5.4 Syntax: AUTH mechanism");
+		return;
+	}
+	memcpy(mech, sp, n);
+	mech[n] = '\0';
+	if (sp[n] == ' ')
+		initial = xdup(sp + n + 1);
+	if (!mech_offered(c, mech)) {
+		conn_reply(c, "504 5.5.4 Unrecognized authentication type");
+		goto out;
+	}
+	vd = conn_rules(c, V_AUTH);
+	if ((r = conn_verdict(c, vd, '2')) != 0) {
+		if (r < 0) {
+			c->authed = 1;
+			tr_printf(c->srv, "I: authenticated by override");
+		}
+		goto out;
+	}
+
+	if (strcasecmp(mech, "XOAUTH2") == 0 ||
+	    strcasecmp(mech, "OAUTHBEARER") == 0) {
+		if (initial == NULL) {
+			conn_reply(c, "334 ");
+			if ((initial = auth_readline(c)) == NULL)
+				goto broken;
+		}
+		if (strcmp(initial, "*") == 0) {
+			conn_reply(c, "501 5.7.0 Authentication cancelled");
+		} else if (oauth_check(c, mech, initial)) {
+			auth_ok(c, mech, c->client_cn);
+		} else {
+			/* Both send a JSON error and await an empty line. */
+			conn_reply(c, "334 eyJzdGF0dXMiOiI0MDEifQ==");
+			if ((in = auth_readline(c)) == NULL)
+				goto broken;
+			conn_reply(c, "535 5.7.8 Authentication credentials "
+			    "invalid");
+		}
+		goto out;
+	}
+
+	if (gsasl_server_start(c->srv->gsasl, mech, &ss) != GSASL_OK) {
+		conn_reply(c, "504 5.5.4 Mechanism not available");
+		goto out;
+	}
+	gsasl_session_hook_set(ss, c);
+	if (initial != NULL && strcmp(initial, "=") == 0)
+		initial[0] = '\0';
+	/* LOGIN's server speaks first; an initial response is the user. */
+	if (initial != NULL && strcasecmp(mech, "LOGIN") == 0) {
+		r = gsasl_step64(ss, "", &out);
+		gsasl_free(out);
+		out = NULL;
+	}
+	in = initial;
+	initial = NULL;
+	/* A client-first mechanism without an initial response gets an
+	 * empty challenge to send it (RFC 4954 4). */
+	if (in == NULL && strcasecmp(mech, "LOGIN") != 0 &&
+	    strcasecmp(mech, "CRAM-MD5") != 0 &&
+	    strcasecmp(mech, "DIGEST-MD5") != 0) {
+		conn_reply(c, "334 ");
+		if ((in = auth_readline(c)) == NULL)
+			goto broken;
+		if (strcmp(in, "*") == 0) {
+			conn_reply(c, "501 5.7.0 Authentication cancelled");
+			goto out;
+		}
+	}
+	for (;;) {
+		r = gsasl_step64(ss, in ? in : "", &out);
+		free(in);
+		in = NULL;
+		if (r != GSASL_NEEDS_MORE && r != GSASL_OK)
+			break;
+		if (r == GSASL_OK && (out == NULL || *out == '\0'))
+			break;
+		/* More to say: a challenge, or SCRAM's server-final data,
+		 * which SMTP carries in a 334 answered by an empty line. */
+		conn_replyf(c, "334 %s", out ? out : "");
+		gsasl_free(out);
+		out = NULL;
+		if ((in = auth_readline(c)) == NULL)
+			goto broken;
+		if (strcmp(in, "*") == 0) {
+			conn_reply(c, "501 5.7.0 Authentication cancelled");
+			goto out;
+		}
+		if (r == GSASL_OK) {
+			if (*in != '\0') {
+				conn_reply(c, "535 5.7.8 unexpected data");
+				goto out;
+			}
+			break;
+		}
+	}
+	if (r == GSASL_OK) {
+		const char *who = gsasl_property_fast(ss, GSASL_AUTHID);
+
+		if (strcasecmp(mech, "EXTERNAL") == 0)
+			who = c->client_cn;
+		auth_ok(c, mech, who);
+	} else {
+		tr_printf(c->srv, "I: SASL %s failed: %s", mech,
+		    gsasl_strerror(r));
+		conn_reply(c, "535 5.7.8 Authentication credentials invalid");
+	}
+	goto out;
+broken:
+	c->closing = 1;
+out:
+	gsasl_free(out);
+	free(in);
+	free(initial);
+	if (ss != NULL)
+		gsasl_finish(ss);
+}
+
+/* ------------------------------------------------------------ session */
+
+static void
+do_starttls(struct conn *c)
+{
+	struct verdict vd;
+	int r;
+
+	if (c->srv->sc.tls != TLS_STARTTLS || c->tls != NULL) {
+		conn_reply(c, "454 4.7.0 TLS not available");
+		return;
+	}
+	if (!c->helo) {
+		conn_reply(c, "503 5.5.1 Error: send EHLO first");
+		return;
+	}
+	/* Anything after STARTTLS that arrived before our 220 was pipelined
+	 * into the plaintext phase: an injection the client must not do. */
+	if (c->inlen > 0 || readable_now(c->fd)) {
+		tr_printf(c->srv, "ERR: data after STARTTLS");
+		c->inlen = 0;
+	}
+	vd = conn_rules(c, V_STARTTLS);
+	if ((r = conn_verdict(c, vd, '2')) > 0)
+		return;
+	if (r == 0)
+		conn_reply(c, "220 2.0.0 Ready to start TLS");
+	if (tls_start(c) < 0) {
+		c->closing = 1;
+		return;
+	}
+	c->helo = 0;
+	c->authed = 0;
+	mail_reset(c);
+}
+
+/* One command line (CRLF removed). */
+static void
+conn_command(struct conn *c, const char *line)
+{
+	struct verdict vd;
+	int r;
+
+	if (is_cmd(line, "EHLO") || is_cmd(line, "HELO")) {
+		int ehlo = toupper((unsigned char)line[0]) == 'E';
+		const char *arg = line[4] ? line + 5 : "";
+
+		vd = conn_rules(c, ehlo ? V_EHLO : V_HELO);
+		if (*arg == '\0') {
+			conn_replyf(c, "501 Syntax: %s hostname",
+			    ehlo ? "EHLO" : "HELO");
+			return;
+		}
+		if ((r = conn_verdict(c, vd, '2')) > 0)
+			return;
+		c->helo = 1;
+		mail_reset(c);
+		if (r < 0)
+			return;
+		if (ehlo)
+			do_ehlo(c, arg);
+		else
+			conn_reply(c, "250 localhost");
+	} else if (is_cmd(line, "STARTTLS")) {
+		do_starttls(c);
+	} else if (is_cmd(line, "AUTH")) {
+		do_auth(c, line);
+	} else if (is_cmd(line, "MAIL")) {
+		do_mail(c, line);
+	} else if (is_cmd(line, "RCPT")) {
+		do_rcpt(c, line);
+	} else if (is_cmd(line, "DATA")) {
+		do_data(c);
+	} else if (is_cmd(line, "RSET")) {
+		vd = conn_rules(c, V_RSET);
+		if (conn_verdict(c, vd, '2') > 0)
+			return;
+		mail_reset(c);
+		if (vd.reply[0] == '\0')
+			conn_reply(c, "250 2.0.0 Ok");
+	} else if (is_cmd(line, "NOOP")) {
+		vd = conn_rules(c, V_NOOP);
+		if (conn_verdict(c, vd, '2') == 0)
+			conn_reply(c, "250 2.0.0 Ok");
+	} else if (is_cmd(line, "QUIT")) {
+		vd = conn_rules(c, V_QUIT);
+		r = conn_verdict(c, vd, '2');
+		if (r == 0)
+			conn_reply(c, "221 2.0.0 Bye");
+		c->closing = 1;
+	} else {
+		conn_reply(c, "500 5.5.2 Error: command not recognized");
+	}
+}
+
+static void
+conn_serve(struct conn *c)
+{
+	struct server *s = c->srv;
+	struct verdict vd;
+	const char *g = NULL;
+	size_t n;
+	int r, greet_ok;
+
+	if (s->sc.tls == TLS_IMPLICIT && tls_start(c) < 0)
+		return;
+	vd = conn_rules(c, V_CONNECT);
+	r = conn_verdict(c, vd, '2');
+	if (r == 0) {
+		conn_reply(c, s->sc.greeting);
+		g = s->sc.greeting;
+	} else if (vd.act == A_REPLY) {
+		g = vd.reply;
+	}
+	/* After a refusing greeting only QUIT is served (554), or the
+	 * connection ends (421 and the like). */
+	greet_ok = g == NULL || g[0] == '2';
+	if (!greet_ok && strncmp(g, "554", 3) != 0)
+		c->closing = 1;
+
+	while (!c->closing) {
+		r = conn_getline(c, &n);
+		if (r == 0) {
+			tr_printf(s, "I: client closed the connection");
+			break;
+		}
+		if (r < 0)
+			break;
+		if (r == 2 || n > (is_cmd(c->in, "AUTH") ? AUTH_LINE_MAX :
+		    CMD_LINE_MAX)) {
+			/* Discard up to the end of this line. */
+			tr_printf(s, "C: [line of more than %d octets]",
+			    CMD_LINE_MAX);
+			while (r == 2) {
+				c->inlen = 0;
+				r = conn_getline(c, &n);
+			}
+			if (r != 1)
+				break;
+			conn_consume(c, n);
+			conn_reply(c, "500 5.5.6 Error: line too long");
+			continue;
+		}
+		{
+			char line[AUTH_LINE_MAX + 1];
+			size_t len = n;
+			int bare;
+
+			memcpy(line, c->in, n);
+			conn_consume(c, n);
+			bare = n < 2 || line[n - 2] != '\r';
+			while (len > 0 && (line[len - 1] == '\n' ||
+			    line[len - 1] == '\r'))
+				len--;
+			line[len] = '\0';
+			tr_line(s, "C: ", line, len);
+			if (bare)
+				tr_printf(s, "ERR: bare LF");
+			if (c->hanging)
+				continue;
+			if (!greet_ok && !is_cmd(line, "QUIT")) {
+				conn_reply(c, "503 5.5.0 Error: service "
+				    "refused, only QUIT");
+				continue;
+			}
+			conn_command(c, line);
+		}
+	}
+	if (c->timed_out)
+		tr_printf(s, "ERR: timeout");
+	if (c->out.len > 0) {
+		if (c->tls != NULL)
+			gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+		if (conn_flush(c) == 0)
+			c->rt++;
+	}
+}
+
+static void
+server_accept_one(struct server *s, int lfd)
+{
+	struct conn *c;
+	struct pollfd p = { lfd, POLLIN, 0 };
+	int fd, one = 1;
+	long ms = ms_left(s);
+
+	if (ms == 0 || poll(&p, 1, (int)ms) <= 0) {
+		tr_printf(s, "ERR: timeout");
+		return;
+	}
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		die("accept: %s", strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		die("out of memory");
+	c->srv = s;
+	c->fd = fd;
+	c->rt = 1;
+	buf_init(&c->out, OUT_MAX);
+	buf_init(&c->env, ENV_MAX);
+	s->connno++;
+	tr_printf(s, "I: connection %ld", s->connno);
+	conn_serve(c);
+	tr_printf(s, "RT: %ld", c->rt);
+	if (c->tls != NULL)
+		gnutls_deinit(c->tls);
+	close(fd);
+	buf_free(&c->out);
+	buf_free(&c->env);
+	free(c);
+}
+
+static void
+usage(void)
+{
+	fputs("usage: smtpd-script -s SCRIPT -p PORTFILE -t TRANSCRIPT "
+	    "-m MAILDIR [-c CERT -k KEY] [-a CAFILE] [-n CONNECTIONS] "
+	    "[-T SECONDS]\n", stderr);
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server s;
+	const char *script = NULL, *portfile = NULL, *trpath = NULL;
+	const char *cert = NULL, *key = NULL, *cafile = NULL;
+	long nconn = 1, timeout = 30, i;
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof sa;
+	char tmp[4096];
+	FILE *pf;
+	int opt, lfd, r;
+
+	memset(&s, 0, sizeof s);
+	while ((opt = getopt(argc, argv, "s:p:t:m:c:k:a:n:T:")) != -1) {
+		switch (opt) {
+		case 's': script = optarg; break;
+		case 'p': portfile = optarg; break;
+		case 't': trpath = optarg; break;
+		case 'm': s.maildir = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'a': cafile = optarg; break;
+		case 'n':
+			if (parse_long(optarg, 1, 1000, &nconn) < 0)
+				usage();
+			break;
+		case 'T':
+			if (parse_long(optarg, 1, 3600, &timeout) < 0)
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!script || !portfile || !trpath || !s.maildir || optind != argc ||
+	    (cert == NULL) != (key == NULL))
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	clock_gettime(CLOCK_MONOTONIC, &s.deadline);
+	s.deadline.tv_sec += timeout;
+	script_load(&s.sc, script);
+	if ((s.tr = fopen(trpath, "w")) == NULL)
+		die("%s: %s", trpath, strerror(errno));
+
+	if (gnutls_global_init() < 0)
+		die("gnutls_global_init failed");
+	if (cert != NULL) {
+		if (gnutls_certificate_allocate_credentials(&s.cred) < 0)
+			die("out of memory");
+		r = gnutls_certificate_set_x509_key_file(s.cred, cert, key,
+		    GNUTLS_X509_FMT_PEM);
+		if (r < 0)
+			die("%s: %s", cert, gnutls_strerror(r));
+		if (cafile != NULL) {
+			r = gnutls_certificate_set_x509_trust_file(s.cred,
+			    cafile, GNUTLS_X509_FMT_PEM);
+			if (r < 0)
+				die("%s: %s", cafile, gnutls_strerror(r));
+			s.want_client_cert = 1;
+		}
+	}
+	if (gsasl_init(&s.gsasl) != GSASL_OK)
+		die("gsasl_init failed");
+	gsasl_callback_set(s.gsasl, sasl_callback);
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0)
+		die("socket: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = 0;
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    listen(lfd, 8) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
+		die("listen: %s", strerror(errno));
+	snprintf(tmp, sizeof tmp, "%s.tmp", portfile);
+	if ((pf = fopen(tmp, "w")) == NULL)
+		die("%s: %s", tmp, strerror(errno));
+	fprintf(pf, "%u\n", ntohs(sa.sin_port));
+	if (fclose(pf) != 0 || rename(tmp, portfile) < 0)
+		die("%s: %s", portfile, strerror(errno));
+
+	for (i = 0; i < nconn && ms_left(&s) > 0; i++)
+		server_accept_one(&s, lfd);
+	r = ms_left(&s) > 0 ? 0 : 3;
+	if (r)
+		tr_printf(&s, "ERR: timeout");
+
+	close(lfd);
+	fclose(s.tr);
+	gsasl_done(s.gsasl);
+	if (s.cred != NULL)
+		gnutls_certificate_free_credentials(s.cred);
+	gnutls_global_deinit();
+	script_free(&s.sc);
+	return r;
+}
