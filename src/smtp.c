@@ -1,3 +1,884 @@
-/* smtp.c - placeholder. */
+/*
+ * smtp.c - see smtp.h. RFC 5321, 3207, 4954, 2920, 1870, 6152, 6531, 3461.
+ *
+ * Shape: one set_state() for every transition; per state, a function that
+ * consumes the reply and emits the next commands. Output is built one
+ * command line at a time in a bounded buffer, then appended to the output
+ * group, so a pipelined group is one write for the session.
+ */
 #include "config.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "smtp.h"
+
+static const char *const state_names[] = {
+	[SMTP_STATE_GREETING] = "GREETING",
+	[SMTP_STATE_EHLO]     = "EHLO",
+	[SMTP_STATE_HELO]     = "HELO",
+	[SMTP_STATE_STARTTLS] = "STARTTLS",
+	[SMTP_STATE_TLS]      = "TLS",
+	[SMTP_STATE_EHLO_TLS] = "EHLO_TLS",
+	[SMTP_STATE_AUTH]     = "AUTH",
+	[SMTP_STATE_MAIL]     = "MAIL",
+	[SMTP_STATE_RCPT]     = "RCPT",
+	[SMTP_STATE_DATA]     = "DATA",
+	[SMTP_STATE_BODY]     = "BODY",
+	[SMTP_STATE_DOT]      = "DOT",
+	[SMTP_STATE_QUIT]     = "QUIT",
+	[SMTP_STATE_DONE]     = "DONE",
+	[SMTP_STATE_FAILED]   = "FAILED",
+};
+
+const char *
+smtp_state_name(int state)
+{
+	if (state < 0 || (size_t)state >= sizeof state_names / sizeof state_names[0] ||
+	    state_names[state] == NULL)
+		return "?";
+	return state_names[state];
+}
+
+/* The one place the state changes, so -v shows the engine's path. */
+static void
+set_state(struct smtp *s, enum smtp_state st)
+{
+	if (s->p && s->p->log)
+		log_debug(s->p->log, "smtp: %s -> %s", smtp_state_name(s->state),
+		          smtp_state_name(st));
+	s->state = st;
+}
+
+/* ------------------------------------------------------------ output */
+
+/* Append one finished command line to the output group, then wipe the
+ * line buffer (it may hold AUTH data). */
+static int
+queue_line(struct smtp *s, struct buf *line, int secret)
+{
+	int r;
+
+	/* The session has sent and reset the previous group: if it held a
+	 * secret, overwrite it before the memory is reused or freed. */
+	if (s->out.len == 0 && s->out_secret) {
+		mem_wipe(s->out.data, s->out.cap);
+		s->out_secret = 0;
+	}
+	r = buf_append(&s->out, line->data ? line->data : "", line->len);
+	if (r == 0)
+		s->out_secret |= secret;
+	buf_wipe(line);
+	return r;
+}
+
+/* Queue a short fixed command ("QUIT\r\n"). */
+static int
+queue_str(struct smtp *s, const char *cmd)
+{
+	struct buf line;
+
+	buf_init(&line, SMTP_CMD_MAX);
+	if (buf_puts(&line, cmd) < 0) {
+		buf_free(&line);
+		return -1;
+	}
+	return queue_line(s, &line, 0);
+}
+
+/* ------------------------------------------------------------ errors */
+
+static enum smtp_phase
+state_phase(enum smtp_state st)
+{
+	switch (st) {
+	case SMTP_STATE_GREETING: return PHASE_CONNECT;
+	case SMTP_STATE_EHLO:
+	case SMTP_STATE_HELO:
+	case SMTP_STATE_EHLO_TLS: return PHASE_EHLO;
+	case SMTP_STATE_STARTTLS: return PHASE_STARTTLS;
+	case SMTP_STATE_AUTH:     return PHASE_AUTH;
+	case SMTP_STATE_MAIL:     return PHASE_MAIL;
+	case SMTP_STATE_RCPT:     return PHASE_RCPT;
+	case SMTP_STATE_DATA:     return PHASE_DATA;
+	case SMTP_STATE_DOT:      return PHASE_DOT;
+	default:                  return PHASE_NONE;
+	}
+}
+
+/* "(in reply to X)": err.c's names, except that HELO is called HELO. */
+static const char *
+state_command(enum smtp_state st)
+{
+	return st == SMTP_STATE_HELO ? "HELO" : err_phase_name(state_phase(st));
+}
+
+/*
+ * The end of every failure: record it, queue QUIT when the server is
+ * still listening and a QUIT would be read as a command, go to FAILED.
+ */
+static enum smtp_action ENVOI_PRINTF(5, 0)
+failv(struct smtp *s, int quit, int ex, int code, const char *fmt, va_list ap)
+{
+	char msg[ERR_MSG_MAX];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	err_set(&s->err, ex, "%s", msg);
+	s->err.smtp_code = code;
+	/* No QUIT in the middle of the body (it would be message text) or
+	 * while the TLS handshake is due. After a 554 greeting the server
+	 * waits for one (RFC 5321 3.1). */
+	if (quit && !s->quit_sent && s->state != SMTP_STATE_BODY && s->state != SMTP_STATE_TLS) {
+		(void)queue_str(s, "QUIT\r\n");     /* best effort */
+		s->quit_sent = 1;
+	}
+	set_state(s, SMTP_STATE_FAILED);
+	return SMTP_FAIL;
+}
+
+static enum smtp_action ENVOI_PRINTF(5, 6)
+failq(struct smtp *s, int quit, int ex, int code, const char *fmt, ...)
+{
+	enum smtp_action a;
+	va_list ap;
+
+	va_start(ap, fmt);
+	a = failv(s, quit, ex, code, fmt, ap);
+	va_end(ap);
+	return a;
+}
+
+static enum smtp_action ENVOI_PRINTF(3, 4)
+fail(struct smtp *s, int ex, const char *fmt, ...)
+{
+	enum smtp_action a;
+	va_list ap;
+
+	va_start(ap, fmt);
+	a = failv(s, 1, ex, 0, fmt, ap);
+	va_end(ap);
+	return a;
+}
+
+/* A failure of our own that is not the server's doing: keep its err. */
+static enum smtp_action
+fail_err(struct smtp *s, const struct err *e)
+{
+	return fail(s, e->ex ? e->ex : EX_SOFTWARE, "%s", e->msg[0] ? e->msg : "internal error");
+}
+
+/*
+ * A failure caused by reply r: "[prefix: ]<summary> (in reply to X)".
+ * ex 0 = decide from the reply (err_ex_from_reply).
+ */
+static enum smtp_action
+reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
+{
+	char sum[512];
+	/* 421: the server is closing the channel (RFC 5321 3.8); a QUIT
+	 * would only meet a closed socket. */
+	int quit = r->code != 421;
+
+	reply_summary(r, sum, sizeof sum);
+	if (ex == 0)
+		ex = err_ex_from_reply(r->code, r->enh, state_phase(s->state));
+	return failq(s, quit, ex, r->code, "%s%s%s (in reply to %s)", prefix ? prefix : "",
+	             prefix ? ": " : "", sum, state_command(s->state));
+}
+
+/* "server mx.example.org" or "the server", for our own messages. */
+static const char *
+server_name(const struct smtp *s, char *dst, size_t size)
+{
+	if (s->p->host && *s->p->host)
+		snprintf(dst, size, "server %s", s->p->host);
+	else
+		snprintf(dst, size, "the server");
+	return dst;
+}
+
+/* ------------------------------------------------------------ checks */
+
+/* Control bytes (CR, LF, NUL is impossible in a C string) in something
+ * we put on a command line would let it smuggle a second command. */
+static int
+has_ctl(const char *p)
+{
+	for (; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* An ESMTP parameter value we pass through: printable ASCII, no space. */
+static int
+is_token(const char *p)
+{
+	if (p == NULL || *p == '\0')
+		return 0;
+	for (; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+is_null_sender(const struct smtp_addr *a)
+{
+	return (a->utf8 == NULL || *a->utf8 == '\0') && (a->ascii == NULL || *a->ascii == '\0');
+}
+
+/* Does this address differ from its ASCII form (or have none)? */
+static int
+needs_utf8(const struct smtp_addr *a)
+{
+	if (a->ascii == NULL)
+		return 1;
+	return a->utf8 != NULL && strcmp(a->utf8, a->ascii) != 0;
+}
+
+/* The form to send, given the envelope's decision; NULL if unsendable. */
+static const char *
+addr_form(const struct smtp *s, const struct smtp_addr *a)
+{
+	if (s->use_utf8 && a->utf8)
+		return a->utf8;
+	return a->ascii;
+}
+
+/* The form to show in a message: the one the user wrote. */
+static const char *
+addr_display(const struct smtp_addr *a)
+{
+	return a->utf8 ? a->utf8 : a->ascii ? a->ascii : "";
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+void
+smtp_init(struct smtp *s, const struct smtp_params *p)
+{
+	memset(s, 0, sizeof *s);
+	s->p = p;
+	s->state = SMTP_STATE_GREETING;
+	err_init(&s->err);
+	/* A pipelined group holds MAIL, every RCPT and DATA; QUIT, "." and
+	 * the aborting "*" fit in the slack. */
+	if (p->nrcpts > SIZE_MAX / SMTP_CMD_MAX - 4) {
+		buf_init(&s->out, 0);
+		err_set(&s->err, EX_USAGE, "too many recipients (%zu)", p->nrcpts);
+		return;
+	}
+	buf_init(&s->out, SMTP_CMD_MAX * (p->nrcpts + 4));
+	if (p->nrcpts > 0) {
+		s->rcpt = calloc(p->nrcpts, sizeof *s->rcpt);
+		if (s->rcpt == NULL)
+			err_set(&s->err, EX_OSERR, "out of memory");
+	}
+}
+
+void
+smtp_free(struct smtp *s)
+{
+	if (s->rcpt)
+		for (size_t i = 0; i < s->p->nrcpts; i++)
+			free(s->rcpt[i].text);
+	free(s->rcpt);
+	s->rcpt = NULL;
+	/* Wipe whatever is there: an AUTH line may still be queued. */
+	mem_wipe(s->out.data, s->out.cap);
+	buf_free(&s->out);
+	s->out_secret = 0;
+}
+
+enum smtp_action
+smtp_start(struct smtp *s)
+{
+	const struct smtp_params *p = s->p;
+
+	if (s->err.ex)
+		return failq(s, 0, s->err.ex, 0, "%s", s->err.msg);
+	if (p->nrcpts == 0 || p->rcpts == NULL)
+		return failq(s, 0, EX_USAGE, 0, "no recipients");
+	if (p->helo == NULL || !is_token(p->helo))
+		return failq(s, 0, EX_SOFTWARE, 0, "invalid EHLO name");
+	if (has_ctl(p->from.utf8) || has_ctl(p->from.ascii))
+		return failq(s, 0, EX_SOFTWARE, 0, "envelope sender contains a control character");
+	for (size_t i = 0; i < p->nrcpts; i++) {
+		const struct smtp_addr *a = &p->rcpts[i];
+		if (has_ctl(a->utf8) || has_ctl(a->ascii) || (a->utf8 == NULL && a->ascii == NULL) ||
+		    is_null_sender(a))
+			return failq(s, 0, EX_SOFTWARE, 0, "recipient %zu is empty or contains a control character", i + 1);
+	}
+	if (p->dsn_notify && !is_token(p->dsn_notify))
+		return failq(s, 0, EX_CONFIG, 0, "invalid dsn_notify value");
+	if (p->dsn_return && !is_token(p->dsn_return))
+		return failq(s, 0, EX_CONFIG, 0, "invalid dsn_return value");
+	if (p->auth && (p->auth_ops == NULL || p->auth_ops->start == NULL ||
+	                p->auth_ops->step == NULL))
+		return failq(s, 0, EX_SOFTWARE, 0, "authentication requested without SASL callbacks");
+	return SMTP_READ;
+}
+
+/* ------------------------------------------------------------ greeting, EHLO */
+
+static enum smtp_action
+send_ehlo(struct smtp *s, enum smtp_state next)
+{
+	struct buf line;
+
+	buf_init(&line, SMTP_CMD_MAX);
+	if (buf_printf(&line, "%s %s\r\n", next == SMTP_STATE_HELO ? "HELO" : "EHLO",
+	               s->p->helo) < 0 || queue_line(s, &line, 0) < 0) {
+		buf_wipe(&line);
+		return fail(s, EX_SOFTWARE, "cannot queue %s", next == SMTP_STATE_HELO ? "HELO" : "EHLO");
+	}
+	set_state(s, next);
+	return SMTP_SEND;
+}
+
+static enum smtp_action begin_auth(struct smtp *s);
+static enum smtp_action begin_envelope(struct smtp *s);
+
+/* EHLO or HELO went through: STARTTLS, AUTH or the envelope next. */
+static enum smtp_action
+after_hello(struct smtp *s)
+{
+	char who[300];
+
+	if (s->p->tls == 1 && !s->tls_active) {
+		/* Never fall back to plaintext: the account asked for TLS. */
+		if (!s->caps.starttls)
+			return fail(s, EX_UNAVAILABLE, "%s does not offer STARTTLS, which the account "
+			            "requires; not sending anything in plaintext",
+			            server_name(s, who, sizeof who));
+		if (queue_str(s, "STARTTLS\r\n") < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue STARTTLS");
+		set_state(s, SMTP_STATE_STARTTLS);
+		return SMTP_SEND;
+	}
+	if (s->p->auth)
+		return begin_auth(s);
+	return begin_envelope(s);
+}
+
+static enum smtp_action
+on_greeting(struct smtp *s, const struct reply *r)
+{
+	if (r->code != 220)
+		return reply_fail(s, r, 0, NULL);
+	s->tls_active = s->p->tls == 2;
+	return send_ehlo(s, SMTP_STATE_EHLO);
+}
+
+static enum smtp_action
+on_ehlo(struct smtp *s, const struct reply *r)
+{
+	char who[300];
+
+	if (r->code / 100 == 2) {
+		caps_parse(&s->caps, r);
+		return after_hello(s);
+	}
+	/* RFC 5321 3.2: a server that does not know EHLO gets HELO, but only
+	 * before TLS: a server that spoke EHLO in plaintext and refuses it
+	 * inside TLS is broken, not old. HELO brings no extensions, so when
+	 * TLS or AUTH is required there is no point in trying it. */
+	if (r->code / 100 == 5 && s->state == SMTP_STATE_EHLO) {
+		server_name(s, who, sizeof who);
+		if (s->p->tls == 1 && !s->tls_active) {
+			char pre[400];
+			snprintf(pre, sizeof pre, "%s does not support EHLO, so it cannot offer the "
+			         "required STARTTLS", who);
+			return reply_fail(s, r, EX_UNAVAILABLE, pre);
+		}
+		if (s->p->auth) {
+			char pre[400];
+			snprintf(pre, sizeof pre, "%s does not support EHLO, so it cannot offer the "
+			         "AUTH the account requires", who);
+			return reply_fail(s, r, EX_UNAVAILABLE, pre);
+		}
+		return send_ehlo(s, SMTP_STATE_HELO);
+	}
+	return reply_fail(s, r, 0, NULL);
+}
+
+static enum smtp_action
+on_helo(struct smtp *s, const struct reply *r)
+{
+	if (r->code / 100 != 2)
+		return reply_fail(s, r, 0, NULL);
+	memset(&s->caps, 0, sizeof s->caps);
+	return after_hello(s);
+}
+
+static enum smtp_action
+on_starttls(struct smtp *s, const struct reply *r)
+{
+	if (r->code != 220)
+		return reply_fail(s, r, 0, NULL);
+	set_state(s, SMTP_STATE_TLS);
+	return SMTP_STARTTLS;
+}
+
+enum smtp_action
+smtp_tls_done(struct smtp *s)
+{
+	if (s->state != SMTP_STATE_TLS)
+		return fail(s, EX_SOFTWARE, "TLS handshake reported in state %s",
+		            smtp_state_name(s->state));
+	s->tls_active = 1;
+	/* RFC 3207 4.2: everything learnt before TLS is void. */
+	memset(&s->caps, 0, sizeof s->caps);
+	return send_ehlo(s, SMTP_STATE_EHLO_TLS);
+}
+
+/* ------------------------------------------------------------ AUTH */
+
+static enum smtp_action
+begin_auth(struct smtp *s)
+{
+	const struct smtp_auth_ops *ops = s->p->auth_ops;
+	const char *mech = NULL;
+	char *initial = NULL;
+	char who[300];
+	struct buf line;
+	struct err e;
+	int r;
+
+	if (s->caps.auth[0] == '\0')
+		return fail(s, EX_UNAVAILABLE, "%s does not offer AUTH, but the account requires "
+		            "authentication", server_name(s, who, sizeof who));
+	err_init(&e);
+	if (ops->start(s->p->auth_ctx, s->caps.auth, &mech, &initial, &e) < 0) {
+		if (initial) {
+			mem_wipe(initial, strlen(initial));
+			free(initial);
+		}
+		return fail_err(s, &e);
+	}
+	if (!is_token(mech) || (initial && *initial && !is_token(initial))) {
+		if (initial) {
+			mem_wipe(initial, strlen(initial));
+			free(initial);
+		}
+		return fail(s, EX_SOFTWARE, "invalid SASL mechanism or initial response");
+	}
+	buf_init(&line, SMTP_CMD_MAX);
+	/* RFC 4954 4: an empty initial response is sent as "=". */
+	r = buf_printf(&line, "AUTH %s%s%s\r\n", mech, initial ? " " : "",
+	               initial ? (*initial ? initial : "=") : "");
+	if (initial) {
+		mem_wipe(initial, strlen(initial));
+		free(initial);
+	}
+	if (r < 0 || queue_line(s, &line, 1) < 0) {
+		buf_wipe(&line);
+		return fail(s, EX_SOFTWARE, "cannot queue AUTH (initial response too long?)");
+	}
+	s->auth_steps = 0;
+	set_state(s, SMTP_STATE_AUTH);
+	return SMTP_SEND;
+}
+
+static enum smtp_action
+on_auth(struct smtp *s, const struct reply *r)
+{
+	char *resp = NULL;
+	struct buf line;
+	struct err e;
+	int ret;
+
+	if (r->code == 235)
+		return begin_envelope(s);
+	if (r->code != 334)
+		return reply_fail(s, r, 0, "authentication failed");
+	if (++s->auth_steps > SMTP_AUTH_STEPS_MAX) {
+		(void)queue_str(s, "*\r\n");
+		return reply_fail(s, r, EX_PROTOCOL, "authentication failed: too many challenges");
+	}
+	err_init(&e);
+	/* The challenge is the whole text: base64 has no spaces, so a 334
+	 * reply never carries an enhanced status code. */
+	ret = s->p->auth_ops->step(s->p->auth_ctx, buf_cstr(&r->text), &resp, &e);
+	if (ret < 0 || resp == NULL || (*resp && !is_token(resp))) {
+		if (resp) {
+			mem_wipe(resp, strlen(resp));
+			free(resp);
+		}
+		/* RFC 4954 4: "*" cancels the exchange; the server answers 501. */
+		(void)queue_str(s, "*\r\n");
+		if (ret < 0)
+			return fail_err(s, &e);
+		return fail(s, EX_SOFTWARE, "invalid SASL response");
+	}
+	buf_init(&line, SMTP_CMD_MAX);
+	ret = buf_printf(&line, "%s\r\n", resp);
+	mem_wipe(resp, strlen(resp));
+	free(resp);
+	if (ret < 0 || queue_line(s, &line, 1) < 0) {
+		buf_wipe(&line);
+		return fail(s, EX_SOFTWARE, "cannot queue the SASL response (too long?)");
+	}
+	return SMTP_SEND;
+}
+
+/* ------------------------------------------------------------ envelope */
+
+/* RFC 3461 4: xtext, for ENVID. */
+static int
+put_xtext(struct buf *b, const char *v)
+{
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		int r = c >= 0x21 && c <= 0x7e && c != '+' && c != '=' ?
+		        buf_putc(b, (char)c) : buf_printf(b, "+%02X", c);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+queue_mail(struct smtp *s)
+{
+	const struct smtp_params *p = s->p;
+	const char *from = is_null_sender(&p->from) ? "" : addr_form(s, &p->from);
+	struct buf line;
+	int r;
+
+	buf_init(&line, SMTP_CMD_MAX);
+	r = buf_printf(&line, "MAIL FROM:<%s>", from);
+	if (r == 0 && s->caps.size_set)
+		r = buf_printf(&line, " SIZE=%llu", p->size);
+	if (r == 0 && p->has_8bit && s->caps.eightbitmime)
+		r = buf_puts(&line, " BODY=8BITMIME");
+	if (r == 0 && s->use_utf8)
+		r = buf_puts(&line, " SMTPUTF8");
+	if (r == 0 && s->caps.dsn && p->dsn_return)
+		r = buf_printf(&line, " RET=%s", p->dsn_return);
+	if (r == 0 && s->caps.dsn && p->envid && *p->envid) {
+		r = buf_puts(&line, " ENVID=");
+		if (r == 0)
+			r = put_xtext(&line, p->envid);
+	}
+	if (r == 0)
+		r = buf_puts(&line, "\r\n");
+	if (r == 0)
+		return queue_line(s, &line, 0);
+	buf_free(&line);
+	return -1;
+}
+
+static int
+queue_rcpt(struct smtp *s, size_t i)
+{
+	struct buf line;
+	int r;
+
+	buf_init(&line, SMTP_CMD_MAX);
+	r = buf_printf(&line, "RCPT TO:<%s>", addr_form(s, &s->p->rcpts[i]));
+	if (r == 0 && s->caps.dsn && s->p->dsn_notify)
+		r = buf_printf(&line, " NOTIFY=%s", s->p->dsn_notify);
+	if (r == 0)
+		r = buf_puts(&line, "\r\n");
+	if (r == 0)
+		return queue_line(s, &line, 0);
+	buf_free(&line);
+	return -1;
+}
+
+/* The first recipient from i on that still has to be sent. */
+static size_t
+next_rcpt(const struct smtp *s, size_t i)
+{
+	while (i < s->p->nrcpts && s->rcpt[i].ex != 0)
+		i++;
+	return i;
+}
+
+/*
+ * No recipient was accepted: the overall error is the first refusal's,
+ * except that any temporary refusal makes the whole temporary (a retry
+ * may deliver to it).
+ */
+static enum smtp_action
+fail_rcpts(struct smtp *s)
+{
+	const struct smtp_params *p = s->p;
+	size_t pick = p->nrcpts;
+	char pre[600];
+
+	for (size_t i = 0; i < p->nrcpts; i++)
+		if (s->rcpt[i].ex == EX_TEMPFAIL) {
+			pick = i;
+			break;
+		}
+	if (pick == p->nrcpts)
+		for (size_t i = 0; i < p->nrcpts; i++)
+			if (s->rcpt[i].ex != 0) {
+				pick = i;
+				break;
+			}
+	if (pick == p->nrcpts)
+		return fail(s, EX_SOFTWARE, "no recipient accepted, none refused");
+	if (p->nrcpts == 1)
+		snprintf(pre, sizeof pre, "<%s>", addr_display(&p->rcpts[pick]));
+	else
+		snprintf(pre, sizeof pre, "all %zu recipients refused, e.g. <%s>", p->nrcpts,
+		         addr_display(&p->rcpts[pick]));
+	return failq(s, 1, s->rcpt[pick].ex, s->rcpt[pick].code, "%s: %s%s", pre,
+	             s->rcpt[pick].text ? s->rcpt[pick].text : "refused",
+	             s->rcpt[pick].code ? " (in reply to RCPT TO)" : "");
+}
+
+static enum smtp_action
+begin_envelope(struct smtp *s)
+{
+	const struct smtp_params *p = s->p;
+	static const char no_utf8[] =
+	        "non-ASCII local part needs SMTPUTF8, which the server does not offer";
+	int need = 0;
+
+	/* RFC 1870: refuse early rather than upload a message the server
+	 * has said it will not take. 0 means no limit was given. */
+	if (s->caps.size_set && s->caps.size > 0 && p->size > s->caps.size)
+		return fail(s, EX_UNAVAILABLE, "message is %llu bytes, server limit is %llu "
+		            "(SIZE in reply to EHLO)", p->size, s->caps.size);
+
+	/* One decision for the whole envelope (RFC 6531 3.4): UTF-8 forms
+	 * and SMTPUTF8 when some address needs them and the server can;
+	 * otherwise ASCII forms (A-label domains), and what has none fails. */
+	if (!is_null_sender(&p->from) && needs_utf8(&p->from))
+		need = 1;
+	for (size_t i = 0; i < p->nrcpts; i++)
+		if (needs_utf8(&p->rcpts[i]))
+			need = 1;
+	s->use_utf8 = need && s->caps.smtputf8;
+	if (!s->use_utf8 && !is_null_sender(&p->from) && p->from.ascii == NULL)
+		return fail(s, EX_UNAVAILABLE, "sender <%s>: %s", addr_display(&p->from), no_utf8);
+	for (size_t i = 0; i < p->nrcpts; i++) {
+		if (s->use_utf8 || p->rcpts[i].ascii != NULL)
+			continue;
+		s->rcpt[i].ex = EX_UNAVAILABLE;
+		s->rcpt[i].text = xstrdup(no_utf8);
+		if (s->rcpt[i].text == NULL)
+			return fail(s, EX_OSERR, "out of memory");
+	}
+	s->rcpt_cur = next_rcpt(s, 0);
+	if (s->rcpt_cur == p->nrcpts)
+		return fail_rcpts(s);
+
+	s->pipelining = s->caps.pipelining;
+	if (queue_mail(s) < 0)
+		return fail(s, EX_SOFTWARE, "cannot queue MAIL FROM (address too long?)");
+	if (s->pipelining) {
+		/* RFC 2920 3.1: MAIL, RCPT and DATA may go in one group;
+		 * DATA is the last command of the group. */
+		for (size_t i = s->rcpt_cur; i < p->nrcpts; i = next_rcpt(s, i + 1))
+			if (queue_rcpt(s, i) < 0)
+				return fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
+		if (queue_str(s, "DATA\r\n") < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue DATA");
+	}
+	set_state(s, SMTP_STATE_MAIL);
+	return SMTP_SEND;
+}
+
+static enum smtp_action
+on_mail(struct smtp *s, const struct reply *r)
+{
+	if (r->code / 100 != 2)
+		return reply_fail(s, r, 0, NULL);
+	set_state(s, SMTP_STATE_RCPT);
+	if (s->pipelining)
+		return SMTP_READ;
+	if (queue_rcpt(s, s->rcpt_cur) < 0)
+		return fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
+	return SMTP_SEND;
+}
+
+static enum smtp_action
+on_rcpt(struct smtp *s, const struct reply *r)
+{
+	struct smtp_rcpt_status *st = &s->rcpt[s->rcpt_cur];
+	char sum[512];
+
+	st->code = r->code;
+	memcpy(st->enh, r->enh, sizeof st->enh);
+	free(st->text);
+	st->text = xstrdup(reply_summary(r, sum, sizeof sum));
+	if (st->text == NULL)
+		return fail(s, EX_OSERR, "out of memory");
+	if (r->code / 100 == 2) {    /* 250, 251 (will forward), 252 */
+		st->ex = 0;
+		s->accepted++;
+	} else {
+		st->ex = err_ex_from_reply(r->code, r->enh, PHASE_RCPT);
+	}
+	s->rcpt_cur = next_rcpt(s, s->rcpt_cur + 1);
+	if (s->rcpt_cur < s->p->nrcpts) {
+		if (s->pipelining)
+			return SMTP_READ;
+		if (queue_rcpt(s, s->rcpt_cur) < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
+		return SMTP_SEND;
+	}
+	if (s->pipelining) {        /* DATA is on its way already */
+		set_state(s, SMTP_STATE_DATA);
+		return SMTP_READ;
+	}
+	if (s->accepted == 0)
+		return fail_rcpts(s);
+	if (queue_str(s, "DATA\r\n") < 0)
+		return fail(s, EX_SOFTWARE, "cannot queue DATA");
+	set_state(s, SMTP_STATE_DATA);
+	return SMTP_SEND;
+}
+
+static enum smtp_action
+on_data(struct smtp *s, const struct reply *r)
+{
+	if (s->accepted == 0) {
+		/* Pipelined DATA after every RCPT failed. The server should
+		 * have refused it (RFC 2920 3.1); if it said 354 anyway, end
+		 * the empty message at once: it has no recipients to go to. */
+		if (r->code == 354)
+			(void)queue_str(s, ".\r\n");
+		return fail_rcpts(s);
+	}
+	if (r->code != 354)
+		return reply_fail(s, r, 0, NULL);
+	set_state(s, SMTP_STATE_BODY);
+	return SMTP_BODY;
+}
+
+enum smtp_action
+smtp_body_done(struct smtp *s)
+{
+	if (s->state != SMTP_STATE_BODY)
+		return fail(s, EX_SOFTWARE, "body finished in state %s", smtp_state_name(s->state));
+	if (queue_str(s, ".\r\n") < 0)
+		return fail(s, EX_SOFTWARE, "cannot queue the end of data");
+	set_state(s, SMTP_STATE_DOT);
+	/* RFC 2920: QUIT may follow the end of data in the same group; we
+	 * then close as soon as the end-of-data reply is in. */
+	if (s->caps.pipelining) {
+		if (queue_str(s, "QUIT\r\n") < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue QUIT");
+		s->quit_sent = 1;
+	}
+	return SMTP_SEND;
+}
+
+static enum smtp_action
+on_dot(struct smtp *s, const struct reply *r)
+{
+	if (r->code / 100 != 2)
+		return reply_fail(s, r, 0, NULL);
+	if (!s->quit_sent) {
+		if (queue_str(s, "QUIT\r\n") == 0)
+			s->quit_sent = 1;
+		/* No room for QUIT is no reason to call an accepted message
+		 * failed: the session just closes. */
+	}
+	set_state(s, SMTP_STATE_QUIT);
+	return SMTP_DONE;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+enum smtp_action
+smtp_on_reply(struct smtp *s, const struct reply *r)
+{
+	char sum[512];
+
+	switch (s->state) {
+	case SMTP_STATE_FAILED:
+		return SMTP_FAIL;
+	case SMTP_STATE_QUIT:
+	case SMTP_STATE_DONE:
+		/* The session read QUIT's reply after all; whatever it says,
+		 * the message was accepted already. */
+		set_state(s, SMTP_STATE_DONE);
+		return SMTP_DONE;
+	default:
+		break;
+	}
+	if (r == NULL || !r->complete || r->code == 0)
+		return failq(s, 0, EX_SOFTWARE, 0, "incomplete reply handed to the SMTP engine");
+	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_BODY)
+		return failq(s, 0, EX_PROTOCOL, r->code, "unexpected server reply %s: %s",
+		             s->state == SMTP_STATE_TLS ? "before the TLS handshake" :
+		             "while the message body was being sent",
+		             reply_summary(r, sum, sizeof sum));
+	/* RFC 5321 3.8: 421 may come in reply to anything; the server is
+	 * closing the channel. Temporary, whatever the command was. */
+	if (r->code == 421)
+		return reply_fail(s, r, EX_TEMPFAIL, NULL);
+
+	switch (s->state) {
+	case SMTP_STATE_GREETING: return on_greeting(s, r);
+	case SMTP_STATE_EHLO:
+	case SMTP_STATE_EHLO_TLS: return on_ehlo(s, r);
+	case SMTP_STATE_HELO:     return on_helo(s, r);
+	case SMTP_STATE_STARTTLS: return on_starttls(s, r);
+	case SMTP_STATE_AUTH:     return on_auth(s, r);
+	case SMTP_STATE_MAIL:     return on_mail(s, r);
+	case SMTP_STATE_RCPT:     return on_rcpt(s, r);
+	case SMTP_STATE_DATA:     return on_data(s, r);
+	case SMTP_STATE_DOT:      return on_dot(s, r);
+	default:
+		break;
+	}
+	return failq(s, 0, EX_SOFTWARE, 0, "reply in state %s", smtp_state_name(s->state));
+}
+
+/* ------------------------------------------------------------ accessors */
+
+struct buf *
+smtp_output(struct smtp *s)
+{
+	return &s->out;
+}
+
+int
+smtp_output_is_secret(const struct smtp *s)
+{
+	return s->out_secret && s->out.len > 0;
+}
+
+const struct err *
+smtp_error(const struct smtp *s)
+{
+	return &s->err;
+}
+
+const struct caps *
+smtp_caps(const struct smtp *s)
+{
+	return &s->caps;
+}
+
+const struct smtp_rcpt_status *
+smtp_rcpt_status(const struct smtp *s, size_t i)
+{
+	if (s->rcpt == NULL || i >= s->p->nrcpts)
+		return NULL;
+	return &s->rcpt[i];
+}
+
+size_t
+smtp_accepted(const struct smtp *s)
+{
+	return s->accepted;
+}
+
+enum smtp_state
+smtp_state(const struct smtp *s)
+{
+	return s->state;
+}
