@@ -54,10 +54,17 @@ find_at(const char *s)
 static int
 addr_equal(const char *a, const char *b)
 {
-	const char *ata = find_at(a), *atb = find_at(b);
-	size_t la = ata ? (size_t)(ata - a) : strlen(a);
-	size_t lb = atb ? (size_t)(atb - b) : strlen(b);
+	const char *ata, *atb;
+	size_t la, lb;
 
+	/* Equal addresses are equal ignoring case: a cheap first filter that
+	 * keeps the linear dedup fast for long lists. */
+	if (strcasecmp(a, b) != 0)
+		return 0;
+	ata = find_at(a);
+	atb = find_at(b);
+	la = ata ? (size_t)(ata - a) : strlen(a);
+	lb = atb ? (size_t)(atb - b) : strlen(b);
 	if (la != lb || memcmp(a, b, la) != 0)
 		return 0;
 	if (!ata || !atb)
