@@ -259,6 +259,9 @@ handshake(struct tls *t, int timeout_ms, struct err *e)
 		}
 		if (!gnutls_error_is_fatal(r))
 			continue;       /* a warning alert: the handshake goes on */
+		if (r == GNUTLS_E_PREMATURE_TERMINATION)
+			return err_set(e, EX_TEMPFAIL, "TLS handshake with %s failed: the "
+			    "server closed the connection", t->host);
 		if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
 			return err_set(e, EX_TEMPFAIL, "TLS handshake with %s failed: the "
 			    "server sent the alert \"%s\"", t->host,
