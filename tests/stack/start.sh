@@ -63,6 +63,9 @@ esac
 # Postfix and Dovecot services run as unprivileged users and need to traverse
 # DIR; Maildir delivery runs as nobody.
 chmod 755 "$DIR"
+if command -v runuser >/dev/null 2>&1 && ! runuser -u nobody -- test -x "$DIR"; then
+	die "$DIR is not reachable by unprivileged users (a parent directory has mode 0700?)"
+fi
 
 # ------------------------------------------------------------------ ports
 # A port is free if no IPv4/IPv6 socket of any state uses it locally. There
@@ -189,6 +192,10 @@ mydomain = localdomain
 myorigin = \$myhostname
 mydestination =
 mynetworks = 127.0.0.0/8
+# Show exactly what the client sent: Postfix adds no Date, Message-ID or
+# From and rewrites no headers for SMTP clients (envoi must do that).
+local_header_rewrite_clients =
+always_add_missing_headers = no
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 biff = no

@@ -2,7 +2,7 @@
 # tests/stack/stop.sh DIR
 #
 # Stops exactly the Postfix and Dovecot started by tests/stack/start.sh DIR:
-# Postfix through its own config directory, Dovecot by the PID in its own
+# Postfix through its own config directory (postfix -c DIR/postfix), Dovecot by the PID in its own
 # base_dir. Touches no other instance. Waits (bounded) until both masters
 # are gone so that DIR can be removed afterwards. Safe to run twice.
 
@@ -15,13 +15,8 @@ DIR=$1
 
 rc=0
 pids=
-if [ -f "$DIR/postfix/main.cf" ] && [ -s "$DIR/spool/pid/master.pid" ]; then
-	pids="$pids $(tr -d ' ' <"$DIR/spool/pid/master.pid")"
-	postfix -c "$DIR/postfix" stop >/dev/null 2>&1 || {
-		echo "$me: postfix -c $DIR/postfix stop failed" >&2
-		rc=1
-	}
-fi
+# Signal both first, then wait: Dovecot's master takes a few seconds to
+# wind down, Postfix's about one.
 if [ -s "$DIR/dovecot/run/master.pid" ]; then
 	pid=$(cat "$DIR/dovecot/run/master.pid")
 	# Only a process that is a dovecot master for this config is ours.
@@ -30,6 +25,15 @@ if [ -s "$DIR/dovecot/run/master.pid" ]; then
 		kill "$pid" 2>/dev/null
 		pids="$pids $pid"
 	fi
+fi
+if [ -f "$DIR/postfix/main.cf" ] && [ -s "$DIR/spool/pid/master.pid" ]; then
+	pids="$pids $(tr -d ' ' <"$DIR/spool/pid/master.pid")"
+	# `abort` is `stop` without its one-second polling: both SIGTERM the
+	# master, which takes its children down; we wait for it below.
+	postfix -c "$DIR/postfix" abort >/dev/null 2>&1 || {
+		echo "$me: postfix -c $DIR/postfix abort failed" >&2
+		rc=1
+	}
 fi
 
 # Wait up to 10 s for the masters (they take their children with them).
