@@ -307,7 +307,9 @@ put_display_name(struct buf *b, const char *name, struct err *e)
 		unsigned char c = (unsigned char)name[i];
 		/* The command line refuses CR/LF already; never let one
 		 * reach a header anyway. */
-		clean[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		if (c < 0x20 || c == 0x7f)
+			c = ' ';
+		clean[i] = (char)c;
 		if (c >= 0x80)
 			ascii = 0;
 		else if (!(c == ' ' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
