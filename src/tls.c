@@ -601,17 +601,33 @@ fail:
 	return -1;
 }
 
+/* The reason a record operation failed, with the server's alert named. */
+static int
+io_failure(struct tls *t, int r, struct err *e)
+{
+	if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		return err_set(e, EX_TEMPFAIL, "connection lost: the server sent the "
+		    "TLS alert \"%s\"", gnutls_alert_get_name(gnutls_alert_get(t->sess)));
+	/* A transport error: the system's reason (EPIPE, ECONNRESET) says
+	 * more than GnuTLS's "Error in the push function". */
+	if ((r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PULL_ERROR) && errno)
+		return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
+	return err_set(e, EX_TEMPFAIL, "connection lost: %s", gnutls_strerror(r));
+}
+
 ssize_t
 tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 {
 	long long deadline = deadline_after(timeout_ms);
 
 	for (;;) {
-		/* Receiving first returns what GnuTLS already holds decrypted
-		 * (gnutls_record_check_pending) without touching the fd. */
-		ssize_t r = gnutls_record_recv(t->sess, buf, n);
+		ssize_t r;
 		int w;
 
+		/* Receiving before polling returns what GnuTLS already holds
+		 * decrypted (gnutls_record_check_pending) without waiting. */
+		errno = 0;
+		r = gnutls_record_recv(t->sess, buf, n);
 		if (r >= 0)
 			return r;
 		if (r == GNUTLS_E_PREMATURE_TERMINATION)
@@ -634,7 +650,7 @@ tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 				    "for the server", secs(timeout_ms));
 			continue;
 		}
-		return err_set(e, EX_TEMPFAIL, "connection lost: %s", gnutls_strerror((int)r));
+		return io_failure(t, (int)r, e);
 	}
 }
 
@@ -646,11 +662,13 @@ tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e
 	size_t off = 0;
 
 	while (off < n) {
-		/* GnuTLS cuts records at 16 KiB itself; hand it everything so
-		 * one write becomes as few records as possible. */
-		ssize_t r = gnutls_record_send(t->sess, p + off, n - off);
+		ssize_t r;
 		int w;
 
+		/* GnuTLS cuts records at 16 KiB itself; hand it everything so
+		 * one write becomes as few records as possible. */
+		errno = 0;
+		r = gnutls_record_send(t->sess, p + off, n - off);
 		if (r > 0) {
 			off += (size_t)r;
 			continue;
@@ -666,8 +684,7 @@ tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e
 				    strerror(errno));
 			continue;
 		}
-		return err_set(e, EX_TEMPFAIL, "connection lost: %s",
-		    gnutls_strerror((int)r));
+		return io_failure(t, (int)r, e);
 	}
 	return 0;
 }

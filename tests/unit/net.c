@@ -1,0 +1,262 @@
+/*
+ * Unit tests for src/net.c: line reading across read boundaries (a CR and
+ * its LF in different reads, lines longer than the receive buffer), the
+ * line limit, EOF, the read timeout, writes to a vanished peer (no SIGPIPE),
+ * the STARTTLS injection guard, and connect errors on loopback.
+ *
+ * The peer is the other end of a socketpair, written by a child process in
+ * scripted chunks with short pauses so that the reader sees them in
+ * separate reads.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "tap.h"
+
+/* Chunks separated by '|' are written with a pause between them. */
+static pid_t
+start_peer(struct conn *c, const char *script, int close_after)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		const char *p = script;
+
+		close(sv[0]);
+		for (;;) {
+			size_t n = strcspn(p, "|");
+
+			if (n && write(sv[1], p, n) != (ssize_t)n)
+				_exit(1);
+			if (p[n] == '\0')
+				break;
+			p += n + 1;
+			usleep(30000);
+		}
+		if (!close_after)
+			sleep(3);
+		close(sv[1]);
+		_exit(0);
+	}
+	close(sv[1]);
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	c->fd = sv[0];
+	return pid;
+}
+
+static void
+stop_peer(struct conn *c, pid_t pid)
+{
+	conn_close(c);
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+static void
+test_lines(void)
+{
+	static const struct {
+		const char *name, *script;
+		size_t max;
+		const char *want[3];   /* lines expected, then an error if want_ex */
+		int want_ex;
+	} cases[] = {
+		{ "whole lines in one read", "220 a\r\n250 b\r\n", 100,
+		  { "220 a", "250 b" }, 0 },
+		{ "line split mid-text", "220 he|llo\r\n", 100, { "220 hello" }, 0 },
+		{ "CR and LF in separate reads", "250 ok\r|\n250 two\r\n", 100,
+		  { "250 ok", "250 two" }, 0 },
+		{ "CR does not count against the limit", "250 ok\r|\n", 6,
+		  { "250 ok" }, 0 },
+		{ "bare LF accepted", "250 ok\n", 100, { "250 ok" }, 0 },
+		{ "one byte over the limit", "250 ok!\r\n", 6, { NULL }, EX_PROTOCOL },
+		{ "EOF mid-line", "250 partial", 100, { NULL }, EX_TEMPFAIL },
+		{ "EOF after a line", "220 hi\r\n", 100, { "220 hi", NULL }, EX_TEMPFAIL },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct conn c;
+		struct buf line;
+		struct err e;
+		pid_t pid;
+		int r = 0;
+		size_t k;
+
+		conn_init(&c, 5, NULL);
+		buf_init(&line, cases[i].max);
+		pid = start_peer(&c, cases[i].script, 1);
+		for (k = 0; k < 3 && cases[i].want[k]; k++) {
+			err_init(&e);
+			r = conn_read_line(&c, &line, &e);
+			is_int(r, 0, "%s: line %zu read", cases[i].name, k + 1);
+			is_str(buf_cstr(&line), cases[i].want[k], "%s: line %zu", cases[i].name,
+			    k + 1);
+		}
+		if (cases[i].want_ex) {
+			err_init(&e);
+			r = conn_read_line(&c, &line, &e);
+			is_int(r, -1, "%s: fails", cases[i].name);
+			is_int(e.ex, cases[i].want_ex, "%s: exit code (%s)", cases[i].name, e.msg);
+		}
+		buf_free(&line);
+		stop_peer(&c, pid);
+	}
+}
+
+/* A line longer than the receive buffer is assembled across reads. */
+static void
+test_long_line(void)
+{
+	size_t n = NET_RBUF_SIZE * 2 + 10;
+	char *script = malloc(n + 3);
+	struct conn c;
+	struct buf line;
+	struct err e;
+	pid_t pid;
+
+	memset(script, 'x', n);
+	memcpy(script + n, "\r\n", 3);
+	conn_init(&c, 5, NULL);
+	buf_init(&line, n);
+	pid = start_peer(&c, script, 1);
+	is_int(conn_read_line(&c, &line, &e), 0, "line of twice the receive buffer");
+	is_int(line.len, n, "... has its full length");
+	stop_peer(&c, pid);
+	buf_free(&line);
+	free(script);
+}
+
+static void
+test_pending_and_guard(void)
+{
+	struct conn c;
+	struct buf line;
+	struct err e;
+	struct tls_opts o = { 0 };
+	pid_t pid;
+
+	conn_init(&c, 5, NULL);
+	buf_init(&line, 100);
+	pid = start_peer(&c, "220 go ahead\r\nMAIL FROM:<evil>\r\n", 0);
+	conn_read_line(&c, &line, &e);
+	is_int(conn_pending(&c), strlen("MAIL FROM:<evil>\r\n"),
+	    "bytes after the STARTTLS reply are pending");
+	o.host = "localhost";
+	o.certcheck = 1;
+	is_int(conn_start_tls(&c, &o, &e), -1, "TLS refused with plaintext pending");
+	is_int(e.ex, EX_PROTOCOL, "... as a protocol error (%s)", e.msg);
+	ok(c.tls == NULL, "... and no TLS state is left");
+	stop_peer(&c, pid);
+	buf_free(&line);
+}
+
+static void
+test_timeout(void)
+{
+	struct conn c;
+	struct buf line;
+	struct err e;
+	pid_t pid;
+
+	conn_init(&c, 1, NULL);
+	buf_init(&line, 100);
+	pid = start_peer(&c, "", 0);
+	is_int(conn_read_line(&c, &line, &e), -1, "silent server: read fails");
+	is_int(e.ex, EX_TEMPFAIL, "... temporarily");
+	is_str(e.msg, "timed out after 1 s waiting for the server", "... saying so");
+	stop_peer(&c, pid);
+	buf_free(&line);
+}
+
+/* Default SIGPIPE disposition is kept: if envoi raised it, this test
+ * program would die here instead of reporting. */
+static void
+test_write_to_dead_peer(void)
+{
+	static char big[256 * 1024];
+	struct conn c;
+	struct err e;
+	int sv[2], r;
+
+	conn_init(&c, 2, NULL);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return;
+	close(sv[1]);
+	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	c.fd = sv[0];
+	r = conn_write(&c, big, sizeof big, &e);
+	is_int(r, -1, "write to a vanished peer fails (and does not kill us)");
+	is_int(e.ex, EX_TEMPFAIL, "... temporarily");
+	ok(strncmp(e.msg, "connection lost: ", 17) == 0, "... saying so (%s)", e.msg);
+	conn_close(&c);
+	is_int(c.fd, -1, "closed");
+	conn_close(&c);     /* twice is harmless */
+}
+
+static void
+test_connect(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	struct conn c;
+	struct err e;
+	int lfd, port, nodelay = 0;
+	socklen_t olen = sizeof nodelay;
+
+	/* A listening socket: connect completes from the backlog. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    listen(lfd, 4) < 0 || getsockname(lfd, (struct sockaddr *)&sa, &len) < 0) {
+		ok(0, "loopback listener");
+		return;
+	}
+	port = ntohs(sa.sin_port);
+	conn_init(&c, 5, NULL);
+	is_int(net_connect(&c, "127.0.0.1", port, &e), 0, "connect to a loopback listener");
+	getsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &olen);
+	ok(nodelay != 0, "TCP_NODELAY is set");
+	ok(fcntl(c.fd, F_GETFL) & O_NONBLOCK, "the socket is non-blocking");
+	conn_close(&c);
+	close(lfd);         /* now nothing listens there */
+
+	conn_init(&c, 5, NULL);
+	is_int(net_connect(&c, "127.0.0.1", port, &e), -1, "connect to a closed port fails");
+	is_int(e.ex, EX_TEMPFAIL, "... temporarily");
+	ok(strstr(e.msg, "cannot connect to 127.0.0.1 port ") == e.msg &&
+	    strstr(e.msg, "refused") != NULL, "... naming host, port and reason (%s)", e.msg);
+	is_int(c.fd, -1, "... leaving no socket");
+
+	is_int(net_connect(&c, "127.0.0.1", 0, &e), -1, "port 0 is refused");
+	is_int(e.ex, EX_CONFIG, "... as a configuration error");
+}
+
+int
+main(void)
+{
+	test_lines();
+	test_long_line();
+	test_pending_and_guard();
+	test_timeout();
+	test_write_to_dead_peer();
+	test_connect();
+	return done_testing();
+}
