@@ -183,6 +183,7 @@ struct server {
 	struct timespec deadline;
 	long msgno;             /* messages accepted so far */
 	long connno;
+	int timeout_reported;
 };
 
 /* What the rule lookup decided for one command. */
@@ -1762,8 +1763,10 @@ conn_serve(struct conn *c)
 			conn_command(c, line);
 		}
 	}
-	if (c->timed_out)
+	if (c->timed_out) {
 		tr_printf(s, "ERR: timeout");
+		s->timeout_reported = 1;
+	}
 	if (c->out.len > 0) {
 		if (c->tls != NULL)
 			gnutls_bye(c->tls, GNUTLS_SHUT_WR);
@@ -1780,10 +1783,8 @@ server_accept_one(struct server *s, int lfd)
 	int fd, one = 1;
 	long ms = ms_left(s);
 
-	if (ms == 0 || poll(&p, 1, (int)ms) <= 0) {
-		tr_printf(s, "ERR: timeout");
-		return;
-	}
+	if (ms == 0 || poll(&p, 1, (int)ms) <= 0)
+		return;         /* main reports the timeout */
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		die("accept: %s", strerror(errno));
@@ -1904,7 +1905,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nconn && ms_left(&s) > 0; i++)
 		server_accept_one(&s, lfd);
 	r = ms_left(&s) > 0 ? 0 : 3;
-	if (r)
+	if (r && !s.timeout_reported)
 		tr_printf(&s, "ERR: timeout");
 
 	close(lfd);
