@@ -73,7 +73,8 @@ int addr_parse_list(struct addr_list *l, const char *text, size_t len, struct er
  * (display names, comments, spacing, folds) byte for byte:
  * "root (Cron Daemon)" -> "root@example.org (Cron Daemon)".
  * *out is a malloc'd NUL-terminated string the caller frees (a plain copy
- * when nothing needed qualifying). Returns the number of addresses
+ * when nothing needed qualifying; with a NULL or empty domain the text is
+ * copied without being parsed). Returns the number of addresses
  * qualified, or -1: EX_DATAERR (syntax, as addr_parse_list), EX_OSERR.
  */
 int addr_qualify_list(const char *text, size_t len, const char *domain, char **out,

@@ -199,8 +199,6 @@ find_resent_block(const struct buf *h, size_t *start, size_t *end)
 			continue;
 		}
 		if (!in_block) {
-			if (*end > *start)
-				return;         /* a later run: not the first block */
 			in_block = 1;
 			*start = f.start;
 		}

@@ -28,7 +28,8 @@
  * missing final newline is supplied.
  * Header block: the lines up to the first empty line. If the first line is
  * not a header field (`echo hi | sendmail bob`), all input is body and the
- * generated headers plus a blank line go before it. A line that is neither
+ * generated headers plus a blank line go before it (an mbox "From " line is
+ * not a field either, so it too makes the whole input body). A line that is neither
  * a field nor a continuation after some fields starts the body, and the
  * blank separator is inserted before it (as Postfix does); input that ends
  * inside the header block gets the separator too.
@@ -106,7 +107,8 @@ void msg_info_free(struct msg_info *i);
  *  - With dot_ends_input, a line holding only "." ends the input; it is not
  *    written and the rest of in_fd is left unread.
  * info must have been msg_info_init'ed; the caller frees it (also on error).
- * Does not fsync out_fd.
+ * Does not fsync out_fd. On error, out_fd may hold a partial copy: the
+ * caller discards the spool file.
  * Errors: EX_DATAERR (the input policy above, a To/Cc/Bcc syntax error
  * under -t, an invalid generated From address), EX_IOERR (read or write
  * failure), EX_TEMPFAIL (the spool's file system is full), EX_USAGE (a

@@ -259,9 +259,9 @@ test_bad_input(void)
 
 		run(cases[i].in, cases[i].len, &o, &r);
 		if (cases[i].err == NULL) {
-			is_int(r.ret, 0, "accept \"%s\" (%s)", show(cases[i].in, 40), r.e.msg);
+			is_int(r.ret, 0, "accept \"%s\" (%s)", show(cases[i].in, cases[i].len < 40 ? cases[i].len : 40), r.e.msg);
 		} else {
-			is_int(r.ret, -1, "refuse \"%s\"", show(cases[i].in, 40));
+			is_int(r.ret, -1, "refuse \"%s\"", show(cases[i].in, cases[i].len < 40 ? cases[i].len : 40));
 			is_int(r.e.ex, EX_DATAERR, "... EX_DATAERR");
 			ok(strstr(r.e.msg, cases[i].err) != NULL, "... \"%s\" in: %s", cases[i].err,
 			    r.e.msg);
