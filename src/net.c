@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <idn2.h>
+
 #include "net.h"
 
 /* Longest timeout accepted, so seconds * 1000 fits an int: ~24 days. */
@@ -131,7 +133,8 @@ int
 net_connect(struct conn *c, const char *host, int port, struct err *e)
 {
 	struct addrinfo hints, *res = NULL, *ai;
-	char service[16], where[INET6_ADDRSTRLEN + 8];
+	char service[16], where[INET6_ADDRSTRLEN + 8], *ascii = NULL;
+	const unsigned char *p;
 	int r, fd = -1, last_errno = 0, one = 1;
 
 	if (port < 1 || port > 65535)
@@ -143,7 +146,18 @@ net_connect(struct conn *c, const char *host, int port, struct err *e)
 	/* No AI_ADDRCONFIG: it hides ::1 and 127.0.0.1 on a machine whose
 	 * only interface is loopback, which is exactly a test setup. */
 	hints.ai_flags = AI_NUMERICSERV;
-	r = getaddrinfo(host, service, &hints, &res);
+	/* The contract is an A-label, but a UTF-8 name slipping through is
+	 * converted here rather than failing as "unknown host". */
+	for (p = (const unsigned char *)host; *p && *p < 0x80; p++)
+		;
+	if (*p) {
+		r = idn2_to_ascii_8z(host, &ascii, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+		if (r != IDN2_OK)
+			return err_set(e, EX_NOHOST, "cannot resolve %s: %s", host,
+			    idn2_strerror(r));
+	}
+	r = getaddrinfo(ascii ? ascii : host, service, &hints, &res);
+	idn2_free(ascii);
 	if (r != 0) {
 		switch (r) {
 		case EAI_NONAME:

@@ -43,8 +43,9 @@ struct conn {
 void conn_init(struct conn *c, int timeout_s, struct log *log);
 
 /*
- * Connect to host (ASCII: an A-label or an IP literal) on port, trying
- * every address getaddrinfo returns in turn, each with the full deadline.
+ * Connect to host (an A-label or an IP literal; a UTF-8 name is converted
+ * with libidn2 as a safety net) on port, trying every address getaddrinfo
+ * returns in turn, each with the full deadline.
  * Sets TCP_NODELAY: envoi coalesces its own writes, so Nagle only adds
  * latency. Errors: EX_NOHOST "cannot resolve HOST: ..." (no such name),
  * EX_TEMPFAIL for resolver failures that may pass, and "cannot connect to
