@@ -1,3 +1,1582 @@
-/* conf.c - placeholder. */
+/* conf.c - see conf.h. */
 #include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
 #include "conf.h"
+#include "cred.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/usr/local/etc"
+#endif
+
+/* Debian's mail name, for %M. */
+#define CONF_MAILNAME_FILE "/etc/mailname"
+
+/* Longest host name we take from gethostname or /etc/mailname (a DNS
+ * name is at most 253 octets). */
+#define CONF_HOSTNAME_MAX 255
+
+/* Longest account name: a name is typed on command lines, not stored. */
+#define CONF_NAME_MAX 128
+
+/* ------------------------------------------------------------------ */
+/* Account fields, described once so copying and freeing are generic. */
+
+enum ftype { FT_STR, FT_LONG, FT_INT, FT_HDR };
+
+static const struct {
+	enum ftype type;
+	size_t off;
+} fields[AF_COUNT] = {
+#define F(f, t, m) [f] = { t, offsetof(struct account, m) }
+	F(AF_HOST, FT_STR, host),
+	F(AF_PORT, FT_LONG, port),
+	F(AF_TLS, FT_INT, tls),
+	F(AF_TLS_STARTTLS, FT_INT, tls_starttls),
+	F(AF_TLS_CERTCHECK, FT_INT, tls_certcheck),
+	F(AF_TLS_TRUST_FILE, FT_STR, tls_trust_file),
+	F(AF_TLS_FINGERPRINT, FT_STR, tls_fingerprint),
+	F(AF_TLS_CERT_FILE, FT_STR, tls_cert_file),
+	F(AF_TLS_KEY_FILE, FT_STR, tls_key_file),
+	F(AF_TLS_PRIORITIES, FT_STR, tls_priorities),
+	F(AF_TLS_HOST_OVERRIDE, FT_STR, tls_host_override),
+	F(AF_AUTH, FT_STR, auth),
+	F(AF_USER, FT_STR, user),
+	F(AF_PASSWORD, FT_STR, password),
+	F(AF_PASSWORDEVAL, FT_STR, passwordeval),
+	F(AF_FROM, FT_STR, from),
+	F(AF_FROM_FULL_NAME, FT_STR, from_full_name),
+	F(AF_DOMAIN, FT_STR, domain),
+	F(AF_TIMEOUT, FT_LONG, timeout),
+	F(AF_SET_FROM_HEADER, FT_HDR, set_from_header),
+	F(AF_SET_DATE_HEADER, FT_HDR, set_date_header),
+	F(AF_SET_MSGID_HEADER, FT_HDR, set_msgid_header),
+	F(AF_REMOVE_BCC_HEADERS, FT_INT, remove_bcc_headers),
+	F(AF_LOGFILE, FT_STR, logfile),
+	F(AF_SYSLOG, FT_STR, syslog),
+	F(AF_DSN_NOTIFY, FT_STR, dsn_notify),
+	F(AF_DSN_RETURN, FT_STR, dsn_return),
+	F(AF_QUEUE_DIR, FT_STR, queue_dir),
+#undef F
+};
+
+static char **
+str_field(struct account *a, int f)
+{
+	return (char **)(void *)((char *)a + fields[f].off);
+}
+
+static void
+free_str(char *s, int is_secret)
+{
+	if (s && is_secret)
+		mem_wipe(s, strlen(s));
+	free(s);
+}
+
+/* Set a string field (taking ownership of v, which may be NULL). */
+static void
+set_str(struct account *a, int f, char *v)
+{
+	char **p = str_field(a, f);
+
+	free_str(*p, f == AF_PASSWORD);
+	*p = v;
+	a->set |= 1ULL << f;
+}
+
+static void
+set_num(struct account *a, int f, long v)
+{
+	char *p = (char *)a + fields[f].off;
+
+	switch (fields[f].type) {
+	case FT_LONG:
+		*(long *)(void *)p = v;
+		break;
+	case FT_INT:
+		*(int *)(void *)p = (int)v;
+		break;
+	case FT_HDR:
+		*(enum hdr_mode *)(void *)p = (enum hdr_mode)v;
+		break;
+	case FT_STR:
+		break;
+	}
+	a->set |= 1ULL << f;
+}
+
+static struct account *
+account_new(const char *name, const char *file, int line)
+{
+	struct account *a = calloc(1, sizeof *a);
+
+	if (a == NULL)
+		return NULL;
+	a->tls = a->tls_starttls = a->tls_certcheck = -1;
+	a->remove_bcc_headers = 1;
+	a->source_line = line;
+	a->name = xstrdup(name);
+	a->source_file = xstrdup(file);
+	if ((name && a->name == NULL) || (file && a->source_file == NULL)) {
+		account_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void
+account_free(struct account *a)
+{
+	if (a == NULL)
+		return;
+	for (int f = 0; f < AF_COUNT; f++)
+		if (fields[f].type == FT_STR)
+			free_str(*str_field(a, f), f == AF_PASSWORD);
+	free(a->name);
+	free(a->source_file);
+	mem_wipe(a, sizeof *a);
+	free(a);
+}
+
+/* Copy the fields src set explicitly into dst: `defaults` and parents. */
+static int
+account_inherit(struct account *dst, const struct account *src)
+{
+	for (int f = 0; f < AF_COUNT; f++) {
+		if (!ACCOUNT_IS_SET(src, f))
+			continue;
+		if (fields[f].type == FT_STR) {
+			const char *v = *str_field((struct account *)src, f);
+			char *copy = xstrdup(v);
+
+			if (v && copy == NULL)
+				return -1;
+			set_str(dst, f, copy);
+		} else {
+			const char *p = (const char *)src + fields[f].off;
+			long v = fields[f].type == FT_LONG ?
+			    *(const long *)(const void *)p :
+			    fields[f].type == FT_INT ?
+			    *(const int *)(const void *)p :
+			    (long)*(const enum hdr_mode *)(const void *)p;
+			set_num(dst, f, v);
+		}
+	}
+	return 0;
+}
+
+struct account *
+account_dup(const struct account *a)
+{
+	struct account *d = malloc(sizeof *d);
+
+	if (d == NULL)
+		return NULL;
+	memcpy(d, a, sizeof *d);
+	/* No pointer may still point into a before it is duplicated, or an
+	 * allocation failure half-way would free a's strings. */
+	for (int f = 0; f < AF_COUNT; f++)
+		if (fields[f].type == FT_STR)
+			*str_field(d, f) = NULL;
+	d->name = d->source_file = NULL;
+	for (int f = 0; f < AF_COUNT; f++) {
+		const char *v;
+
+		if (fields[f].type != FT_STR)
+			continue;
+		v = *str_field((struct account *)a, f);
+		if (v && (*str_field(d, f) = xstrdup(v)) == NULL)
+			goto fail;
+	}
+	if ((a->name && (d->name = xstrdup(a->name)) == NULL) ||
+	    (a->source_file &&
+	    (d->source_file = xstrdup(a->source_file)) == NULL))
+		goto fail;
+	return d;
+fail:
+	account_free(d);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The directives. */
+
+enum vkind {
+	V_STR,          /* a string; empty = unset (NULL) */
+	V_PASSWORD,     /* kept as given, even empty; marks the file */
+	V_HOST,         /* a non-empty string */
+	V_PATH,         /* a file name; leading ~ expanded; empty = unset */
+	V_TRUST,        /* V_PATH, and "system" = the system store */
+	V_ONOFF,        /* on/off; empty = on */
+	V_ONOFF_INV,    /* on/off, stored inverted (keepbcc) */
+	V_NOARG_OFF,    /* no argument; sets the field off (tls_nocertcheck) */
+	V_PORT,
+	V_TIMEOUT,
+	V_HDR,          /* auto/on/off */
+	V_HDR_ADD,      /* on = auto, off = off (add_missing_*_header) */
+	V_AUTH,
+	V_FINGERPRINT,
+	V_SYSLOG,
+	V_DSN_NOTIFY,
+	V_DSN_RETURN,
+	V_UNIMPL,       /* not implemented: warn unless the argument is empty */
+	V_UNIMPL_ON,    /* not implemented: warn unless the argument is off */
+	V_PROTOCOL,     /* smtp is what envoi does; lmtp is not implemented */
+	V_FROM_OVERRIDE,/* on is what envoi does; off is not implemented */
+	V_OBSOLETE,     /* a no-op in msmtp too (tls_force_sslv3) */
+	V_DEFAULTS,
+	V_ACCOUNT,
+	V_EVAL,
+};
+
+static const struct directive {
+	const char *name;
+	enum vkind kind;
+	int field;
+} directives[] = {
+	{ "defaults", V_DEFAULTS, -1 },
+	{ "account", V_ACCOUNT, -1 },
+	{ "eval", V_EVAL, -1 },
+	{ "host", V_HOST, AF_HOST },
+	{ "port", V_PORT, AF_PORT },
+	{ "timeout", V_TIMEOUT, AF_TIMEOUT },
+	{ "connect_timeout", V_TIMEOUT, AF_TIMEOUT },
+	{ "domain", V_STR, AF_DOMAIN },
+	{ "auth", V_AUTH, AF_AUTH },
+	{ "user", V_STR, AF_USER },
+	{ "password", V_PASSWORD, AF_PASSWORD },
+	{ "passwordeval", V_STR, AF_PASSWORDEVAL },
+	{ "tls", V_ONOFF, AF_TLS },
+	{ "tls_starttls", V_ONOFF, AF_TLS_STARTTLS },
+	{ "tls_nostarttls", V_NOARG_OFF, AF_TLS_STARTTLS },
+	{ "tls_trust_file", V_TRUST, AF_TLS_TRUST_FILE },
+	{ "tls_fingerprint", V_FINGERPRINT, AF_TLS_FINGERPRINT },
+	{ "tls_key_file", V_PATH, AF_TLS_KEY_FILE },
+	{ "tls_cert_file", V_PATH, AF_TLS_CERT_FILE },
+	{ "tls_certcheck", V_ONOFF, AF_TLS_CERTCHECK },
+	{ "tls_nocertcheck", V_NOARG_OFF, AF_TLS_CERTCHECK },
+	{ "tls_priorities", V_STR, AF_TLS_PRIORITIES },
+	{ "tls_host_override", V_STR, AF_TLS_HOST_OVERRIDE },
+	{ "tls_force_sslv3", V_OBSOLETE, -1 },
+	{ "from", V_STR, AF_FROM },
+	{ "from_full_name", V_STR, AF_FROM_FULL_NAME },
+	{ "dsn_notify", V_DSN_NOTIFY, AF_DSN_NOTIFY },
+	{ "dsn_return", V_DSN_RETURN, AF_DSN_RETURN },
+	{ "set_from_header", V_HDR, AF_SET_FROM_HEADER },
+	{ "add_missing_from_header", V_HDR_ADD, AF_SET_FROM_HEADER },
+	{ "set_date_header", V_HDR, AF_SET_DATE_HEADER },
+	{ "add_missing_date_header", V_HDR_ADD, AF_SET_DATE_HEADER },
+	{ "set_msgid_header", V_HDR, AF_SET_MSGID_HEADER },
+	{ "remove_bcc_headers", V_ONOFF, AF_REMOVE_BCC_HEADERS },
+	{ "keepbcc", V_ONOFF_INV, AF_REMOVE_BCC_HEADERS },
+	{ "logfile", V_PATH, AF_LOGFILE },
+	{ "syslog", V_SYSLOG, AF_SYSLOG },
+	{ "queue_dir", V_PATH, AF_QUEUE_DIR },
+	/* msmtp directives envoi does not implement (yet). */
+	{ "source_ip", V_UNIMPL, -1 },
+	{ "proxy_host", V_UNIMPL, -1 },
+	{ "proxy_port", V_UNIMPL, -1 },
+	{ "socket", V_UNIMPL, -1 },
+	{ "ntlmdomain", V_UNIMPL, -1 },
+	{ "tls_crl_file", V_UNIMPL, -1 },
+	{ "tls_min_dh_prime_bits", V_UNIMPL, -1 },
+	{ "logfile_time_format", V_UNIMPL, -1 },
+	{ "aliases", V_UNIMPL, -1 },
+	{ "maildomain", V_UNIMPL, -1 },
+	{ "auto_from", V_UNIMPL_ON, -1 },
+	{ "set_to_header", V_UNIMPL_ON, -1 },
+	{ "undisclosed_recipients", V_UNIMPL_ON, -1 },
+	{ "protocol", V_PROTOCOL, -1 },
+	{ "allow_from_override", V_FROM_OVERRIDE, -1 },
+};
+
+#define NDIRECTIVES (sizeof directives / sizeof directives[0])
+_Static_assert(NDIRECTIVES <= 128, "conf.warned has 128 bits");
+_Static_assert(AF_COUNT <= 64, "account.set has 64 bits");
+
+/* SASL mechanisms msmtp accepts for `auth`; sasl.c decides which work. */
+static const char *const mechanisms[] = {
+	"PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "NTLM", "GSSAPI",
+	"EXTERNAL", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
+	"SCRAM-SHA-256-PLUS", "OAUTHBEARER", "XOAUTH2",
+};
+
+/* ------------------------------------------------------------------ */
+/* Parsing one file. */
+
+struct parser {
+	struct conf *c;
+	struct log *log;
+	const char *path;
+	int lineno;
+	int user_file;
+	int has_password;
+	char *home;                 /* for ~; NULL until needed */
+	int home_looked;
+	struct account *defaults;
+	struct account *cur;        /* where directives go; NULL at first */
+	struct account **accts;     /* this file's accounts */
+	size_t naccts;
+};
+
+static int
+perr(struct parser *p, struct err *e, const char *fmt, ...)
+    ENVOI_PRINTF(3, 4);
+
+static int
+perr(struct parser *p, struct err *e, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return err_set(e, EX_CONFIG, "%s:%d: %s", p->path, p->lineno, msg);
+}
+
+static int
+oom(struct err *e)
+{
+	return err_set(e, EX_OSERR, "out of memory");
+}
+
+static const char *
+parser_home(struct parser *p)
+{
+	if (!p->home_looked) {
+		p->home = p->c->home ? xstrdup(p->c->home) : conf_home();
+		p->home_looked = 1;
+	}
+	return p->home;
+}
+
+/* "~" and "~/x" become the home directory; "~user" is left alone. */
+static int
+expand_path(struct parser *p, const char *v, char **out, struct err *e)
+{
+	const char *home;
+	struct buf b;
+
+	*out = NULL;
+	if (v[0] != '~' || (v[1] != '\0' && v[1] != '/')) {
+		*out = xstrdup(v);
+		return *out ? 0 : oom(e);
+	}
+	home = parser_home(p);
+	if (home == NULL)
+		return perr(p, e, "cannot expand ~ in %s: no home directory", v);
+	buf_init(&b, PATH_MAX);
+	if (buf_puts(&b, home) < 0 || buf_puts(&b, v + 1) < 0) {
+		buf_free(&b);
+		return perr(p, e, "file name too long after expanding ~");
+	}
+	*out = buf_take(&b);
+	return *out ? 0 : oom(e);
+}
+
+static int
+parse_onoff(struct parser *p, const char *name, const char *v, int *out,
+    struct err *e)
+{
+	if (*v == '\0' || strcmp(v, "on") == 0)
+		*out = 1;
+	else if (strcmp(v, "off") == 0)
+		*out = 0;
+	else
+		return perr(p, e, "%s: expected on or off, not \"%s\"", name, v);
+	return 0;
+}
+
+static void
+warn_unimplemented(struct parser *p, size_t idx)
+{
+	unsigned long long bit = 1ULL << (idx % 64);
+
+	if (p->c->warned[idx / 64] & bit)
+		return;
+	p->c->warned[idx / 64] |= bit;
+	if (p->log)
+		log_warn(p->log, "%s:%d: directive %s is not implemented by "
+		    "envoi and is ignored", p->path, p->lineno,
+		    directives[idx].name);
+}
+
+/* "AB:cd:..." or "abcd..." -> "AB:CD:...". */
+static int
+parse_fingerprint(struct parser *p, const char *v, char **out,
+    struct err *e)
+{
+	char hex[129];
+	size_t n = 0;
+	struct buf b;
+
+	for (const char *s = v; *s; s++) {
+		if (*s == ':')
+			continue;
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') ||
+		    (*s >= 'A' && *s <= 'F')))
+			return perr(p, e, "tls_fingerprint: \"%s\" is not a "
+			    "hexadecimal fingerprint", v);
+		if (n + 1 >= sizeof hex)
+			return perr(p, e, "tls_fingerprint is too long");
+		hex[n++] = (char)(*s >= 'a' ? *s - 'a' + 'A' : *s);
+	}
+	if (n == 40 || n == 32)
+		return perr(p, e, "tls_fingerprint: only SHA-256 fingerprints "
+		    "are supported, this looks like %s; get the SHA-256 one "
+		    "with: openssl x509 -noout -fingerprint -sha256",
+		    n == 40 ? "SHA-1" : "MD5");
+	if (n != 64)
+		return perr(p, e, "tls_fingerprint must be a SHA-256 "
+		    "fingerprint (64 hex digits, colons optional)");
+	buf_init(&b, 3 * 32);
+	for (size_t i = 0; i < n; i += 2)
+		if (buf_printf(&b, "%s%c%c", i ? ":" : "", hex[i],
+		    hex[i + 1]) < 0) {
+			buf_free(&b);
+			return oom(e);
+		}
+	*out = buf_take(&b);
+	return *out ? 0 : oom(e);
+}
+
+static int
+parse_dsn_notify(struct parser *p, const char *v, char **out, struct err *e)
+{
+	static const char *const conds[] = { "success", "delay", "failure" };
+	char tmp[64];
+	struct buf b;
+	int seen = 0;
+
+	*out = NULL;
+	if (strcmp(v, "off") == 0)
+		return 0;
+	if (strcasecmp(v, "never") == 0) {
+		*out = xstrdup("NEVER");
+		return *out ? 0 : oom(e);
+	}
+	if (strlen(v) >= sizeof tmp)
+		return perr(p, e, "dsn_notify: \"%s\" is not off, never or a "
+		    "list of success, delay and failure", v);
+	buf_init(&b, sizeof tmp);
+	for (const char *s = v; *s;) {
+		size_t n = strcspn(s, ",");
+		size_t k;
+
+		for (k = 0; k < 3; k++)
+			if (strlen(conds[k]) == n &&
+			    strncasecmp(s, conds[k], n) == 0)
+				break;
+		if (k == 3 || (seen & (1 << k))) {
+			buf_free(&b);
+			return perr(p, e, "dsn_notify: \"%s\" is not off, never "
+			    "or a list of success, delay and failure", v);
+		}
+		seen |= 1 << k;
+		buf_printf(&b, "%s", b.len ? "," : "");
+		for (size_t i = 0; i < n; i++)
+			buf_putc(&b, (char)(s[i] >= 'a' ? s[i] - 'a' + 'A' : s[i]));
+		s += n;
+		if (*s == ',' && *++s == '\0') {
+			buf_free(&b);
+			return perr(p, e, "dsn_notify: trailing comma in \"%s\"", v);
+		}
+	}
+	if (!seen) {
+		buf_free(&b);
+		return perr(p, e, "dsn_notify needs an argument");
+	}
+	*out = buf_take(&b);
+	return *out ? 0 : oom(e);
+}
+
+/* Apply one value directive to p->cur. */
+static int
+apply(struct parser *p, size_t idx, const char *v, int from_eval,
+    struct err *e)
+{
+	const struct directive *d = &directives[idx];
+	struct account *a = p->cur;
+	const char *name = d->name;
+	char *s = NULL;
+	int b;
+	long n;
+
+	switch (d->kind) {
+	case V_STR:
+		if (*v && (s = xstrdup(v)) == NULL)
+			return oom(e);
+		set_str(a, d->field, s);
+		return 0;
+	case V_PASSWORD:
+		if ((s = xstrdup(v)) == NULL)
+			return oom(e);
+		set_str(a, d->field, s);
+		/* A password produced by eval is not stored in this file. */
+		if (!from_eval)
+			p->has_password = 1;
+		return 0;
+	case V_HOST:
+		if (*v == '\0')
+			return perr(p, e, "%s needs an argument", name);
+		if ((s = xstrdup(v)) == NULL)
+			return oom(e);
+		set_str(a, d->field, s);
+		return 0;
+	case V_TRUST:
+		if (strcmp(v, "system") == 0) {
+			set_str(a, d->field, NULL);
+			return 0;
+		}
+		if (*v == '\0') {
+			if ((s = xstrdup("")) == NULL)
+				return oom(e);
+			set_str(a, d->field, s);
+			return 0;
+		}
+		/* FALLTHROUGH */
+	case V_PATH:
+		if (*v && expand_path(p, v, &s, e) < 0)
+			return -1;
+		set_str(a, d->field, s);
+		return 0;
+	case V_ONOFF:
+		if (parse_onoff(p, name, v, &b, e) < 0)
+			return -1;
+		set_num(a, d->field, b);
+		return 0;
+	case V_ONOFF_INV:
+		if (parse_onoff(p, name, v, &b, e) < 0)
+			return -1;
+		set_num(a, d->field, !b);
+		return 0;
+	case V_NOARG_OFF:
+		if (*v)
+			return perr(p, e, "%s takes no argument", name);
+		set_num(a, d->field, 0);
+		return 0;
+	case V_PORT:
+		if (parse_long(v, 1, 65535, &n) < 0)
+			return perr(p, e, "port: \"%s\" is not a port number "
+			    "(1-65535)", v);
+		set_num(a, d->field, n);
+		return 0;
+	case V_TIMEOUT:
+		if (strcmp(v, "off") == 0)
+			n = 0;
+		else if (parse_long(v, 0, CONF_TIMEOUT_MAX, &n) < 0)
+			return perr(p, e, "%s: \"%s\" is not off or a number "
+			    "of seconds (at most %d)", name, v,
+			    CONF_TIMEOUT_MAX);
+		set_num(a, d->field, n);
+		return 0;
+	case V_HDR:
+		if (strcmp(v, "auto") == 0)
+			n = HDR_AUTO;
+		else if (*v == '\0' || strcmp(v, "on") == 0)
+			n = HDR_ON;
+		else if (strcmp(v, "off") == 0)
+			n = HDR_OFF;
+		else
+			return perr(p, e, "%s: expected auto, on or off, not "
+			    "\"%s\"", name, v);
+		set_num(a, d->field, n);
+		return 0;
+	case V_HDR_ADD:
+		if (parse_onoff(p, name, v, &b, e) < 0)
+			return -1;
+		set_num(a, d->field, b ? HDR_AUTO : HDR_OFF);
+		return 0;
+	case V_AUTH: {
+		size_t k, nm = sizeof mechanisms / sizeof mechanisms[0];
+
+		if (*v == '\0' || strcmp(v, "on") == 0) {
+			s = xstrdup("on");
+		} else if (strcmp(v, "off") == 0) {
+			s = xstrdup("off");
+		} else {
+			for (k = 0; k < nm; k++)
+				if (strcasecmp(v, mechanisms[k]) == 0)
+					break;
+			if (k == nm)
+				return perr(p, e, "auth: unknown method \"%s\" "
+				    "(use on, off, plain, login, cram-md5, "
+				    "scram-sha-256, scram-sha-256-plus, "
+				    "external, oauthbearer, xoauth2, ...)", v);
+			s = xstrdup(mechanisms[k]);
+		}
+		if (s == NULL)
+			return oom(e);
+		set_str(a, d->field, s);
+		return 0;
+	}
+	case V_FINGERPRINT:
+		if (*v && parse_fingerprint(p, v, &s, e) < 0)
+			return -1;
+		set_str(a, d->field, s);
+		return 0;
+	case V_SYSLOG:
+		if (strcmp(v, "off") == 0) {
+			set_str(a, d->field, NULL);
+			return 0;
+		}
+		if (*v == '\0' || strcmp(v, "on") == 0) {
+			s = xstrdup("on");
+		} else {
+			static const char *const fac[] = {
+				"LOG_USER", "LOG_MAIL", "LOG_LOCAL0",
+				"LOG_LOCAL1", "LOG_LOCAL2", "LOG_LOCAL3",
+				"LOG_LOCAL4", "LOG_LOCAL5", "LOG_LOCAL6",
+				"LOG_LOCAL7",
+			};
+			size_t k;
+
+			for (k = 0; k < sizeof fac / sizeof fac[0]; k++)
+				if (strcasecmp(v, fac[k]) == 0)
+					break;
+			if (k == sizeof fac / sizeof fac[0])
+				return perr(p, e, "syslog: expected on, off, "
+				    "LOG_USER, LOG_MAIL or LOG_LOCAL0..7, not "
+				    "\"%s\"", v);
+			s = xstrdup(fac[k]);
+		}
+		if (s == NULL)
+			return oom(e);
+		set_str(a, d->field, s);
+		return 0;
+	case V_DSN_NOTIFY:
+		if (parse_dsn_notify(p, v, &s, e) < 0)
+			return -1;
+		set_str(a, d->field, s);
+		return 0;
+	case V_DSN_RETURN:
+		if (strcmp(v, "off") == 0)
+			s = NULL;
+		else if (strcasecmp(v, "headers") == 0 ||
+		    strcasecmp(v, "hdrs") == 0)
+			s = xstrdup("HDRS");
+		else if (strcasecmp(v, "full") == 0)
+			s = xstrdup("FULL");
+		else
+			return perr(p, e, "dsn_return: expected off, headers or "
+			    "full, not \"%s\"", v);
+		if (strcmp(v, "off") != 0 && s == NULL)
+			return oom(e);
+		set_str(a, d->field, s);
+		return 0;
+	case V_UNIMPL:
+		if (*v)
+			warn_unimplemented(p, idx);
+		return 0;
+	case V_UNIMPL_ON:
+		if (strcmp(v, "off") != 0)
+			warn_unimplemented(p, idx);
+		return 0;
+	case V_PROTOCOL:
+		if (strcmp(v, "smtp") == 0)
+			return 0;
+		if (strcmp(v, "lmtp") == 0) {
+			warn_unimplemented(p, idx);
+			return 0;
+		}
+		return perr(p, e, "protocol: expected smtp or lmtp, not \"%s\"",
+		    v);
+	case V_FROM_OVERRIDE:
+		if (parse_onoff(p, name, v, &b, e) < 0)
+			return -1;
+		/* -f always overrides `from` in envoi, as msmtp's default. */
+		if (!b)
+			warn_unimplemented(p, idx);
+		return 0;
+	case V_OBSOLETE:
+		/* msmtp ignores it too; it once forced SSLv3. */
+		return 0;
+	case V_DEFAULTS:
+	case V_ACCOUNT:
+	case V_EVAL:
+		break;
+	}
+	return perr(p, e, "internal error: directive %s", name);
+}
+
+static struct account *
+find_account(struct account *const *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i]->name && strcmp(list[i]->name, name) == 0)
+			return list[i];
+	return NULL;
+}
+
+static int
+add_account(struct parser *p, struct account *a, struct err *e)
+{
+	struct account **l;
+
+	if (p->naccts + p->c->naccounts >= CONF_ACCOUNTS_MAX) {
+		account_free(a);
+		return perr(p, e, "more than %d accounts", CONF_ACCOUNTS_MAX);
+	}
+	l = realloc(p->accts, (p->naccts + 1) * sizeof *l);
+	if (l == NULL) {
+		account_free(a);
+		return oom(e);
+	}
+	p->accts = l;
+	p->accts[p->naccts++] = a;
+	p->cur = a;
+	return 0;
+}
+
+static int
+valid_name(const char *s, size_t n)
+{
+	if (n == 0 || n > CONF_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == ':' || s[i] == ',' ||
+		    s[i] == '"')
+			return 0;
+	return 1;
+}
+
+/* "NAME" or "NAME : PARENT, PARENT" */
+static int
+start_account(struct parser *p, const char *arg, struct err *e)
+{
+	char name[CONF_NAME_MAX + 1];
+	const char *s = arg, *colon = strchr(arg, ':');
+	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+	struct account *a, *prev;
+
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (!valid_name(s, n))
+		return perr(p, e, "account needs a name without spaces, colons "
+		    "or commas (at most %d characters)", CONF_NAME_MAX);
+	memcpy(name, s, n);
+	name[n] = '\0';
+	if ((prev = find_account(p->accts, p->naccts, name)) != NULL)
+		return perr(p, e, "account %s is already defined at line %d",
+		    name, prev->source_line);
+	a = account_new(name, p->path, p->lineno);
+	if (a == NULL)
+		return oom(e);
+	if (p->defaults && account_inherit(a, p->defaults) < 0) {
+		account_free(a);
+		return oom(e);
+	}
+	for (s = colon ? colon + 1 : NULL; s != NULL;) {
+		const char *end = strchr(s, ',');
+		size_t len;
+		struct account *parent;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		len = end ? (size_t)(end - s) : strlen(s);
+		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			len--;
+		if (!valid_name(s, len)) {
+			account_free(a);
+			return perr(p, e, "account %s: expected a list of account "
+			    "names after the colon", name);
+		}
+		memcpy(name, s, len);
+		name[len] = '\0';
+		parent = find_account(p->accts, p->naccts, name);
+		if (parent == NULL)
+			parent = find_account(p->c->accounts, p->c->naccounts,
+			    name);
+		if (parent == NULL) {
+			int r = perr(p, e, "account %s: cannot inherit from "
+			    "account %s: it is not defined above", a->name,
+			    name);
+			account_free(a);
+			return r;
+		}
+		if (account_inherit(a, parent) < 0) {
+			account_free(a);
+			return oom(e);
+		}
+		s = end ? end + 1 : NULL;
+	}
+	return add_account(p, a, e);
+}
+
+static int parse_line(struct parser *p, char *line, int from_eval,
+    struct err *e);
+
+static int
+run_eval(struct parser *p, const char *cmd, struct err *e)
+{
+	char *out;
+	int status, r;
+
+	if (*cmd == '\0')
+		return perr(p, e, "eval needs a command");
+	if (cred_run_command(cmd, CONF_LINE_MAX, &out, &status, e) < 0)
+		return perr(p, e, "eval: %s", e->msg);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		cred_free(out);
+		return perr(p, e, "eval: the command failed (%s %d)",
+		    WIFEXITED(status) ? "exit status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	}
+	r = parse_line(p, out, 1, e);
+	cred_free(out);     /* it may have been a password line */
+	return r;
+}
+
+/*
+ * One line, without its line end. The argument is the rest of the line
+ * after the directive, trimmed; when it starts with a double quote it
+ * runs to the closing quote, with \" and \\ as escapes.
+ */
+static int
+parse_line(struct parser *p, char *line, int from_eval, struct err *e)
+{
+	char *cmd, *arg, *end;
+	size_t idx;
+	int r;
+
+	for (char *s = line; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return perr(p, e, "control character in line");
+	while (*line == ' ' || *line == '\t')
+		line++;
+	end = line + strlen(line);
+	while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	if (*line == '\0' || *line == '#')
+		return 0;
+	cmd = line;
+	arg = cmd + strcspn(cmd, " \t");
+	if (*arg) {
+		*arg++ = '\0';
+		while (*arg == ' ' || *arg == '\t')
+			arg++;
+	}
+	for (idx = 0; idx < NDIRECTIVES; idx++)
+		if (strcmp(directives[idx].name, cmd) == 0)
+			break;
+	if (idx == NDIRECTIVES)
+		return perr(p, e, "unknown directive \"%s\"", cmd);
+
+	switch (directives[idx].kind) {
+	case V_DEFAULTS:
+		if (*arg)
+			return perr(p, e, "defaults takes no argument");
+		p->cur = p->defaults;
+		return 0;
+	case V_ACCOUNT:
+		return start_account(p, arg, e);
+	case V_EVAL:
+		if (from_eval)
+			return perr(p, e, "eval: the command printed another "
+			    "eval line");
+		break;
+	default:
+		break;
+	}
+
+	if (*arg == '"') {
+		char *w = arg, *s = arg + 1;
+
+		for (; *s && *s != '"'; s++) {
+			if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
+				s++;
+			*w++ = *s;
+		}
+		if (*s != '"')
+			return perr(p, e, "%s: missing closing quote", cmd);
+		*w = '\0';
+		for (s++; *s == ' ' || *s == '\t'; s++)
+			;
+		if (*s)
+			return perr(p, e, "%s: text after the closing quote",
+			    cmd);
+	}
+	if (directives[idx].kind == V_EVAL)
+		return run_eval(p, arg, e);
+
+	if (p->cur == NULL) {
+		/* Lines before any account or defaults form the account
+		 * "default", as in msmtp. */
+		struct account *a = account_new("default", p->path, p->lineno);
+
+		if (a == NULL)
+			return oom(e);
+		if (add_account(p, a, e) < 0)
+			return -1;
+	}
+	r = apply(p, idx, arg, from_eval, e);
+	return r;
+}
+
+/*
+ * A file holding a literal password must be private (see conf.h).
+ * The check uses the open descriptor, so it is about the file read.
+ */
+static int
+check_permissions(const char *path, const struct stat *st, int user_file,
+    struct err *e)
+{
+	uid_t me = getuid();
+
+	if (user_file) {
+		if (st->st_uid != me)
+			return err_set(e, EX_CONFIG, "%s contains a password but "
+			    "is owned by uid %lu, not by you (uid %lu); refusing "
+			    "to use it", path, (unsigned long)st->st_uid,
+			    (unsigned long)me);
+		if (st->st_mode & 077)
+			return err_set(e, EX_CONFIG, "%s contains a password and "
+			    "is readable by others; run: chmod 600 %s", path,
+			    path);
+		return 0;
+	}
+	if (st->st_uid != 0 && st->st_uid != me)
+		return err_set(e, EX_CONFIG, "%s contains a password but is "
+		    "owned by uid %lu, not by root or you; refusing to use it",
+		    path, (unsigned long)st->st_uid);
+	if (st->st_mode & 007)
+		return err_set(e, EX_CONFIG, "%s contains a password and is "
+		    "readable by others; run: chmod o-rwx %s", path, path);
+	return 0;
+}
+
+static int
+add_file(struct conf *c, const char *path, const char *note, struct err *e)
+{
+	char **l = realloc(c->files, (c->nfiles + 1) * sizeof *l);
+	struct buf b;
+
+	if (l == NULL)
+		return oom(e);
+	c->files = l;
+	buf_init(&b, PATH_MAX + 64);
+	if (buf_printf(&b, "%s%s", path, note) < 0 ||
+	    (c->files[c->nfiles] = buf_take(&b)) == NULL) {
+		buf_free(&b);
+		return oom(e);
+	}
+	c->nfiles++;
+	return 0;
+}
+
+static void
+parser_free(struct parser *p)
+{
+	for (size_t i = 0; i < p->naccts; i++)
+		account_free(p->accts[i]);
+	free(p->accts);
+	account_free(p->defaults);
+	free(p->home);
+}
+
+static int
+read_lines(struct parser *p, FILE *f, struct err *e)
+{
+	struct buf line;
+	int ch, r = 0, eof = 0;
+
+	buf_init(&line, CONF_LINE_MAX);
+	while (!eof && r == 0) {
+		buf_reset(&line);
+		p->lineno++;
+		for (;;) {
+			ch = getc(f);
+			if (ch == EOF) {
+				if (ferror(f))
+					r = err_set(e, EX_CONFIG, "%s: read "
+					    "error: %s", p->path,
+					    strerror(errno));
+				eof = 1;
+				break;
+			}
+			if (ch == '\n')
+				break;
+			if (ch == '\0') {
+				r = perr(p, e, "NUL byte in line");
+				break;
+			}
+			if (buf_putc(&line, (char)ch) < 0) {
+				r = perr(p, e, "line longer than %d bytes",
+				    CONF_LINE_MAX);
+				break;
+			}
+		}
+		if (r < 0 || (eof && line.len == 0))
+			break;
+		/* CRLF files are common when edited on Windows. */
+		if (line.len > 0 && line.data[line.len - 1] == '\r')
+			line.data[--line.len] = '\0';
+		if (line.len > 0)
+			r = parse_line(p, line.data, 0, e);
+	}
+	buf_wipe(&line);    /* a password line may be in it */
+	return r;
+}
+
+int
+conf_load_file(struct conf *c, const char *path, int is_user_file,
+    struct log *log, struct err *e)
+{
+	struct parser p;
+	struct stat st;
+	FILE *f;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_set(e, EX_CONFIG, "cannot read %s: %s", path,
+		    strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, EX_CONFIG, "%s is not a regular file", path);
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		close(fd);
+		return oom(e);
+	}
+	memset(&p, 0, sizeof p);
+	p.c = c;
+	p.log = log;
+	p.path = path;
+	p.user_file = is_user_file;
+	p.defaults = account_new(NULL, path, 0);
+	if (p.defaults == NULL) {
+		fclose(f);
+		return oom(e);
+	}
+	r = read_lines(&p, f, e);
+	fclose(f);
+	if (r == 0 && p.has_password)
+		r = check_permissions(path, &st, is_user_file, e);
+	if (r == 0)
+		r = add_file(c, path, "", e);
+	if (r == 0 && p.naccts > 0) {
+		struct account **l = realloc(c->accounts,
+		    (c->naccounts + p.naccts) * sizeof *l);
+
+		if (l == NULL) {
+			r = oom(e);
+		} else {
+			c->accounts = l;
+			for (size_t i = 0; i < p.naccts; i++) {
+				struct account *a = p.accts[i], *old;
+				size_t k;
+
+				a->from_user_file = is_user_file;
+				old = NULL;
+				for (k = 0; k < c->naccounts; k++)
+					if (strcmp(c->accounts[k]->name,
+					    a->name) == 0) {
+						old = c->accounts[k];
+						break;
+					}
+				if (old) {
+					account_free(old);
+					c->accounts[k] = a;
+				} else {
+					c->accounts[c->naccounts++] = a;
+				}
+				p.accts[i] = NULL;
+			}
+			p.naccts = 0;
+		}
+	}
+	parser_free(&p);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Where the files are. */
+
+char *
+conf_home(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+	struct stat st;
+
+	if (h && *h == '/' && strcmp(h, "/") != 0 && stat(h, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == getuid())
+		return xstrdup(h);
+	pw = getpwuid(getuid());
+	if (pw && pw->pw_dir && *pw->pw_dir)
+		return xstrdup(pw->pw_dir);
+	return NULL;
+}
+
+/* 1 exists, 0 absent, -1 with errno for anything else. */
+static int
+file_exists(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return 1;
+	if (errno == ENOENT || errno == ENOTDIR)
+		return 0;
+	return -1;
+}
+
+int
+conf_load(struct conf *c, const char *cli_file, struct log *log,
+    struct err *e)
+{
+	const char *sys = c->sysconfdir ? c->sysconfdir : SYSCONFDIR;
+	static const char *const sysnames[] = { "envoi.conf", "msmtprc" };
+	char path[PATH_MAX], *home = NULL, *cands[4] = { 0 };
+	const char *xdg;
+	int r = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		int x;
+
+		snprintf(path, sizeof path, "%s/%s", sys, sysnames[i]);
+		x = file_exists(path);
+		if (x == 0)
+			continue;
+		/* A system file only root may read (0600, for root's cron
+		 * mail) is not this caller's: skip it, but name it when no
+		 * account is found. */
+		if (x < 0 || access(path, R_OK) < 0) {
+			if (log)
+				log_debug(log, "skipping unreadable %s", path);
+			if (add_file(c, path, " (not readable)", e) < 0)
+				return -1;
+			break;
+		}
+		if (conf_load_file(c, path, 0, log, e) < 0)
+			return -1;
+		break;
+	}
+
+	if (cli_file)
+		return conf_load_file(c, cli_file, 1, log, e);
+
+	home = c->home ? xstrdup(c->home) : conf_home();
+	xdg = getenv("XDG_CONFIG_HOME");
+	if (xdg && *xdg != '/')
+		xdg = NULL;     /* the spec says relative values are ignored */
+	if (home == NULL && xdg == NULL)
+		return 0;
+	{
+		struct buf b;
+		const char *base = xdg;
+		char *dflt = NULL;
+
+		if (base == NULL) {
+			buf_init(&b, PATH_MAX);
+			if (buf_printf(&b, "%s/.config", home) < 0 ||
+			    (dflt = buf_take(&b)) == NULL) {
+				buf_free(&b);
+				free(home);
+				return oom(e);
+			}
+			base = dflt;
+		}
+		buf_init(&b, PATH_MAX);
+		if (buf_printf(&b, "%s/envoi/config", base) == 0)
+			cands[0] = buf_take(&b);
+		buf_free(&b);
+		if (home) {
+			buf_init(&b, PATH_MAX);
+			if (buf_printf(&b, "%s/.envoirc", home) == 0)
+				cands[1] = buf_take(&b);
+			buf_free(&b);
+			buf_init(&b, PATH_MAX);
+			if (buf_printf(&b, "%s/.msmtprc", home) == 0)
+				cands[2] = buf_take(&b);
+			buf_free(&b);
+		}
+		buf_init(&b, PATH_MAX);
+		if (buf_printf(&b, "%s/msmtp/config", base) == 0)
+			cands[3] = buf_take(&b);
+		buf_free(&b);
+		free(dflt);
+	}
+	free(home);
+	for (size_t i = 0; i < 4; i++) {
+		int x;
+
+		if (cands[i] == NULL)
+			continue;
+		x = file_exists(cands[i]);
+		if (x == 0)
+			continue;
+		if (x < 0)
+			r = err_set(e, EX_CONFIG, "cannot read %s: %s", cands[i],
+			    strerror(errno));
+		else
+			r = conf_load_file(c, cands[i], 1, log, e);
+		break;
+	}
+	for (size_t i = 0; i < 4; i++)
+		free(cands[i]);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finalising and choosing. */
+
+int
+conf_host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char tmp[64];
+	size_t n;
+
+	if (host == NULL)
+		return 0;
+	if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	n = strlen(host);
+	if (n >= 2 && n < sizeof tmp && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(tmp, host + 1, n - 2);
+		tmp[n - 2] = '\0';
+		host = tmp;
+	}
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
+}
+
+static void
+host_name(char *out, size_t size)
+{
+	if (gethostname(out, size) < 0 || out[0] == '\0') {
+		snprintf(out, size, "localhost");
+		return;
+	}
+	out[size - 1] = '\0';
+}
+
+/* First line of /etc/mailname, else the host name. */
+static void
+mail_name(char *out, size_t size)
+{
+	FILE *f = fopen(CONF_MAILNAME_FILE, "re");
+
+	out[0] = '\0';
+	if (f) {
+		if (fgets(out, (int)size, f) == NULL)
+			out[0] = '\0';
+		fclose(f);
+		out[strcspn(out, "\r\n \t")] = '\0';
+	}
+	if (out[0] == '\0')
+		host_name(out, size);
+}
+
+/* %U %H %C %M %% in s; other % sequences stay as they are (%F names the
+ * From header's address, which only the message knows). */
+static int
+substitute(const char *s, char **out, const char *what, struct err *e)
+{
+	char hn[CONF_HOSTNAME_MAX + 1];
+	struct buf b;
+	int r = 0;
+
+	*out = NULL;
+	buf_init(&b, CONF_LINE_MAX + 1024);
+	for (; *s && r == 0; s++) {
+		if (*s != '%' || s[1] == '\0') {
+			r = buf_putc(&b, *s);
+			continue;
+		}
+		switch (*++s) {
+		case 'U': {
+			struct passwd *pw = getpwuid(getuid());
+			const char *u = pw ? pw->pw_name : getenv("LOGNAME");
+
+			if (u == NULL || *u == '\0') {
+				buf_free(&b);
+				return err_set(e, EX_OSERR, "%s: %%U: no user "
+				    "name for uid %lu", what,
+				    (unsigned long)getuid());
+			}
+			r = buf_puts(&b, u);
+			break;
+		}
+		case 'H':
+		case 'C':
+			/* %C is the canonical name in msmtp; envoi does not
+			 * query DNS before it must, so it is the host name. */
+			host_name(hn, sizeof hn);
+			r = buf_puts(&b, hn);
+			break;
+		case 'M':
+			mail_name(hn, sizeof hn);
+			r = buf_puts(&b, hn);
+			break;
+		case '%':
+			r = buf_putc(&b, '%');
+			break;
+		default:
+			r = buf_putc(&b, '%');
+			if (r == 0)
+				r = buf_putc(&b, *s);
+			break;
+		}
+	}
+	if (r < 0) {
+		buf_free(&b);
+		return err_set(e, EX_CONFIG, "%s is too long after "
+		    "substitution", what);
+	}
+	*out = buf_take(&b);
+	return *out ? 0 : oom(e);
+}
+
+static int
+aerr(const struct account *a, struct err *e, int ex, const char *fmt, ...)
+    ENVOI_PRINTF(4, 5);
+
+static int
+aerr(const struct account *a, struct err *e, int ex, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (a->source_file)
+		return err_set(e, ex, "%s:%d: account %s: %s", a->source_file,
+		    a->source_line, a->name ? a->name : "?", msg);
+	return err_set(e, ex, "account %s: %s", a->name ? a->name : "?", msg);
+}
+
+int
+conf_finalize(struct account *a, struct err *e)
+{
+	int auths;
+	char *s;
+
+	if (a->host == NULL || *a->host == '\0')
+		return aerr(a, e, EX_CONFIG, "no host set (add: host "
+		    "smtp.example.org)");
+
+	/* msmtp's default is auth off; a user name or password with no
+	 * `auth` line can only mean "log in". */
+	if (a->auth == NULL) {
+		s = xstrdup(a->user || a->password || a->passwordeval ?
+		    "on" : "off");
+		if (s == NULL)
+			return oom(e);
+		a->auth = s;
+	}
+	auths = strcmp(a->auth, "off") != 0;
+
+	/* Secure default: credentials never go out in clear unless asked. */
+	if (a->tls < 0)
+		a->tls = auths ? 1 : 0;
+	if (a->tls_starttls < 0)
+		a->tls_starttls = a->port == 465 ? 0 : 1;
+	if (a->tls_certcheck < 0)
+		a->tls_certcheck = 1;
+	if (a->port == 0)
+		a->port = a->tls && !a->tls_starttls ? 465 : 25;
+
+	if (!a->tls && auths && strcmp(a->auth, "EXTERNAL") != 0 &&
+	    !conf_host_is_loopback(a->host))
+		return aerr(a, e, EX_CONFIG, "refusing to send a password "
+		    "without TLS to %s; set tls on", a->host);
+	if ((a->tls_cert_file == NULL) != (a->tls_key_file == NULL))
+		return aerr(a, e, EX_CONFIG, "tls_cert_file and tls_key_file "
+		    "must be given together");
+
+	if (!ACCOUNT_IS_SET(a, AF_TIMEOUT))
+		a->timeout = CONF_TIMEOUT_DEFAULT;
+
+	if (a->from) {
+		if (substitute(a->from, &s, "from", e) < 0)
+			return aerr(a, e, e->ex, "%s", e->msg);
+		free(a->from);
+		a->from = s;
+	}
+	/* msmtp defaults domain to "localhost", which receivers reject in
+	 * EHLO and which makes Message-IDs collide across machines; envoi
+	 * uses this machine's name (gethostname; no DNS lookup). */
+	if (substitute(a->domain ? a->domain : "%H", &s, "domain", e) < 0)
+		return aerr(a, e, e->ex, "%s", e->msg);
+	free(a->domain);
+	a->domain = s;
+	return 0;
+}
+
+/* "user+detail@x" -> "user@x"; NULL when there is no detail. */
+static char *
+strip_detail(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	const char *plus = strchr(addr, '+');
+	struct buf b;
+
+	if (plus == NULL || (at && plus > at))
+		return NULL;
+	buf_init(&b, strlen(addr));
+	buf_append(&b, addr, (size_t)(plus - addr));
+	if (at)
+		buf_puts(&b, at);
+	return buf_take(&b);
+}
+
+static int
+files_list(const struct conf *c, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < c->nfiles && n < size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%s%s", i ? ", " : "",
+		    c->files[i]);
+	return c->nfiles > 0;
+}
+
+/* Does account a's from (after substitution) match the sender? -1 on
+ * error (e set). */
+static int
+from_matches(const struct account *a, const char *from,
+    const char *stripped, struct err *e)
+{
+	char *pat;
+	int m;
+
+	if (a->from == NULL)
+		return 0;
+	if (substitute(a->from, &pat, "from", e) < 0)
+		return -1;
+	/* Addresses compare without regard to case in practice (domains
+	 * always, local parts at every real provider). */
+	m = fnmatch(pat, from, FNM_CASEFOLD) == 0 ||
+	    (stripped && fnmatch(pat, stripped, FNM_CASEFOLD) == 0);
+	free(pat);
+	return m;
+}
+
+struct account *
+conf_select(const struct conf *c, const char *name, const char *env_from,
+    struct err *e)
+{
+	const struct account *pick = NULL;
+	struct account *a;
+	char files[ERR_MSG_MAX / 2];
+	int have_files = files_list(c, files, sizeof files);
+
+	if (c->naccounts == 0) {
+		if (have_files)
+			err_set(e, EX_CONFIG, "no account is defined in %s; "
+			    "add an account with a host (see envoi.conf(5))",
+			    files);
+		else
+			err_set(e, EX_CONFIG, "no configuration found: create "
+			    "~/.config/envoi/config or %s/envoi.conf with an "
+			    "account (see envoi.conf(5)); ~/.msmtprc works too",
+			    c->sysconfdir ? c->sysconfdir : SYSCONFDIR);
+		return NULL;
+	}
+	if (name) {
+		pick = find_account(c->accounts, c->naccounts, name);
+		if (pick == NULL) {
+			err_set(e, EX_CONFIG, "account %s not found in %s",
+			    name, files);
+			return NULL;
+		}
+	}
+	if (pick == NULL && env_from && *env_from) {
+		char *stripped = strip_detail(env_from);
+
+		/* User accounts first: they override the system's. */
+		for (int pass = 1; pass >= 0 && pick == NULL; pass--) {
+			for (size_t i = 0; i < c->naccounts; i++) {
+				int m;
+
+				if (c->accounts[i]->from_user_file != pass)
+					continue;
+				m = from_matches(c->accounts[i], env_from,
+				    stripped, e);
+				if (m < 0) {
+					free(stripped);
+					return NULL;
+				}
+				if (m) {
+					pick = c->accounts[i];
+					break;
+				}
+			}
+		}
+		free(stripped);
+	}
+	if (pick == NULL) {
+		pick = find_account(c->accounts, c->naccounts, "default");
+		if (pick == NULL) {
+			err_set(e, EX_CONFIG, "no account to use: no -a option, "
+			    "%s%s%sand no account named default in %s; add "
+			    "\"account default : NAME\"",
+			    env_from && *env_from ? "no account's from matches " : "",
+			    env_from && *env_from ? env_from : "",
+			    env_from && *env_from ? ", " : "", files);
+			return NULL;
+		}
+	}
+	a = account_dup(pick);
+	if (a == NULL) {
+		oom(e);
+		return NULL;
+	}
+	if (conf_finalize(a, e) < 0) {
+		account_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void
+conf_init(struct conf *c)
+{
+	memset(c, 0, sizeof *c);
+}
+
+void
+conf_free(struct conf *c)
+{
+	for (size_t i = 0; i < c->naccounts; i++)
+		account_free(c->accounts[i]);
+	free(c->accounts);
+	for (size_t i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	free(c->files);
+	c->accounts = NULL;
+	c->files = NULL;
+	c->naccounts = c->nfiles = 0;
+}

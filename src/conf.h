@@ -1,4 +1,185 @@
-/* conf.h - placeholder; the module is being written. */
+/*
+ * conf.h - msmtp-syntax configuration: files, accounts, the chosen account.
+ *
+ * Owns: reading configuration files in msmtp's format (so an existing
+ * ~/.msmtprc works unchanged): `defaults`, `account NAME [: PARENT, ...]`,
+ * `#` comments, double-quoted arguments, `~` in file names, `eval CMD`;
+ * the layering of the system file under the user (or -C) file; the
+ * permission check on files holding a password; account selection (-a,
+ * then `from` matching -f, then "default"); and the finalised, read-only
+ * account with envoi's secure defaults applied.
+ *
+ * Errors are one line, "FILE:LINE: message", with EX_CONFIG. Directives
+ * msmtp knows but envoi does not implement yet are accepted with one
+ * warning per directive name per run (through log_warn), never a failure:
+ * refusing them would break working msmtp files.
+ *
+ * Never: connects, reads a secret from a command (passwordeval is run by
+ * cred.c, when authentication needs it), prints except through log_warn,
+ * or exits. `eval` lines do run a command while the file is read, because
+ * that is what the msmtp format means.
+ */
 #ifndef ENVOI_CONF_H
 #define ENVOI_CONF_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "log.h"
+
+/*
+ * Longest configuration line, in bytes without the line end. msmtp allows
+ * 500, so every msmtp file fits; envoi allows more because passwordeval
+ * pipelines, GnuTLS priority strings and eval output can be long, while a
+ * binary file named by mistake (-C /bin/ls) still fails on its first
+ * "line" instead of being read into memory.
+ */
+#define CONF_LINE_MAX 4096
+
+/* Most accounts across all files: far above any real setup, low enough
+ * that account lookup by linear search stays trivial. */
+#define CONF_ACCOUNTS_MAX 1000
+
+/* Longest timeout: a day. Longer is certainly a typo (ms for s). */
+#define CONF_TIMEOUT_MAX 86400
+
+/* Default per-connect and per-read timeout, in seconds. */
+#define CONF_TIMEOUT_DEFAULT 60
+
+enum hdr_mode { HDR_AUTO = 0, HDR_ON = 1, HDR_OFF = 2 };
+
+/* One bit per directive in struct account's `set` mask. */
+enum account_field {
+	AF_HOST, AF_PORT, AF_TLS, AF_TLS_STARTTLS, AF_TLS_CERTCHECK,
+	AF_TLS_TRUST_FILE, AF_TLS_FINGERPRINT, AF_TLS_CERT_FILE,
+	AF_TLS_KEY_FILE, AF_TLS_PRIORITIES, AF_TLS_HOST_OVERRIDE,
+	AF_AUTH, AF_USER, AF_PASSWORD, AF_PASSWORDEVAL,
+	AF_FROM, AF_FROM_FULL_NAME, AF_DOMAIN, AF_TIMEOUT,
+	AF_SET_FROM_HEADER, AF_SET_DATE_HEADER, AF_SET_MSGID_HEADER,
+	AF_REMOVE_BCC_HEADERS, AF_LOGFILE, AF_SYSLOG,
+	AF_DSN_NOTIFY, AF_DSN_RETURN, AF_QUEUE_DIR,
+	AF_COUNT
+};
+#define ACCOUNT_IS_SET(a, f) (((a)->set >> (f)) & 1ULL)
+
+struct account {
+	char *name;
+	char *host;
+	long port;                  /* 0 = unset; 25 or 465 after finalize */
+	int tls, tls_starttls, tls_certcheck;  /* -1 unset, 0 off, 1 on;
+	                                        * never -1 after finalize */
+	char *tls_trust_file;       /* NULL = system trust store; "" = no CA
+	                             * file at all (msmtp's empty value:
+	                             * only useful with tls_fingerprint) */
+	char *tls_fingerprint;      /* SHA-256, normalised "AB:CD:...:EF" */
+	char *tls_cert_file, *tls_key_file;  /* both or neither (finalize) */
+	char *tls_priorities, *tls_host_override;
+	char *auth;                 /* NULL unset; "on", "off", or a mechanism
+	                             * name upper-cased ("SCRAM-SHA-256");
+	                             * never NULL after finalize */
+	char *user, *password, *passwordeval;
+	char *from;                 /* %U %H %C %M substituted by finalize */
+	char *from_full_name;
+	char *domain;               /* EHLO and Message-ID domain */
+	long timeout;               /* seconds; 0 = off */
+	enum hdr_mode set_from_header, set_date_header, set_msgid_header;
+	int remove_bcc_headers;     /* default 1 */
+	char *logfile;              /* NULL = none; "-" = stderr */
+	char *syslog;               /* NULL/"off", "on", or "LOG_MAIL" etc. */
+	char *dsn_notify;           /* NULL or "NEVER" / "SUCCESS,DELAY,FAILURE" */
+	char *dsn_return;           /* NULL, "HDRS" or "FULL" */
+	char *queue_dir;            /* envoi extension; NULL = default */
+	char *source_file;          /* where the account was defined */
+	int source_line;
+	int from_user_file;         /* defined in the user (or -C) file */
+	unsigned long long set;     /* bit AF_x: directive given explicitly */
+};
+
+struct conf {
+	struct account **accounts;  /* in definition order, system file first */
+	size_t naccounts;
+	char **files;               /* the files read, for messages */
+	size_t nfiles;
+	unsigned long long warned[2];  /* unimplemented directives warned about */
+	/* Where to look; NULL = the real ones. Tests set these. */
+	const char *sysconfdir;     /* default SYSCONFDIR */
+	const char *home;           /* default: see conf_home() */
+};
+
+void conf_init(struct conf *c);
+
+/*
+ * Read one file and merge its accounts into *c; an account replaces a
+ * same-named account from an earlier file (so user accounts override
+ * system ones). `defaults` apply to the following accounts of this file
+ * only. A file containing a literal `password` directive is refused unless
+ * it is private: a user file must be owned by the real uid with no
+ * group/other permission bits; a system file (is_user_file 0) must be owned
+ * by root or the caller and not be world-readable.
+ * Returns 0, or -1 with EX_CONFIG ("FILE:LINE: ..." for syntax and values;
+ * a missing file is an error here) or EX_OSERR. On error *c is unchanged.
+ */
+int conf_load_file(struct conf *c, const char *path, int is_user_file,
+    struct log *log, struct err *e);
+
+/*
+ * The lookup order: the system file SYSCONFDIR/envoi.conf, else
+ * SYSCONFDIR/msmtprc (either optional); then cli_file (-C, which must
+ * exist) or else the first existing of $XDG_CONFIG_HOME/envoi/config,
+ * ~/.envoirc, ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config. Finding no file
+ * at all is not an error here; conf_select says how to configure.
+ */
+int conf_load(struct conf *c, const char *cli_file, struct log *log,
+    struct err *e);
+
+/*
+ * Choose the account: `name` (-a) if given, else the first account whose
+ * `from` (after %-substitution, with fnmatch wildcards, ignoring case)
+ * matches env_from (-f) as given or with a "+detail" removed from its
+ * local part, user-file accounts before system ones; else "default".
+ * Returns a finalised deep copy the caller releases with account_free, or
+ * NULL with EX_CONFIG (no such account, nothing configured, or a
+ * finalize error) or EX_OSERR.
+ */
+struct account *conf_select(const struct conf *c, const char *name,
+    const char *env_from, struct err *e);
+
+/*
+ * Apply defaults and the secure-default rules to *a in place:
+ * - host is required;
+ * - auth unset: "on" if user, password or passwordeval is set, else "off";
+ * - an account that authenticates and leaves tls unset gets tls on, with
+ *   STARTTLS and certificate checks (unless tls_starttls or tls_certcheck
+ *   say otherwise);
+ * - tls_starttls unset: on, except implicit TLS when the port is 465;
+ * - tls off with any mechanism but EXTERNAL to a non-loopback host is
+ *   refused: credentials never travel in clear;
+ * - tls_cert_file and tls_key_file go together;
+ * - port 25, or 465 with implicit TLS; timeout 60 s; remove_bcc_headers on;
+ * - from: %U user, %H and %C host name, %M /etc/mailname (else host
+ *   name), %% a percent sign; domain likewise, default the host name.
+ * Returns 0 or -1 with EX_CONFIG ("FILE:LINE: account NAME: ...") or
+ * EX_OSERR.
+ */
+int conf_finalize(struct account *a, struct err *e);
+
+/* Deep copy (NULL on ENOMEM). */
+struct account *account_dup(const struct account *a);
+
+/* Frees everything, wiping the password first. NULL is fine. */
+void account_free(struct account *a);
+
+void conf_free(struct conf *c);
+
+/*
+ * The caller's home directory: $HOME when it is set, is not "/", and is a
+ * directory owned by the real uid (sudo runs mailers with HOME=/);
+ * otherwise the password database's entry for the real uid. Returns a
+ * malloc'd string or NULL when there is none.
+ */
+char *conf_home(void);
+
+/* Is host a loopback name or address (localhost, 127.0.0.0/8, ::1)? */
+int conf_host_is_loopback(const char *host);
+
 #endif
