@@ -43,7 +43,10 @@
  *                                  HELO STARTTLS AUTH MAIL RCPT DATA DOT
  *                                  (end of data) QUIT RSET NOOP; #N = only the
  *                                  Nth occurrence in a connection, @C = only in
- *                                  the Cth connection. ACTION is one of
+ *                                  the Cth connection. Occurrences are counted
+ *                                  once a command passed the server's own
+ *                                  checks (syntax, sequence, SIZE).
+ *                                  ACTION is one of
  *                                    reply TEXT      (\n in TEXT separates lines)
  *                                    delay MS        (then the normal reply)
  *                                    disconnect      (close instead of replying)
@@ -56,14 +59,18 @@
  *
  * Transcript (TRANSCRIPT, flushed line by line):
  *   "C: line"  every command line received (AUTH payload lines included),
- *              without its CRLF; the message body is summarised as
- *              "D: N octets" followed by "C: ." for the end of data
+ *              without its CRLF, control bytes shown as \xNN; the
+ *              message body is summarised as "D: N octets" followed by
+ *              "C: ." for the end of data (a command line over 1000
+ *              octets appears as "C: [line of more than 1000 octets]")
  *   "S: line"  every reply line sent
  *   "I: ..."   events (connection number, TLS version, authentication,
  *              message saved)
  *   "ERR: ..." client protocol errors: "data after STARTTLS", "bare LF",
  *              "8-bit data without BODY=8BITMIME", "timeout"
  *   "RT: N"    at the end of each connection: its round trips.
+ * With SMTPD_SCRIPT_DEBUG set in the environment, "I: round trip N" marks
+ * each counted wait, to see where a client loses round trips.
  *
  * Round trips. Replies are queued and only sent when the server has nothing
  * left to do without new input (no complete line buffered, nothing readable
@@ -229,11 +236,23 @@ die(const char *fmt, ...)
 
 /* ------------------------------------------------------------ transcript */
 
-static void tr_line(struct server *s, const char *prefix, const char *p,
-    size_t n)
+/* Control bytes are written as \xNN so that a binary line (a TLS record
+ * sent to a plaintext server) cannot break the line structure; 8-bit bytes
+ * (UTF-8 addresses) are kept as they came. */
+static void
+tr_line(struct server *s, const char *prefix, const char *p, size_t n)
 {
+	size_t i;
+
 	fputs(prefix, s->tr);
-	fwrite(p, 1, n, s->tr);
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			fprintf(s->tr, "\\x%02x", ch);
+		else
+			fputc(ch, s->tr);
+	}
 	fputc('\n', s->tr);
 	fflush(s->tr);
 }
