@@ -44,6 +44,7 @@ struct run {
 	char *from;
 	char *queue_dir;
 	char *user;
+	char *user_addr;   /* user@domain: the fallback sender */
 	char *home;
 };
 
@@ -86,12 +87,15 @@ choose_sender(struct run *r, struct err *e)
 {
 	const struct account *a = r->acct;
 
+	r->user_addr = a->from && *a->from ? xstrdup(a->from) : addr_qualify(r->user, a->domain);
+	if (r->user_addr == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
 	if (r->cli.from)
 		r->from = xstrdup(r->cli.from);
 	else if (a->from && *a->from)
 		r->from = xstrdup(a->from);
 	else
-		r->from = addr_qualify(r->user, a->domain);
+		r->from = xstrdup(r->user_addr);
 	if (r->from == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	if (addr_check(r->from, 1, e) < 0) {
@@ -162,7 +166,9 @@ spool_message(struct run *r, struct err *e)
 	mo.set_from = (int)a->set_from_header;
 	mo.set_date = (int)a->set_date_header;
 	mo.set_msgid = (int)a->set_msgid_header;
-	mo.from_addr = *r->from ? r->from : (a->from && *a->from ? a->from : r->user);
+	/* A null envelope sender (-f '<>') still needs a From header. */
+	mo.from_addr = r->from;
+	mo.default_from = r->user_addr;
 	mo.full_name = r->cli.full_name ? r->cli.full_name : a->from_full_name;
 	mo.domain = a->domain;
 	if (message_read(STDIN_FILENO, r->q.msg_fd, &mo, &r->info, e) < 0)
@@ -279,8 +285,11 @@ run_send(struct run *r, struct err *e)
 	}
 	/* Temporary failure: keep the message (the durable queue with retries
 	 * builds on this). */
-	log_error(&r->log, "%s", e->msg);
-	err_set(e, EX_TEMPFAIL, "message not delivered yet; it is kept in %s", r->q.msg_path);
+	{
+		char cause[ERR_MSG_MAX];
+		snprintf(cause, sizeof cause, "%s", e->msg);
+		err_set(e, EX_TEMPFAIL, "%s; message kept in %s", cause, r->q.msg_path);
+	}
 	return -1;
 }
 
@@ -299,6 +308,7 @@ run_free(struct run *r)
 	free(r->from);
 	free(r->queue_dir);
 	free(r->user);
+	free(r->user_addr);
 	free(r->home);
 }
 

@@ -25,7 +25,7 @@
 #define SESSION_CHUNK (64u * 1024u)
 /* A server reply line longer than this is a protocol error (reply.h
  * bounds the whole reply; this bounds a single read). */
-#define SESSION_LINE_MAX 4096
+#define SESSION_LINE_MAX (REPLY_LINE_MAX + 1)
 
 struct auth_ctx {
 	const struct account *a;
@@ -53,7 +53,10 @@ auth_start(void *vctx, const char *server_mechs, const char **mech, char **initi
 	p.user = ctx->a->user ? ctx->a->user : "";
 	p.secret = secret;
 	p.host = ctx->a->host;
+	p.port = (int)ctx->a->port;
 	p.tls_active = ctx->conn->tls != NULL;
+	/* conf_finalize allowed tls off with a password only for loopback. */
+	p.cleartext_ok = ctx->a->tls == 0;
 	if (ctx->conn->tls && tls_channel_binding(ctx->conn->tls, &cbtype, &cb, &cblen) == 0) {
 		p.cb_type = cbtype;
 		p.cb_data = cb;
@@ -76,7 +79,20 @@ auth_step(void *vctx, const char *challenge, char **response, struct err *e)
 	return sasl_step(ctx->sasl, challenge, response, e);
 }
 
-static const struct smtp_auth_ops auth_ops = { auth_start, auth_step };
+static int
+auth_finish(void *vctx, struct err *e)
+{
+	struct auth_ctx *ctx = vctx;
+	int r = sasl_finish(ctx->sasl, e);
+
+	/* Done with the mechanism: end it now so libgsasl's copies of the
+	 * secret go away before the message is sent. */
+	sasl_free(ctx->sasl);
+	ctx->sasl = NULL;
+	return r;
+}
+
+static const struct smtp_auth_ops auth_ops = { auth_start, auth_step, auth_finish };
 
 /* Read one complete reply (all its lines) into r. */
 static int
@@ -195,17 +211,17 @@ record_result(struct smtp *s, const struct session_msg *m, struct session_result
 		struct session_rcpt *r = &res->rcpts[i];
 
 		r->addr = m->rcpts[i];
-		if (st == NULL || st->code == 0) {
-			r->ex = -1;     /* not attempted */
+		/* ex 0 means accepted or never reached; otherwise the engine
+		 * already classified the refusal (also for recipients it refused
+		 * itself, such as a non-ASCII local part without SMTPUTF8). */
+		if (st == NULL || (st->ex == 0 && st->code / 100 != 2)) {
+			r->ex = -1;
 			continue;
 		}
-		if (st->code / 100 == 2) {
-			r->ex = 0;
-			continue;
-		}
-		r->ex = err_ex_from_reply(st->code, st->enh, PHASE_RCPT);
-		snprintf(r->text, sizeof r->text, "%s (in reply to RCPT TO)",
-		         st->text ? st->text : "refused");
+		r->ex = st->ex;
+		if (r->ex)
+			snprintf(r->text, sizeof r->text, "%s%s", st->text ? st->text : "refused",
+			         st->code ? " (in reply to RCPT TO)" : "");
 	}
 }
 

@@ -492,8 +492,14 @@ on_auth(struct smtp *s, const struct reply *r)
 	struct err e;
 	int ret;
 
-	if (r->code == 235)
+	if (r->code == 235) {
+		if (s->p->auth_ops->finish) {
+			err_init(&e);
+			if (s->p->auth_ops->finish(s->p->auth_ctx, &e) < 0)
+				return fail_err(s, &e);
+		}
 		return begin_envelope(s);
+	}
 	if (r->code != 334)
 		return reply_fail(s, r, 0, "authentication failed");
 	if (++s->auth_steps > SMTP_AUTH_STEPS_MAX) {

@@ -87,6 +87,10 @@ struct smtp_auth_ops {
 	/* challenge: the base64 text of a 334 reply (may be ""); *response is
 	 * malloc'd base64 the engine sends, wipes and frees. */
 	int (*step)(void *ctx, const char *challenge, char **response, struct err *e);
+	/* On 235, before the envelope: may refuse a success the mechanism
+	 * cannot confirm (a SCRAM server that never proved it knows the
+	 * password). NULL = nothing to check. */
+	int (*finish)(void *ctx, struct err *e);
 };
 
 /* An envelope address in both forms (from addr.c). ascii NULL means it
