@@ -1423,6 +1423,7 @@ conf_finalize(struct account *a, struct err *e)
 			return aerr(a, e, e->ex, "%s", e->msg);
 		free(a->from);
 		a->from = s;
+		a->from_is_pattern = strpbrk(s, "*?[") != NULL;
 	}
 	/* msmtp defaults domain to "localhost", which receivers reject in
 	 * EHLO and which makes Message-IDs collide across machines; envoi

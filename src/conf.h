@@ -79,6 +79,9 @@ struct account {
 	                             * never NULL after finalize */
 	char *user, *password, *passwordeval;
 	char *from;                 /* %U %H %C %M substituted by finalize */
+	int from_is_pattern;        /* from holds * ? or [ (set by finalize):
+	                             * it selects accounts for -f and must not
+	                             * be used as an envelope sender itself */
 	char *from_full_name;
 	char *domain;               /* EHLO and Message-ID domain */
 	long timeout;               /* seconds; 0 = off */

@@ -86,6 +86,7 @@ field(const struct account *a, const char *f, char *buf, size_t size)
 	else if (strcmp(f, "dsn_return") == 0) { s = a->dsn_return; num = 0; }
 	else if (strcmp(f, "queue_dir") == 0) { s = a->queue_dir; num = 0; }
 	else if (strcmp(f, "source_line") == 0) n = a->source_line;
+	else if (strcmp(f, "from_is_pattern") == 0) n = a->from_is_pattern;
 	else { printf("Bail out! unknown field %s\n", f); exit(1); }
 	if (num) {
 		snprintf(buf, size, "%ld", n);
@@ -619,7 +620,9 @@ static const struct {
 	{ "timeout off stays off", "account default\nhost h\ntimeout off\n", NULL, 0, NULL,
 	  { { "", "timeout", "0" } } },
 	{ "from substitutions", "account default\nhost h\nfrom %U@%H\ndomain mail.%H\n", NULL, 0, NULL,
-	  { { "", "from", "%U@%H" }, { "", "domain", "mail.%H" } } },
+	  { { "", "from", "%U@%H" }, { "", "domain", "mail.%H" }, { "", "from_is_pattern", "0" } } },
+	{ "a wildcard from is marked", "account default\nhost h\nfrom *@example.org\n", NULL, 0, NULL,
+	  { { "", "from", "*@example.org" }, { "", "from_is_pattern", "1" } } },
 	{ "from %C and %% and unknown", "account default\nhost h\nfrom 100%%-%C-%F-%\n", NULL, 0, NULL,
 	  { { "", "from", "100%-%H-%F-%" } } },
 	{ "-a picks the account", "account default\nhost d\naccount other\nhost o\n", "other", 0, NULL,
