@@ -177,6 +177,7 @@ stack_absent() {
 # stack_queue_id FILE: Postfix's queue id from the delivered copy's own
 # Received header ("... with ESMTPSA id 3F2A1A7221B").
 stack_queue_id() {
+	[ -f "$1" ] || return 0
 	sed -n 's/.* with E\{0,1\}SMTP[A-Z]* id \([0-9A-Za-z]*\).*/\1/p' "$1" | head -1
 }
 
