@@ -277,9 +277,7 @@ wait_server() {
 	wait "$SRVPID" 2>/dev/null
 	SRVSTATUS=$?
 	SRVPID=
-	if [ -s "$SRVDIR/stderr" ]; then
-		diag "smtpd-script stderr:" "$(cat "$SRVDIR/stderr")"
-	fi
+	_srv_check
 }
 
 stop_server() {
@@ -288,6 +286,18 @@ stop_server() {
 	wait "$SRVPID" 2>/dev/null
 	SRVSTATUS=$?
 	SRVPID=
+	_srv_check
+}
+
+# A server crash or sanitizer report (ASan exits 98 in the check-asan
+# tree) is a test failure; 0, 3 (its own timeout) and 143 (our SIGTERM)
+# are not.
+_srv_check() {
+	case $SRVSTATUS in
+	0|3|143) ;;
+	*)	fail "smtpd-script exited with status $SRVSTATUS"
+		diag "smtpd-script stderr:" "$(cat "$SRVDIR/stderr")" ;;
+	esac
 }
 
 commands() { sed -n 's/^C: //p' "$TRANSCRIPT"; }
