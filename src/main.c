@@ -57,25 +57,18 @@ print_version(void)
 	       idn2_check_version(NULL));
 }
 
-/* The login name and home directory of the real uid. $HOME is used when
- * it is a real home (owned by us and not "/": sudo runs mailers with
- * HOME=/), otherwise the password database's. */
+/* The login name and home directory of the real uid (conf_home: $HOME
+ * only when it is a real home, since sudo runs mailers with HOME=/). */
 static int
 identify_user(struct run *r, struct err *e)
 {
 	struct passwd *pw = getpwuid(getuid());
-	const char *home = getenv("HOME");
-	struct stat st;
 
 	if (pw == NULL)
 		return err_set(e, EX_OSERR, "no password database entry for uid %u",
 		               (unsigned)getuid());
 	r->user = xstrdup(pw->pw_name);
-	if (home && *home && strcmp(home, "/") != 0 && stat(home, &st) == 0 &&
-	    S_ISDIR(st.st_mode) && st.st_uid == getuid())
-		r->home = xstrdup(home);
-	else
-		r->home = xstrdup(pw->pw_dir);
+	r->home = conf_home();
 	if (r->user == NULL || r->home == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	return 0;
@@ -87,13 +80,14 @@ choose_sender(struct run *r, struct err *e)
 {
 	const struct account *a = r->acct;
 
-	r->user_addr = a->from && *a->from ? xstrdup(a->from) : addr_qualify(r->user, a->domain);
+	/* A wildcard from only selects the account for matching -f values. */
+	int usable = a->from && *a->from && !a->from_is_pattern;
+
+	r->user_addr = usable ? xstrdup(a->from) : addr_qualify(r->user, a->domain);
 	if (r->user_addr == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	if (r->cli.from)
 		r->from = xstrdup(r->cli.from);
-	else if (a->from && *a->from)
-		r->from = xstrdup(a->from);
 	else
 		r->from = xstrdup(r->user_addr);
 	if (r->from == NULL)

@@ -779,7 +779,6 @@ dotstuff_finish(struct dotstuff *d, char *out)
 		out[o++] = '\r';
 		out[o++] = '\n';
 	}
-	memcpy(out + o, ".\r\n", 3);
 	dotstuff_init(d);
-	return o + 3;
+	return o;
 }

@@ -135,9 +135,10 @@ void dotstuff_init(struct dotstuff *d);
 /* out must have room for 2*n bytes. Returns the bytes written to out. */
 size_t dotstuff_run(struct dotstuff *d, const char *in, size_t n, char *out);
 
-/* The terminator: "\r\n" first if the data did not end with CRLF (empty
- * data needs none), then ".\r\n". out has room for 5 bytes. Returns the
- * bytes written. */
+/* Complete the last line: "\r\n" if the data did not end with CRLF (empty
+ * data needs none). The end-of-data ".\r\n" itself is protocol and is
+ * queued by the SMTP engine (smtp_body_done), never here. out has room for
+ * 2 bytes. Returns the bytes written. */
 size_t dotstuff_finish(struct dotstuff *d, char *out);
 
 #endif

@@ -179,7 +179,6 @@ send_body(struct conn *c, const struct session_msg *m, struct smtp *s, struct lo
 	{
 		struct buf *tail = smtp_output(s);
 		/* The terminator and QUIT ride in the last body write. */
-		log_proto(log, LOG_SEND, out + olen - 3, 3);   /* "." */
 		if (tail->len)
 			log_proto(log, LOG_SEND, tail->data, tail->len);
 		if (tail->len && tail->len <= 2 * SESSION_CHUNK + 64 - olen) {

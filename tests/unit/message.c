@@ -627,15 +627,15 @@ test_dotstuff(void)
 	static const struct {
 		const char *in, *want, *finish;
 	} cases[] = {
-		{ "a\r\n.b\r\n..c\r\n.\r\n", "a\r\n..b\r\n...c\r\n..\r\n", ".\r\n" },
-		{ ".x\r\n", "..x\r\n", ".\r\n" },
-		{ "", "", ".\r\n" },
-		{ "a", "a", "\r\n.\r\n" },
-		{ "a\r", "a\r", "\r\n.\r\n" },
-		{ "a\n.b\r\n", "a\n.b\r\n", ".\r\n" },          /* LF alone is no line end */
-		{ "a\r.b\r\n", "a\r.b\r\n", ".\r\n" },          /* nor CR alone */
-		{ "a\r\n.", "a\r\n..", "\r\n.\r\n" },
-		{ "\r\n.\r\n\r\n.", "\r\n..\r\n\r\n..", "\r\n.\r\n" },
+		{ "a\r\n.b\r\n..c\r\n.\r\n", "a\r\n..b\r\n...c\r\n..\r\n", "" },
+		{ ".x\r\n", "..x\r\n", "" },
+		{ "", "", "" },
+		{ "a", "a", "\r\n" },
+		{ "a\r", "a\r", "\r\n" },
+		{ "a\n.b\r\n", "a\n.b\r\n", "" },          /* LF alone is no line end */
+		{ "a\r.b\r\n", "a\r.b\r\n", "" },          /* nor CR alone */
+		{ "a\r\n.", "a\r\n..", "\r\n" },
+		{ "\r\n.\r\n\r\n.", "\r\n..\r\n\r\n..", "\r\n" },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
