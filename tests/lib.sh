@@ -41,9 +41,18 @@ set -u
 : "${SMTPD_SCRIPT:=$top_builddir/tests/smtpd-script}"
 : "${ENVOI_WRAP:=}"
 
-_tap_n=0
-_tap_failed=0
+# The counters live in a file: a check run inside a pipeline or $(...)
+# (e.g. `crlf <in | file_is ...`) is in a subshell, whose variables vanish.
+_tap_state=$(mktemp "${TMPDIR:-/tmp}/envoi-tap.XXXXXX") || exit 1
+echo "0 0" >"$_tap_state"
 _tap_planned=0
+_tap_count() {  # _tap_count PASS|FAIL: bump the counters, set _tap_n _tap_failed
+	read -r _tap_n _tap_failed <"$_tap_state"
+	_tap_n=$((_tap_n + 1))
+	[ "$1" = PASS ] || _tap_failed=$((_tap_failed + 1))
+	echo "$_tap_n $_tap_failed" >"$_tap_state"
+}
+_tap_read() { read -r _tap_n _tap_failed <"$_tap_state"; }
 
 diag() {
 	local line
@@ -53,13 +62,12 @@ diag() {
 }
 
 pass() {
-	_tap_n=$((_tap_n + 1))
+	_tap_count PASS
 	printf 'ok %d - %s\n' "$_tap_n" "$1"
 }
 
 fail() {
-	_tap_n=$((_tap_n + 1))
-	_tap_failed=$((_tap_failed + 1))
+	_tap_count FAIL
 	printf 'not ok %d - %s\n' "$_tap_n" "$1"
 	return 1
 }
@@ -70,12 +78,13 @@ plan() {
 }
 
 done_testing() {
+	_tap_read
 	[ "$_tap_planned" = 1 ] || printf '1..%d\n' "$_tap_n"
 	_tap_planned=1
 }
 
 skip() {
-	_tap_n=$((_tap_n + 1))
+	_tap_count PASS
 	printf 'ok %d - %s # SKIP %s\n' "$_tap_n" "$1" "${2:-}"
 }
 
@@ -88,7 +97,7 @@ skip_all() {
 bail_out() {
 	printf 'Bail out! %s\n' "$1"
 	_tap_planned=1
-	_tap_failed=$((_tap_failed + 1))
+	_tap_count FAIL
 	exit 1
 }
 
@@ -172,6 +181,8 @@ _cleanup() {
 	if [ -n "$SRVPID" ]; then
 		stop_server
 	fi
+	_tap_read
+	rm -f "$_tap_state"
 	if [ "$_tap_planned" = 0 ]; then
 		printf '1..%d\n' "$_tap_n"
 	fi

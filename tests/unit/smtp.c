@@ -65,7 +65,13 @@ loop_step(void *ctx, const char *challenge, char **response, struct err *e)
 	return 0;
 }
 
-static const struct smtp_auth_ops fake_ops = { fake_start, fake_step };
+static int
+refuse_finish(void *ctx, struct err *e)
+{
+	return err_set(e, EX_PROTOCOL, "server claimed success without proof");
+}
+
+static const struct smtp_auth_ops fake_ops = { fake_start, fake_step, NULL };
 
 /* ------------------------------------------------------------ scenarios */
 
@@ -822,7 +828,7 @@ test_details(void)
 	smtp_free(&s);
 
 	/* a server that keeps challenging is cut off */
-	static const struct smtp_auth_ops loop_ops = { fake_start, loop_step };
+	static const struct smtp_auth_ops loop_ops = { fake_start, loop_step, NULL };
 	struct fake_sasl x = { .mech = "X" };
 	int n = 0;
 	enum smtp_action act;
@@ -846,6 +852,27 @@ test_details(void)
 	is_int(act, SMTP_FAIL, "... with a failure");
 	is_int(smtp_error(&s)->ex, EX_PROTOCOL, "... EX_PROTOCOL");
 	is_str(buf_cstr(smtp_output(&s)), "*\r\nQUIT\r\n", "... cancelling the exchange");
+	smtp_free(&s);
+	p.auth = 0;
+
+	/* a 235 the mechanism cannot confirm (finish refuses) stops the session */
+	static const struct smtp_auth_ops fin_ops = { fake_start, fake_step, refuse_finish };
+	struct fake_sasl y = { .mech = "PLAIN", .initial = "AGEAYg==" };
+
+	p.auth = 1;
+	p.auth_ops = &fin_ops;
+	p.auth_ctx = &y;
+	smtp_init(&s, &p);
+	smtp_start(&s);
+	make_reply(&r, GREET);
+	smtp_on_reply(&s, &r);
+	make_reply(&r, "250-mx|250 AUTH PLAIN");
+	smtp_on_reply(&s, &r);
+	buf_reset(smtp_output(&s));
+	make_reply(&r, "235 2.7.0 ok");
+	is_int(smtp_on_reply(&s, &r), SMTP_FAIL, "finish refusing a 235 fails the session");
+	is_int(smtp_error(&s)->ex, EX_PROTOCOL, "... with the finish hook's error");
+	ok(strstr(buf_cstr(smtp_output(&s)), "MAIL") == NULL, "... and no MAIL FROM is queued");
 	smtp_free(&s);
 	p.auth = 0;
 
