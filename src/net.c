@@ -23,8 +23,8 @@
 /* Longest timeout accepted, so seconds * 1000 fits an int: ~24 days. */
 #define NET_TIMEOUT_MAX_S (INT_MAX / 1000)
 
-static long long
-now_ms(void)
+long long
+net_now_ms(void)
 {
 	struct timespec ts;
 
@@ -32,21 +32,20 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long
-deadline_after(int timeout_ms)
+long long
+net_deadline_after(int timeout_ms)
 {
-	return timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	return timeout_ms > 0 ? net_now_ms() + timeout_ms : 0;
 }
 
-static int
-secs(int timeout_ms)
+int
+net_timeout_secs(int timeout_ms)
 {
 	return (timeout_ms + 999) / 1000;
 }
 
-/* 1 ready (or in error), 0 deadline passed, -1 poll failed (errno). */
-static int
-wait_fd(int fd, short events, long long deadline)
+int
+net_wait_fd(int fd, short events, long long deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
@@ -54,7 +53,7 @@ wait_fd(int fd, short events, long long deadline)
 		int ms = -1, r;
 
 		if (deadline) {
-			long long left = deadline - now_ms();
+			long long left = deadline - net_now_ms();
 			if (left <= 0)
 				return 0;
 			ms = left > INT_MAX ? INT_MAX : (int)left;
@@ -98,7 +97,7 @@ connect_one(const struct addrinfo *ai, int timeout_ms, int *out)
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS && errno != EINTR)
 			goto fail;
-		r = wait_fd(fd, POLLOUT, deadline_after(timeout_ms));
+		r = net_wait_fd(fd, POLLOUT, net_deadline_after(timeout_ms));
 		if (r == 0) {
 			errno = ETIMEDOUT;
 			goto fail;
@@ -192,7 +191,7 @@ net_connect(struct conn *c, const char *host, int port, struct err *e)
 	if (fd < 0) {
 		if (last_errno == ETIMEDOUT)
 			return err_set(e, EX_TEMPFAIL, "cannot connect to %s port %d: timed "
-			    "out after %d s", host, port, secs(c->timeout_ms));
+			    "out after %d s", host, port, net_timeout_secs(c->timeout_ms));
 		return err_set(e, EX_TEMPFAIL, "cannot connect to %s port %d: %s", host,
 		    port, strerror(last_errno ? last_errno : ECONNREFUSED));
 	}
@@ -217,7 +216,7 @@ fill(struct conn *c, struct err *e)
 	if (c->tls)
 		return tls_recv(c->tls, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen,
 		    c->timeout_ms, e);
-	deadline = deadline_after(c->timeout_ms);
+	deadline = net_deadline_after(c->timeout_ms);
 	for (;;) {
 		r = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
 		if (r >= 0)
@@ -226,10 +225,10 @@ fill(struct conn *c, struct err *e)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
-		w = wait_fd(c->fd, POLLIN, deadline);
+		w = net_wait_fd(c->fd, POLLIN, deadline);
 		if (w == 0)
 			return err_set(e, EX_TEMPFAIL, "timed out after %d s waiting for "
-			    "the server", secs(c->timeout_ms));
+			    "the server", net_timeout_secs(c->timeout_ms));
 		if (w < 0)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
 	}
@@ -301,7 +300,7 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 		return err_set(e, EX_SOFTWARE, "write on a closed connection");
 	if (c->tls)
 		return tls_send(c->tls, data, len, c->timeout_ms, e);
-	deadline = deadline_after(c->timeout_ms);
+	deadline = net_deadline_after(c->timeout_ms);
 	while (off < len) {
 		r = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
 		if (r > 0) {
@@ -312,10 +311,10 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 			continue;
 		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
-		w = wait_fd(c->fd, POLLOUT, deadline);
+		w = net_wait_fd(c->fd, POLLOUT, deadline);
 		if (w == 0)
 			return err_set(e, EX_TEMPFAIL, "timed out after %d s sending to the "
-			    "server", secs(c->timeout_ms));
+			    "server", net_timeout_secs(c->timeout_ms));
 		if (w < 0)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
 	}

@@ -40,6 +40,16 @@ struct conn {
 };
 
 /* A closed connection with timeout_s seconds per operation (0 = none). */
+/* Deadlines, shared with tls.c so every wait in a session is measured the
+ * same way. Milliseconds on the monotonic clock; a deadline of 0 = none. */
+long long net_now_ms(void);
+long long net_deadline_after(int timeout_ms);
+/* Timeouts are configured in seconds; messages report them that way. */
+int net_timeout_secs(int timeout_ms);
+/* Wait until fd is ready for `events` or the deadline passes: 1 ready (or
+ * in error: the next I/O call says which), 0 timed out, -1 poll failed. */
+int net_wait_fd(int fd, short events, long long deadline);
+
 void conn_init(struct conn *c, int timeout_s, struct log *log);
 
 /*

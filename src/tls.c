@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "net.h"
 #include "tls.h"
 
 /* A DNS name is at most 253 octets in A-label form; 256 holds it and the
@@ -40,55 +41,6 @@ struct tls {
 	size_t ip_len;                  /* 4, 16, or 0 for a DNS name */
 	char verdict[TLS_HOST_MAX + TLS_TEXT_MAX + 64]; /* how it was checked, for -v */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long
-deadline_after(int timeout_ms)
-{
-	return timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-}
-
-/* Timeouts are configured in seconds; report them that way. */
-static int
-secs(int timeout_ms)
-{
-	return (timeout_ms + 999) / 1000;
-}
-
-/* Wait until fd is ready for `events` or the deadline (0 = none) passes.
- * 1 ready (or in error: the next I/O call says which), 0 timed out,
- * -1 poll failed (errno). */
-static int
-wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	for (;;) {
-		int ms = -1, r;
-
-		if (deadline) {
-			long long left = deadline - now_ms();
-			if (left <= 0)
-				return 0;
-			ms = left > INT_MAX ? INT_MAX : (int)left;
-		}
-		r = poll(&p, 1, ms);
-		if (r > 0)
-			return 1;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
-}
 
 /* GnuTLS tells which way a blocked operation was going. */
 static short
@@ -239,17 +191,17 @@ load_credentials(struct tls *t, const struct tls_opts *o, struct err *e)
 static int
 handshake(struct tls *t, int timeout_ms, struct err *e)
 {
-	long long deadline = deadline_after(timeout_ms);
+	long long deadline = net_deadline_after(timeout_ms);
 
 	for (;;) {
 		int r = gnutls_handshake(t->sess), w;
 
 		if (r == GNUTLS_E_SUCCESS)
 			return 0;
-		if (deadline && now_ms() >= deadline)
+		if (deadline && net_now_ms() >= deadline)
 			break;
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-			w = wait_fd(t->fd, blocked_direction(t->sess), deadline);
+			w = net_wait_fd(t->fd, blocked_direction(t->sess), deadline);
 			if (w == 0)
 				break;
 			if (w < 0)
@@ -270,7 +222,7 @@ handshake(struct tls *t, int timeout_ms, struct err *e)
 		    t->host, gnutls_strerror(r));
 	}
 	return err_set(e, EX_TEMPFAIL, "timed out after %d s during the TLS handshake "
-	    "with %s", secs(timeout_ms), t->host);
+	    "with %s", net_timeout_secs(timeout_ms), t->host);
 }
 
 static void
@@ -618,7 +570,7 @@ io_failure(struct tls *t, int r, struct err *e)
 ssize_t
 tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 {
-	long long deadline = deadline_after(timeout_ms);
+	long long deadline = net_deadline_after(timeout_ms);
 
 	for (;;) {
 		ssize_t r;
@@ -633,10 +585,10 @@ tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 		if (r == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0;       /* closed without close_notify: still an EOF */
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-			w = wait_fd(t->fd, blocked_direction(t->sess), deadline);
+			w = net_wait_fd(t->fd, blocked_direction(t->sess), deadline);
 			if (w == 0)
 				return err_set(e, EX_TEMPFAIL, "timed out after %d s waiting "
-				    "for the server", secs(timeout_ms));
+				    "for the server", net_timeout_secs(timeout_ms));
 			if (w < 0)
 				return err_set(e, EX_TEMPFAIL, "connection lost: %s",
 				    strerror(errno));
@@ -645,9 +597,9 @@ tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 		/* Non-fatal: a renegotiation request (ignored: we never
 		 * renegotiate) or a warning alert. */
 		if (!gnutls_error_is_fatal((int)r)) {
-			if (deadline && now_ms() >= deadline)
+			if (deadline && net_now_ms() >= deadline)
 				return err_set(e, EX_TEMPFAIL, "timed out after %d s waiting "
-				    "for the server", secs(timeout_ms));
+				    "for the server", net_timeout_secs(timeout_ms));
 			continue;
 		}
 		return io_failure(t, (int)r, e);
@@ -657,7 +609,7 @@ tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 int
 tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e)
 {
-	long long deadline = deadline_after(timeout_ms);
+	long long deadline = net_deadline_after(timeout_ms);
 	const char *p = buf;
 	size_t off = 0;
 
@@ -675,10 +627,10 @@ tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e
 		}
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			/* Retried with the same arguments, as GnuTLS requires. */
-			w = wait_fd(t->fd, POLLOUT, deadline);
+			w = net_wait_fd(t->fd, POLLOUT, deadline);
 			if (w == 0)
 				return err_set(e, EX_TEMPFAIL, "timed out after %d s sending "
-				    "to the server", secs(timeout_ms));
+				    "to the server", net_timeout_secs(timeout_ms));
 			if (w < 0)
 				return err_set(e, EX_TEMPFAIL, "connection lost: %s",
 				    strerror(errno));
