@@ -32,6 +32,9 @@ start_peer(struct conn *c, const char *script, int close_after)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return -1;
+	/* Pending TAP output must not be inherited by the child (it would be
+	 * written twice if anything in the child ever flushed stdio). */
+	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
 		const char *p = script;
