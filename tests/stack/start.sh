@@ -155,6 +155,16 @@ userdb {
   driver = static
   args = uid=nobody gid=nogroup home=/nonexistent allow_all_users=yes
 }
+# No brute-force protection in a test stack: Dovecot's anvil penalty grows
+# to 15 s per attempt after a few wrong passwords, beyond Postfix's
+# 10-second wait for its auth server (smtpd then says 454 "Connection lost
+# to authentication server"), and the failure delay only slows tests.
+auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 service auth {
   unix_listener $AUTH_SOCKET {
     mode = 0660
