@@ -71,7 +71,7 @@ else
 	STATUS=$?
 	STDERR=$(cat "$TESTDIR/big.err")
 	ELAPSED=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-	how="VmHWM polling${ENVOI_WRAP:+ of $ENVOI_WRAP}"
+	how="VmHWM polling${ENVOI_WRAP:+ of ${ENVOI_WRAP%% *}}"
 fi
 is_status 0 "${mb} MB message: exit 0"
 diag "envoi: ${mb} MB in ${ELAPSED} s, peak RSS ${rss:-unknown} kB ($how)"

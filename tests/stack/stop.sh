@@ -26,7 +26,9 @@ if [ -s "$DIR/dovecot/run/master.pid" ]; then
 		pids="$pids $pid"
 	fi
 fi
-if [ -f "$DIR/postfix/main.cf" ] && [ -s "$DIR/spool/pid/master.pid" ]; then
+# Postfix leaves its pid file behind; a master that is gone needs nothing.
+if [ -f "$DIR/postfix/main.cf" ] && [ -s "$DIR/spool/pid/master.pid" ] &&
+	kill -0 "$(tr -d ' ' <"$DIR/spool/pid/master.pid")" 2>/dev/null; then
 	pids="$pids $(tr -d ' ' <"$DIR/spool/pid/master.pid")"
 	# `abort` is `stop` without its one-second polling: both SIGTERM the
 	# master, which takes its children down; we wait for it below.
