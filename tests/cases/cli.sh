@@ -98,6 +98,21 @@ like "$STDERR" '--> MAIL FROM:<sender@example.org>' "-v shows the commands"
 like "$STDERR" 'AUTH [A-Z0-9-]+ \[redacted\]' "-v shows AUTH with its payload redacted"
 unlike "$STDERR" 'secret|AGFsaWNlAHNlY3JldA|YWxpY2UAc2VjcmV0' "the password never appears, not even base64"
 
+# --- logfile: one line per message with queue id, Message-ID, size, reply
+server
+std_config "$CONF" "logfile $TESTDIR/envoi.log"
+std_message logged >"$INPUT"
+run_envoi -C "$CONF" bob@example.org
+wait_server
+is_status 0 "delivered with a logfile"
+logline=$(cat "$TESTDIR/envoi.log" 2>/dev/null)
+like "$logline" 'id=[0-9]{14}[0-9a-f]{8} ' "the log line names the queue id"
+like "$logline" 'message-id=<test-logged@example.org>' "... the Message-ID"
+like "$logline" 'recipients=bob@example.org ' "... the recipients"
+like "$logline" 'size=[0-9]+ ' "... the size"
+like "$logline" "reply='250 " "... and the server's reply"
+unlike "$logline" 'secret' "... and never the password"
+
 # --- injection through arguments: refused before anything is read or sent
 std_message inject >"$INPUT"
 run_envoi -C "$CONF" -f $'evil@example.org\r\nRCPT TO:<x@y>' bob@example.org
