@@ -268,8 +268,7 @@ run_send(struct run *r, struct err *e)
 		}
 		return -1;
 	}
-	if (deliver(r, e) == 0 || e->ex == EX_NOUSER ||
-	    (e->ex != EX_TEMPFAIL)) {
+	if (deliver(r, e) == 0 || e->ex != EX_TEMPFAIL) {
 		/* Accepted, or refused for good: the caller has the verdict in
 		 * the exit code, so the spool copy has done its job. */
 		err_init(&rm);
