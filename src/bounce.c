@@ -1,0 +1,3 @@
+/* bounce.c - placeholder. */
+#include "config.h"
+#include "bounce.h"
