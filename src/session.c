@@ -222,164 +222,334 @@ record_result(struct smtp *s, const struct session_msg *m, struct session_result
 			snprintf(r->text, sizeof r->text, "%s%s", st->text ? st->text : "refused",
 			         st->code ? " (in reply to RCPT TO)" : "");
 	}
+	res->naccepted = 0;
+	for (size_t i = 0; i < res->nrcpts && res->rcpts; i++)
+		if (res->rcpts[i].ex == 0)
+			res->naccepted++;
+}
+
+/* ------------------------------------------------------------ connection */
+
+struct session {
+	const struct account *a;
+	struct log *log;
+	struct conn conn;
+	struct tls_opts to;
+	struct auth_ctx actx;
+	struct smtp_params p;
+	struct smtp smtp;
+	struct reply reply;             /* the latest reply read */
+	char *host;                     /* a->host in ASCII (A-labels) */
+	int engine;                     /* smtp_init ran */
+	int usable;                     /* the engine is READY and the connection sound */
+};
+
+/* A message's envelope in the engine's terms: both forms of every address
+ * (addr.c), from which the engine picks per the server's SMTPUTF8. */
+struct prepared {
+	struct smtp_msg m;
+	struct smtp_addr *rcpts;
+	char **forms;                   /* 2 * (nrcpts + 1) strings */
+	size_t nforms;
+};
+
+static void
+prepared_free(struct prepared *pm)
+{
+	for (size_t i = 0; pm->forms && i < pm->nforms; i++)
+		free(pm->forms[i]);
+	free(pm->forms);
+	free(pm->rcpts);
+	memset(pm, 0, sizeof *pm);
+}
+
+static int
+prepare(struct prepared *pm, const struct session_msg *m, struct err *e)
+{
+	memset(pm, 0, sizeof *pm);
+	pm->rcpts = calloc(m->nrcpts ? m->nrcpts : 1, sizeof *pm->rcpts);
+	pm->forms = calloc(2 * (m->nrcpts + 1), sizeof *pm->forms);
+	pm->nforms = 2 * (m->nrcpts + 1);
+	if (pm->rcpts == NULL || pm->forms == NULL) {
+		prepared_free(pm);
+		return err_set(e, EX_OSERR, "out of memory");
+	}
+	pm->m.from.utf8 = "";
+	pm->m.from.ascii = "";
+	if (*m->from) {
+		if (addr_envelope_forms(m->from, &pm->forms[0], &pm->forms[1], e) < 0)
+			goto fail;
+		pm->m.from.ascii = pm->forms[0];
+		pm->m.from.utf8 = pm->forms[1];
+	}
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		if (addr_envelope_forms(m->rcpts[i], &pm->forms[2 + 2 * i], &pm->forms[3 + 2 * i],
+		                        e) < 0) {
+			err_prefix(e, "<%s>", m->rcpts[i]);
+			goto fail;
+		}
+		pm->rcpts[i].ascii = pm->forms[2 + 2 * i];
+		pm->rcpts[i].utf8 = pm->forms[3 + 2 * i];
+	}
+	pm->m.rcpts = pm->rcpts;
+	pm->m.nrcpts = m->nrcpts;
+	pm->m.size = m->size;
+	pm->m.has_8bit = m->has_8bit;
+	pm->m.dsn_notify = m->dsn_notify;
+	pm->m.dsn_return = m->dsn_return;
+	pm->m.envid = m->envid;
+	if (smtp_msg_check(&pm->m, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	prepared_free(pm);
+	return -1;
+}
+
+/* Pending output when the connection is ending anyway: best effort. */
+static void
+send_last_words(struct session *s)
+{
+	struct err ignore;
+
+	err_init(&ignore);
+	(void)send_output(&s->conn, &s->smtp, s->log, &ignore);
+}
+
+/*
+ * Run the engine from act until it is READY, DONE or FAILED; m is the
+ * message whose body SMTP_BODY streams (NULL while setting up). Returns
+ * the final action. SMTP_FAIL fills *e: the engine's error, or the I/O
+ * failure that stopped the loop. Only READY leaves the connection usable.
+ */
+static enum smtp_action
+drive(struct session *s, enum smtp_action act, const struct session_msg *m, struct err *e)
+{
+	s->usable = 0;
+	for (;;) {
+		switch (act) {
+		case SMTP_SEND:
+			if (send_output(&s->conn, &s->smtp, s->log, e) < 0)
+				return SMTP_FAIL;
+			/* FALLTHROUGH */
+		case SMTP_READ:
+			if (read_reply(&s->conn, &s->reply, s->log, e) < 0)
+				return SMTP_FAIL;
+			act = smtp_on_reply(&s->smtp, &s->reply);
+			continue;
+		case SMTP_STARTTLS:
+			/* Anything the server sent behind its 220 would be read
+			 * as if it came through TLS: refuse (STARTTLS injection). */
+			if (conn_pending(&s->conn) > 0) {
+				err_set(e, EX_PROTOCOL, "%s sent data after its STARTTLS reply; refusing "
+				        "to continue", s->a->host);
+				return SMTP_FAIL;
+			}
+			if (conn_start_tls(&s->conn, &s->to, e) < 0)
+				return SMTP_FAIL;
+			if (s->log->verbose) {
+				char d[256];
+				tls_describe(s->conn.tls, d, sizeof d);
+				log_debug(s->log, "%s", d);
+			}
+			act = smtp_tls_done(&s->smtp);
+			continue;
+		case SMTP_BODY:
+			if (m == NULL) {
+				err_set(e, EX_SOFTWARE, "the SMTP engine asked for a body during setup");
+				return SMTP_FAIL;
+			}
+			if (send_body(&s->conn, m, &s->smtp, s->log, e) < 0)
+				return SMTP_FAIL;
+			act = SMTP_READ;
+			continue;
+		case SMTP_READY:
+			/* Nothing is pending today; should something be, it
+			 * must go before the next message's commands. */
+			if (send_output(&s->conn, &s->smtp, s->log, e) < 0)
+				return SMTP_FAIL;
+			s->usable = 1;
+			return SMTP_READY;
+		case SMTP_DONE:
+			send_last_words(s);
+			return SMTP_DONE;
+		case SMTP_FAIL:
+			*e = *smtp_error(&s->smtp);
+			send_last_words(s);
+			return SMTP_FAIL;
+		}
+	}
+}
+
+int
+session_open(struct session **sp, const struct account *a, struct log *log, struct err *e)
+{
+	struct session *s;
+	int implicit = a->tls == 1 && a->tls_starttls == 0;
+
+	*sp = NULL;
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	s->a = a;
+	s->log = log;
+	conn_init(&s->conn, (int)a->timeout, log);
+	reply_init(&s->reply);
+	s->actx.a = a;
+	s->actx.conn = &s->conn;
+
+	if (addr_host_to_ascii(a->host, &s->host, e) < 0)
+		goto fail;
+	log_debug(log, "connecting to %s port %ld%s", s->host, a->port,
+	          implicit ? " (implicit TLS)" : a->tls == 1 ? " (STARTTLS)" : "");
+	if (net_connect(&s->conn, s->host, (int)a->port, e) < 0)
+		goto fail;
+
+	s->to.host = a->tls_host_override ? a->tls_host_override : a->host;
+	s->to.trust_file = a->tls_trust_file;
+	s->to.fingerprint = a->tls_fingerprint;
+	s->to.cert_file = a->tls_cert_file;
+	s->to.key_file = a->tls_key_file;
+	s->to.certcheck = a->tls_certcheck != 0;
+	s->to.priorities = a->tls_priorities;
+	s->to.timeout_ms = (int)a->timeout * 1000;
+	if (implicit && conn_start_tls(&s->conn, &s->to, e) < 0)
+		goto fail;
+
+	s->p.multi = 1;
+	s->p.helo = a->domain ? a->domain : "localhost";
+	s->p.tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
+	s->p.auth = a->auth && strcmp(a->auth, "off") != 0;
+	s->p.auth_ops = &auth_ops;
+	s->p.auth_ctx = &s->actx;
+	s->p.log = log;
+	smtp_init(&s->smtp, &s->p);
+	s->engine = 1;
+	if (drive(s, smtp_start(&s->smtp), NULL, e) != SMTP_READY) {
+		if (e->ex == 0)
+			err_set(e, EX_SOFTWARE, "the SMTP engine stopped before the first message");
+		goto fail;
+	}
+	*sp = s;
+	return 0;
+fail:
+	s->usable = 0;
+	session_close(s);
+	return -1;
+}
+
+/* Send a prepared message; see session_send. */
+static int
+send_prepared(struct session *s, const struct prepared *pm, const struct session_msg *m,
+              int last, struct session_result *res, struct err *e)
+{
+	enum smtp_action act;
+	int ret = -1;
+
+	act = drive(s, smtp_next_message(&s->smtp, &pm->m, last), m, e);
+	record_result(&s->smtp, m, res);
+	switch (act) {
+	case SMTP_READY:
+		if (smtp_msg_error(&s->smtp)->ex == 0) {
+			ret = 0;
+			break;
+		}
+		*e = *smtp_msg_error(&s->smtp);
+		break;
+	case SMTP_DONE:
+		s->usable = 0;   /* QUIT is out */
+		ret = 0;
+		break;
+	default:
+		s->usable = 0;
+		if (e->ex == 0)
+			err_set(e, EX_SOFTWARE, "the SMTP engine stopped in state %s",
+			        smtp_state_name(smtp_state(&s->smtp)));
+		break;
+	}
+	if (ret == 0) {
+		res->delivered = 1;
+		reply_summary(&s->reply, res->reply, sizeof res->reply);
+		err_init(e);
+	}
+	return ret;
+}
+
+/* res with every recipient "never reached". */
+static int
+result_init(struct session_result *res, const struct session_msg *m, struct err *e)
+{
+	memset(res, 0, sizeof *res);
+	res->rcpts = calloc(m->nrcpts ? m->nrcpts : 1, sizeof *res->rcpts);
+	if (res->rcpts == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	res->nrcpts = m->nrcpts;
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		res->rcpts[i].addr = m->rcpts[i];
+		res->rcpts[i].ex = -1;
+	}
+	return 0;
+}
+
+int
+session_send(struct session *s, const struct session_msg *m, int last,
+             struct session_result *res, struct err *e)
+{
+	struct prepared pm;
+	int ret;
+
+	if (result_init(res, m, e) < 0)
+		return -1;
+	if (s == NULL || !s->usable)
+		return err_set(e, EX_SOFTWARE, "message handed to a closed SMTP connection");
+	if (prepare(&pm, m, e) < 0)
+		return -1;
+	ret = send_prepared(s, &pm, m, last, res, e);
+	prepared_free(&pm);
+	return ret;
+}
+
+int
+session_usable(const struct session *s)
+{
+	return s != NULL && s->usable;
+}
+
+void
+session_close(struct session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->usable && smtp_finish(&s->smtp) == SMTP_DONE)
+		send_last_words(s);
+	if (s->engine)
+		smtp_free(&s->smtp);
+	sasl_free(s->actx.sasl);
+	conn_close(&s->conn);
+	reply_free(&s->reply);
+	free(s->host);
+	free(s);
 }
 
 int
 session_deliver(const struct account *a, const struct session_msg *m, struct log *log,
                 struct session_result *res, struct err *e)
 {
-	struct conn conn;
-	struct smtp smtp;
-	struct smtp_params p;
-	struct reply reply;
-	struct tls_opts to;
-	struct auth_ctx actx = { a, &conn, NULL };
-	struct smtp_addr from = { "", "" };
-	struct smtp_addr *rcpts = NULL;
-	char **forms = NULL;
-	char *host = NULL;
-	enum smtp_action act;
-	int implicit = a->tls == 1 && a->tls_starttls == 0;
-	int ret = -1, engine = 0;
+	struct session *s = NULL;
+	struct prepared pm;
+	int ret = -1;
 
-	memset(res, 0, sizeof *res);
-	res->rcpts = calloc(m->nrcpts ? m->nrcpts : 1, sizeof *res->rcpts);
-	rcpts = calloc(m->nrcpts ? m->nrcpts : 1, sizeof *rcpts);
-	forms = calloc(2 * (m->nrcpts + 1), sizeof *forms);
-	res->nrcpts = m->nrcpts;
-	conn_init(&conn, (int)a->timeout, log);
-	reply_init(&reply);
-	if (!res->rcpts || !rcpts || !forms) {
-		err_set(e, EX_OSERR, "out of memory");
-		goto out;
+	if (result_init(res, m, e) < 0)
+		return -1;
+	/* An envelope that cannot be sent fails before the network is
+	 * touched. */
+	if (prepare(&pm, m, e) < 0)
+		return -1;
+	if (session_open(&s, a, log, e) == 0) {
+		ret = send_prepared(s, &pm, m, 1, res, e);
+		session_close(s);
 	}
-
-	/* Addresses in both envelope forms; the engine picks one per the
-	 * server's SMTPUTF8 support. */
-	if (*m->from) {
-		if (addr_envelope_forms(m->from, &forms[0], &forms[1], e) < 0)
-			goto out;
-		from.ascii = forms[0];
-		from.utf8 = forms[1];
-	}
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		if (addr_envelope_forms(m->rcpts[i], &forms[2 + 2 * i], &forms[3 + 2 * i], e) < 0) {
-			err_prefix(e, "<%s>", m->rcpts[i]);
-			goto out;
-		}
-		rcpts[i].ascii = forms[2 + 2 * i];
-		rcpts[i].utf8 = forms[3 + 2 * i];
-	}
-
-	if (addr_host_to_ascii(a->host, &host, e) < 0)
-		goto out;
-	log_debug(log, "connecting to %s port %ld%s", host, a->port,
-	          implicit ? " (implicit TLS)" : a->tls == 1 ? " (STARTTLS)" : "");
-	if (net_connect(&conn, host, (int)a->port, e) < 0)
-		goto out;
-
-	memset(&to, 0, sizeof to);
-	to.host = a->tls_host_override ? a->tls_host_override : a->host;
-	to.trust_file = a->tls_trust_file;
-	to.fingerprint = a->tls_fingerprint;
-	to.cert_file = a->tls_cert_file;
-	to.key_file = a->tls_key_file;
-	to.certcheck = a->tls_certcheck != 0;
-	to.priorities = a->tls_priorities;
-	to.timeout_ms = (int)a->timeout * 1000;
-	if (implicit && conn_start_tls(&conn, &to, e) < 0)
-		goto out;
-
-	memset(&p, 0, sizeof p);
-	p.helo = a->domain ? a->domain : "localhost";
-	p.tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
-	p.auth = a->auth && strcmp(a->auth, "off") != 0;
-	p.auth_ops = &auth_ops;
-	p.auth_ctx = &actx;
-	p.from = from;
-	p.rcpts = rcpts;
-	p.nrcpts = m->nrcpts;
-	p.size = m->size;
-	p.has_8bit = m->has_8bit;
-	p.dsn_notify = m->dsn_notify;
-	p.dsn_return = m->dsn_return;
-	p.envid = m->envid;
-	p.log = log;
-	smtp_init(&smtp, &p);
-	engine = 1;
-
-	act = smtp_start(&smtp);
-	for (;;) {
-		switch (act) {
-		case SMTP_SEND:
-			if (send_output(&conn, &smtp, log, e) < 0)
-				goto out;
-			/* FALLTHROUGH */
-		case SMTP_READ:
-			if (read_reply(&conn, &reply, log, e) < 0)
-				goto out;
-			act = smtp_on_reply(&smtp, &reply);
-			continue;
-		case SMTP_STARTTLS:
-			/* Anything the server sent behind its 220 would be read
-			 * as if it came through TLS: refuse (STARTTLS injection). */
-			if (conn_pending(&conn) > 0) {
-				err_set(e, EX_PROTOCOL, "%s sent data after its STARTTLS reply; refusing to continue",
-				        a->host);
-				goto out;
-			}
-			if (conn_start_tls(&conn, &to, e) < 0)
-				goto out;
-			if (log->verbose) {
-				char d[256];
-				tls_describe(conn.tls, d, sizeof d);
-				log_debug(log, "%s", d);
-			}
-			act = smtp_tls_done(&smtp);
-			continue;
-		case SMTP_BODY:
-			if (send_body(&conn, m, &smtp, log, e) < 0)
-				goto out;
-			act = SMTP_READ;
-			continue;
-		case SMTP_DONE:
-			(void)send_output(&conn, &smtp, log, e);
-			ret = 0;
-			goto out;
-		case SMTP_FAIL:
-			*e = *smtp_error(&smtp);
-			{
-				struct err ignore;
-				err_init(&ignore);
-				(void)send_output(&conn, &smtp, log, &ignore);
-			}
-			goto out;
-		}
-	}
-out:
-	if (engine) {
-		record_result(&smtp, m, res);
-		res->naccepted = 0;
-		for (size_t i = 0; i < res->nrcpts; i++)
-			if (res->rcpts[i].ex == 0)
-				res->naccepted++;
-		if (ret == 0) {
-			res->delivered = 1;
-			reply_summary(&reply, res->reply, sizeof res->reply);
-		}
-		smtp_free(&smtp);
-	}
-	if (ret == 0)
-		err_init(e);
-	sasl_free(actx.sasl);
-	conn_close(&conn);
-	reply_free(&reply);
-	free(host);
-	if (forms)
-		for (size_t i = 0; i < 2 * (m->nrcpts + 1); i++)
-			free(forms[i]);
-	free(forms);
-	free(rcpts);
+	prepared_free(&pm);
 	return ret;
 }
 

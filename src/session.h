@@ -1,12 +1,19 @@
 /*
- * session.h - one delivery attempt: connect, drive the SMTP state machine,
- * stream the spooled message through the dot-stuffer, report per recipient.
+ * session.h - SMTP connections for delivery: connect, drive the SMTP state
+ * machine, stream the spooled messages through the dot-stuffer, report per
+ * message and per recipient.
  *
  * Owns: the only loop that moves bytes between the network (net/tls) and
  * the protocol engine (smtp); the glue between the engine's AUTH callbacks
  * and the SASL module, fetching the secret (cred) only when AUTH needs it;
  * write coalescing (a pipelined group, large body chunks and the end of data
  * with QUIT behind it each go out in as few TLS records as possible).
+ *
+ * Two ways in. session_deliver: one message, one connection (connect, send,
+ * QUIT). Or a connection object for many messages of one account:
+ * session_open, then session_send per message (the last one with last = 1,
+ * or any number followed by session_close), then session_close. Both put
+ * the same bytes on the wire for one message.
  *
  * Never: decides exit codes for main beyond filling struct err, touches the
  * queue, or keeps a secret after AUTH (wiped as soon as it was used).
@@ -32,7 +39,8 @@ struct session_msg {
 
 struct session_rcpt {
 	const char *addr;                /* as given (points into session_msg) */
-	int ex;                          /* 0 accepted, else the sysexits class */
+	int ex;                          /* 0 accepted, -1 never reached (the message
+	                                  * failed first), else the sysexits class */
 	char text[512];                  /* "550 5.1.1 no such user (in reply to RCPT TO)" */
 };
 
@@ -44,11 +52,52 @@ struct session_result {
 	int delivered;                   /* the end of data was accepted */
 };
 
+/* One SMTP connection for one account (opaque). */
+struct session;
+
+/*
+ * Connect to a's server, do TLS, EHLO and AUTH as configured, and stop
+ * before the first MAIL. On success *s is the connection (free it with
+ * session_close). On -1 *s is NULL, nothing is left open, and *e says why:
+ * EX_TEMPFAIL for anything worth retrying (connection refused or lost,
+ * timeouts, 4xx such as AUTH 454 or a 421 greeting), else the permanent
+ * class (EX_NOPERM for AUTH refused, EX_UNAVAILABLE, EX_PROTOCOL, ...).
+ * a and log must outlive *s.
+ */
+int session_open(struct session **s, const struct account *a, struct log *log,
+                 struct err *e);
+
+/*
+ * Send one message over s. last = 1: nothing follows, the end of data
+ * carries QUIT (with PIPELINING) and the connection ends with this
+ * message. Returns 0 when the message was accepted for at least one
+ * recipient (res says which were refused), -1 with *e filled when it was
+ * not: EX_TEMPFAIL for a 4xx or a connection failure, the permanent class
+ * for a 5xx. res is always filled (free it with session_result_free);
+ * recipients the session never got to have ex -1. Unless session_usable(s)
+ * says otherwise afterwards, the connection can take the next message,
+ * even after -1 (a refused message fails alone; RSET is the engine's job).
+ * The engine is done with m when the call returns (res's addresses point
+ * into m's recipient strings, though).
+ */
+int session_send(struct session *s, const struct session_msg *m, int last,
+                 struct session_result *res, struct err *e);
+
+/* Can s take another message? 0 once the connection failed, or ended
+ * after a message sent with last = 1. NULL-safe (0). */
+int session_usable(const struct session *s);
+
+/* Say QUIT unless it was said already (without waiting for the reply),
+ * close, and free s. NULL-safe. */
+void session_close(struct session *s);
+
 /*
  * Deliver m through account a. Returns 0 when the message was accepted for
  * at least one recipient (res says which were refused), -1 with *e filled
  * otherwise (EX_TEMPFAIL for anything worth retrying). res is always
  * filled as far as the session got; free it with session_result_free.
+ * The same as session_open, session_send(last = 1), session_close, except
+ * that a message that cannot be sent at all fails before connecting.
  */
 int session_deliver(const struct account *a, const struct session_msg *m,
                     struct log *log, struct session_result *res, struct err *e);

@@ -24,11 +24,14 @@ static const char *const state_names[] = {
 	[SMTP_STATE_TLS]      = "TLS",
 	[SMTP_STATE_EHLO_TLS] = "EHLO_TLS",
 	[SMTP_STATE_AUTH]     = "AUTH",
+	[SMTP_STATE_READY]    = "READY",
+	[SMTP_STATE_RSET]     = "RSET",
 	[SMTP_STATE_MAIL]     = "MAIL",
 	[SMTP_STATE_RCPT]     = "RCPT",
 	[SMTP_STATE_DATA]     = "DATA",
 	[SMTP_STATE_BODY]     = "BODY",
 	[SMTP_STATE_DOT]      = "DOT",
+	[SMTP_STATE_DRAIN]    = "DRAIN",
 	[SMTP_STATE_QUIT]     = "QUIT",
 	[SMTP_STATE_DONE]     = "DONE",
 	[SMTP_STATE_FAILED]   = "FAILED",
@@ -105,15 +108,32 @@ state_phase(enum smtp_state st)
 	case SMTP_STATE_RCPT:     return PHASE_RCPT;
 	case SMTP_STATE_DATA:     return PHASE_DATA;
 	case SMTP_STATE_DOT:      return PHASE_DOT;
+	case SMTP_STATE_RSET:     return PHASE_RSET;
 	default:                  return PHASE_NONE;
 	}
 }
 
+/* The command a reply in DRAIN answers: the group ends with DATA (its
+ * reply comes last), or the drain is for an end of data. */
+static enum smtp_phase
+drain_phase(const struct smtp *s)
+{
+	if (!s->drain_data)
+		return PHASE_DOT;
+	return s->drain == 1 ? PHASE_DATA : PHASE_RCPT;
+}
+
+static enum smtp_phase
+reply_phase(const struct smtp *s)
+{
+	return s->state == SMTP_STATE_DRAIN ? drain_phase(s) : state_phase(s->state);
+}
+
 /* "(in reply to X)": err.c's names, except that HELO is called HELO. */
 static const char *
-state_command(enum smtp_state st)
+reply_command(const struct smtp *s)
 {
-	return st == SMTP_STATE_HELO ? "HELO" : err_phase_name(state_phase(st));
+	return s->state == SMTP_STATE_HELO ? "HELO" : err_phase_name(reply_phase(s));
 }
 
 /*
@@ -128,6 +148,11 @@ failv(struct smtp *s, int quit, int ex, int code, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	err_set(&s->err, ex, "%s", msg);
 	s->err.smtp_code = code;
+	/* A message under way fails with the connection. */
+	if (s->in_txn) {
+		s->msg_err = s->err;
+		s->in_txn = 0;
+	}
 	/* No QUIT in the middle of the body (it would be message text) or
 	 * while the TLS handshake is due. After a 554 greeting the server
 	 * waits for one (RFC 5321 3.1). */
@@ -184,9 +209,86 @@ reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
 
 	reply_summary(r, sum, sizeof sum);
 	if (ex == 0)
-		ex = err_ex_from_reply(r->code, r->enh, state_phase(s->state));
+		ex = err_ex_from_reply(r->code, r->enh, reply_phase(s));
 	return failq(s, quit, ex, r->code, "%s%s%s (in reply to %s)", prefix ? prefix : "",
-	             prefix ? ": " : "", sum, state_command(s->state));
+	             prefix ? ": " : "", sum, reply_command(s));
+}
+
+/* ------------------------------------------------------------ transactions */
+
+/* The transaction is over (either way) and the connection idle. */
+static enum smtp_action
+txn_end(struct smtp *s)
+{
+	s->in_txn = 0;
+	set_state(s, SMTP_STATE_READY);
+	return SMTP_READY;
+}
+
+/*
+ * The current message failed but the connection may carry the next one.
+ * open: the server may hold part of the transaction (MAIL was sent and not
+ * answered by an end of data), so the next one starts with RSET. drain:
+ * replies to pipelined commands still on their way, to be read and dropped
+ * first (drain_data: the last of them answers DATA). The last message,
+ * and single mode, end the connection instead, exactly as they always did.
+ */
+static enum smtp_action ENVOI_PRINTF(7, 0)
+txn_failv(struct smtp *s, int open, size_t drain, int drain_data, int ex, int code,
+          const char *fmt, va_list ap)
+{
+	char msg[ERR_MSG_MAX];
+
+	if (!s->p->multi || s->last)
+		return failv(s, 1, ex, code, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	err_set(&s->msg_err, ex, "%s", msg);
+	s->msg_err.smtp_code = code;
+	s->need_rset |= open;
+	if (drain > 0) {
+		s->drain = drain;
+		s->drain_data = drain_data;
+		set_state(s, SMTP_STATE_DRAIN);
+		return s->out.len ? SMTP_SEND : SMTP_READ;
+	}
+	return txn_end(s);
+}
+
+static enum smtp_action ENVOI_PRINTF(7, 8)
+txn_fail(struct smtp *s, int open, size_t drain, int drain_data, int ex, int code,
+         const char *fmt, ...)
+{
+	enum smtp_action a;
+	va_list ap;
+
+	va_start(ap, fmt);
+	a = txn_failv(s, open, drain, drain_data, ex, code, fmt, ap);
+	va_end(ap);
+	return a;
+}
+
+/* A message refused before anything of it was sent. */
+static enum smtp_action ENVOI_PRINTF(3, 4)
+txn_local(struct smtp *s, int ex, const char *fmt, ...)
+{
+	enum smtp_action a;
+	va_list ap;
+
+	va_start(ap, fmt);
+	a = txn_failv(s, 0, 0, 0, ex, 0, fmt, ap);
+	va_end(ap);
+	return a;
+}
+
+/* A transaction refused by reply r; the message reads like reply_fail's. */
+static enum smtp_action
+txn_reply_fail(struct smtp *s, const struct reply *r, int open, size_t drain, int drain_data)
+{
+	char sum[512];
+
+	reply_summary(r, sum, sizeof sum);
+	return txn_fail(s, open, drain, drain_data, err_ex_from_reply(r->code, r->enh, reply_phase(s)),
+	                r->code, "%s (in reply to %s)", sum, reply_command(s));
 }
 
 /* "server mx.example.org" or "the server", for our own messages. */
@@ -258,6 +360,41 @@ addr_display(const struct smtp_addr *a)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Forget the previous transaction's recipients. */
+static void
+txn_forget(struct smtp *s)
+{
+	if (s->rcpt)
+		for (size_t i = 0; i < s->m.nrcpts; i++)
+			free(s->rcpt[i].text);
+	free(s->rcpt);
+	s->rcpt = NULL;
+	s->accepted = 0;
+	s->rcpt_cur = 0;
+	s->pipelining = 0;
+	s->use_utf8 = 0;
+}
+
+/* Room for s->m: its recipient statuses, and an output group that holds
+ * RSET, MAIL, every RCPT and DATA (QUIT, "." and the aborting "*" fit in
+ * the slack). The output bound only ever grows. */
+static int
+txn_alloc(struct smtp *s, struct err *e)
+{
+	size_t n = s->m.nrcpts;
+
+	if (n > SIZE_MAX / SMTP_CMD_MAX - 5)
+		return err_set(e, EX_USAGE, "too many recipients (%zu)", n);
+	if (s->out.max < SMTP_CMD_MAX * (n + 5))
+		s->out.max = SMTP_CMD_MAX * (n + 5);
+	if (n > 0) {
+		s->rcpt = calloc(n, sizeof *s->rcpt);
+		if (s->rcpt == NULL)
+			return err_set(e, EX_OSERR, "out of memory");
+	}
+	return 0;
+}
+
 void
 smtp_init(struct smtp *s, const struct smtp_params *p)
 {
@@ -265,58 +402,67 @@ smtp_init(struct smtp *s, const struct smtp_params *p)
 	s->p = p;
 	s->state = SMTP_STATE_GREETING;
 	err_init(&s->err);
-	/* A pipelined group holds MAIL, every RCPT and DATA; QUIT, "." and
-	 * the aborting "*" fit in the slack. */
-	if (p->nrcpts > SIZE_MAX / SMTP_CMD_MAX - 4) {
-		buf_init(&s->out, 0);
-		err_set(&s->err, EX_USAGE, "too many recipients (%zu)", p->nrcpts);
+	err_init(&s->msg_err);
+	/* Setup needs EHLO or an AUTH line, "*" and QUIT at most at once. */
+	buf_init(&s->out, SMTP_CMD_MAX * 4);
+	if (p->multi)
 		return;
-	}
-	buf_init(&s->out, SMTP_CMD_MAX * (p->nrcpts + 4));
-	if (p->nrcpts > 0) {
-		s->rcpt = calloc(p->nrcpts, sizeof *s->rcpt);
-		if (s->rcpt == NULL)
-			err_set(&s->err, EX_OSERR, "out of memory");
-	}
+	s->m.from = p->from;
+	s->m.rcpts = p->rcpts;
+	s->m.nrcpts = p->nrcpts;
+	s->m.size = p->size;
+	s->m.has_8bit = p->has_8bit;
+	s->m.dsn_notify = p->dsn_notify;
+	s->m.dsn_return = p->dsn_return;
+	s->m.envid = p->envid;
+	s->last = 1;
+	(void)txn_alloc(s, &s->err);
 }
 
 void
 smtp_free(struct smtp *s)
 {
-	if (s->rcpt)
-		for (size_t i = 0; i < s->p->nrcpts; i++)
-			free(s->rcpt[i].text);
-	free(s->rcpt);
-	s->rcpt = NULL;
+	txn_forget(s);
 	/* Wipe whatever is there: an AUTH line may still be queued. */
 	mem_wipe(s->out.data, s->out.cap);
 	buf_free(&s->out);
 	s->out_secret = 0;
 }
 
+int
+smtp_msg_check(const struct smtp_msg *m, struct err *e)
+{
+	if (m->nrcpts == 0 || m->rcpts == NULL)
+		return err_set(e, EX_USAGE, "no recipients");
+	if (has_ctl(m->from.utf8) || has_ctl(m->from.ascii))
+		return err_set(e, EX_SOFTWARE, "envelope sender contains a control character");
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		const struct smtp_addr *a = &m->rcpts[i];
+		if (has_ctl(a->utf8) || has_ctl(a->ascii) || (a->utf8 == NULL && a->ascii == NULL) ||
+		    is_null_sender(a))
+			return err_set(e, EX_SOFTWARE, "recipient %zu is empty or contains a control "
+			               "character", i + 1);
+	}
+	if (m->dsn_notify && !is_token(m->dsn_notify))
+		return err_set(e, EX_CONFIG, "invalid dsn_notify value");
+	if (m->dsn_return && !is_token(m->dsn_return))
+		return err_set(e, EX_CONFIG, "invalid dsn_return value");
+	return 0;
+}
+
 enum smtp_action
 smtp_start(struct smtp *s)
 {
 	const struct smtp_params *p = s->p;
+	struct err e;
 
 	if (s->err.ex)
 		return failq(s, 0, s->err.ex, 0, "%s", s->err.msg);
-	if (p->nrcpts == 0 || p->rcpts == NULL)
-		return failq(s, 0, EX_USAGE, 0, "no recipients");
+	err_init(&e);
+	if (!p->multi && smtp_msg_check(&s->m, &e) < 0)
+		return failq(s, 0, e.ex, 0, "%s", e.msg);
 	if (p->helo == NULL || !is_token(p->helo))
 		return failq(s, 0, EX_SOFTWARE, 0, "invalid EHLO name");
-	if (has_ctl(p->from.utf8) || has_ctl(p->from.ascii))
-		return failq(s, 0, EX_SOFTWARE, 0, "envelope sender contains a control character");
-	for (size_t i = 0; i < p->nrcpts; i++) {
-		const struct smtp_addr *a = &p->rcpts[i];
-		if (has_ctl(a->utf8) || has_ctl(a->ascii) || (a->utf8 == NULL && a->ascii == NULL) ||
-		    is_null_sender(a))
-			return failq(s, 0, EX_SOFTWARE, 0, "recipient %zu is empty or contains a control character", i + 1);
-	}
-	if (p->dsn_notify && !is_token(p->dsn_notify))
-		return failq(s, 0, EX_CONFIG, 0, "invalid dsn_notify value");
-	if (p->dsn_return && !is_token(p->dsn_return))
-		return failq(s, 0, EX_CONFIG, 0, "invalid dsn_return value");
 	if (p->auth && (p->auth_ops == NULL || p->auth_ops->start == NULL ||
 	                p->auth_ops->step == NULL))
 		return failq(s, 0, EX_SOFTWARE, 0, "authentication requested without SASL callbacks");
@@ -343,6 +489,18 @@ send_ehlo(struct smtp *s, enum smtp_state next)
 static enum smtp_action begin_auth(struct smtp *s);
 static enum smtp_action begin_envelope(struct smtp *s);
 
+/* Greeting, EHLO, STARTTLS and AUTH are through. */
+static enum smtp_action
+setup_done(struct smtp *s)
+{
+	if (s->p->multi) {
+		set_state(s, SMTP_STATE_READY);
+		return SMTP_READY;
+	}
+	s->in_txn = 1;
+	return begin_envelope(s);
+}
+
 /* EHLO or HELO went through: STARTTLS, AUTH or the envelope next. */
 static enum smtp_action
 after_hello(struct smtp *s)
@@ -362,7 +520,7 @@ after_hello(struct smtp *s)
 	}
 	if (s->p->auth)
 		return begin_auth(s);
-	return begin_envelope(s);
+	return setup_done(s);
 }
 
 static enum smtp_action
@@ -498,7 +656,7 @@ on_auth(struct smtp *s, const struct reply *r)
 			if (s->p->auth_ops->finish(s->p->auth_ctx, &e) < 0)
 				return fail_err(s, &e);
 		}
-		return begin_envelope(s);
+		return setup_done(s);
 	}
 	if (r->code != 334)
 		return reply_fail(s, r, 0, "authentication failed");
@@ -551,7 +709,7 @@ put_xtext(struct buf *b, const char *v)
 static int
 queue_mail(struct smtp *s)
 {
-	const struct smtp_params *p = s->p;
+	const struct smtp_msg *p = &s->m;
 	const char *from = is_null_sender(&p->from) ? "" : addr_form(s, &p->from);
 	struct buf line;
 	int r;
@@ -586,9 +744,9 @@ queue_rcpt(struct smtp *s, size_t i)
 	int r;
 
 	buf_init(&line, SMTP_CMD_MAX);
-	r = buf_printf(&line, "RCPT TO:<%s>", addr_form(s, &s->p->rcpts[i]));
-	if (r == 0 && s->caps.dsn && s->p->dsn_notify)
-		r = buf_printf(&line, " NOTIFY=%s", s->p->dsn_notify);
+	r = buf_printf(&line, "RCPT TO:<%s>", addr_form(s, &s->m.rcpts[i]));
+	if (r == 0 && s->caps.dsn && s->m.dsn_notify)
+		r = buf_printf(&line, " NOTIFY=%s", s->m.dsn_notify);
 	if (r == 0)
 		r = buf_puts(&line, "\r\n");
 	if (r == 0)
@@ -601,20 +759,31 @@ queue_rcpt(struct smtp *s, size_t i)
 static size_t
 next_rcpt(const struct smtp *s, size_t i)
 {
-	while (i < s->p->nrcpts && s->rcpt[i].ex != 0)
+	while (i < s->m.nrcpts && s->rcpt[i].ex != 0)
 		i++;
 	return i;
+}
+
+/* How many RCPTs from recipient i on are (or were) sent. */
+static size_t
+count_rcpts(const struct smtp *s, size_t i)
+{
+	size_t n = 0;
+
+	for (i = next_rcpt(s, i); i < s->m.nrcpts; i = next_rcpt(s, i + 1))
+		n++;
+	return n;
 }
 
 /*
  * No recipient was accepted: the overall error is the first refusal's,
  * except that any temporary refusal makes the whole temporary (a retry
- * may deliver to it).
+ * may deliver to it). open and drain as for txn_fail.
  */
 static enum smtp_action
-fail_rcpts(struct smtp *s)
+fail_rcpts(struct smtp *s, int open, size_t drain)
 {
-	const struct smtp_params *p = s->p;
+	const struct smtp_msg *p = &s->m;
 	size_t pick = p->nrcpts;
 	char pre[600];
 
@@ -636,23 +805,52 @@ fail_rcpts(struct smtp *s)
 	else
 		snprintf(pre, sizeof pre, "all %zu recipients refused, e.g. <%s>", p->nrcpts,
 		         addr_display(&p->rcpts[pick]));
-	return failq(s, 1, s->rcpt[pick].ex, s->rcpt[pick].code, "%s: %s%s", pre,
-	             s->rcpt[pick].text ? s->rcpt[pick].text : "refused",
-	             s->rcpt[pick].code ? " (in reply to RCPT TO)" : "");
+	return txn_fail(s, open, drain, 0, s->rcpt[pick].ex, s->rcpt[pick].code, "%s: %s%s", pre,
+	                s->rcpt[pick].text ? s->rcpt[pick].text : "refused",
+	                s->rcpt[pick].code ? " (in reply to RCPT TO)" : "");
+}
+
+/* Drop what was queued since mark: a group that could not be completed
+ * is never sent in part. */
+static void
+out_truncate(struct smtp *s, size_t mark)
+{
+	s->out.len = mark;
+	if (s->out.data)
+		s->out.data[mark] = '\0';
+}
+
+/* MAIL, and with PIPELINING every RCPT and DATA behind it. */
+static int
+queue_envelope(struct smtp *s)
+{
+	if (queue_mail(s) < 0)
+		return -1;
+	if (s->pipelining) {
+		/* RFC 2920 3.1: MAIL, RCPT and DATA may go in one group;
+		 * DATA is the last command of the group. */
+		for (size_t i = s->rcpt_cur; i < s->m.nrcpts; i = next_rcpt(s, i + 1))
+			if (queue_rcpt(s, i) < 0)
+				return -1;
+		if (queue_str(s, "DATA\r\n") < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static enum smtp_action
 begin_envelope(struct smtp *s)
 {
-	const struct smtp_params *p = s->p;
+	const struct smtp_msg *p = &s->m;
 	static const char no_utf8[] =
 	        "non-ASCII local part needs SMTPUTF8, which the server does not offer";
-	int need = 0;
+	int need = 0, rset = s->need_rset;
+	size_t mark;
 
 	/* RFC 1870: refuse early rather than upload a message the server
 	 * has said it will not take. 0 means no limit was given. */
 	if (s->caps.size_set && s->caps.size > 0 && p->size > s->caps.size)
-		return fail(s, EX_UNAVAILABLE, "message is %llu bytes, server limit is %llu "
+		return txn_local(s, EX_UNAVAILABLE, "message is %llu bytes, server limit is %llu "
 		            "(SIZE in reply to EHLO)", p->size, s->caps.size);
 
 	/* One decision for the whole envelope (RFC 6531 3.4): UTF-8 forms
@@ -665,45 +863,86 @@ begin_envelope(struct smtp *s)
 			need = 1;
 	s->use_utf8 = need && s->caps.smtputf8;
 	if (!s->use_utf8 && !is_null_sender(&p->from) && p->from.ascii == NULL)
-		return fail(s, EX_UNAVAILABLE, "sender <%s>: %s", addr_display(&p->from), no_utf8);
+		return txn_local(s, EX_UNAVAILABLE, "sender <%s>: %s", addr_display(&p->from), no_utf8);
 	for (size_t i = 0; i < p->nrcpts; i++) {
 		if (s->use_utf8 || p->rcpts[i].ascii != NULL)
 			continue;
 		s->rcpt[i].ex = EX_UNAVAILABLE;
 		s->rcpt[i].text = xstrdup(no_utf8);
 		if (s->rcpt[i].text == NULL)
-			return fail(s, EX_OSERR, "out of memory");
+			return txn_local(s, EX_OSERR, "out of memory");
 	}
 	s->rcpt_cur = next_rcpt(s, 0);
 	if (s->rcpt_cur == p->nrcpts)
-		return fail_rcpts(s);
+		return fail_rcpts(s, 0, 0);
 
+	/* After a transaction that failed mid-way, RSET leads the group
+	 * (RFC 2920 allows it anywhere but last); without PIPELINING the
+	 * envelope waits for its reply. */
+	mark = s->out.len;
 	s->pipelining = s->caps.pipelining;
-	if (queue_mail(s) < 0)
-		return fail(s, EX_SOFTWARE, "cannot queue MAIL FROM (address too long?)");
-	if (s->pipelining) {
-		/* RFC 2920 3.1: MAIL, RCPT and DATA may go in one group;
-		 * DATA is the last command of the group. */
-		for (size_t i = s->rcpt_cur; i < p->nrcpts; i = next_rcpt(s, i + 1))
-			if (queue_rcpt(s, i) < 0)
-				return fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
-		if (queue_str(s, "DATA\r\n") < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue DATA");
+	if ((rset && queue_str(s, "RSET\r\n") < 0) ||
+	    ((!rset || s->pipelining) && queue_envelope(s) < 0)) {
+		out_truncate(s, mark);
+		return txn_local(s, EX_SOFTWARE, "cannot queue the envelope (address too long?)");
 	}
+	set_state(s, rset ? SMTP_STATE_RSET : SMTP_STATE_MAIL);
+	return SMTP_SEND;
+}
+
+enum smtp_action
+smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last)
+{
+	struct err e;
+
+	if (s->state == SMTP_STATE_FAILED)
+		return SMTP_FAIL;
+	if (!s->p->multi || s->state != SMTP_STATE_READY)
+		return fail(s, EX_SOFTWARE, "next message in state %s", smtp_state_name(s->state));
+	txn_forget(s);
+	s->m = *m;
+	s->last = last;
+	s->in_txn = 1;
+	err_init(&s->msg_err);
+	err_init(&e);
+	if (smtp_msg_check(m, &e) < 0 || txn_alloc(s, &e) < 0) {
+		txn_forget(s);
+		s->m.nrcpts = 0;
+		return txn_local(s, e.ex, "%s", e.msg);
+	}
+	return begin_envelope(s);
+}
+
+static enum smtp_action
+on_rset(struct smtp *s, const struct reply *r)
+{
+	/* RFC 5321 4.1.1.5: RSET must succeed; a server that refuses it
+	 * cannot be trusted with the next message. */
+	if (r->code / 100 != 2)
+		return reply_fail(s, r, 0, NULL);
+	s->need_rset = 0;
 	set_state(s, SMTP_STATE_MAIL);
+	if (s->pipelining)
+		return SMTP_READ;
+	if (queue_envelope(s) < 0)
+		return txn_local(s, EX_SOFTWARE, "cannot queue MAIL FROM (address too long?)");
 	return SMTP_SEND;
 }
 
 static enum smtp_action
 on_mail(struct smtp *s, const struct reply *r)
 {
+	/* Pipelined, every RCPT and DATA are answered yet (refused, if
+	 * the server is sane); RSET in any case, as MAIL's fate on the
+	 * server's side is best not guessed. */
 	if (r->code / 100 != 2)
-		return reply_fail(s, r, 0, NULL);
+		return txn_reply_fail(s, r, 1, s->pipelining ? count_rcpts(s, s->rcpt_cur) + 1 : 0,
+		                      1);
 	set_state(s, SMTP_STATE_RCPT);
 	if (s->pipelining)
 		return SMTP_READ;
 	if (queue_rcpt(s, s->rcpt_cur) < 0)
-		return fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
+		return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue RCPT TO (address too long?)");
 	return SMTP_SEND;
 }
 
@@ -726,11 +965,12 @@ on_rcpt(struct smtp *s, const struct reply *r)
 		st->ex = err_ex_from_reply(r->code, r->enh, PHASE_RCPT);
 	}
 	s->rcpt_cur = next_rcpt(s, s->rcpt_cur + 1);
-	if (s->rcpt_cur < s->p->nrcpts) {
+	if (s->rcpt_cur < s->m.nrcpts) {
 		if (s->pipelining)
 			return SMTP_READ;
 		if (queue_rcpt(s, s->rcpt_cur) < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
+			return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0,
+			                "cannot queue RCPT TO (address too long?)");
 		return SMTP_SEND;
 	}
 	if (s->pipelining) {        /* DATA is on its way already */
@@ -738,9 +978,9 @@ on_rcpt(struct smtp *s, const struct reply *r)
 		return SMTP_READ;
 	}
 	if (s->accepted == 0)
-		return fail_rcpts(s);
+		return fail_rcpts(s, 1, 0);
 	if (queue_str(s, "DATA\r\n") < 0)
-		return fail(s, EX_SOFTWARE, "cannot queue DATA");
+		return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue DATA");
 	set_state(s, SMTP_STATE_DATA);
 	return SMTP_SEND;
 }
@@ -751,13 +991,16 @@ on_data(struct smtp *s, const struct reply *r)
 	if (s->accepted == 0) {
 		/* Pipelined DATA after every RCPT failed. The server should
 		 * have refused it (RFC 2920 3.1); if it said 354 anyway, end
-		 * the empty message at once: it has no recipients to go to. */
-		if (r->code == 354)
+		 * the empty message at once: it has no recipients to go to.
+		 * That end of data's reply closes the transaction. */
+		if (r->code == 354) {
 			(void)queue_str(s, ".\r\n");
-		return fail_rcpts(s);
+			return fail_rcpts(s, 0, 1);
+		}
+		return fail_rcpts(s, 1, 0);
 	}
 	if (r->code != 354)
-		return reply_fail(s, r, 0, NULL);
+		return txn_reply_fail(s, r, 1, 0, 0);
 	set_state(s, SMTP_STATE_BODY);
 	return SMTP_BODY;
 }
@@ -772,7 +1015,7 @@ smtp_body_done(struct smtp *s)
 	set_state(s, SMTP_STATE_DOT);
 	/* RFC 2920: QUIT may follow the end of data in the same group; we
 	 * then close as soon as the end-of-data reply is in. */
-	if (s->caps.pipelining) {
+	if (s->caps.pipelining && s->last) {
 		if (queue_str(s, "QUIT\r\n") < 0)
 			return fail(s, EX_SOFTWARE, "cannot queue QUIT");
 		s->quit_sent = 1;
@@ -783,8 +1026,12 @@ smtp_body_done(struct smtp *s)
 static enum smtp_action
 on_dot(struct smtp *s, const struct reply *r)
 {
+	/* Either way the server's transaction is over: no RSET next. */
 	if (r->code / 100 != 2)
-		return reply_fail(s, r, 0, NULL);
+		return txn_reply_fail(s, r, 0, 0, 0);
+	if (!s->last)
+		return txn_end(s);
+	s->in_txn = 0;
 	if (!s->quit_sent) {
 		if (queue_str(s, "QUIT\r\n") == 0)
 			s->quit_sent = 1;
@@ -793,6 +1040,46 @@ on_dot(struct smtp *s, const struct reply *r)
 	}
 	set_state(s, SMTP_STATE_QUIT);
 	return SMTP_DONE;
+}
+
+/* A reply to a command of a failed transaction: dropped, except that a
+ * DATA a confused server accepted gets its empty message ended. */
+static enum smtp_action
+on_drain(struct smtp *s, const struct reply *r)
+{
+	if (s->drain > 1) {
+		s->drain--;
+		return SMTP_READ;
+	}
+	if (s->drain_data && r->code == 354) {
+		if (queue_str(s, ".\r\n") < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue the end of data");
+		s->drain_data = 0;
+		return SMTP_SEND;
+	}
+	s->drain = 0;
+	return txn_end(s);
+}
+
+enum smtp_action
+smtp_finish(struct smtp *s)
+{
+	switch (s->state) {
+	case SMTP_STATE_READY:
+		if (queue_str(s, "QUIT\r\n") < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue QUIT");
+		s->quit_sent = 1;
+		set_state(s, SMTP_STATE_QUIT);
+		return SMTP_DONE;
+	case SMTP_STATE_QUIT:
+	case SMTP_STATE_DONE:
+		return SMTP_DONE;
+	case SMTP_STATE_FAILED:
+		return SMTP_FAIL;
+	default:
+		return fail(s, EX_SOFTWARE, "connection given up in state %s",
+		            smtp_state_name(s->state));
+	}
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -837,6 +1124,8 @@ smtp_on_reply(struct smtp *s, const struct reply *r)
 	case SMTP_STATE_RCPT:     return on_rcpt(s, r);
 	case SMTP_STATE_DATA:     return on_data(s, r);
 	case SMTP_STATE_DOT:      return on_dot(s, r);
+	case SMTP_STATE_RSET:     return on_rset(s, r);
+	case SMTP_STATE_DRAIN:    return on_drain(s, r);
 	default:
 		break;
 	}
@@ -863,6 +1152,12 @@ smtp_error(const struct smtp *s)
 	return &s->err;
 }
 
+const struct err *
+smtp_msg_error(const struct smtp *s)
+{
+	return &s->msg_err;
+}
+
 const struct caps *
 smtp_caps(const struct smtp *s)
 {
@@ -872,7 +1167,7 @@ smtp_caps(const struct smtp *s)
 const struct smtp_rcpt_status *
 smtp_rcpt_status(const struct smtp *s, size_t i)
 {
-	if (s->rcpt == NULL || i >= s->p->nrcpts)
+	if (s->rcpt == NULL || i >= s->m.nrcpts)
 		return NULL;
 	return &s->rcpt[i];
 }

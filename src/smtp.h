@@ -17,10 +17,32 @@
  * (struct reply, validated by reply.c) and hands it to smtp_on_reply(),
  * and does whatever the returned action says.
  *
+ * Two modes. Single (params.multi 0): the message is in smtp_params and
+ * the engine runs greeting to QUIT for it. Multi (params.multi 1): after
+ * the greeting, EHLO, STARTTLS and AUTH the engine stops in READY and
+ * returns SMTP_READY; each message then comes with smtp_next_message(),
+ * whose transaction ends in READY again (SMTP_READY, success or failure
+ * in smtp_msg_error()), until the caller says a message is the last one or
+ * calls smtp_finish() for QUIT. A single-mode run is exactly a multi run
+ * with one message marked last: same bytes, same round trips.
+ *
  * Decisions worth knowing:
  * - With PIPELINING, MAIL, every RCPT and DATA go out as one group, and
- *   QUIT rides behind the end of data; the engine then ends on the end of
- *   data reply without waiting for QUIT's (as Postfix's client does).
+ *   QUIT rides behind the end of data of the last message; the engine then
+ *   ends on the end of data reply without waiting for QUIT's (as Postfix's
+ *   client does). The next message's group is sent only once the previous
+ *   end of data was answered: its reply decides whether the message may be
+ *   taken off the queue, and nothing of the next one should be in flight
+ *   if the connection dies before that reply.
+ * - A transaction that fails (4xx/5xx to MAIL, RCPT, DATA or the end of
+ *   data, or a local refusal such as SIZE) fails that message only, unless
+ *   it is the last one (then the engine quits, as in single mode). When the
+ *   server may still hold part of it (MAIL accepted, or unknown), the next
+ *   message's group starts with RSET (RFC 5321 4.1.1.5), pipelined with it.
+ *   Replies to pipelined commands of a failed transaction are read and
+ *   discarded (state DRAIN) before the engine is READY again.
+ * - Connection failures (421 at any point, a protocol error, an engine
+ *   misuse) end the connection whatever the mode: SMTP_FAIL.
  * - A message with 8-bit bytes is sent with BODY=8BITMIME when the server
  *   offers 8BITMIME; when it does not, the body is sent unchanged anyway
  *   (no downgrade to quoted-printable), as common clients do: nearly every
@@ -66,11 +88,15 @@ enum smtp_state {
 	SMTP_STATE_TLS,         /* the session is doing the TLS handshake */
 	SMTP_STATE_EHLO_TLS,    /* EHLO sent again inside TLS */
 	SMTP_STATE_AUTH,        /* AUTH or a SASL response sent */
+	SMTP_STATE_READY,       /* multi mode: idle between transactions */
+	SMTP_STATE_RSET,        /* RSET sent (and, pipelined, the next envelope) */
 	SMTP_STATE_MAIL,        /* MAIL sent (and, pipelined, RCPTs and DATA) */
 	SMTP_STATE_RCPT,        /* awaiting RCPT replies */
 	SMTP_STATE_DATA,        /* awaiting the reply to DATA */
 	SMTP_STATE_BODY,        /* the session is streaming the body */
 	SMTP_STATE_DOT,         /* end of data sent */
+	SMTP_STATE_DRAIN,       /* a failed transaction's pipelined replies are
+	                         * still due; they are read and dropped */
 	SMTP_STATE_QUIT,        /* accepted; QUIT queued or sent, its reply not needed */
 	SMTP_STATE_DONE,        /* the session read QUIT's reply anyway */
 	SMTP_STATE_FAILED,
@@ -110,7 +136,22 @@ struct smtp_rcpt_status {
 	                     * class (EX_NOUSER, EX_TEMPFAIL, EX_UNAVAILABLE) */
 };
 
+/* One message's envelope, for smtp_next_message. The pointers are
+ * borrowed: they must stay valid until the engine ends that transaction
+ * (returns SMTP_READY, SMTP_DONE or SMTP_FAIL for it). */
+struct smtp_msg {
+	struct smtp_addr from;          /* utf8 "" (or NULL) = null sender "<>" */
+	const struct smtp_addr *rcpts;
+	size_t nrcpts;
+	unsigned long long size;        /* spool size, for SIZE= and the early check */
+	int has_8bit;                   /* BODY=8BITMIME when offered */
+	const char *dsn_notify, *dsn_return, *envid;   /* NULL = none; only sent if DSN is offered */
+};
+
 struct smtp_params {
+	int multi;                      /* 0: one message, given below; 1: messages come
+	                                 * with smtp_next_message (the fields from
+	                                 * `from` to `envid` are then unused) */
 	const char *helo;               /* EHLO/HELO argument */
 	const char *host;               /* server name for messages; NULL = "the server" */
 	int tls;                        /* 0 plain, 1 STARTTLS required, 2 implicit TLS */
@@ -133,14 +174,20 @@ enum smtp_action {
 	                 * pipelined behind the 220), then call smtp_tls_done */
 	SMTP_BODY,      /* send pending output, stream the dot-stuffed body (ending in
 	                 * CRLF), then call smtp_body_done */
-	SMTP_DONE,      /* accepted for at least one recipient: send pending output
-	                 * (QUIT) and close without waiting for QUIT's reply */
+	SMTP_DONE,      /* accepted for at least one recipient (or, from
+	                 * smtp_finish, the connection's work is done): send pending
+	                 * output (QUIT) and close without waiting for QUIT's reply */
 	SMTP_FAIL,      /* failed, see smtp_error(); pending output (QUIT) may be
 	                 * sent best-effort before closing */
+	SMTP_READY,     /* multi mode: the connection is idle (set up, or a
+	                 * transaction ended: smtp_msg_error() says how); send
+	                 * pending output if any (there is none today), then call
+	                 * smtp_next_message or smtp_finish */
 };
 
 struct smtp {
 	const struct smtp_params *p;    /* borrowed; must outlive the engine */
+	struct smtp_msg m;              /* the current message (pointers borrowed) */
 	enum smtp_state state;
 	struct caps caps;
 	int tls_active;
@@ -150,18 +197,57 @@ struct smtp {
 	int auth_steps;
 	size_t rcpt_cur;                /* recipient whose RCPT reply comes next */
 	size_t accepted;
-	struct smtp_rcpt_status *rcpt;  /* p->nrcpts entries */
+	struct smtp_rcpt_status *rcpt;  /* m.nrcpts entries */
 	struct buf out;
 	int out_secret;
-	struct err err;
+	struct err err;                 /* what ended the connection (single mode:
+	                                 * also the message's failure) */
+	/* transactions (multi mode) */
+	int last;                       /* the current message is the last one */
+	int in_txn;                     /* a transaction is under way */
+	int need_rset;                  /* the server may hold a failed transaction */
+	size_t drain;                   /* DRAIN: replies still to drop */
+	int drain_data;                 /* ... the last of which answers DATA */
+	struct err msg_err;             /* the current transaction's failure */
 };
 
-/* Set up for one transaction. p (and everything it points to) must stay
- * valid until smtp_free. Allocation failures surface at smtp_start. */
+/* Set up the engine. p (and everything it points to) must stay valid
+ * until smtp_free. Allocation failures surface at smtp_start. */
 void smtp_init(struct smtp *s, const struct smtp_params *p);
 
-/* -> SMTP_READ (await the greeting), or SMTP_FAIL (no recipients, memory). */
+/* -> SMTP_READ (await the greeting), or SMTP_FAIL (single mode: no
+ * recipients or an invalid message, see smtp_msg_check; memory). */
 enum smtp_action smtp_start(struct smtp *s);
+
+/*
+ * Is m sendable at all (pure; no engine needed)? -1 with *e filled:
+ * EX_USAGE no recipients, EX_SOFTWARE a control character or an empty
+ * recipient (no command injection, whoever forgot to validate), EX_CONFIG
+ * an invalid DSN value. The engine runs it on every message; callers may
+ * run it first to avoid connecting for nothing.
+ */
+int smtp_msg_check(const struct smtp_msg *m, struct err *e);
+
+/*
+ * Multi mode, in READY: start the transaction for m (pointers borrowed
+ * until it ends). last = 1: the end of data carries QUIT (with
+ * PIPELINING) and the connection ends after this message, as in single
+ * mode. Queues RSET first when the previous transaction left the server
+ * mid-way. Returns SMTP_SEND (and then the usual actions), SMTP_READY at
+ * once when the message fails before anything is sent (SIZE too big,
+ * SMTPUTF8 needed, invalid: see smtp_msg_error), or SMTP_FAIL (last
+ * message failed, or called in another state: EX_SOFTWARE).
+ */
+enum smtp_action smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last);
+
+/*
+ * Multi mode: end the connection. In READY queues QUIT -> SMTP_DONE (send
+ * it and close without waiting for the reply); after SMTP_DONE or
+ * SMTP_FAIL it queues nothing and returns the same again; in any other
+ * state (the caller gives up mid-transaction) it fails the connection
+ * (EX_SOFTWARE, QUIT queued unless the body is being sent) -> SMTP_FAIL.
+ */
+enum smtp_action smtp_finish(struct smtp *s);
 
 /* Consume one complete reply to the oldest unanswered command. */
 enum smtp_action smtp_on_reply(struct smtp *s, const struct reply *r);
@@ -180,16 +266,23 @@ struct buf *smtp_output(struct smtp *s);
 /* Does the pending output carry AUTH data? Then log it redacted. */
 int smtp_output_is_secret(const struct smtp *s);
 
-/* The overall failure (ex 0 while none). Owned by s. */
+/* The overall failure (ex 0 while none): what ended the connection, or
+ * in single mode also the message's failure. Owned by s. */
 const struct err *smtp_error(const struct smtp *s);
+
+/* The current (or just ended) transaction's failure, ex 0 while none:
+ * a refusal of that message, or the connection failure that ended it.
+ * Reset by smtp_next_message. Owned by s. */
+const struct err *smtp_msg_error(const struct smtp *s);
 
 /* The server's capabilities (the latest EHLO; all zero after HELO). */
 const struct caps *smtp_caps(const struct smtp *s);
 
-/* Recipient i's status, NULL if i is out of range. Owned by s. */
+/* Recipient i of the current (or just ended) transaction, NULL if i is
+ * out of range. Owned by s; valid until the next smtp_next_message. */
 const struct smtp_rcpt_status *smtp_rcpt_status(const struct smtp *s, size_t i);
 
-/* Recipients accepted by RCPT so far. */
+/* Recipients of the current transaction accepted by RCPT so far. */
 size_t smtp_accepted(const struct smtp *s);
 
 /* Current state, and a state's name ("EHLO_TLS"; "?" if out of range). */
