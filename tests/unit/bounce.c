@@ -641,6 +641,55 @@ test_part_contains(void)
 	free(s);
 }
 
+/* A damaged spool file whose header block never ends is cut after about
+ * a megabyte, at a line end when there is one, and the part stays valid. */
+static void
+test_endless_headers(void)
+{
+	static const struct {
+		const char *name;
+		int lines;            /* 100-byte header lines, else one endless line */
+	} cases[] = { { "endless header lines", 1 }, { "one endless line", 0 } };
+	size_t n = 3u << 20;
+	char *s = malloc(n);
+	struct bounce_rcpt r = { "bob@example.net", "5.1.1", NULL, "failed" };
+	struct bounce_info b = info_one(&r, 1);
+
+	if (s == NULL)
+		exit(99);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct out o;
+		struct mime m;
+		const char *body;
+		size_t blen, longest;
+		int crlf;
+
+		memset(s, 'h', n);
+		if (cases[i].lines)
+			for (size_t k = 0; k + 100 <= n; k += 100)
+				memcpy(s + k, "X-H: ", 5), memcpy(s + k + 98, "\r\n", 2);
+		run(file_with(s, n), n, 1000, &b, &o);
+		is_int(o.ret, 0, "%s: bounce written (%s)", cases[i].name, o.ret ? o.e.msg : "");
+		if (o.ret != 0 || split(&o, &m) != 0 || m.nparts != 3) {
+			ok(0, "%s: splits", cases[i].name);
+			out_free(&o);
+			continue;
+		}
+		part_hlen(&m, 2, &body, &blen);
+		ok(blen >= (1u << 20) && blen < (1u << 20) + 128 * 1024,
+		    "%s: about a megabyte of headers kept (%zu)", cases[i].name, blen);
+		ok(blen >= 2 && body[blen - 2] == '\r' && body[blen - 1] == '\n',
+		    "%s: the part ends with a complete line", cases[i].name);
+		if (cases[i].lines)
+			is_int(blen % 100, 0, "%s: cut at a line end", cases[i].name);
+		crlf = crlf_only(o.text, o.len, &longest);
+		ok(crlf, "%s: CRLF throughout", cases[i].name);
+		mime_free(&m);
+		out_free(&o);
+	}
+	free(s);
+}
+
 /* The original is read from the descriptor's current offset. */
 static void
 test_offset(void)
@@ -916,6 +965,7 @@ main(void)
 	test_headers_only();
 	test_original_forms();
 	test_part_contains();
+	test_endless_headers();
 	test_offset();
 	test_defaults();
 	test_delayed();
