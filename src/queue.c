@@ -78,9 +78,10 @@ queue_id_valid(const char *s)
 	return n >= QUEUE_ID_MIN && n < QUEUE_ID_MAX;
 }
 
-/* Out of space, over quota or a failing disk: the write side of the
- * "disk full" promise (EX_IOERR); anything else while creating or moving
- * a file is EX_CANTCREAT (permissions, missing directory, ...). */
+/* For a failed rename: out of space (a directory that must grow), over
+ * quota or a failing disk is EX_IOERR like a failed write; anything else
+ * is EX_CANTCREAT (permissions, missing directory, ...). Failures to
+ * create or open a file are always EX_CANTCREAT. */
 static int
 create_ex(int errnum)
 {
@@ -103,7 +104,7 @@ mkdirs(const char *path, struct err *e)
 			char saved = *p;
 			*p = '\0';
 			if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-				return err_set(e, create_ex(errno), "cannot create queue directory %s: %s",
+				return err_set(e, EX_CANTCREAT, "cannot create queue directory %s: %s",
 				               tmp, strerror(errno));
 			*p = saved;
 			if (saved == '\0')
@@ -125,7 +126,7 @@ mksub(const char *dir, const char *sub, struct err *e)
 	if (p == NULL)
 		return err_set(e, EX_CANTCREAT, "queue directory name too long: %s", dir);
 	if (mkdir(p, 0700) < 0 && errno != EEXIST)
-		r = err_set(e, create_ex(errno), "cannot create %s: %s", p, strerror(errno));
+		r = err_set(e, EX_CANTCREAT, "cannot create %s: %s", p, strerror(errno));
 	free(p);
 	return r;
 }
@@ -464,8 +465,10 @@ read_file(const char *path, size_t max, struct buf *b, struct err *e)
 /*
  * Replace `final` atomically with data: write tmp (in the queue's tmp/,
  * same file system), fsync, rename over final, fsync final's directory
- * `syncdir`. The caller holds the entry's lock, so nobody else writes the
- * same tmp name; a leftover from a crash is simply truncated.
+ * `syncdir`. The caller should hold the entry's lock; the tmp name carries
+ * the pid anyway, so a caller that does not can only lose a race (last
+ * rename wins), never write a mixed file. A leftover from a crash is
+ * truncated on reuse or cleared by queue_clean_tmp.
  */
 static int
 replace_file(const char *tmp, const char *final, const char *syncdir, const char *data,
@@ -1131,20 +1134,20 @@ entry_exists(const char *dir, const char *id, struct err *e)
 	return r;
 }
 
-/* Write the state `it` as DIR[/failed]/ID.st through tmp/ID.st.new. */
+/* Write the state `it` as DIR[/failed]/ID.st through tmp/ID.st.PID. */
 static int
 write_state(const char *dir, int failed, const char *id, const struct queue_item *it,
             struct err *e)
 {
 	struct buf b;
 	char *tmp = NULL, *final = NULL, *syncdir = NULL;
-	char name[QUEUE_ID_MAX + 8];
+	char name[QUEUE_ID_MAX + 32];
 	int r;
 
 	if (mksub(dir, "tmp", e) < 0)
 		return -1;
 	buf_init(&b, QUEUE_ST_MAX);
-	snprintf(name, sizeof name, "%s.st.new", id);
+	snprintf(name, sizeof name, "%s.st.%ld", id, (long)getpid());
 	tmp = path_join(dir, "tmp", name, NULL);
 	final = entry_path(dir, failed, id, ".st");
 	syncdir = failed ? path_join(dir, "failed", NULL, NULL) : xstrdup(dir);
@@ -1205,7 +1208,7 @@ queue_set_rcpts(const char *dir, const char *id, const char *const *rcpts, size_
 	struct queue_envelope env;
 	struct buf b;
 	char *tmp = NULL, *final = NULL;
-	char name[QUEUE_ID_MAX + 8];
+	char name[QUEUE_ID_MAX + 32];
 	int r;
 
 	if (n == 0)
@@ -1226,7 +1229,7 @@ queue_set_rcpts(const char *dir, const char *id, const char *const *rcpts, size_
 	env.dsn_return = it.dsn_return;
 	env.envid = it.envid;
 	buf_init(&b, QUEUE_ENV_MAX);
-	snprintf(name, sizeof name, "%s.env.new", id);
+	snprintf(name, sizeof name, "%s.env.%ld", id, (long)getpid());
 	if (mksub(dir, "tmp", e) < 0) {
 		r = -1;
 	} else if ((tmp = path_join(dir, "tmp", name, NULL)) == NULL ||

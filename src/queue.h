@@ -144,7 +144,8 @@ struct queue_envelope {
  * EX_CANTCREAT (cannot create or move a file), EX_SOFTWARE (a value with
  * a line break, no recipients); the message names the path and the
  * reason. On error nothing partial is left visible: the tmp/ files and
- * any half-moved entry are removed. */
+ * any half-moved entry are removed, and q is good only for
+ * queue_entry_free. */
 int queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env,
                        struct err *e);
 
@@ -218,7 +219,9 @@ struct queue_lock {
 	char id[QUEUE_ID_MAX];
 };
 int queue_lock(const char *dir, const char *id, struct queue_lock *lk, struct err *e);
-/* Release (close); safe on a lock that was not taken or already released. */
+/* Release (close); safe on a lock that was not taken or already released.
+ * The functions below that change an entry expect the caller to hold its
+ * lock (queue_entry_create's msg_fd or queue_lock). */
 void queue_unlock(struct queue_lock *lk);
 
 /* Open ID.msg read-only (for sending); the caller closes the descriptor.
