@@ -244,6 +244,9 @@ txn_failv(struct smtp *s, int open, size_t drain, int drain_data, int ex, int co
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	err_set(&s->msg_err, ex, "%s", msg);
 	s->msg_err.smtp_code = code;
+	/* Decided: a connection failure while draining does not change
+	 * why this message failed. */
+	s->in_txn = 0;
 	s->need_rset |= open;
 	if (drain > 0) {
 		s->drain = drain;

@@ -279,7 +279,8 @@ const struct err *smtp_msg_error(const struct smtp *s);
 const struct caps *smtp_caps(const struct smtp *s);
 
 /* Recipient i of the current (or just ended) transaction, NULL if i is
- * out of range. Owned by s; valid until the next smtp_next_message. */
+ * out of range (every i when smtp_msg_check refused the message). Owned
+ * by s; valid until the next smtp_next_message. */
 const struct smtp_rcpt_status *smtp_rcpt_status(const struct smtp *s, size_t i);
 
 /* Recipients of the current transaction accepted by RCPT so far. */

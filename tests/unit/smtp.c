@@ -595,6 +595,22 @@ static const struct scenario scenarios[] = {
 		.state = SMTP_STATE_FAILED,
 	},
 	{
+		.name = "the single mode never stops in READY, never sends RSET",
+		.from = FROM, .rcpts = { B }, .nrcpts = 1,
+		.steps = {
+			{ R, GREET, SMTP_SEND, EHLO_OUT, 0 },
+			{ R, "250-mx|250 PIPELINING", SMTP_SEND,
+			  "MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n", 0 },
+			{ R, "250 ok", SMTP_READ, "", 0 },
+			{ R, "250 ok", SMTP_READ, "", 0 },
+			{ R, "451 4.3.0 try later", SMTP_FAIL, QUIT, 0 },
+		},
+		.ex = EX_TEMPFAIL, .smtp_code = 451, .accepted = 1,
+		.msg = { "451 4.3.0 try later (in reply to DATA)" },
+		.rcpt_code = { 250 },
+		.state = SMTP_STATE_FAILED,
+	},
+	{
 		.name = "a reply while the body is being sent is a protocol error",
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.steps = {
@@ -633,7 +649,8 @@ make_reply(struct reply *r, const char *lines)
 static const char *
 action_name(enum smtp_action a)
 {
-	static const char *const names[] = { "SEND", "READ", "STARTTLS", "BODY", "DONE", "FAIL" };
+	static const char *const names[] = { "SEND", "READ", "STARTTLS", "BODY", "DONE", "FAIL",
+	                                     "READY" };
 
 	return (size_t)a < sizeof names / sizeof names[0] ? names[a] : "?";
 }
@@ -884,11 +901,613 @@ test_details(void)
 	reply_free(&r);
 }
 
+
+/* ------------------------------------------------------------ several messages */
+
+/*
+ * Multi-mode scenarios: the same steps, plus NEXT (smtp_next_message with
+ * message `msg`, `last`), FINISH (smtp_finish) and CHECK (the transaction
+ * just ended: its error class, reply code, words of its message, accepted
+ * count and recipient statuses).
+ */
+enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK };
+
+struct mstep {
+	enum mkind kind;
+	const char *reply;
+	enum smtp_action act;
+	const char *out;
+	int secret;
+	int msg, last;                  /* NEXT */
+	int ex, code;                   /* CHECK */
+	const char *has;
+	size_t accepted;
+	int rcpt_code[MAXRCPT], rcpt_ex[MAXRCPT];
+	int nostatus;                   /* CHECK: an invalid message has no statuses */
+	enum smtp_state state;          /* NEXT, FINISH, CHECK: state after (0 = unchecked) */
+};
+
+#define MMAXSTEPS 40
+#define MMAXMSG 3
+
+struct mscenario {
+	const char *name;
+	int tls, auth;
+	struct fake_sasl sasl;
+	struct smtp_msg msgs[MMAXMSG];
+	struct mstep steps[MMAXSTEPS];
+	int ex;                         /* the connection's error class at the end */
+	const char *has;
+	enum smtp_state state;
+};
+
+static const struct smtp_addr rc_b[] = { B }, rc_c[] = { C }, rc_bc[] = { B, C };
+static const struct smtp_addr rc_bad[] = { { "b@y\r\nRSET", "b@y\r\nRSET" } };
+
+#define MSG_B { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .size = 100 }
+#define MSG_C { .from = FROM, .rcpts = rc_c, .nrcpts = 1, .size = 200 }
+#define MSG_BC { .from = FROM, .rcpts = rc_bc, .nrcpts = 2, .size = 300 }
+
+#define ENV_B "MAIL FROM:<a@x.example> SIZE=100\r\nRCPT TO:<b@y.example>\r\nDATA\r\n"
+#define ENV_C "MAIL FROM:<a@x.example> SIZE=200\r\nRCPT TO:<c@z.example>\r\nDATA\r\n"
+#define ENV_BC "MAIL FROM:<a@x.example> SIZE=300\r\nRCPT TO:<b@y.example>\r\n" \
+               "RCPT TO:<c@z.example>\r\nDATA\r\n"
+#define RSET "RSET\r\n"
+#define CAPS_P "250-mx.example.org|250-PIPELINING|250 SIZE 1000"
+#define CAPS_NOP "250-mx.example.org|250 SIZE 1000"
+
+/* Greeting and EHLO of a plain connection, ending READY. */
+#define SETUP(caps) \
+	{ M_R, GREET, SMTP_SEND, EHLO_OUT }, \
+	{ M_R, caps, SMTP_READY, "", .state = SMTP_STATE_READY }
+
+/* One accepted pipelined message (its envelope was just sent), not last. */
+#define ACCEPT_1 \
+	{ M_R, "250 2.1.0 ok", SMTP_READ, "" }, \
+	{ M_R, "250 2.1.5 ok", SMTP_READ, "" }, \
+	{ M_R, "354 go", SMTP_BODY, "" }, \
+	{ M_BODY, NULL, SMTP_SEND, ".\r\n" }, \
+	{ M_R, "250 2.0.0 queued", SMTP_READY, "" }, \
+	{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .state = SMTP_STATE_READY }
+
+static const struct mscenario mscenarios[] = {
+	{
+		.name = "two messages over STARTTLS + AUTH, PIPELINING: QUIT only behind the last",
+		.tls = 1, .auth = 1,
+		.sasl = { .mech = "PLAIN", .initial = "AHUAcA==" },
+		.msgs = { MSG_B, MSG_BC },
+		.steps = {
+			{ M_R, GREET, SMTP_SEND, EHLO_OUT },
+			{ M_R, "250-mx|250-PIPELINING|250 STARTTLS", SMTP_SEND, "STARTTLS\r\n" },
+			{ M_R, "220 go", SMTP_STARTTLS, "" },
+			{ M_TLS, NULL, SMTP_SEND, EHLO_OUT },
+			{ M_R, "250-mx|250-PIPELINING|250-SIZE 1000|250 AUTH PLAIN", SMTP_SEND,
+			  "AUTH PLAIN AHUAcA==\r\n", 1 },
+			{ M_R, "235 2.7.0 ok", SMTP_READY, "", .state = SMTP_STATE_READY },
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0, .last = 0, .state = SMTP_STATE_MAIL },
+			ACCEPT_1,
+			{ M_NEXT, NULL, SMTP_SEND, ENV_BC, .msg = 1, .last = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "250 2.0.0 queued", SMTP_DONE, "" },
+			{ M_CHECK, .accepted = 2, .rcpt_code = { 250, 250 }, .state = SMTP_STATE_QUIT },
+			{ M_FINISH, NULL, SMTP_DONE, "", .state = SMTP_STATE_QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "three messages without PIPELINING, QUIT from smtp_finish",
+		.msgs = { MSG_B, MSG_C, MSG_B },
+		.steps = {
+			SETUP(CAPS_NOP),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=100\r\n", .msg = 0 },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "250 ok", SMTP_SEND, "DATA\r\n" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" },
+			{ M_R, "250 queued 1", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 } },
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=200\r\n", .msg = 1 },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<c@z.example>\r\n" },
+			{ M_R, "251 will forward", SMTP_SEND, "DATA\r\n" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" },
+			{ M_R, "250 queued 2", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 251 } },
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=100\r\n", .msg = 2 },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "250 ok", SMTP_SEND, "DATA\r\n" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" },
+			{ M_R, "250 queued 3", SMTP_READY, "" },
+			{ M_FINISH, NULL, SMTP_DONE, QUIT, .state = SMTP_STATE_QUIT },
+			{ M_R, "221 bye", SMTP_DONE, "" },
+		},
+		.state = SMTP_STATE_DONE,
+	},
+	{
+		.name = "every RCPT of the first refused: RSET leads the second's group",
+		.msgs = { MSG_BC, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_BC, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "550 5.1.1 user unknown", SMTP_READ, "" },
+			{ M_R, "450 4.2.0 mailbox busy", SMTP_READ, "" },
+			{ M_R, "554 5.5.1 Error: no valid recipients", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 450,
+			  .has = "all 2 recipients refused, e.g. <c@z.example>: 450 4.2.0 mailbox busy "
+			         "(in reply to RCPT TO)",
+			  .rcpt_code = { 550, 450 }, .rcpt_ex = { EX_NOUSER, EX_TEMPFAIL },
+			  .state = SMTP_STATE_READY },
+			{ M_NEXT, NULL, SMTP_SEND, RSET ENV_C, .msg = 1, .last = 1,
+			  .state = SMTP_STATE_RSET },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "250 queued", SMTP_DONE, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 } },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "end of data 451 for the first: the second follows without RSET",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" },
+			{ M_R, "451 4.3.0 queue file write error", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 451,
+			  .has = "451 4.3.0 queue file write error (in reply to end of data)",
+			  .accepted = 1, .rcpt_code = { 250 }, .state = SMTP_STATE_READY },
+			{ M_NEXT, NULL, SMTP_SEND, ENV_C, .msg = 1, .last = 1, .state = SMTP_STATE_MAIL },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "250 queued", SMTP_DONE, "" },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "421 in the second transaction ends the connection: no QUIT, no third",
+		.msgs = { MSG_B, MSG_BC, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			ACCEPT_1,
+			{ M_NEXT, NULL, SMTP_SEND, ENV_BC, .msg = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "421 4.4.2 mx.example.org closing", SMTP_FAIL, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 421,
+			  .has = "421 4.4.2 mx.example.org closing (in reply to RCPT TO)",
+			  .accepted = 1, .rcpt_code = { 250, 0 }, .state = SMTP_STATE_FAILED },
+			{ M_NEXT, NULL, SMTP_FAIL, "", .msg = 2, .state = SMTP_STATE_FAILED },
+			{ M_FINISH, NULL, SMTP_FAIL, "", .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_TEMPFAIL, .has = "421 4.4.2",
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "MAIL refused (pipelined): RCPT and DATA replies dropped, then RSET",
+		.msgs = { MSG_BC, MSG_B },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_BC, .msg = 0 },
+			{ M_R, "553 5.7.1 sender rejected", SMTP_READ, "", .state = SMTP_STATE_DRAIN },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READ, "" },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READ, "" },
+			{ M_R, "503 5.5.1 need RCPT", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 553,
+			  .has = "553 5.7.1 sender rejected (in reply to MAIL FROM)",
+			  .state = SMTP_STATE_READY },
+			{ M_NEXT, NULL, SMTP_SEND, RSET ENV_B, .msg = 1, .last = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "250 queued", SMTP_DONE, "" },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "a 421 while draining names the command it answered",
+		.msgs = { MSG_BC },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_BC, .msg = 0 },
+			{ M_R, "451 4.3.0 try later", SMTP_READ, "" },
+			{ M_R, "503 need MAIL", SMTP_READ, "" },
+			{ M_R, "421 4.3.2 shutting down", SMTP_FAIL, "" },
+			/* the message's own refusal stays its error */
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 451, .has = "(in reply to MAIL FROM)",
+			  .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_TEMPFAIL, .has = "421 4.3.2 shutting down (in reply to RCPT TO)",
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "all RCPTs refused but DATA got 354: the empty message is ended, no RSET",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "550 5.1.1 user unknown", SMTP_READ, "" },
+			{ M_R, "354 go ahead anyway", SMTP_SEND, ".\r\n", .state = SMTP_STATE_DRAIN },
+			{ M_R, "554 5.5.1 no valid recipients", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_NOUSER, .code = 550,
+			  .has = "<b@y.example>: 550 5.1.1 user unknown (in reply to RCPT TO)",
+			  .rcpt_code = { 550 }, .rcpt_ex = { EX_NOUSER } },
+			{ M_NEXT, NULL, SMTP_SEND, ENV_C, .msg = 1, .last = 1 },
+		},
+		.state = SMTP_STATE_MAIL,
+	},
+	{
+		.name = "DATA 451 without PIPELINING: RSET alone, then MAIL after its reply",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_NOP),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=100\r\n", .msg = 0 },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "250 ok", SMTP_SEND, "DATA\r\n" },
+			{ M_R, "451 4.3.0 try later", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 451,
+			  .has = "451 4.3.0 try later (in reply to DATA)",
+			  .accepted = 1, .rcpt_code = { 250 } },
+			{ M_NEXT, NULL, SMTP_SEND, RSET, .msg = 1, .last = 1, .state = SMTP_STATE_RSET },
+			{ M_R, "250 ok", SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=200\r\n",
+			  .state = SMTP_STATE_MAIL },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<c@z.example>\r\n" },
+			{ M_R, "250 ok", SMTP_SEND, "DATA\r\n" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" },
+			{ M_R, "250 queued", SMTP_DONE, QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "local refusals send nothing and keep a pending RSET",
+		.msgs = { MSG_B, { .from = FROM, .rcpts = rc_c, .nrcpts = 1, .size = 5000 },
+		          { .from = FROM, .rcpts = rc_bad, .nrcpts = 1 } },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "452 4.3.1 insufficient system storage", SMTP_READ, "" },
+			{ M_R, "503 need MAIL", SMTP_READ, "" },
+			{ M_R, "503 need MAIL", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 452, .has = "(in reply to MAIL FROM)" },
+			/* too big for SIZE 1000: refused before anything is sent */
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 1, .state = SMTP_STATE_READY },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .has = "message is 5000 bytes, server limit is 1000",
+			  .state = SMTP_STATE_READY },
+			/* CR/LF in an address: refused, the connection goes on */
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 2, .last = 0, .state = SMTP_STATE_READY },
+			{ M_CHECK, .ex = EX_SOFTWARE, .has = "control character", .nostatus = 1,
+			  .state = SMTP_STATE_READY },
+			{ M_NEXT, NULL, SMTP_SEND, RSET ENV_B, .msg = 0, .last = 1 },
+		},
+		.state = SMTP_STATE_RSET,
+	},
+	{
+		.name = "the last message refused ends the connection with QUIT",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_NOP),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=100\r\n", .msg = 0 },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "550 5.1.1 no such user", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_NOUSER, .code = 550, .rcpt_code = { 550 },
+			  .rcpt_ex = { EX_NOUSER } },
+			{ M_NEXT, NULL, SMTP_SEND, RSET, .msg = 1, .last = 1 },
+			{ M_R, "250 ok", SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=200\r\n" },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<c@z.example>\r\n" },
+			{ M_R, "550 5.1.1 no such user either", SMTP_FAIL, QUIT },
+			{ M_CHECK, .ex = EX_NOUSER, .code = 550, .has = "no such user either",
+			  .rcpt_code = { 550 }, .rcpt_ex = { EX_NOUSER }, .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_NOUSER, .has = "<c@z.example>: 550 5.1.1 no such user either",
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "the last message's end of data refused with QUIT behind it",
+		.msgs = { MSG_B },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0, .last = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "554 5.7.1 spam", SMTP_FAIL, "" },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 554, .accepted = 1, .rcpt_code = { 250 },
+			  .has = "554 5.7.1 spam (in reply to end of data)" },
+		},
+		.ex = EX_UNAVAILABLE, .state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "RSET refused: the connection is not trusted with more",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "554 5.3.0 no", SMTP_READY, "" },
+			{ M_NEXT, NULL, SMTP_SEND, RSET ENV_C, .msg = 1 },
+			{ M_R, "500 5.5.1 what?", SMTP_FAIL, QUIT },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 500, .has = "(in reply to RSET)" },
+		},
+		.ex = EX_UNAVAILABLE, .has = "500 5.5.1 what? (in reply to RSET)",
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "QUIT right after setup; nothing more after",
+		.tls = 2, .auth = 1,
+		.sasl = { .mech = "PLAIN", .initial = "AHUAcA==" },
+		.msgs = { MSG_B },
+		.steps = {
+			{ M_R, GREET, SMTP_SEND, EHLO_OUT },
+			{ M_R, "250-mx|250 AUTH PLAIN", SMTP_SEND, "AUTH PLAIN AHUAcA==\r\n", 1 },
+			{ M_R, "235 ok", SMTP_READY, "", .state = SMTP_STATE_READY },
+			{ M_FINISH, NULL, SMTP_DONE, QUIT, .state = SMTP_STATE_QUIT },
+			{ M_FINISH, NULL, SMTP_DONE, "" },
+			/* misuse: fails, and QUIT is not said twice */
+			{ M_NEXT, NULL, SMTP_FAIL, "", .msg = 0 },
+		},
+		.ex = EX_SOFTWARE, .has = "next message in state QUIT", .state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "giving up mid-transaction fails the connection with QUIT",
+		.msgs = { MSG_B },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_FINISH, NULL, SMTP_FAIL, QUIT, .state = SMTP_STATE_FAILED },
+			{ M_CHECK, .ex = EX_SOFTWARE, .has = "given up in state RCPT",
+			  .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_SOFTWARE, .state = SMTP_STATE_FAILED,
+	},
+};
+
+static const char *
+mkind_name(enum mkind k)
+{
+	static const char *const names[] = { "end", "reply", "TLS done", "body done", "next",
+	                                     "finish", "check" };
+
+	return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+static void
+mcheck(const struct smtp *s, const struct smtp_msg *m, const struct mstep *st, int i)
+{
+	const struct err *me = smtp_msg_error(s);
+
+	is_int(me->ex, st->ex, "  step %d: message class %s", i + 1, err_ex_name(st->ex));
+	is_int(me->smtp_code, st->code, "  step %d: message reply code", i + 1);
+	if (st->has && !ok(strstr(me->msg, st->has) != NULL, "  step %d: message has \"%s\"",
+	                   i + 1, st->has))
+		printf("#   message: %s\n", me->msg);
+	is_int(smtp_accepted(s), st->accepted, "  step %d: %zu accepted", i + 1, st->accepted);
+	for (size_t k = 0; m && k < m->nrcpts; k++) {
+		const struct smtp_rcpt_status *rs = smtp_rcpt_status(s, k);
+		if (st->nostatus) {
+			ok(rs == NULL, "  step %d: recipient %zu has no status", i + 1, k + 1);
+			continue;
+		}
+		if (!ok(rs != NULL, "  step %d: recipient %zu has a status", i + 1, k + 1))
+			continue;
+		is_int(rs->code, st->rcpt_code[k], "  step %d: recipient %zu code", i + 1, k + 1);
+		is_int(rs->ex, st->rcpt_ex[k], "  step %d: recipient %zu class", i + 1, k + 1);
+	}
+}
+
+static void
+mrun(const struct mscenario *sc)
+{
+	struct fake_sasl sasl = sc->sasl;
+	const struct smtp_msg *cur = NULL;
+	struct smtp_params p;
+	struct smtp s;
+	struct reply r;
+	enum smtp_action act;
+
+	memset(&p, 0, sizeof p);
+	p.multi = 1;
+	p.helo = "client.example";
+	p.host = "mx.example.org";
+	p.tls = sc->tls;
+	p.auth = sc->auth;
+	p.auth_ops = &fake_ops;
+	p.auth_ctx = &sasl;
+
+	printf("# %s\n", sc->name);
+	reply_init(&r);
+	smtp_init(&s, &p);
+	is_int(smtp_start(&s), SMTP_READ, "%s: start awaits the greeting", sc->name);
+	for (int i = 0; i < MMAXSTEPS && sc->steps[i].kind != M_END; i++) {
+		const struct mstep *st = &sc->steps[i];
+		const char *what = st->kind == M_R ? st->reply : mkind_name(st->kind);
+
+		switch (st->kind) {
+		case M_CHECK:
+			mcheck(&s, cur, st, i);
+			if (st->state)
+				is_str(smtp_state_name(smtp_state(&s)), smtp_state_name(st->state),
+				       "  step %d: state", i + 1);
+			continue;
+		case M_R:
+			if (make_reply(&r, st->reply) != 1) {
+				ok(0, "canned reply \"%s\" parses", st->reply);
+				goto out;
+			}
+			act = smtp_on_reply(&s, &r);
+			break;
+		case M_TLS:
+			act = smtp_tls_done(&s);
+			break;
+		case M_BODY:
+			act = smtp_body_done(&s);
+			break;
+		case M_NEXT:
+			cur = &sc->msgs[st->msg];
+			act = smtp_next_message(&s, cur, st->last);
+			break;
+		case M_FINISH:
+			act = smtp_finish(&s);
+			break;
+		default:
+			act = SMTP_FAIL;
+			break;
+		}
+		if (act != st->act)
+			printf("#   error: %s / %s\n", smtp_error(&s)->msg, smtp_msg_error(&s)->msg);
+		is_int(act, st->act, "  step %d (%s) -> %s", i + 1, what, action_name(st->act));
+		is_str(buf_cstr(smtp_output(&s)), st->out, "  step %d output", i + 1);
+		is_int(smtp_output_is_secret(&s), st->secret, "  step %d output %s", i + 1,
+		       st->secret ? "is secret" : "is not secret");
+		if (st->state)
+			is_str(smtp_state_name(smtp_state(&s)), smtp_state_name(st->state),
+			       "  step %d: state", i + 1);
+		buf_reset(smtp_output(&s));
+	}
+	is_int(smtp_error(&s)->ex, sc->ex, "%s: connection class %s", sc->name, err_ex_name(sc->ex));
+	if (sc->has && !ok(strstr(smtp_error(&s)->msg, sc->has) != NULL,
+	                   "  connection error has \"%s\"", sc->has))
+		printf("#   message: %s\n", smtp_error(&s)->msg);
+	is_str(smtp_state_name(smtp_state(&s)), smtp_state_name(sc->state), "  final state");
+out:
+	smtp_free(&s);
+	reply_free(&r);
+}
+
+/* Multi-mode details: traces, misuse, and the single mode refusing NEXT. */
+static void
+test_multi_details(void)
+{
+	struct smtp_params p;
+	struct smtp s;
+	struct reply r;
+	struct log log;
+	struct smtp_msg m = MSG_B;
+	struct err e;
+	char *trace = NULL;
+	size_t tlen = 0;
+	FILE *mem = open_memstream(&trace, &tlen);
+
+	reply_init(&r);
+	memset(&p, 0, sizeof p);
+	p.multi = 1;
+	p.helo = "client.example";
+	log_init(&log, "envoi");
+	log.verbose = 1;
+	log.err = mem;
+	p.log = &log;
+
+	/* transitions through READY and RSET are traced */
+	smtp_init(&s, &p);
+	is_int(smtp_start(&s), SMTP_READ, "multi: start needs no message");
+	make_reply(&r, GREET);
+	smtp_on_reply(&s, &r);
+	buf_reset(smtp_output(&s));
+	make_reply(&r, CAPS_P);
+	is_int(smtp_on_reply(&s, &r), SMTP_READY, "multi: READY after EHLO");
+	is_int(smtp_msg_error(&s)->ex, 0, "... with no message error");
+	is_int(smtp_output(&s)->len, 0, "... and nothing queued");
+	make_reply(&r, "250 stray");
+	is_int(smtp_on_reply(&s, &r), SMTP_FAIL, "a reply in READY (nothing asked) fails");
+	smtp_free(&s);
+
+	smtp_init(&s, &p);
+	smtp_start(&s);
+	make_reply(&r, GREET);
+	smtp_on_reply(&s, &r);
+	make_reply(&r, CAPS_P);
+	smtp_on_reply(&s, &r);
+	smtp_next_message(&s, &m, 0);
+	make_reply(&r, "550 no");
+	smtp_on_reply(&s, &r);
+	smtp_on_reply(&s, &r);
+	is_int(smtp_on_reply(&s, &r), SMTP_READY, "refused MAIL drained");
+	buf_reset(smtp_output(&s));
+	smtp_next_message(&s, &m, 1);
+	make_reply(&r, "250 ok");
+	smtp_on_reply(&s, &r);
+	fflush(mem);
+	ok(trace && strstr(trace, "smtp: EHLO -> READY\n") != NULL, "EHLO -> READY traced");
+	ok(trace && strstr(trace, "smtp: READY -> MAIL\n") != NULL, "READY -> MAIL traced");
+	ok(trace && strstr(trace, "smtp: MAIL -> DRAIN\n") != NULL, "MAIL -> DRAIN traced");
+	ok(trace && strstr(trace, "smtp: DRAIN -> READY\n") != NULL, "DRAIN -> READY traced");
+	ok(trace && strstr(trace, "smtp: READY -> RSET\n") != NULL, "READY -> RSET traced");
+	ok(trace && strstr(trace, "smtp: RSET -> MAIL\n") != NULL, "RSET -> MAIL traced");
+	smtp_free(&s);
+	fclose(mem);
+	free(trace);
+
+	/* NEXT in single mode, or mid-transaction, is a bug */
+	{
+		struct smtp_params q = p;
+		q.multi = 0;
+		q.log = NULL;
+		q.from = m.from;
+		q.rcpts = m.rcpts;
+		q.nrcpts = m.nrcpts;
+		smtp_init(&s, &q);
+		smtp_start(&s);
+		is_int(smtp_next_message(&s, &m, 1), SMTP_FAIL, "smtp_next_message in single mode fails");
+		is_int(smtp_error(&s)->ex, EX_SOFTWARE, "... as an internal error");
+		smtp_free(&s);
+	}
+	p.log = NULL;
+	smtp_init(&s, &p);
+	smtp_start(&s);
+	is_int(smtp_next_message(&s, &m, 1), SMTP_FAIL, "smtp_next_message before READY fails");
+	ok(strstr(smtp_error(&s)->msg, "state GREETING") != NULL, "... naming the state");
+	smtp_free(&s);
+
+	/* smtp_msg_check on its own */
+	err_init(&e);
+	is_int(smtp_msg_check(&m, &e), 0, "smtp_msg_check accepts a plain message");
+	m.nrcpts = 0;
+	is_int(smtp_msg_check(&m, &e), -1, "... refuses no recipients");
+	is_int(e.ex, EX_USAGE, "... as EX_USAGE");
+	m.nrcpts = 1;
+	m.dsn_return = "HDRS FULL";
+	is_int(smtp_msg_check(&m, &e), -1, "... refuses a space in dsn_return");
+	is_int(e.ex, EX_CONFIG, "... as EX_CONFIG");
+	m.dsn_return = NULL;
+	m.from = (struct smtp_addr){ "a@x\nb", "a@x\nb" };
+	is_int(smtp_msg_check(&m, &e), -1, "... refuses LF in the sender");
+	is_int(e.ex, EX_SOFTWARE, "... as EX_SOFTWARE");
+
+	is_str(smtp_state_name(SMTP_STATE_READY), "READY", "READY has a name");
+	is_str(smtp_state_name(SMTP_STATE_RSET), "RSET", "RSET has a name");
+	is_str(smtp_state_name(SMTP_STATE_DRAIN), "DRAIN", "DRAIN has a name");
+	reply_free(&r);
+}
+
 int
 main(void)
 {
 	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
 		run(&scenarios[i]);
 	test_details();
+	for (size_t i = 0; i < sizeof mscenarios / sizeof mscenarios[0]; i++)
+		mrun(&mscenarios[i]);
+	test_multi_details();
 	return done_testing();
 }
