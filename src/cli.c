@@ -230,6 +230,9 @@ parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 		{ "debug", 'v', 0 },
 		{ "version", 0, 0 },
 		{ "help", 0, 0 },
+		{ "queue", 0, 0 },      /* = -bp */
+		{ "flush", 0, 0 },      /* = -qf */
+		{ "rmqueue", 0, 1 },
 	};
 	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
 	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -246,6 +249,12 @@ parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 				    "no argument", longs[k].name);
 			if (strcmp(longs[k].name, "version") == 0)
 				set_mode(c, CLI_VERSION);
+			else if (strcmp(longs[k].name, "queue") == 0)
+				set_mode(c, CLI_LIST_QUEUE);
+			else if (strcmp(longs[k].name, "flush") == 0) {
+				set_mode(c, CLI_RUN_QUEUE);
+				c->queue_arg = "f";
+			}
 			else if (strcmp(longs[k].name, "help") == 0)
 				set_mode(c, CLI_HELP);
 			else if (longs[k].letter == 't')
@@ -264,6 +273,11 @@ parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 		}
 		if (longs[k].letter == 'f')
 			return set_from(c, "--from", v, e);
+		if (longs[k].letter == 0) {     /* --rmqueue */
+			set_mode(c, CLI_REMOVE);
+			c->rmqueue_arg = v;
+			return 0;
+		}
 		return apply_arg(c, longs[k].letter, v, 0, e);
 	}
 	return err_set(e, EX_USAGE, "unknown option --%.*s (see --help)",
@@ -421,8 +435,10 @@ cli_usage(FILE *out)
 		"",
 		"Modes:",
 		"  -bm                    deliver a message (the default)",
-		"  -bp, mailq             list the queue",
-		"  -q[ARG]                run the queue (-q, -qf, -qRsite, -qSsite, -qIid, -q30m)",
+		"  -bp, mailq, --queue    list the queue",
+		"  -q[ARG]                run the queue: -q due entries, -qf or --flush all,",
+		"                         -qISUBSTR by id, -qRSUBSTR by recipient, -qSSUBSTR by sender",
+		"  --rmqueue ID|all       remove queued (and failed) entries",
 		"  -bi, -I, newaliases    rebuild aliases (nothing to do; exits 0)",
 		"  -bs                    speak SMTP on stdin and stdout",
 		"  -bv                    verify recipients",

@@ -35,6 +35,7 @@ enum cli_mode {
 	CLI_SMTP_STDIO,    /* -bs */
 	CLI_VERIFY,        /* -bv */
 	CLI_NOOP,          /* -bd -bD -bh -bH -bt -ba -bl: accepted, do nothing */
+	CLI_REMOVE,        /* --rmqueue ID|all */
 };
 
 struct cli {
@@ -54,7 +55,9 @@ struct cli {
 	char delivery_mode;       /* -od[biqd]: 'i' (default), 'b', 'q' ('d' = 'q') */
 	char error_mode;          /* -oe[mpqwe]; 0 if absent */
 	const char *syslog_tag;   /* -L */
-	const char *queue_arg;    /* -q: the text after q ("" for plain -q) */
+	const char *queue_arg;    /* -q: the text after q ("" for plain -q);
+	                           * --flush gives "f" */
+	const char *rmqueue_arg;  /* --rmqueue: a queue id, or "all" */
 	char **rcpts;             /* malloc'd array of pointers into argv */
 	size_t nrcpts;
 	char **ignored;           /* malloc'd array of malloc'd strings: the

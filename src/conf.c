@@ -75,6 +75,8 @@ static const struct {
 	F(AF_DSN_NOTIFY, FT_STR, dsn_notify),
 	F(AF_DSN_RETURN, FT_STR, dsn_return),
 	F(AF_QUEUE_DIR, FT_STR, queue_dir),
+	F(AF_QUEUE, FT_INT, queue),
+	F(AF_QUEUE_LIFETIME, FT_LONG, queue_lifetime),
 #undef F
 };
 
@@ -133,6 +135,8 @@ account_new(const char *name, const char *file, int line)
 		return NULL;
 	a->tls = a->tls_starttls = a->tls_certcheck = -1;
 	a->remove_bcc_headers = 1;
+	a->queue = 1;
+	a->queue_lifetime = CONF_QUEUE_LIFETIME_DEFAULT;
 	a->source_line = line;
 	a->name = xstrdup(name);
 	a->source_file = xstrdup(file);
@@ -231,6 +235,7 @@ enum vkind {
 	V_NOARG_OFF,    /* no argument; sets the field off (tls_nocertcheck) */
 	V_PORT,
 	V_TIMEOUT,
+	V_DURATION,     /* seconds, or a number with s, m, h or d */
 	V_HDR,          /* auto/on/off */
 	V_HDR_ADD,      /* on = auto, off = off (add_missing_*_header) */
 	V_AUTH,
@@ -291,6 +296,8 @@ static const struct directive {
 	{ "logfile", V_PATH, AF_LOGFILE },
 	{ "syslog", V_SYSLOG, AF_SYSLOG },
 	{ "queue_dir", V_PATH, AF_QUEUE_DIR },
+	{ "queue", V_ONOFF, AF_QUEUE },
+	{ "queue_lifetime", V_DURATION, AF_QUEUE_LIFETIME },
 	/* msmtp directives envoi does not implement (yet). */
 	{ "source_ip", V_UNIMPL, -1 },
 	{ "proxy_host", V_UNIMPL, -1 },
@@ -590,6 +597,29 @@ apply(struct parser *p, size_t idx, const char *v, int from_eval,
 			    CONF_TIMEOUT_MAX);
 		set_num(a, d->field, n);
 		return 0;
+	case V_DURATION: {
+		static const struct { char unit; long mult; } units[] = {
+			{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		};
+		char num[32];
+		size_t len = strlen(v);
+		long mult = 1;
+
+		if (len == 0 || len >= sizeof num)
+			return perr(p, e, "%s: expected a duration such as 5d, 12h "
+			    "or 3600, not \"%s\"", name, v);
+		memcpy(num, v, len + 1);
+		for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
+			if (num[len - 1] == units[k].unit) {
+				mult = units[k].mult;
+				num[len - 1] = '\0';
+			}
+		if (parse_long(num, 1, CONF_QUEUE_LIFETIME_MAX / mult, &n) < 0)
+			return perr(p, e, "%s: expected a duration such as 5d, 12h "
+			    "or 3600 (at most 366d), not \"%s\"", name, v);
+		set_num(a, d->field, n * mult);
+		return 0;
+	}
 	case V_HDR:
 		if (strcmp(v, "auto") == 0)
 			n = HDR_AUTO;

@@ -45,6 +45,10 @@
 
 /* Default per-connect and per-read timeout, in seconds. */
 #define CONF_TIMEOUT_DEFAULT 60
+/* How long a message may wait in the queue: Postfix's default too. */
+#define CONF_QUEUE_LIFETIME_DEFAULT (5L * 24 * 3600)
+/* A year: anything longer is surely a typo. */
+#define CONF_QUEUE_LIFETIME_MAX (366L * 24 * 3600)
 
 enum hdr_mode { HDR_AUTO = 0, HDR_ON = 1, HDR_OFF = 2 };
 
@@ -57,7 +61,7 @@ enum account_field {
 	AF_FROM, AF_FROM_FULL_NAME, AF_DOMAIN, AF_TIMEOUT,
 	AF_SET_FROM_HEADER, AF_SET_DATE_HEADER, AF_SET_MSGID_HEADER,
 	AF_REMOVE_BCC_HEADERS, AF_LOGFILE, AF_SYSLOG,
-	AF_DSN_NOTIFY, AF_DSN_RETURN, AF_QUEUE_DIR,
+	AF_DSN_NOTIFY, AF_DSN_RETURN, AF_QUEUE_DIR, AF_QUEUE, AF_QUEUE_LIFETIME,
 	AF_COUNT
 };
 #define ACCOUNT_IS_SET(a, f) (((a)->set >> (f)) & 1ULL)
@@ -92,6 +96,11 @@ struct account {
 	char *dsn_notify;           /* NULL or "NEVER" / "SUCCESS,DELAY,FAILURE" */
 	char *dsn_return;           /* NULL, "HDRS" or "FULL" */
 	char *queue_dir;            /* envoi extension; NULL = default */
+	int queue;                  /* envoi: 1 (default) keeps a message whose
+	                             * delivery failed temporarily and exits 0;
+	                             * 0 = msmtp-style direct mode (exit 75) */
+	long queue_lifetime;        /* envoi: seconds before a queued message is
+	                             * bounced (default 5 days) */
 	char *source_file;          /* where the account was defined */
 	int source_line;
 	int from_user_file;         /* defined in the user (or -C) file */

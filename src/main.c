@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gsasl.h>
 #include <idn2.h>
@@ -30,7 +31,7 @@
 #include "log.h"
 #include "message.h"
 #include "queue.h"
-#include "session.h"
+#include "runq.h"
 
 struct run {
 	struct log log;
@@ -186,66 +187,96 @@ spool_message(struct run *r, struct err *e)
 	return queue_entry_commit(&r->q, &env, e);
 }
 
-static void
-join_rcpts(const struct addr_list *l, char *dst, size_t size)
+/* -odb: the caller gets its exit status now; a detached child delivers.
+ * Returns 1 in the parent (done), 0 in the child (go on), -1 on error. */
+static int
+detach(struct err *e)
 {
-	size_t off = 0;
+	pid_t pid;
+	int fd;
 
-	dst[0] = '\0';
-	for (size_t i = 0; i < l->n && off < size; i++) {
-		int n = snprintf(dst + off, size - off, "%s%s", i ? "," : "", l->v[i]);
-		if (n < 0)
-			break;
-		off += (size_t)n;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return err_set(e, EX_OSERR, "cannot fork: %s", strerror(errno));
+	if (pid > 0)
+		return 1;
+	setsid();
+	/* Nobody reads our output any more; the log and the queue entry
+	 * record what happens. */
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
 	}
+	return 0;
 }
 
+/* Deliver the entry just queued, per the delivery mode. */
 static int
 deliver(struct run *r, struct err *e)
 {
 	const struct account *a = r->acct;
-	struct session_msg m;
-	struct session_result res;
-	char rcpts[2048];
-	int ret, worst = 0;
+	struct runq_stats st;
+	int fate;
 
-	memset(&m, 0, sizeof m);
-	m.fd = r->q.msg_fd;
-	m.size = r->info.size;
-	m.has_8bit = r->info.has_8bit;
-	m.from = r->from;
-	m.rcpts = (const char *const *)r->rcpts.v;
-	m.nrcpts = r->rcpts.n;
-	m.dsn_notify = r->cli.dsn_notify ? r->cli.dsn_notify : a->dsn_notify;
-	m.dsn_return = r->cli.dsn_return ? r->cli.dsn_return : a->dsn_return;
-	m.envid = r->cli.envid;
-	join_rcpts(&r->rcpts, rcpts, sizeof rcpts);
+	if (r->cli.delivery_mode == 'q' && a->queue) {
+		log_event(&r->log, 0, "id=%s queued (-odq) recipients=%zu size=%llu",
+		          r->q.id, r->rcpts.n, r->info.size);
+		return 0;
+	}
+	if (r->cli.delivery_mode == 'b' && a->queue) {
+		int d = detach(e);
+		if (d != 0)
+			return d > 0 ? 0 : -1;
+	}
+	/* The entry is committed; the runner locks it by id. */
+	close(r->q.msg_fd);
+	r->q.msg_fd = -1;
+	memset(&st, 0, sizeof st);
+	fate = runq_submit(&r->conf, a, r->queue_dir, r->q.id, &r->log, &st, e);
+	switch (fate) {
+	case RUNQ_DELIVERED:
+	case RUNQ_BUSY:
+		return e->ex ? -1 : 0;
+	case RUNQ_FAILED:
+		return -1;
+	case RUNQ_DEFERRED:
+	default:
+		break;
+	}
+	if (!a->queue) {
+		/* msmtp-style direct mode: the caller retries, nothing kept. */
+		struct err rm;
+		err_init(&rm);
+		if (queue_remove(r->queue_dir, r->q.id, 0, &rm) < 0)
+			log_warn(&r->log, "%s", rm.msg);
+		e->ex = EX_TEMPFAIL;
+		return -1;
+	}
+	/* Safely queued: exit 0 is the promise that it will be delivered or
+	 * bounced. One line says so. */
+	log_error(&r->log, "queued %s: %s; will retry", r->q.id, e->msg);
+	err_init(e);
+	return 0;
+}
 
-	ret = session_deliver(a, &m, &r->log, &res, e);
-	/* One bounce-style line per refused recipient. */
-	for (size_t i = 0; i < res.nrcpts; i++) {
-		if (res.rcpts && res.rcpts[i].ex > 0) {
-			log_error(&r->log, "<%s>: %s", res.rcpts[i].addr, res.rcpts[i].text);
-			if (worst != EX_NOUSER)
-				worst = res.rcpts[i].ex == EX_TEMPFAIL ? EX_TEMPFAIL : EX_NOUSER;
-		}
-	}
-	if (ret == 0) {
-		log_event(&r->log, 0, "id=%s account=%s host=%s message-id=<%s> from=<%s> "
-		          "recipients=%s size=%llu delivered=%zu/%zu reply='%s'",
-		          r->q.id, a->name, a->host, r->info.message_id ? r->info.message_id : "",
-		          r->from, rcpts, r->info.size, res.naccepted, res.nrcpts, res.reply);
-		if (worst)
-			err_set(e, worst, "message delivered to %zu of %zu recipients; "
-			        "the others were refused (see above)", res.naccepted, res.nrcpts);
-	} else {
-		log_event(&r->log, 1, "id=%s account=%s host=%s message-id=<%s> from=<%s> "
-		          "recipients=%s size=%llu error='%s' exitcode=%s",
-		          r->q.id, a->name, a->host, r->info.message_id ? r->info.message_id : "",
-		          r->from, rcpts, r->info.size, e->msg, err_ex_name(e->ex));
-	}
-	session_result_free(&res);
-	return ret == 0 && !worst ? 0 : -1;
+static int
+load_account(struct run *r, struct err *e)
+{
+	if (conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
+		return -1;
+	r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e);
+	if (r->acct == NULL)
+		return -1;
+	log_configure(&r->log, r->acct->logfile, r->acct->syslog);
+	r->queue_dir = queue_default_dir(r->acct->queue_dir, r->home);
+	if (r->queue_dir == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	return 0;
 }
 
 static int
@@ -253,13 +284,7 @@ run_send(struct run *r, struct err *e)
 {
 	struct err rm;
 
-	if (conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
-		return -1;
-	r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e);
-	if (r->acct == NULL)
-		return -1;
-	log_configure(&r->log, r->acct->logfile, r->acct->syslog);
-	if (choose_sender(r, e) < 0)
+	if (load_account(r, e) < 0 || choose_sender(r, e) < 0)
 		return -1;
 	if (spool_message(r, e) < 0) {
 		if (r->have_q) {
@@ -268,22 +293,36 @@ run_send(struct run *r, struct err *e)
 		}
 		return -1;
 	}
-	if (deliver(r, e) == 0 || e->ex != EX_TEMPFAIL) {
-		/* Accepted, or refused for good: the caller has the verdict in
-		 * the exit code, so the spool copy has done its job. */
-		err_init(&rm);
-		if (queue_entry_remove(&r->q, &rm) < 0)
-			log_warn(&r->log, "%s", rm.msg);
-		return e->ex ? -1 : 0;
+	return deliver(r, e);
+}
+
+/* mailq, -q and --rmqueue work on the queue of the selected account (the
+ * default one unless -a), which is where this user's messages wait. */
+static int
+run_queue(struct run *r, struct err *e)
+{
+	struct runq_opts o;
+	struct runq_stats st;
+
+	if (load_account(r, e) < 0)
+		return -1;
+	switch (r->cli.mode) {
+	case CLI_LIST_QUEUE:
+		return runq_list(r->queue_dir, stdout, e);
+	case CLI_REMOVE:
+		return runq_remove(r->queue_dir, r->cli.rmqueue_arg, stdout, e);
+	default:
+		break;
 	}
-	/* Temporary failure: keep the message (the durable queue with retries
-	 * builds on this). */
-	{
-		char cause[ERR_MSG_MAX];
-		snprintf(cause, sizeof cause, "%s", e->msg);
-		err_set(e, EX_TEMPFAIL, "%s; message kept in %s", cause, r->q.msg_path);
-	}
-	return -1;
+	if (runq_parse_arg(r->cli.queue_arg, &o, e) < 0)
+		return -1;
+	memset(&st, 0, sizeof st);
+	if (runq_run(&r->conf, r->queue_dir, &o, NULL, NULL, &r->log, &st, e) < 0)
+		return -1;
+	log_debug(&r->log, "queue run: %zu selected, %zu delivered, %zu deferred, %zu failed, "
+	          "%zu bounces, %zu busy, %zu connection(s)", st.seen, st.delivered, st.deferred,
+	          st.failed, st.bounced, st.busy, st.connections);
+	return 0;
 }
 
 static void
@@ -344,6 +383,10 @@ main(int argc, char **argv)
 		break;
 	case CLI_LIST_QUEUE:
 	case CLI_RUN_QUEUE:
+	case CLI_REMOVE:
+		if (identify_user(&r, &e) == 0)
+			run_queue(&r, &e);
+		break;
 	case CLI_SMTP_STDIO:
 	case CLI_VERIFY:
 		err_set(&e, EX_UNAVAILABLE, "this mode is not supported yet");

@@ -61,9 +61,11 @@ w_flush(struct writer *w, struct err *e)
 			continue;
 		if (n < 0) {
 			int saved = errno;
-			/* A full disk is the one write failure worth retrying. */
-			return err_set(e, saved == ENOSPC || saved == EDQUOT ? EX_TEMPFAIL :
-			    EX_IOERR, "writing the message to the spool: %s", strerror(saved));
+			/* EX_IOERR, full disk included: the message is NOT
+			 * stored, and 75 would tell callers it was queued. */
+			return err_set(e, EX_IOERR, "writing the message to the spool: %s%s",
+			    strerror(saved), saved == ENOSPC || saved == EDQUOT ?
+			    " (the disk holding the queue is full)" : "");
 		}
 		off += (size_t)n;
 	}

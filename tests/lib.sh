@@ -351,6 +351,10 @@ std_config() {
 		    "from sender@example.org" "timeout 20"
 		[ -z "$ENVOI_QUEUE_DIRECTIVE" ] ||
 			printf '%s\n' "$ENVOI_QUEUE_DIRECTIVE"
+		# The protocol scenarios check the exit code of each failure,
+		# which msmtp's direct mode reports; queue tests set
+		# ENVOI_QUEUE_ON=1 for envoi's default (queue and exit 0).
+		[ "${ENVOI_QUEUE_ON:-0}" = 1 ] || printf '%s\n' "queue off"
 		for d in "$@"; do
 			printf '%s\n' "$d"
 		done

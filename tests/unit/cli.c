@@ -113,6 +113,12 @@ static const struct {
 	{ "-q", { "sendmail", "-q" }, { .mode = CLI_RUN_QUEUE, .queue = "" } },
 	{ "-q30m", { "sendmail", "-q30m" }, { .mode = CLI_RUN_QUEUE, .queue = "30m" } },
 	{ "-qf", { "sendmail", "-qf" }, { .mode = CLI_RUN_QUEUE, .queue = "f" } },
+	{ "--flush", { "envoi", "--flush" }, { .mode = CLI_RUN_QUEUE, .queue = "f" } },
+	{ "--queue", { "envoi", "--queue" }, { .mode = CLI_LIST_QUEUE } },
+	{ "--rmqueue ID", { "envoi", "--rmqueue", "20261123aabbccdd" },
+	  { .mode = CLI_REMOVE, .queue = "20261123aabbccdd" } },
+	{ "--rmqueue=all", { "envoi", "--rmqueue=all" }, { .mode = CLI_REMOVE, .queue = "all" } },
+	{ "--rmqueue without an argument", { "envoi", "--rmqueue" }, { .ex = EX_USAGE, .msg_has = "rmqueue" } },
 	{ "-qRsite", { "sendmail", "-qRexample.org" }, { .mode = CLI_RUN_QUEUE, .queue = "Rexample.org" } },
 	{ "-qSsite", { "sendmail", "-qSfoo" }, { .mode = CLI_RUN_QUEUE, .queue = "Sfoo" } },
 	{ "-qIid", { "sendmail", "-qIABC123" }, { .mode = CLI_RUN_QUEUE, .queue = "IABC123" } },
@@ -254,7 +260,7 @@ check(size_t k)
 	    c.body_type ? c.body_type : "(null)");
 	ok(streq(c.dsn_notify, w->notify) && streq(c.dsn_return, w->ret) &&
 	    streq(c.envid, w->envid) && streq(c.syslog_tag, w->tag) &&
-	    streq(c.queue_arg, w->queue),
+	    streq(c.mode == CLI_REMOVE ? c.rmqueue_arg : c.queue_arg, w->queue),
 	    "%s: -N -R -V -L -q values", name);
 	ok(c.delivery_mode == (w->dmode ? w->dmode : 'i') && c.error_mode == w->emode,
 	    "%s: delivery mode '%c', error mode '%c'", name, c.delivery_mode,

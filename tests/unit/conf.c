@@ -76,6 +76,8 @@ field(const struct account *a, const char *f, char *buf, size_t size)
 	else if (strcmp(f, "from_full_name") == 0) { s = a->from_full_name; num = 0; }
 	else if (strcmp(f, "domain") == 0) { s = a->domain; num = 0; }
 	else if (strcmp(f, "timeout") == 0) n = a->timeout;
+	else if (strcmp(f, "queue") == 0) n = a->queue;
+	else if (strcmp(f, "queue_lifetime") == 0) n = a->queue_lifetime;
 	else if (strcmp(f, "set_from_header") == 0) { s = hdr[a->set_from_header]; num = 0; }
 	else if (strcmp(f, "set_date_header") == 0) { s = hdr[a->set_date_header]; num = 0; }
 	else if (strcmp(f, "set_msgid_header") == 0) { s = hdr[a->set_msgid_header]; num = 0; }
@@ -226,6 +228,14 @@ static const struct {
 	{ "bad port text", "account a\nhost h\nport smtp\n", EX_CONFIG, 3, "port", { { NULL, NULL, NULL } } },
 	{ "port too large", "account a\nport 65536\n", EX_CONFIG, 2, "port", { { NULL, NULL, NULL } } },
 	{ "bad on/off", "account a\ntls maybe\n", EX_CONFIG, 2, "on or off", { { NULL, NULL, NULL } } },
+	{ "queue directives", "defaults\nqueue_lifetime 2d\naccount a\nhost h\nqueue off\n"
+	  "account b\nhost h\nqueue_lifetime 90m\naccount c\nhost h\nqueue_lifetime 3600\n"
+	  "account d\nhost h\n", 0, 0, NULL,
+	  { { "a", "queue", "0" }, { "a", "queue_lifetime", "172800" }, { "b", "queue", "1" },
+	    { "b", "queue_lifetime", "5400" }, { "c", "queue_lifetime", "3600" },
+	    { "d", "queue_lifetime", "172800" } } },
+	{ "bad queue_lifetime", "account a\nqueue_lifetime forever\n", EX_CONFIG, 2, "queue_lifetime", { { NULL, NULL, NULL } } },
+	{ "queue_lifetime too long", "account a\nqueue_lifetime 400d\n", EX_CONFIG, 2, "366d", { { NULL, NULL, NULL } } },
 	{ "bad timeout", "account a\ntimeout soon\n", EX_CONFIG, 2, "timeout", { { NULL, NULL, NULL } } },
 	{ "timeout too long", "account a\ntimeout 86401\n", EX_CONFIG, 2, "timeout", { { NULL, NULL, NULL } } },
 	{ "bad header mode", "account a\nset_date_header sometimes\n", EX_CONFIG, 2, "auto, on or off", { { NULL, NULL, NULL } } },

@@ -1,0 +1,605 @@
+/* runq.c - see runq.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounce.h"
+#include "buf.h"
+#include "queue.h"
+#include "runq.h"
+#include "session.h"
+
+/* One line of mailq output for a recipient list is cut here; the entry's
+ * envelope file has them all. */
+#define RUNQ_LIST_RCPTS_MAX 200
+
+int
+runq_parse_arg(const char *arg, struct runq_opts *o, struct err *e)
+{
+	memset(o, 0, sizeof *o);
+	if (arg == NULL || *arg == '\0')
+		return 0;
+	switch (arg[0]) {
+	case 'f':
+	case '!':
+		o->force = arg[1] == '\0';
+		if (o->force)
+			return 0;
+		break;
+	case 'I':
+		o->id_sub = arg + 1;
+		o->force = 1;       /* naming entries means "these, now" */
+		return 0;
+	case 'R':
+		o->rcpt_sub = arg + 1;
+		o->force = 1;
+		return 0;
+	case 'S':
+		o->sender_sub = arg + 1;
+		o->force = 1;
+		return 0;
+	default:
+		/* -q30m: sendmail's daemon interval. There is no daemon: run
+		 * the due entries once (a timer or cron repeats it). */
+		if (arg[0] >= '0' && arg[0] <= '9')
+			return 0;
+		break;
+	}
+	return err_set(e, EX_USAGE, "unknown queue option -q%s (use -q, -qf, -qIID, "
+	               "-qRRECIPIENT or -qSSENDER)", arg);
+}
+
+static int
+selected(const struct queue_item *it, const struct runq_opts *o, long long now)
+{
+	if (it->failed)
+		return 0;
+	if (o->skip_id && strcmp(it->id, o->skip_id) == 0)
+		return 0;
+	if (o->only_account && strcmp(it->account ? it->account : "", o->only_account) != 0)
+		return 0;
+	if (o->id_sub && strstr(it->id, o->id_sub) == NULL)
+		return 0;
+	if (o->sender_sub && strcasestr(it->from ? it->from : "", o->sender_sub) == NULL)
+		return 0;
+	if (o->rcpt_sub) {
+		size_t i;
+		for (i = 0; i < it->nrcpts; i++)
+			if (strcasestr(it->rcpts[i], o->rcpt_sub))
+				break;
+		if (i == it->nrcpts)
+			return 0;
+	}
+	return o->force || queue_item_due(it, now);
+}
+
+struct run {
+	const struct conf *conf;
+	const char *dir;
+	struct log *log;
+	struct runq_stats *st;
+};
+
+/* Queue a bounce for the given recipients to the entry's sender. */
+static void
+bounce(struct run *r, const struct account *a, const struct queue_item *it, int orig_fd,
+       const struct bounce_rcpt *br, size_t n, const char *reason)
+{
+	struct queue_entry q;
+	struct queue_envelope env;
+	struct bounce_info bi;
+	struct err e;
+	char from[512];
+	const char *to = it->from ? it->from : "";
+	unsigned long long size = 0;
+
+	err_init(&e);
+	if (bounce_is_null_sender(to)) {
+		log_event(r->log, 1, "id=%s status=failed no bounce: the sender is <>", it->id);
+		return;
+	}
+	snprintf(from, sizeof from, "MAILER-DAEMON@%s", a->domain ? a->domain : "localhost");
+	memset(&bi, 0, sizeof bi);
+	bi.reporting_mta = a->domain;
+	bi.smarthost = a->host;
+	bi.from_addr = from;
+	bi.to_addr = to;
+	bi.queue_id = it->id;
+	bi.arrival = it->created;
+	bi.reason = reason;
+	bi.rcpts = br;
+	bi.nrcpts = n;
+	bi.domain = a->domain;
+	if (queue_entry_create(&q, r->dir, &e) < 0)
+		goto fail;
+	if (lseek(orig_fd, 0, SEEK_SET) < 0 ||
+	    bounce_write(q.msg_fd, orig_fd, it->size, BOUNCE_FULL_MAX_DEFAULT, &bi, &size, &e) < 0)
+		goto fail_remove;
+	memset(&env, 0, sizeof env);
+	env.account = a->name;
+	env.from = "";
+	env.rcpts = &to;
+	env.nrcpts = 1;
+	env.size = size;
+	env.has_8bit = bounce_is_8bit(&bi, it->has_8bit);
+	if (queue_entry_commit(&q, &env, &e) < 0)
+		goto fail_remove;
+	log_event(r->log, 0, "id=%s bounce=%s to=<%s> reason='%s'", it->id, q.id, to, reason);
+	r->st->bounced++;
+	queue_entry_free(&q);
+	return;
+fail_remove:
+	{
+		struct err ignore;
+		queue_entry_remove(&q, &ignore);
+	}
+	queue_entry_free(&q);
+fail:
+	log_error(r->log, "cannot create a bounce for %s: %s", it->id, e.msg);
+}
+
+/* Enhanced status for a bounce: the server's, else derived from the code. */
+static void
+status_of(const struct session_rcpt *sr, char *dst, size_t size)
+{
+	const char *t = sr->text;
+
+	/* "550 5.1.1 ..." -> "5.1.1" */
+	if (strlen(t) > 9 && t[3] == ' ' && (t[4] == '4' || t[4] == '5') && t[5] == '.') {
+		size_t n = strcspn(t + 4, " ");
+		snprintf(dst, size, "%.*s", (int)n, t + 4);
+		return;
+	}
+	snprintf(dst, size, "%s", sr->ex == EX_TEMPFAIL ? "4.0.0" : "5.0.0");
+}
+
+/*
+ * One attempt at one entry over *sp (opened here when NULL). Decides and
+ * records the entry's fate. On a connection-level failure *sp is closed
+ * and set to NULL and *down set, so the account's other entries wait.
+ */
+static enum runq_fate
+attempt(struct run *r, const struct account *a, const char *id, struct session **sp,
+        int *down, int first, int last, struct err *why)
+{
+	struct queue_lock lk;
+	struct queue_item it;
+	struct session_msg m;
+	struct session_result res;
+	struct err e;
+	enum runq_fate fate = RUNQ_DEFERRED;
+	long long now = (long long)time(NULL);
+	int fd = -1, l, ret;
+
+	err_init(&e);
+	memset(&res, 0, sizeof res);
+	memset(&it, 0, sizeof it);
+	l = queue_lock(r->dir, id, &lk, &e);
+	if (l <= 0) {
+		if (l < 0)
+			log_warn(r->log, "%s", e.msg);
+		r->st->busy++;
+		return RUNQ_BUSY;
+	}
+	/* Read the entry again under the lock: another run may have changed it. */
+	if (queue_item_load(r->dir, id, &it, &e) < 0) {
+		log_warn(r->log, "%s", e.msg);
+		queue_unlock(&lk);
+		return RUNQ_BUSY;
+	}
+	fd = queue_open_msg(r->dir, id, &e);
+	if (fd < 0) {
+		log_warn(r->log, "%s", e.msg);
+		goto out;
+	}
+	r->st->tried++;
+	if (queue_item_expired(&it, now, a->queue_lifetime)) {
+		struct bounce_rcpt *br = calloc(it.nrcpts ? it.nrcpts : 1, sizeof *br);
+		char reason[256];
+
+		snprintf(reason, sizeof reason, "it could not be delivered for %ld days (last error: %s)",
+		         a->queue_lifetime / 86400, it.last_error ? it.last_error : "none");
+		for (size_t i = 0; br && i < it.nrcpts; i++) {
+			br[i].addr = it.rcpts[i];
+			br[i].status = "4.4.7";
+			br[i].diagnostic = it.last_error;
+			br[i].action = "failed";
+		}
+		if (br)
+			bounce(r, a, &it, fd, br, it.nrcpts, reason);
+		free(br);
+		if (queue_move_failed(r->dir, id, reason, &e) < 0)
+			log_warn(r->log, "%s", e.msg);
+		err_set(why, EX_UNAVAILABLE, "%s", reason);
+		r->st->failed++;
+		fate = RUNQ_FAILED;
+		goto out;
+	}
+	if (*sp == NULL) {
+		r->st->connections++;
+		if (session_open(sp, a, r->log, &e) < 0) {
+			*sp = NULL;
+			*down = 1;
+			/* A refusal that will not go away by itself (certificate,
+			 * AUTH 535, no STARTTLS) on the submission's own try goes
+			 * to the caller's exit code. In a queue run it is the
+			 * configuration's fault, not the message's: keep the entry
+			 * (fixing the configuration sends it; queue_lifetime
+			 * bounces it). */
+			if (first && e.ex != EX_TEMPFAIL) {
+				struct err e2;
+				err_init(&e2);
+				if (queue_remove(r->dir, id, 0, &e2) < 0)
+					log_warn(r->log, "%s", e2.msg);
+				*why = e;
+				r->st->failed++;
+				fate = RUNQ_FAILED;
+				goto out;
+			}
+			goto deferred;
+		}
+	}
+	memset(&m, 0, sizeof m);
+	m.fd = fd;
+	m.size = it.size;
+	m.has_8bit = it.has_8bit;
+	m.from = it.from ? it.from : "";
+	m.rcpts = (const char *const *)it.rcpts;
+	m.nrcpts = it.nrcpts;
+	m.dsn_notify = a->dsn_notify;
+	m.dsn_return = a->dsn_return;
+	ret = session_send(*sp, &m, last, &res, &e);
+	if (!session_usable(*sp)) {
+		session_close(*sp);
+		*sp = NULL;
+		if (ret < 0)
+			*down = 1;
+	}
+	if (ret < 0 && e.ex == EX_TEMPFAIL)
+		goto deferred;
+	/* Delivered to some or all, or refused for good: per recipient,
+	 * done, retry later (a 4xx to its RCPT), or bounce. */
+	{
+		size_t cnt = it.nrcpts ? it.nrcpts : 1, nb = 0, nk = 0;
+		struct bounce_rcpt *br = calloc(cnt, sizeof *br);
+		char (*status)[16] = calloc(cnt, sizeof *status);
+		const char **keep = calloc(cnt, sizeof *keep);
+
+		if (!br || !status || !keep) {
+			free(br);
+			free(status);
+			free(keep);
+			err_set(&e, EX_OSERR, "out of memory");
+			goto deferred;
+		}
+		for (size_t i = 0; i < it.nrcpts; i++) {
+			const struct session_rcpt *sr = res.rcpts && i < res.nrcpts ? &res.rcpts[i] : NULL;
+
+			if (ret == 0 && sr && sr->ex == 0)
+				continue;
+			if (ret == 0 && (sr == NULL || sr->ex == EX_TEMPFAIL || sr->ex < 0)) {
+				keep[nk++] = it.rcpts[i];
+				continue;
+			}
+			if (sr && sr->ex > 0) {
+				status_of(sr, status[nb], sizeof status[nb]);
+				br[nb].diagnostic = sr->text;
+			} else {
+				snprintf(status[nb], sizeof status[nb], "5.0.0");
+				br[nb].diagnostic = e.msg;
+			}
+			br[nb].addr = it.rcpts[i];
+			br[nb].status = status[nb];
+			br[nb].action = "failed";
+			nb++;
+		}
+		if (first) {
+			/* The caller is still there: tell it, in the exit code
+			 * and one line per refused recipient, instead of a bounce. */
+			for (size_t k = 0; k < nb; k++)
+				if (br[k].diagnostic != e.msg)
+					log_error(r->log, "<%s>: %s", br[k].addr, br[k].diagnostic);
+		} else if (nb)
+			bounce(r, a, &it, fd, br, nb, ret == 0 ?
+			       "the server refused some recipients permanently" :
+			       "the server refused the message permanently");
+		if (nk) {
+			char note[256];
+			snprintf(note, sizeof note, "%zu recipient(s) refused temporarily, will retry", nk);
+			if (queue_set_rcpts(r->dir, id, keep, nk, &e) < 0 ||
+			    queue_record_failure(r->dir, id, note, &e) < 0)
+				log_warn(r->log, "%s", e.msg);
+			err_set(why, EX_TEMPFAIL, "%s", note);
+			r->st->deferred++;
+			fate = RUNQ_DEFERRED;
+		} else if (ret == 0 || first) {
+			struct err e2;
+			err_init(&e2);
+			if (queue_remove(r->dir, id, 0, &e2) < 0)
+				log_warn(r->log, "%s", e2.msg);
+			if (ret < 0) {
+				*why = e;
+				r->st->failed++;
+				fate = RUNQ_FAILED;
+				goto done;
+			}
+			if (first && nb)
+				err_set(why, EX_NOUSER, "message delivered to %zu of %zu recipients; "
+				        "the others were refused (see above)", res.naccepted, it.nrcpts);
+			r->st->delivered++;
+			fate = RUNQ_DELIVERED;
+			{
+				char list[1024];
+				size_t off = 0;
+				list[0] = '\0';
+				for (size_t k = 0; k < it.nrcpts && off < sizeof list; k++) {
+					int w = snprintf(list + off, sizeof list - off, "%s%s",
+					                 k ? "," : "", it.rcpts[k]);
+					if (w < 0)
+						break;
+					off += (size_t)w;
+				}
+				log_event(r->log, 0, "id=%s account=%s host=%s message-id=<%s> from=<%s> "
+				          "recipients=%s size=%llu delivered=%zu/%zu reply='%s'", id,
+				          a->name, a->host, it.message_id ? it.message_id : "", m.from,
+				          list, it.size, res.naccepted, res.nrcpts, res.reply);
+			}
+		} else {
+			struct err e2;
+			err_init(&e2);
+			if (queue_move_failed(r->dir, id, e.msg, &e2) < 0)
+				log_warn(r->log, "%s", e2.msg);
+			*why = e;
+			r->st->failed++;
+			fate = RUNQ_FAILED;
+		}
+done:
+		free(br);
+		free(status);
+		free(keep);
+		goto out;
+	}
+deferred:
+	*why = e;
+	{
+		struct err e2;
+		err_init(&e2);
+		if (queue_record_failure(r->dir, id, e.msg, &e2) < 0)
+			log_warn(r->log, "%s", e2.msg);
+	}
+	log_event(r->log, 1, "id=%s account=%s host=%s deferred: %s", id, a->name, a->host, e.msg);
+	r->st->deferred++;
+	fate = RUNQ_DEFERRED;
+out:
+	session_result_free(&res);
+	if (fd >= 0)
+		close(fd);
+	queue_item_free(&it);
+	queue_unlock(&lk);
+	return fate;
+}
+
+int
+runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
+         struct session *open, const char *open_account, struct log *log,
+         struct runq_stats *st, struct err *e)
+{
+	struct queue_item *items = NULL;
+	size_t n = 0;
+	long long now = (long long)time(NULL);
+	struct run r = { conf, dir, log, st };
+	char *done;
+
+	if (queue_list(dir, 0, &items, &n, e) < 0)
+		return -1;
+	done = calloc(n ? n : 1, 1);
+	if (done == NULL) {
+		queue_items_free(items, n);
+		return err_set(e, EX_OSERR, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!selected(&items[i], o, now))
+			done[i] = 1;
+		else
+			st->seen++;
+	/* One account at a time, over one connection, oldest entry first. */
+	for (size_t i = 0; i < n; i++) {
+		const char *acct = items[i].account ? items[i].account : "default";
+		struct account *a;
+		struct session *s = NULL;
+		struct err ae;
+		int down = 0;
+
+		if (done[i])
+			continue;
+		err_init(&ae);
+		a = conf_select(conf, acct, NULL, &ae);
+		if (open && open_account && strcmp(acct, open_account) == 0) {
+			s = open;
+			open = NULL;
+		}
+		for (size_t j = i; j < n; j++) {
+			const char *aj = items[j].account ? items[j].account : "default";
+			struct err why;
+
+			if (done[j] || strcmp(aj, acct) != 0)
+				continue;
+			done[j] = 1;
+			if (a == NULL) {
+				struct err e2;
+				err_init(&e2);
+				queue_record_failure(dir, items[j].id, ae.msg, &e2);
+				log_warn(log, "%s: %s", items[j].id, ae.msg);
+				st->deferred++;
+				continue;
+			}
+			if (down)
+				continue;   /* the server is unreachable: not an attempt */
+			err_init(&why);
+			attempt(&r, a, items[j].id, &s, &down, 0, 0, &why);
+		}
+		if (s)
+			session_close(s);
+		if (a)
+			account_free(a);
+	}
+	if (open)
+		session_close(open);
+	free(done);
+	queue_items_free(items, n);
+	return 0;
+}
+
+/* "42s", "17m", "3h", "2d" */
+static void
+age(char *dst, size_t size, long long secs)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		snprintf(dst, size, "%llds", secs);
+	else if (secs < 7200)
+		snprintf(dst, size, "%lldm", secs / 60);
+	else if (secs < 2 * 86400)
+		snprintf(dst, size, "%lldh", secs / 3600);
+	else
+		snprintf(dst, size, "%lldd", secs / 86400);
+}
+
+int
+runq_list(const char *dir, FILE *out, struct err *e)
+{
+	struct queue_item *items = NULL;
+	size_t n = 0;
+	unsigned long long bytes = 0;
+	long long now = (long long)time(NULL);
+	size_t nfailed = 0;
+
+	if (queue_list(dir, 1, &items, &n, e) < 0)
+		return -1;
+	fprintf(out, "Queue: %s\n", dir);
+	if (n == 0) {
+		fprintf(out, "Mail queue is empty\n");
+		queue_items_free(items, n);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct queue_item *it = &items[i];
+		char a[24], next[32], rcpts[RUNQ_LIST_RCPTS_MAX + 4];
+		size_t off = 0;
+
+		age(a, sizeof a, now - it->created);
+		if (it->failed) {
+			snprintf(next, sizeof next, "FAILED");
+			nfailed++;
+		} else if (queue_item_due(it, now)) {
+			snprintf(next, sizeof next, "now");
+		} else {
+			char in[24];
+			age(in, sizeof in, it->next_attempt - now);
+			snprintf(next, sizeof next, "in %s", in);
+		}
+		rcpts[0] = '\0';
+		for (size_t k = 0; k < it->nrcpts && off < RUNQ_LIST_RCPTS_MAX; k++) {
+			int w = snprintf(rcpts + off, sizeof rcpts - off, "%s%s", k ? "," : "",
+			                 it->rcpts[k]);
+			if (w < 0)
+				break;
+			off += (size_t)w;
+		}
+		if (off >= RUNQ_LIST_RCPTS_MAX)
+			memcpy(rcpts + RUNQ_LIST_RCPTS_MAX, "...", 4);
+		fprintf(out, "%s %8llu %5s attempts=%d next=%s <%s> -> %s%s%s%s\n", it->id,
+		        it->size, a, it->attempts, next, it->from ? it->from : "", rcpts,
+		        it->failed || it->last_error ? " | " : "",
+		        it->failed ? "failed: " : "last error: ",
+		        it->failed ? (it->failed_reason ? it->failed_reason : "?") :
+		        it->last_error ? it->last_error : "");
+		bytes += it->size;
+	}
+	/* Postfix's summary line, which monitoring checks parse. */
+	fprintf(out, "-- %llu Kbytes in %zu Request%s.%s\n", (bytes + 1023) / 1024, n,
+	        n == 1 ? "" : "s", nfailed ? " (some failed: envoi --rmqueue ID removes one)" : "");
+	queue_items_free(items, n);
+	return 0;
+}
+
+int
+runq_remove(const char *dir, const char *arg, FILE *out, struct err *e)
+{
+	struct queue_item *items = NULL;
+	size_t n = 0, removed = 0;
+	int all = strcmp(arg, "all") == 0;
+
+	if (queue_list(dir, 1, &items, &n, e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct queue_lock lk;
+		struct err le;
+		int l;
+
+		if (!all && strcmp(items[i].id, arg) != 0)
+			continue;
+		err_init(&le);
+		/* Never pull an entry from under a running delivery. */
+		l = items[i].failed ? 1 : queue_lock(dir, items[i].id, &lk, &le);
+		if (l <= 0) {
+			fprintf(out, "%s: busy (being delivered), not removed\n", items[i].id);
+			continue;
+		}
+		if (queue_remove(dir, items[i].id, items[i].failed, &le) < 0)
+			fprintf(out, "%s: %s\n", items[i].id, le.msg);
+		else {
+			fprintf(out, "%s: removed\n", items[i].id);
+			removed++;
+		}
+		if (!items[i].failed)
+			queue_unlock(&lk);
+	}
+	queue_items_free(items, n);
+	if (!all && removed == 0)
+		return err_set(e, EX_NOINPUT, "no queue entry %s in %s", arg, dir);
+	return 0;
+}
+
+int
+runq_submit(const struct conf *conf, const struct account *a, const char *dir, const char *id,
+            struct log *log, struct runq_stats *st, struct err *why)
+{
+	struct run r = { conf, dir, log, st };
+	struct runq_opts o;
+	struct session *s = NULL;
+	struct queue_item *items = NULL;
+	size_t n = 0, others = 0;
+	long long now = (long long)time(NULL);
+	enum runq_fate fate;
+	int down = 0;
+
+	/* Other due entries of this account ride on the same connection;
+	 * without any, QUIT goes behind the end of data. */
+	memset(&o, 0, sizeof o);
+	o.only_account = a->name;
+	o.skip_id = id;
+	if (queue_list(dir, 0, &items, &n, why) == 0) {
+		for (size_t i = 0; i < n; i++)
+			others += selected(&items[i], &o, now);
+		queue_items_free(items, n);
+	}
+	err_init(why);
+	fate = attempt(&r, a, id, &s, &down, 1, others == 0, why);
+	if (fate == RUNQ_DELIVERED && others > 0 && s) {
+		struct err e;
+		err_init(&e);
+		if (runq_run(conf, dir, &o, s, a->name, log, st, &e) < 0)
+			log_warn(log, "%s", e.msg);
+		s = NULL;   /* runq_run closed it */
+	}
+	if (s)
+		session_close(s);
+	return (int)fate;
+}

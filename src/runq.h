@@ -1,0 +1,82 @@
+/*
+ * runq.h - the queue runner: decides the fate of queued messages.
+ *
+ * Owns: choosing entries (due, or all with -qf; -qI/-qR/-qS filters),
+ * grouping them by account so each account's entries go over ONE SMTP
+ * connection, and what happens after each attempt: removal only after the
+ * server accepted the message; on a temporary failure the entry stays
+ * with its attempt count, last error and next attempt (exponential
+ * backoff); on a permanent failure or when the entry outlived
+ * queue_lifetime, a bounce (RFC 3464) goes to the envelope sender (never
+ * for the null sender) and the entry moves to failed/. Nothing is ever
+ * deleted silently. Also the mailq listing and --rmqueue.
+ *
+ * Never: reads stdin or decides the process's exit code (main does). The
+ * storage is queue.c's, the protocol session.c's, the report bounce.c's.
+ */
+#ifndef ENVOI_RUNQ_H
+#define ENVOI_RUNQ_H
+
+#include <stdio.h>
+
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+
+struct session;
+
+struct runq_opts {
+	int force;                /* -qf / --flush: ignore the schedule */
+	const char *id_sub;       /* -qI: queue id contains */
+	const char *rcpt_sub;     /* -qR: some recipient contains */
+	const char *sender_sub;   /* -qS: the sender contains */
+	const char *only_account; /* only this account's entries */
+	const char *skip_id;      /* leave this entry alone */
+};
+
+struct runq_stats {
+	size_t seen, tried, delivered, deferred, failed, bounced, busy, connections;
+};
+
+/* Parse sendmail's -q argument ("", "f", "Isub", "Rsub", "Ssub", "30m")
+ * into o. EX_USAGE for an unknown form. */
+int runq_parse_arg(const char *arg, struct runq_opts *o, struct err *e);
+
+/*
+ * Deliver the selected entries. With `open` (an established session for
+ * account `open_account`), that account's entries use it first; it is
+ * closed by the caller. Per-entry problems are logged and recorded in the
+ * entry, never returned: the return is -1 only when the queue itself
+ * cannot be read.
+ */
+int runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
+             struct session *open, const char *open_account, struct log *log,
+             struct runq_stats *st, struct err *e);
+
+/* mailq: one line per entry, then a Postfix-style summary line that
+ * monitoring checks parse ("-- N Kbytes in M Requests."). */
+int runq_list(const char *dir, FILE *out, struct err *e);
+
+/* --rmqueue ID|all: remove entries (also from failed/), one line each. */
+int runq_remove(const char *dir, const char *arg, FILE *out, struct err *e);
+
+/*
+ * What to do with one entry after an attempt; shared by the queue run and
+ * the submission path in main. `first_try` marks the submission's own
+ * attempt, whose permanent failure the caller reports through the exit
+ * code instead of a bounce.
+ */
+enum runq_fate { RUNQ_DELIVERED, RUNQ_DEFERRED, RUNQ_FAILED, RUNQ_BUSY };
+
+/*
+ * The submission's own attempt at the entry it just queued (sendmail's
+ * -odi). Delivered: the entry is removed, and other due entries of the
+ * account go over the same connection. Refused for good: one line per
+ * refused recipient on stderr, the entry removed, *why has the exit class
+ * (the caller still has the message; no bounce). Temporary: the entry
+ * stays with its retry schedule and *why says why. Returns a runq_fate.
+ */
+int runq_submit(const struct conf *conf, const struct account *a, const char *dir,
+                const char *id, struct log *log, struct runq_stats *st, struct err *why);
+
+#endif

@@ -1,0 +1,182 @@
+#!/bin/bash
+# queue.sh - the durable queue: a message that cannot go now is kept and
+# exit 0; mailq shows it; envoi -q delivers it exactly once; -odq queues
+# only; queue off is msmtp's direct mode; a 5xx bounces to the sender and
+# moves the entry to failed/; --rmqueue; one connection for many entries;
+# 50 concurrent submissions and two concurrent runners deliver each message
+# exactly once; a full disk is EX_IOERR with nothing left behind.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+
+CONF=$TESTDIR/conf
+INPUT=$TESTDIR/message
+QUEUE=$TESTDIR/queue
+ENVOI_QUEUE_ON=1
+
+server() {  # server [extra script lines...]; then the config points at it
+	start_server - -n "${CONNS:-1}" < <(printf '%s\n' "tls starttls" "auth PLAIN" \
+	    "user alice secret" "$@")
+	std_config "$CONF" "domain client.example"
+}
+server_down() {  # a port where nothing listens any more
+	server
+	stop_server
+}
+entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
+failed_entries() { find "$QUEUE/failed" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
+mailq() { run_envoi -C "$CONF" -bp; }
+
+# --- server down: queued, exit 0, one line on stderr
+server_down
+std_message down >"$INPUT"
+run_envoi -C "$CONF" bob@example.org
+is_status 0 "server down: exit 0 (the message is safe in the queue)"
+like "$STDERR" '^envoi: queued [0-9a-f]{22}: cannot connect .*; will retry$' "one line: queued, why, will retry"
+is "$(entries)" 1 "one queue entry"
+id=$(sed -n 's/^envoi: queued \([0-9a-f]*\):.*/\1/p' <<<"$STDERR")
+INPUT=/dev/null
+mailq
+is_status 0 "mailq exits 0"
+like "$STDOUT" "^Queue: $QUEUE" "mailq names the queue directory"
+like "$STDOUT" "$id +[0-9]+ +[0-9]+s attempts=1 next=in [0-9]+[sm] <sender@example.org> -> bob@example.org \\| last error: cannot connect" \
+    "mailq: id, size, age, attempts, next attempt, sender, recipients, last error"
+like "$STDOUT" $'\n-- [0-9]+ Kbytes in 1 Request\\.' "mailq: Postfix-style summary line"
+run_envoi -C "$CONF" -q
+is "$(entries)" 1 "-q leaves an entry that is not due yet"
+
+# --- server up: -qf delivers it exactly once, and the queue is empty
+server
+run_envoi -C "$CONF" -qf
+is_status 0 "-qf exits 0"
+wait_server
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 1 "delivered exactly once"
+like "$(cat "$MAILDIR/msg-1.eml")" 'Message-ID: <test-down@example.org>' "... the queued message"
+is "$(entries)" 0 "the entry left the queue after the server's 250"
+mailq
+like "$STDOUT" 'Mail queue is empty' "mailq: empty"
+
+# --- -odq queues without trying; -q delivers what is due
+server
+INPUT=$TESTDIR/message; std_message odq >"$INPUT"
+run_envoi -C "$CONF" -odq bob@example.org
+is_status 0 "-odq: exit 0"
+is "$(entries)" 1 "-odq: queued"
+is "$(cat "$TRANSCRIPT" 2>/dev/null | grep -c '^C: ')" 0 "-odq: the network was not touched"
+INPUT=/dev/null
+run_envoi -C "$CONF" -q
+wait_server
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 1 "-q delivers a never-tried entry"
+is "$(entries)" 0 "... and removes it"
+
+# --- queue off: msmtp's direct mode
+server_down
+std_config "$CONF" "queue off"
+INPUT=$TESTDIR/message; std_message direct >"$INPUT"
+run_envoi -C "$CONF" bob@example.org
+is_status 75 "queue off + server down: exit 75"
+is "$(entries)" 0 "queue off: nothing kept"
+
+# --- several queued entries of one account: one connection
+server_down
+INPUT=$TESTDIR/message
+for n in 1 2 3; do
+	std_message "many$n" >"$INPUT"
+	run_envoi -C "$CONF" -odq bob@example.org
+done
+is "$(entries)" 3 "three entries queued"
+server
+INPUT=/dev/null
+run_envoi -C "$CONF" -q
+wait_server
+is "$SRVSTATUS" 0 "the server (serving ONE connection) saw a clean session"
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 3 "all three delivered over one connection"
+is "$(commands | grep -c '^EHLO')" 2 "one session: EHLO before and after STARTTLS only"
+is "$(commands | grep -c '^MAIL FROM')" 3 "three transactions"
+is "$(entries)" 0 "queue empty"
+
+# --- 5xx for a queued entry: bounce to the sender, entry to failed/
+server_down
+INPUT=$TESTDIR/message; std_message bounced >"$INPUT"
+run_envoi -C "$CONF" -odq nobody@example.org
+CONNS=2 server "on RCPT#1@1 reply 550 5.1.1 <nobody@example.org>: no such user"
+INPUT=/dev/null
+run_envoi -C "$CONF" -q
+is "$(failed_entries)" 1 "the refused entry moved to failed/"
+is "$(entries)" 1 "a bounce is queued"
+run_envoi -C "$CONF" -q
+wait_server
+is "$(sed -n 1p "$MAILDIR/env-1.txt" | sed 's/ SIZE=.*//')" "MAIL FROM:<>" "the bounce has the null sender"
+is "$(sed -n 2p "$MAILDIR/env-1.txt")" "RCPT TO:<sender@example.org>" "... and goes to the envelope sender"
+b=$(tr -d '\r' <"$MAILDIR/msg-1.eml" 2>/dev/null)
+like "$b" 'Content-Type: multipart/report; report-type=delivery-status' "an RFC 3464 report"
+like "$b" 'Final-Recipient: rfc822; ?nobody@example.org' "... naming the recipient"
+like "$b" 'Status: 5\.1\.1' "... with the server's status"
+like "$b" 'no such user' "... and its reply"
+mailq
+like "$STDOUT" 'next=FAILED <sender@example.org> -> nobody@example.org \| failed:' "mailq shows the failed entry"
+run_envoi -C "$CONF" --rmqueue all
+is_status 0 "--rmqueue all: exit 0"
+is "$(failed_entries)" 0 "--rmqueue cleared failed/"
+
+# --- no bounce for the null sender
+server_down
+INPUT=$TESTDIR/message; std_message nullbounce >"$INPUT"
+run_envoi -C "$CONF" -odq -f '<>' nobody@example.org
+server "on RCPT reply 550 5.1.1 no such user"
+INPUT=/dev/null
+run_envoi -C "$CONF" -q
+wait_server
+is "$(entries)" 0 "no bounce queued for a message from <>"
+is "$(failed_entries)" 1 "... but the entry is kept in failed/"
+run_envoi -C "$CONF" --rmqueue all
+
+# --- 50 concurrent submissions with the server down, then two runners
+server_down
+INPUT=$TESTDIR/message
+pids=()
+for n in $(seq 1 50); do
+	std_message "c$n" >"$TESTDIR/m$n"
+	$ENVOI_WRAP "$ENVOI" -C "$CONF" bob@example.org <"$TESTDIR/m$n" >/dev/null 2>"$TESTDIR/c$n.err" &
+	pids+=($!)
+done
+bad=0
+for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+is "$bad" 0 "50 concurrent submissions with the server down: all exit 0"
+is "$(entries)" 50 "50 entries queued"
+CONNS=2 server
+INPUT=/dev/null
+( $ENVOI_WRAP "$ENVOI" -C "$CONF" -qf >/dev/null 2>&1 ) &
+r1=$!
+( $ENVOI_WRAP "$ENVOI" -C "$CONF" -qf >/dev/null 2>&1 ) &
+r2=$!
+wait $r1; wait $r2
+wait_server 30
+ids=$(cat "$MAILDIR"/msg-*.eml 2>/dev/null | tr -d '\r' | sed -n 's/^Message-ID: <\(test-c[0-9]*\)@.*/\1/p')
+is "$(sort <<<"$ids" | uniq | wc -l)" 50 "two concurrent runners: all 50 delivered"
+is "$(wc -l <<<"$ids")" 50 "... each exactly once"
+is "$(entries)" 0 "queue empty"
+
+# --- a full disk: EX_IOERR, nothing left behind (root: a private tmpfs)
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	small=$TESTDIR/small
+	mkdir -p "$small"
+	std_config "$CONF" "queue_dir $small/q"
+	{ printf 'Subject: big\n\n'; head -c 400000 /dev/zero | tr '\0' 'x' | fold -w 70; } >"$TESTDIR/big"
+	unshare -m sh -c "mount -t tmpfs -o size=128k tmpfs '$small' &&
+		$ENVOI_WRAP '$ENVOI' -C '$CONF' bob@example.org <'$TESTDIR/big' >'$TESTDIR/full.out' 2>'$TESTDIR/full.err';
+		echo \$? >'$TESTDIR/full.rc'; find '$small/q' -type f | wc -l >'$TESTDIR/full.left'"
+	is "$(cat "$TESTDIR/full.rc")" 74 "full disk: exit 74 (EX_IOERR)"
+	like "$(cat "$TESTDIR/full.err")" 'full' "... saying the disk is full"
+	is "$(cat "$TESTDIR/full.left")" 0 "... and no partial entry left"
+	# A queue directory that cannot be written (read-only mount): 73.
+	std_message ro >"$TESTDIR/ro"
+	unshare -m sh -c "mount -t tmpfs -o size=128k tmpfs '$small' && mkdir '$small/q' &&
+		mount -o remount,ro '$small' &&
+		$ENVOI_WRAP '$ENVOI' -C '$CONF' bob@example.org <'$TESTDIR/ro' >/dev/null 2>'$TESTDIR/ro.err';
+		echo \$? >'$TESTDIR/ro.rc'"
+	is "$(cat "$TESTDIR/ro.rc")" 73 "unwritable queue directory: exit 73 (EX_CANTCREAT)"
+	like "$(cat "$TESTDIR/ro.err")" "$small/q" "... naming the directory"
+else
+	skip "full disk" "needs root for a private tmpfs"
+fi
+done_testing
