@@ -184,6 +184,9 @@ spool_message(struct run *r, struct err *e)
 	env.message_id = r->info.message_id;
 	env.size = r->info.size;
 	env.has_8bit = r->info.has_8bit;
+	env.dsn_notify = r->cli.dsn_notify ? r->cli.dsn_notify : a->dsn_notify;
+	env.dsn_return = r->cli.dsn_return ? r->cli.dsn_return : a->dsn_return;
+	env.envid = r->cli.envid;
 	return queue_entry_commit(&r->q, &env, e);
 }
 

@@ -110,6 +110,7 @@ bounce(struct run *r, const struct account *a, const struct queue_item *it, int 
 	bi.from_addr = from;
 	bi.to_addr = to;
 	bi.queue_id = it->id;
+	bi.envid = it->envid;
 	bi.arrival = it->created;
 	bi.reason = reason;
 	bi.rcpts = br;
@@ -251,8 +252,10 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 	m.from = it.from ? it.from : "";
 	m.rcpts = (const char *const *)it.rcpts;
 	m.nrcpts = it.nrcpts;
-	m.dsn_notify = a->dsn_notify;
-	m.dsn_return = a->dsn_return;
+	/* The DSN request recorded at submission (-N/-R/-V or the account's). */
+	m.dsn_notify = it.dsn_notify;
+	m.dsn_return = it.dsn_return;
+	m.envid = it.envid;
 	ret = session_send(*sp, &m, last, &res, &e);
 	if (!session_usable(*sp)) {
 		session_close(*sp);
@@ -431,9 +434,15 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 				continue;
 			done[j] = 1;
 			if (a == NULL) {
+				/* The account is gone from the configuration: keep
+				 * the entry (restoring the account sends it). */
+				struct queue_lock lk;
 				struct err e2;
 				err_init(&e2);
-				queue_record_failure(dir, items[j].id, ae.msg, &e2);
+				if (queue_lock(dir, items[j].id, &lk, &e2) == 1) {
+					queue_record_failure(dir, items[j].id, ae.msg, &e2);
+					queue_unlock(&lk);
+				}
 				log_warn(log, "%s: %s", items[j].id, ae.msg);
 				st->deferred++;
 				continue;
