@@ -9,7 +9,8 @@
  * Owns: the protocol state (an enum with a name table; every transition
  * goes through one set_state() that traces "OLD -> NEW" with log_debug),
  * the commands to send (smtp_output), which reply answers which command,
- * the per-recipient status, and the overall error with its exit class.
+ * the per-recipient status of the current transaction, the current
+ * transaction's error and the connection's, each with its exit class.
  *
  * Never: touches sockets, files or TLS, sees a password (AUTH data arrives
  * from the callbacks as opaque base64), prints, or exits. The session
@@ -50,7 +51,7 @@
  * - When no recipient was accepted the body is never sent; if a pipelined
  *   DATA was nevertheless answered with 354, the engine sends only the
  *   end-of-data "." so that the server sees an empty, recipient-less
- *   message it must refuse, then QUIT.
+ *   message it must refuse, then QUIT (or, not last, reads its reply).
  * - A 421 reply at any point ends the session with EX_TEMPFAIL and no QUIT
  *   (the server is closing the connection).
  * - Addresses and parameters containing CR, LF or other control bytes are
