@@ -147,12 +147,10 @@ spool_message(struct run *r, struct err *e)
 	if (!r->cli.read_recipients && r->rcpts.n == 0)
 		return err_set(e, EX_USAGE, "no recipients given (name them as arguments, or use -t)");
 
-	r->queue_dir = queue_default_dir(a->queue_dir, r->home);
-	if (r->queue_dir == NULL)
-		return err_set(e, EX_OSERR, "out of memory");
+	/* Ours to free from here on, even if creating it fails half-way. */
+	r->have_q = 1;
 	if (queue_entry_create(&r->q, r->queue_dir, e) < 0)
 		return -1;
-	r->have_q = 1;
 
 	memset(&mo, 0, sizeof mo);
 	mo.dot_ends_input = r->cli.dot_ends_input;

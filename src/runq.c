@@ -449,8 +449,13 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 			}
 			if (down)
 				continue;   /* the server is unreachable: not an attempt */
+			/* QUIT rides behind the account's last end of data. */
+			int more = 0;
+			for (size_t k = j + 1; k < n && !more; k++)
+				more = !done[k] && strcmp(items[k].account ? items[k].account :
+				                          "default", acct) == 0;
 			err_init(&why);
-			attempt(&r, a, items[j].id, &s, &down, 0, 0, &why);
+			attempt(&r, a, items[j].id, &s, &down, 0, !more, &why);
 		}
 		if (s)
 			session_close(s);
