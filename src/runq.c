@@ -78,6 +78,22 @@ selected(const struct queue_item *it, const struct runq_opts *o, long long now)
 	return o->force || queue_item_due(it, now);
 }
 
+/* "42s", "17m", "3h", "2d" */
+static void
+age(char *dst, size_t size, long long secs)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		snprintf(dst, size, "%llds", secs);
+	else if (secs < 7200)
+		snprintf(dst, size, "%lldm", secs / 60);
+	else if (secs < 2 * 86400)
+		snprintf(dst, size, "%lldh", secs / 3600);
+	else
+		snprintf(dst, size, "%lldd", secs / 86400);
+}
+
 struct run {
 	const struct conf *conf;
 	const char *dir;
@@ -203,8 +219,10 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 		struct bounce_rcpt *br = calloc(it.nrcpts ? it.nrcpts : 1, sizeof *br);
 		char reason[256];
 
-		snprintf(reason, sizeof reason, "it could not be delivered for %ld days (last error: %s)",
-		         a->queue_lifetime / 86400, it.last_error ? it.last_error : "none");
+		char waited[24];
+		age(waited, sizeof waited, now - it.created);
+		snprintf(reason, sizeof reason, "it could not be delivered for %s (queue_lifetime; "
+		         "last error: %s)", waited, it.last_error ? it.last_error : "none");
 		for (size_t i = 0; br && i < it.nrcpts; i++) {
 			br[i].addr = it.rcpts[i];
 			br[i].status = "4.4.7";
@@ -469,22 +487,6 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 	return 0;
 }
 
-/* "42s", "17m", "3h", "2d" */
-static void
-age(char *dst, size_t size, long long secs)
-{
-	if (secs < 0)
-		secs = 0;
-	if (secs < 120)
-		snprintf(dst, size, "%llds", secs);
-	else if (secs < 7200)
-		snprintf(dst, size, "%lldm", secs / 60);
-	else if (secs < 2 * 86400)
-		snprintf(dst, size, "%lldh", secs / 3600);
-	else
-		snprintf(dst, size, "%lldd", secs / 86400);
-}
-
 int
 runq_list(const char *dir, FILE *out, struct err *e)
 {
@@ -528,12 +530,13 @@ runq_list(const char *dir, FILE *out, struct err *e)
 		}
 		if (off >= RUNQ_LIST_RCPTS_MAX)
 			memcpy(rcpts + RUNQ_LIST_RCPTS_MAX, "...", 4);
-		fprintf(out, "%s %8llu %5s attempts=%d next=%s <%s> -> %s%s%s%s\n", it->id,
-		        it->size, a, it->attempts, next, it->from ? it->from : "", rcpts,
-		        it->failed || it->last_error ? " | " : "",
-		        it->failed ? "failed: " : "last error: ",
-		        it->failed ? (it->failed_reason ? it->failed_reason : "?") :
-		        it->last_error ? it->last_error : "");
+		fprintf(out, "%s %8llu %5s attempts=%d next=%s <%s> -> %s", it->id, it->size, a,
+		        it->attempts, next, it->from ? it->from : "", rcpts);
+		if (it->failed)
+			fprintf(out, " | failed: %s", it->failed_reason ? it->failed_reason : "?");
+		else if (it->last_error && *it->last_error)
+			fprintf(out, " | last error: %s", it->last_error);
+		fputc('\n', out);
 		bytes += it->size;
 	}
 	/* Postfix's summary line, which monitoring checks parse. */

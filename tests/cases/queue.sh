@@ -130,6 +130,68 @@ is "$(entries)" 0 "no bounce queued for a message from <>"
 is "$(failed_entries)" 1 "... but the entry is kept in failed/"
 run_envoi -C "$CONF" --rmqueue all
 
+# --- -qI / -qR / -qS select entries (and ignore the schedule)
+server_down
+INPUT=$TESTDIR/message
+std_message sel1 >"$INPUT"; run_envoi -C "$CONF" -odq bob@example.org
+std_message sel2 >"$INPUT"; run_envoi -C "$CONF" -odq -f other@example.org carol@example.org
+std_message sel3 >"$INPUT"; run_envoi -C "$CONF" -odq dave@example.org
+id3=$(basename "$(grep -l '^rcpt dave@example.org$' "$QUEUE"/*.env)" .env)
+CONNS=2 server
+INPUT=/dev/null
+run_envoi -C "$CONF" -qRcarol
+run_envoi -C "$CONF" -qSnomatch
+run_envoi -C "$CONF" -qI"$id3"
+wait_server
+is "$(sed -n 's/^RCPT TO://p' "$MAILDIR"/env-*.txt | sort | tr '\n' ' ')" "<carol@example.org> <dave@example.org> " \
+    "-qR and -qI delivered just their entries (over the one connection allowed, in turn)"
+is "$(entries)" 1 "the unselected entry (and -qS with no match) stayed"
+run_envoi -C "$CONF" --rmqueue all
+
+# --- after a successful submission the account's queue drains too
+server_down
+INPUT=$TESTDIR/message
+std_message old1 >"$INPUT"; run_envoi -C "$CONF" -odq bob@example.org
+std_message old2 >"$INPUT"; run_envoi -C "$CONF" -odq bob@example.org
+server
+std_message fresh >"$INPUT"
+run_envoi -C "$CONF" bob@example.org
+is_status 0 "a submission with two entries waiting: exit 0"
+wait_server
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 3 "the new message and both queued ones went out"
+is "$(commands | grep -c '^MAIL FROM')" 3 "... over the submission's one connection"
+is "$(entries)" 0 "queue empty"
+
+# --- -odb: exit at once, a detached child delivers
+server
+std_message odb >"$INPUT"
+run_envoi -C "$CONF" -odb bob@example.org
+is_status 0 "-odb: exit 0"
+wait_server 15
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 1 "-odb: the background child delivered it"
+for i in $(seq 1 50); do [ "$(entries)" = 0 ] && break; sleep 0.1; done
+is "$(entries)" 0 "-odb: and removed the entry"
+
+# --- queue_lifetime: an entry that waited too long is bounced
+server_down
+std_config "$CONF" "queue_lifetime 1s"
+std_message expired >"$INPUT"
+run_envoi -C "$CONF" bob@example.org
+is_status 0 "queued (server down)"
+sleep 2
+CONNS=2 server
+std_config "$CONF" "queue_lifetime 1s"
+INPUT=/dev/null
+run_envoi -C "$CONF" -qf
+is "$(failed_entries)" 1 "past queue_lifetime: moved to failed/"
+run_envoi -C "$CONF" -qf
+wait_server
+b=$(tr -d '\r' <"$MAILDIR/msg-1.eml" 2>/dev/null)
+like "$b" 'Status: 4\.4\.7' "the bounce says 4.4.7 (delivery time expired)"
+like "$b" 'could not be delivered for [0-9]+s \(queue_lifetime' "... and why"
+run_envoi -C "$CONF" --rmqueue all
+std_config "$CONF"
+
 # --- 50 concurrent submissions with the server down, then two runners
 server_down
 INPUT=$TESTDIR/message
