@@ -176,61 +176,137 @@ status_of(const struct session_rcpt *sr, char *dst, size_t size)
 }
 
 /*
+ * An entry under our lock, read again under it, with its spool open:
+ * everything a session needs to send it. Held from before its envelope
+ * goes out (possibly behind the previous entry's end of data) until its
+ * fate is recorded.
+ */
+struct entry {
+	int held;                 /* lk is ours; it, fd and m are set */
+	int piped;                /* handed to the session as the next message: its
+	                           * envelope may be on the wire, so it is sent */
+	const char *id;           /* borrowed */
+	struct queue_lock lk;
+	struct queue_item it;
+	int fd;
+	struct session_msg m;
+};
+
+enum take { TAKE_OK, TAKE_BUSY, TAKE_LOCK_ERR, TAKE_LOAD_ERR, TAKE_OPEN_ERR };
+
+static void
+entry_release(struct entry *en)
+{
+	if (en->held) {
+		if (en->fd >= 0)
+			close(en->fd);
+		queue_item_free(&en->it);
+		queue_unlock(&en->lk);
+	}
+	memset(en, 0, sizeof *en);
+	en->fd = -1;
+}
+
+/* Lock id, read it again under the lock (another run may have changed
+ * it) and open its spool. Anything but TAKE_OK leaves en released, with
+ * *e filled for the _ERR kinds. */
+static enum take
+entry_take(struct run *r, const char *id, struct entry *en, struct err *e)
+{
+	int l;
+
+	entry_release(en);
+	l = queue_lock(r->dir, id, &en->lk, e);
+	if (l <= 0)
+		return l < 0 ? TAKE_LOCK_ERR : TAKE_BUSY;
+	en->held = 1;
+	en->id = id;
+	if (queue_item_load(r->dir, id, &en->it, e) < 0) {
+		memset(&en->it, 0, sizeof en->it);
+		entry_release(en);
+		return TAKE_LOAD_ERR;
+	}
+	en->fd = queue_open_msg(r->dir, id, e);
+	if (en->fd < 0) {
+		entry_release(en);
+		return TAKE_OPEN_ERR;
+	}
+	memset(&en->m, 0, sizeof en->m);
+	en->m.fd = en->fd;
+	en->m.size = en->it.size;
+	en->m.has_8bit = en->it.has_8bit;
+	en->m.from = en->it.from ? en->it.from : "";
+	en->m.rcpts = (const char *const *)en->it.rcpts;
+	en->m.nrcpts = en->it.nrcpts;
+	/* The DSN request recorded at submission (-N/-R/-V or the account's). */
+	en->m.dsn_notify = en->it.dsn_notify;
+	en->m.dsn_return = en->it.dsn_return;
+	en->m.envid = en->it.envid;
+	return TAKE_OK;
+}
+
+/*
  * One attempt at one entry over *sp (opened here when NULL). Decides and
  * records the entry's fate. On a connection-level failure *sp is closed
  * and set to NULL and *down set, so the account's other entries wait.
+ * en: the entry, taken already (by the previous attempt, which pipelined
+ * its envelope) or not; released here. next_id (not last): the entry that
+ * follows on this connection; it is taken into *next before the message is
+ * sent, so that its envelope may ride behind this one's end of data. If it
+ * cannot be taken (busy, gone), it is simply not pipelined.
  */
 static enum runq_fate
-attempt(struct run *r, const struct account *a, const char *id, struct session **sp,
-        int *down, int first, int last, struct err *why)
+attempt(struct run *r, const struct account *a, const char *id, struct entry *en,
+        const char *next_id, struct entry *next, struct session **sp, int *down, int first,
+        int last, struct err *why)
 {
-	struct queue_lock lk;
-	struct queue_item it;
-	struct session_msg m;
+	struct queue_item *it = &en->it;
 	struct session_result res;
 	struct err e;
 	enum runq_fate fate = RUNQ_DEFERRED;
 	long long now = (long long)time(NULL);
-	int fd = -1, l, ret;
+	const struct session_msg *pipe = NULL;
+	int ret;
 
 	err_init(&e);
 	memset(&res, 0, sizeof res);
-	memset(&it, 0, sizeof it);
-	l = queue_lock(r->dir, id, &lk, &e);
-	if (l <= 0) {
-		if (l < 0)
+	if (!en->held) {
+		switch (entry_take(r, id, en, &e)) {
+		case TAKE_OK:
+			break;
+		case TAKE_LOCK_ERR:
 			log_warn(r->log, "%s", e.msg);
-		r->st->busy++;
-		return RUNQ_BUSY;
-	}
-	/* Read the entry again under the lock: another run may have changed it. */
-	if (queue_item_load(r->dir, id, &it, &e) < 0) {
-		log_warn(r->log, "%s", e.msg);
-		queue_unlock(&lk);
-		return RUNQ_BUSY;
-	}
-	fd = queue_open_msg(r->dir, id, &e);
-	if (fd < 0) {
-		log_warn(r->log, "%s", e.msg);
-		goto out;
+			/* FALLTHROUGH */
+		case TAKE_BUSY:
+			r->st->busy++;
+			return RUNQ_BUSY;
+		case TAKE_LOAD_ERR:
+			log_warn(r->log, "%s", e.msg);
+			return RUNQ_BUSY;
+		case TAKE_OPEN_ERR:
+			log_warn(r->log, "%s", e.msg);
+			return RUNQ_DEFERRED;
+		}
 	}
 	r->st->tried++;
-	if (queue_item_expired(&it, now, a->queue_lifetime)) {
-		struct bounce_rcpt *br = calloc(it.nrcpts ? it.nrcpts : 1, sizeof *br);
+	/* A piped entry was found not expired a moment ago, and its envelope
+	 * may be in flight: only sending it may follow on this connection. */
+	if (!en->piped && queue_item_expired(it, now, a->queue_lifetime)) {
+		struct bounce_rcpt *br = calloc(it->nrcpts ? it->nrcpts : 1, sizeof *br);
 		char reason[256];
 
 		char waited[24];
-		age(waited, sizeof waited, now - it.created);
+		age(waited, sizeof waited, now - it->created);
 		snprintf(reason, sizeof reason, "it could not be delivered for %s (queue_lifetime; "
-		         "last error: %s)", waited, it.last_error ? it.last_error : "none");
-		for (size_t i = 0; br && i < it.nrcpts; i++) {
-			br[i].addr = it.rcpts[i];
+		         "last error: %s)", waited, it->last_error ? it->last_error : "none");
+		for (size_t i = 0; br && i < it->nrcpts; i++) {
+			br[i].addr = it->rcpts[i];
 			br[i].status = "4.4.7";
-			br[i].diagnostic = it.last_error;
+			br[i].diagnostic = it->last_error;
 			br[i].action = "failed";
 		}
 		if (br)
-			bounce(r, a, &it, fd, br, it.nrcpts, reason);
+			bounce(r, a, it, en->fd, br, it->nrcpts, reason);
 		free(br);
 		if (queue_move_failed(r->dir, id, reason, &e) < 0)
 			log_warn(r->log, "%s", e.msg);
@@ -263,18 +339,19 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 			goto deferred;
 		}
 	}
-	memset(&m, 0, sizeof m);
-	m.fd = fd;
-	m.size = it.size;
-	m.has_8bit = it.has_8bit;
-	m.from = it.from ? it.from : "";
-	m.rcpts = (const char *const *)it.rcpts;
-	m.nrcpts = it.nrcpts;
-	/* The DSN request recorded at submission (-N/-R/-V or the account's). */
-	m.dsn_notify = it.dsn_notify;
-	m.dsn_return = it.dsn_return;
-	m.envid = it.envid;
-	ret = session_send(*sp, &m, last, &res, &e);
+	if (next && next_id && !last) {
+		struct err ignore;
+		/* Locked before its envelope can be on the wire; an expired
+		 * one is taken all the same (its own attempt bounces it) but
+		 * not sent. */
+		err_init(&ignore);
+		if (entry_take(r, next_id, next, &ignore) == TAKE_OK &&
+		    !queue_item_expired(&next->it, now, a->queue_lifetime)) {
+			pipe = &next->m;
+			next->piped = 1;
+		}
+	}
+	ret = session_send_next(*sp, &en->m, pipe, last, &res, &e);
 	if (!session_usable(*sp)) {
 		session_close(*sp);
 		*sp = NULL;
@@ -286,7 +363,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 	/* Delivered to some or all, or refused for good: per recipient,
 	 * done, retry later (a 4xx to its RCPT), or bounce. */
 	{
-		size_t cnt = it.nrcpts ? it.nrcpts : 1, nb = 0, nk = 0;
+		size_t cnt = it->nrcpts ? it->nrcpts : 1, nb = 0, nk = 0;
 		struct bounce_rcpt *br = calloc(cnt, sizeof *br);
 		char (*status)[16] = calloc(cnt, sizeof *status);
 		const char **keep = calloc(cnt, sizeof *keep);
@@ -298,13 +375,13 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 			err_set(&e, EX_OSERR, "out of memory");
 			goto deferred;
 		}
-		for (size_t i = 0; i < it.nrcpts; i++) {
+		for (size_t i = 0; i < it->nrcpts; i++) {
 			const struct session_rcpt *sr = res.rcpts && i < res.nrcpts ? &res.rcpts[i] : NULL;
 
 			if (ret == 0 && sr && sr->ex == 0)
 				continue;
 			if (ret == 0 && (sr == NULL || sr->ex == EX_TEMPFAIL || sr->ex < 0)) {
-				keep[nk++] = it.rcpts[i];
+				keep[nk++] = it->rcpts[i];
 				continue;
 			}
 			if (sr && sr->ex > 0) {
@@ -314,7 +391,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 				snprintf(status[nb], sizeof status[nb], "5.0.0");
 				br[nb].diagnostic = e.msg;
 			}
-			br[nb].addr = it.rcpts[i];
+			br[nb].addr = it->rcpts[i];
 			br[nb].status = status[nb];
 			br[nb].action = "failed";
 			nb++;
@@ -326,7 +403,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 				if (br[k].diagnostic != e.msg)
 					log_error(r->log, "<%s>: %s", br[k].addr, br[k].diagnostic);
 		} else if (nb)
-			bounce(r, a, &it, fd, br, nb, ret == 0 ?
+			bounce(r, a, it, en->fd, br, nb, ret == 0 ?
 			       "the server refused some recipients permanently" :
 			       "the server refused the message permanently");
 		if (nk) {
@@ -351,24 +428,24 @@ attempt(struct run *r, const struct account *a, const char *id, struct session *
 			}
 			if (first && nb)
 				err_set(why, EX_NOUSER, "message delivered to %zu of %zu recipients; "
-				        "the others were refused (see above)", res.naccepted, it.nrcpts);
+				        "the others were refused (see above)", res.naccepted, it->nrcpts);
 			r->st->delivered++;
 			fate = RUNQ_DELIVERED;
 			{
 				char list[1024];
 				size_t off = 0;
 				list[0] = '\0';
-				for (size_t k = 0; k < it.nrcpts && off < sizeof list; k++) {
+				for (size_t k = 0; k < it->nrcpts && off < sizeof list; k++) {
 					int w = snprintf(list + off, sizeof list - off, "%s%s",
-					                 k ? "," : "", it.rcpts[k]);
+					                 k ? "," : "", it->rcpts[k]);
 					if (w < 0)
 						break;
 					off += (size_t)w;
 				}
 				log_event(r->log, 0, "id=%s account=%s host=%s message-id=<%s> from=<%s> "
 				          "recipients=%s size=%llu delivered=%zu/%zu reply='%s'", id,
-				          a->name, a->host, it.message_id ? it.message_id : "", m.from,
-				          list, it.size, res.naccepted, res.nrcpts, res.reply);
+				          a->name, a->host, it->message_id ? it->message_id : "", en->m.from,
+				          list, it->size, res.naccepted, res.nrcpts, res.reply);
 			}
 		} else {
 			struct err e2;
@@ -398,10 +475,7 @@ deferred:
 	fate = RUNQ_DEFERRED;
 out:
 	session_result_free(&res);
-	if (fd >= 0)
-		close(fd);
-	queue_item_free(&it);
-	queue_unlock(&lk);
+	entry_release(en);
 	return fate;
 }
 
@@ -434,10 +508,15 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 		struct account *a;
 		struct session *s = NULL;
 		struct err ae;
-		int down = 0;
+		/* the entry being sent and the one whose envelope may follow
+		 * it; they swap roles after each attempt */
+		struct entry ents[2];
+		int cur = 0, down = 0;
 
 		if (done[i])
 			continue;
+		memset(ents, 0, sizeof ents);
+		ents[0].fd = ents[1].fd = -1;
 		err_init(&ae);
 		a = conf_select(conf, acct, NULL, &ae);
 		if (open && open_account && strcmp(acct, open_account) == 0) {
@@ -465,18 +544,32 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 				st->deferred++;
 				continue;
 			}
-			if (down)
-				continue;   /* the server is unreachable: not an attempt */
-			/* QUIT rides behind the account's last end of data. */
-			int more = 0;
-			for (size_t k = j + 1; k < n && !more; k++)
-				more = !done[k] && strcmp(items[k].account ? items[k].account :
-				                          "default", acct) == 0;
+			/* Taken by the previous attempt, for this very entry? */
+			if (ents[cur].held && strcmp(ents[cur].id, items[j].id) != 0)
+				entry_release(&ents[cur]);
+			if (down) {
+				/* the server is unreachable: not an attempt */
+				entry_release(&ents[cur]);
+				continue;
+			}
+			/* QUIT rides behind the account's last end of data; the
+			 * next entry's envelope behind the others'. */
+			size_t next = n;
+			for (size_t k = j + 1; k < n && next == n; k++)
+				if (!done[k] && strcmp(items[k].account ? items[k].account : "default",
+				                       acct) == 0)
+					next = k;
 			err_init(&why);
-			attempt(&r, a, items[j].id, &s, &down, 0, !more, &why);
+			attempt(&r, a, items[j].id, &ents[cur], next < n ? items[next].id : NULL,
+			        &ents[cur ^ 1], &s, &down, 0, next == n, &why);
+			cur ^= 1;
 		}
+		/* The connection first: no entry is unlocked while its
+		 * envelope may still be in flight. */
 		if (s)
 			session_close(s);
+		entry_release(&ents[0]);
+		entry_release(&ents[1]);
 		if (a)
 			account_free(a);
 	}
@@ -595,6 +688,7 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 	size_t n = 0, others = 0;
 	long long now = (long long)time(NULL);
 	enum runq_fate fate;
+	struct entry en;
 	int down = 0;
 
 	/* Other due entries of this account ride on the same connection;
@@ -608,7 +702,9 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 		queue_items_free(items, n);
 	}
 	err_init(why);
-	fate = attempt(&r, a, id, &s, &down, 1, others == 0, why);
+	memset(&en, 0, sizeof en);
+	en.fd = -1;
+	fate = attempt(&r, a, id, &en, NULL, NULL, &s, &down, 1, others == 0, why);
 	if (fate == RUNQ_DELIVERED && others > 0 && s) {
 		struct err e;
 		err_init(&e);

@@ -137,8 +137,8 @@ send_output(struct conn *c, struct smtp *s, struct log *log, struct err *e)
  * caller so that they travel in the same write (and TLS record).
  */
 static int
-send_body(struct conn *c, const struct session_msg *m, struct smtp *s, struct log *log,
-          struct err *e)
+send_body(struct conn *c, const struct session_msg *m, struct smtp *s,
+          const struct smtp_msg *next, struct log *log, struct err *e)
 {
 	char *in = malloc(SESSION_CHUNK);
 	char *out = malloc(2 * SESSION_CHUNK + 64);
@@ -174,11 +174,12 @@ send_body(struct conn *c, const struct session_msg *m, struct smtp *s, struct lo
 	}
 	olen += dotstuff_finish(&ds, out + olen);
 	log_debug(log, "(message body: %llu bytes)", m->size);
-	act = smtp_body_done(s);
+	act = smtp_body_done_next(s, next);
 	(void)act;
 	{
 		struct buf *tail = smtp_output(s);
-		/* The terminator and QUIT ride in the last body write. */
+		/* The terminator and QUIT (or the next envelope) ride in
+		 * the last body write. */
 		if (tail->len)
 			log_proto(log, LOG_SEND, tail->data, tail->len);
 		if (tail->len && tail->len <= 2 * SESSION_CHUNK + 64 - olen) {
@@ -230,6 +231,15 @@ record_result(struct smtp *s, const struct session_msg *m, struct session_result
 
 /* ------------------------------------------------------------ connection */
 
+/* A message's envelope in the engine's terms: both forms of every address
+ * (addr.c), from which the engine picks per the server's SMTPUTF8. */
+struct prepared {
+	struct smtp_msg m;
+	struct smtp_addr *rcpts;
+	char **forms;                   /* 2 * (nrcpts + 1) strings */
+	size_t nforms;
+};
+
 struct session {
 	const struct account *a;
 	struct log *log;
@@ -239,19 +249,15 @@ struct session {
 	struct smtp_params p;
 	struct smtp smtp;
 	struct reply reply;             /* the latest reply read */
+	struct prepared next_pm;        /* the message whose envelope is in flight ... */
+	const struct session_msg *next_src;  /* ... as the caller gave it; NULL = none */
 	char *host;                     /* a->host in ASCII (A-labels) */
 	int engine;                     /* smtp_init ran */
 	int usable;                     /* the engine is READY and the connection sound */
+	/* the next message, whose envelope may ride behind the end of data */
+	const struct smtp_msg *body_next;   /* for send_body, during session_send_next */
 };
 
-/* A message's envelope in the engine's terms: both forms of every address
- * (addr.c), from which the engine picks per the server's SMTPUTF8. */
-struct prepared {
-	struct smtp_msg m;
-	struct smtp_addr *rcpts;
-	char **forms;                   /* 2 * (nrcpts + 1) strings */
-	size_t nforms;
-};
 
 static void
 prepared_free(struct prepared *pm)
@@ -359,7 +365,7 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 				err_set(e, EX_SOFTWARE, "the SMTP engine asked for a body during setup");
 				return SMTP_FAIL;
 			}
-			if (send_body(&s->conn, m, &s->smtp, s->log, e) < 0)
+			if (send_body(&s->conn, m, &s->smtp, s->body_next, s->log, e) < 0)
 				return SMTP_FAIL;
 			act = SMTP_READ;
 			continue;
@@ -492,21 +498,55 @@ result_init(struct session_result *res, const struct session_msg *m, struct err 
 }
 
 int
-session_send(struct session *s, const struct session_msg *m, int last,
-             struct session_result *res, struct err *e)
+session_send_next(struct session *s, const struct session_msg *m,
+                  const struct session_msg *next, int last, struct session_result *res,
+                  struct err *e)
 {
 	struct prepared pm;
-	int ret;
+	int ret, have_next = 0;
 
 	if (result_init(res, m, e) < 0)
 		return -1;
 	if (s == NULL || !s->usable)
 		return err_set(e, EX_SOFTWARE, "message handed to a closed SMTP connection");
-	if (prepare(&pm, m, e) < 0)
+	if (s->next_src) {
+		/* Its envelope is on the wire already: only m may follow. */
+		if (m != s->next_src) {
+			s->usable = 0;
+			return err_set(e, EX_SOFTWARE, "message handed to a connection that "
+			               "expects another one");
+		}
+		pm = s->next_pm;
+		memset(&s->next_pm, 0, sizeof s->next_pm);
+		s->next_src = NULL;
+	} else if (prepare(&pm, m, e) < 0) {
 		return -1;
+	}
+	if (next && !last) {
+		struct err ignore;
+		/* A next message that cannot be prepared is not pipelined;
+		 * its own session_send reports why. */
+		err_init(&ignore);
+		have_next = prepare(&s->next_pm, next, &ignore) == 0;
+		s->body_next = have_next ? &s->next_pm.m : NULL;
+	}
 	ret = send_prepared(s, &pm, m, last, res, e);
+	s->body_next = NULL;
+	if (have_next) {
+		if (s->usable && smtp_next_in_flight(&s->smtp))
+			s->next_src = next;
+		else
+			prepared_free(&s->next_pm);
+	}
 	prepared_free(&pm);
 	return ret;
+}
+
+int
+session_send(struct session *s, const struct session_msg *m, int last,
+             struct session_result *res, struct err *e)
+{
+	return session_send_next(s, m, NULL, last, res, e);
 }
 
 int
@@ -522,6 +562,7 @@ session_close(struct session *s)
 		return;
 	if (s->usable && smtp_finish(&s->smtp) == SMTP_DONE)
 		send_last_words(s);
+	prepared_free(&s->next_pm);
 	if (s->engine)
 		smtp_free(&s->smtp);
 	sasl_free(s->actx.sasl);

@@ -83,6 +83,25 @@ int session_open(struct session **s, const struct account *a, struct log *log,
 int session_send(struct session *s, const struct session_msg *m, int last,
                  struct session_result *res, struct err *e);
 
+/*
+ * session_send, telling the connection which message comes next (NULL:
+ * not known; last must be 0 for next to matter). With PIPELINING, next's
+ * MAIL, RCPTs and DATA then ride behind m's end of data in one write,
+ * saving a round trip; m's result is complete all the same when this
+ * returns. If that happened, the next call on s must be session_send or
+ * session_send_next with that same next (the same object, still
+ * unchanged, its fd still open); it reads next's replies and sends its
+ * body. Any other message is refused (EX_SOFTWARE, s unusable), and
+ * session_close just closes (the server drops the unfinished envelope).
+ * The caller must therefore hold next (for the queue: its lock) from
+ * this call until next's own session_send has returned. When next is not
+ * pipelined (no PIPELINING, m refused before its body, next unsendable)
+ * nothing about next has been sent, and it goes the ordinary way.
+ */
+int session_send_next(struct session *s, const struct session_msg *m,
+                      const struct session_msg *next, int last,
+                      struct session_result *res, struct err *e);
+
 /* Can s take another message? 0 once the connection failed, or ended
  * after a message sent with last = 1. NULL-safe (0). */
 int session_usable(const struct session *s);

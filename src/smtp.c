@@ -893,6 +893,8 @@ begin_envelope(struct smtp *s)
 	return SMTP_SEND;
 }
 
+static enum smtp_action next_continue(struct smtp *s, const struct smtp_msg *m, int last);
+
 enum smtp_action
 smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last)
 {
@@ -902,6 +904,8 @@ smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last)
 		return SMTP_FAIL;
 	if (!s->p->multi || s->state != SMTP_STATE_READY)
 		return fail(s, EX_SOFTWARE, "next message in state %s", smtp_state_name(s->state));
+	if (s->next_sent)
+		return next_continue(s, m, last);
 	txn_forget(s);
 	s->m = *m;
 	s->last = last;
@@ -1026,6 +1030,120 @@ smtp_body_done(struct smtp *s)
 	return SMTP_SEND;
 }
 
+/*
+ * Can next's envelope be decided now, with nothing refused locally? Then
+ * *use_utf8 is its SMTPUTF8 decision (as begin_envelope would make it).
+ * Anything begin_envelope would refuse on its own (SIZE, a form that
+ * needs SMTPUTF8 the server lacks, an invalid envelope) is left to the
+ * ordinary path, which reports it.
+ */
+static int
+next_sendable(const struct smtp *s, const struct smtp_msg *m, int *use_utf8)
+{
+	struct err e;
+	int need = 0;
+
+	err_init(&e);
+	if (smtp_msg_check(m, &e) < 0)
+		return 0;
+	if (s->caps.size_set && s->caps.size > 0 && m->size > s->caps.size)
+		return 0;
+	if (!is_null_sender(&m->from) && needs_utf8(&m->from))
+		need = 1;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (needs_utf8(&m->rcpts[i]))
+			need = 1;
+	*use_utf8 = need && s->caps.smtputf8;
+	if (*use_utf8)
+		return 1;
+	if (!is_null_sender(&m->from) && m->from.ascii == NULL)
+		return 0;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (m->rcpts[i].ascii == NULL)
+			return 0;
+	return 1;
+}
+
+enum smtp_action
+smtp_body_done_next(struct smtp *s, const struct smtp_msg *next)
+{
+	struct smtp_msg cur;
+	enum smtp_action act;
+	size_t mark, n;
+	int cur_utf8, next_utf8 = 0, r = 0;
+
+	act = smtp_body_done(s);
+	/* RFC 2920 3.1: the end of data may start a group and DATA ends
+	 * one; so the next envelope may ride behind it, with PIPELINING. */
+	if (act != SMTP_SEND || next == NULL || !s->p->multi || s->last || !s->caps.pipelining ||
+	    !next_sendable(s, next, &next_utf8))
+		return act;
+	n = next->nrcpts;
+	if (n > SIZE_MAX / SMTP_CMD_MAX - 5)
+		return act;
+	if (s->out.max < SMTP_CMD_MAX * (n + 5))
+		s->out.max = SMTP_CMD_MAX * (n + 5);
+	/* queue_mail and queue_rcpt speak of s->m: lend it next's envelope
+	 * for the moment; the current transaction's statuses stay. */
+	cur = s->m;
+	cur_utf8 = s->use_utf8;
+	s->m = *next;
+	s->use_utf8 = next_utf8;
+	mark = s->out.len;
+	r = queue_mail(s);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = queue_rcpt(s, i);
+	if (r == 0)
+		r = queue_str(s, "DATA\r\n");
+	s->m = cur;
+	s->use_utf8 = cur_utf8;
+	if (r < 0) {
+		/* Not pipelined after all: the ordinary path will say why. */
+		out_truncate(s, mark);
+		return act;
+	}
+	s->next = *next;
+	s->next_utf8 = next_utf8;
+	s->next_sent = 1;
+	return act;
+}
+
+int
+smtp_next_in_flight(const struct smtp *s)
+{
+	return s->next_sent;
+}
+
+/* smtp_next_message for the envelope smtp_body_done_next sent already:
+ * only its replies are due. */
+static enum smtp_action
+next_continue(struct smtp *s, const struct smtp_msg *m, int last)
+{
+	struct err e;
+
+	s->next_sent = 0;
+	if (m->rcpts != s->next.rcpts || m->nrcpts != s->next.nrcpts ||
+	    m->from.utf8 != s->next.from.utf8 || m->from.ascii != s->next.from.ascii)
+		return failq(s, 0, EX_SOFTWARE, 0, "next message is not the one whose envelope "
+		             "was sent");
+	txn_forget(s);
+	s->m = *m;
+	s->last = last;
+	s->in_txn = 1;
+	err_init(&s->msg_err);
+	err_init(&e);
+	if (txn_alloc(s, &e) < 0) {
+		txn_forget(s);
+		s->m.nrcpts = 0;
+		return failq(s, 0, e.ex, 0, "%s", e.msg);
+	}
+	s->use_utf8 = s->next_utf8;
+	s->pipelining = 1;
+	s->rcpt_cur = 0;
+	set_state(s, SMTP_STATE_MAIL);
+	return SMTP_READ;
+}
+
 static enum smtp_action
 on_dot(struct smtp *s, const struct reply *r)
 {
@@ -1069,6 +1187,12 @@ smtp_finish(struct smtp *s)
 {
 	switch (s->state) {
 	case SMTP_STATE_READY:
+		/* An envelope in flight may have had its DATA accepted: a
+		 * QUIT would be message text. Just close; the server drops
+		 * the unfinished transaction. */
+		if (s->next_sent)
+			return failq(s, 0, EX_SOFTWARE, 0, "connection given up with the next "
+			             "envelope in flight");
 		if (queue_str(s, "QUIT\r\n") < 0)
 			return fail(s, EX_SOFTWARE, "cannot queue QUIT");
 		s->quit_sent = 1;

@@ -31,10 +31,12 @@
  * - With PIPELINING, MAIL, every RCPT and DATA go out as one group, and
  *   QUIT rides behind the end of data of the last message; the engine then
  *   ends on the end of data reply without waiting for QUIT's (as Postfix's
- *   client does). The next message's group is sent only once the previous
- *   end of data was answered: its reply decides whether the message may be
- *   taken off the queue, and nothing of the next one should be in flight
- *   if the connection dies before that reply.
+ *   client does). With smtp_body_done_next the next message's group rides
+ *   behind the previous end of data too (one round trip per message);
+ *   replies are consumed in order, so the previous message's result is
+ *   final before anything of the next one is read. Should the connection
+ *   die before the end of data reply, the next message was not accepted
+ *   either (its DATA was never followed by a body).
  * - A transaction that fails (4xx/5xx to MAIL, RCPT, DATA or the end of
  *   data, or a local refusal such as SIZE) fails that message only, unless
  *   it is the last one (then the engine quits, as in single mode). When the
@@ -210,6 +212,10 @@ struct smtp {
 	size_t drain;                   /* DRAIN: replies still to drop */
 	int drain_data;                 /* ... the last of which answers DATA */
 	struct err msg_err;             /* the current transaction's failure */
+	/* the next message's envelope, sent behind the end of data */
+	int next_sent;                  /* ... and not yet taken up by smtp_next_message */
+	struct smtp_msg next;           /* its envelope (pointers borrowed) */
+	int next_utf8;                  /* its SMTPUTF8 decision */
 };
 
 /* Set up the engine. p (and everything it points to) must stay valid
@@ -260,6 +266,29 @@ enum smtp_action smtp_tls_done(struct smtp *s);
 /* After the body: queues ".\r\n" (and with PIPELINING "QUIT\r\n" behind
  * it) -> SMTP_SEND. */
 enum smtp_action smtp_body_done(struct smtp *s);
+
+/*
+ * Multi mode, instead of smtp_body_done when another message follows:
+ * with PIPELINING (and the current message not last) the output is ".\r\n"
+ * followed by next's MAIL, RCPTs and DATA, one group (RFC 2920 3.1: the
+ * end of data may start a group, DATA ends it). Replies then come in
+ * order: the end of data's ends the current transaction as usual
+ * (SMTP_READY, its result final in smtp_msg_error and the recipient
+ * statuses; a refusal fails that message only); the caller must then
+ * call smtp_next_message with next (same envelope pointers, which must
+ * stay valid until then), which returns SMTP_READ: next's replies are
+ * due, nothing is sent. Next's own refusals fail next only (RSET rules as
+ * for any transaction); a 421 at any point ends the connection. Without
+ * PIPELINING, when next is NULL, or when next would be refused locally
+ * (SIZE, SMTPUTF8, invalid), this is exactly smtp_body_done and next
+ * takes the ordinary path.
+ */
+enum smtp_action smtp_body_done_next(struct smtp *s, const struct smtp_msg *next);
+
+/* Did smtp_body_done_next send next's envelope, and smtp_next_message not
+ * take it up yet? Then only smtp_next_message(next) may follow;
+ * smtp_finish fails the connection without QUIT. */
+int smtp_next_in_flight(const struct smtp *s);
 
 /* Bytes to send; the session sends them and calls buf_reset. */
 struct buf *smtp_output(struct smtp *s);

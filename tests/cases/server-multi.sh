@@ -121,11 +121,16 @@ if grep -q '^ERR:' "$TRANSCRIPT"; then
 else
 	pass "no protocol errors seen by the server"
 fi
-# 9 for the first message (see smtpd-script.c), 2 for each further one
-# (its envelope group, its body), at most 1 for a QUIT sent on its own.
+# 9 for the first message (see smtpd-script.c), 1 for each further one:
+# its envelope group rides behind the previous end of data (RFC 2920),
+# so only its body waits for a reply; QUIT rides behind the last one.
 rt=$(round_trips)
 diag "round trips, three messages over one STARTTLS + AUTH connection: $rt"
-ok "round trips at most 9 + 2 + 2 + 1, got $rt" test "${rt:-99}" -le 14
+ok "round trips at most 9 + 1 + 1, got $rt" test "${rt:-99}" -le 11
+is "$(grep -c '^C: \.$' "$TRANSCRIPT")" 3 "three ends of data"
+ok "each further envelope arrives in the same write as the previous end of data" \
+    awk '/^C: \.$/ { d = 1; next } d && /^I: round trip/ { bad = 1 }
+	d && /^C: (MAIL|QUIT)/ { d = 0 } END { exit bad }' "$TRANSCRIPT"
 
 # --- a refused transaction fails its message only
 #   first message: its only RCPT refused -> no body; RSET before the next
@@ -153,6 +158,31 @@ if grep -q '^ERR:' "$TRANSCRIPT"; then
 else
 	pass "refusals: no protocol errors seen by the server"
 fi
+
+# --- 421 to the first end of data, with the second envelope behind it: all
+# three stay queued (the second's envelope was in flight, its lock held),
+# and the next run delivers each exactly once
+new_queue dot421
+server 'on DOT#1 reply 421 4.3.2 shutting down'
+queue_messages 1 3 dot
+INPUT=/dev/null
+run_envoi -C "$CONF" -qf
+wait_server
+is_status 0 "421 to the end of data: exit 0"
+is "$(cmd_verbs | tr '\n' ' ')" \
+    "EHLO STARTTLS EHLO AUTH PLAIN MAIL RCPT DATA . MAIL RCPT DATA " \
+    "421 to the end of data: the next envelope was behind it, nothing after"
+is "$(received)" 0 "421 to the end of data: nothing accepted"
+is "$(entries)" 3 "421 to the end of data: all three stay queued"
+server
+INPUT=/dev/null
+run_envoi -C "$CONF" -qf
+wait_server
+is_status 0 "421 to the end of data, next run: exit 0"
+is "$(message_ids | tr '\n' ' ')" \
+    "<test-dot-1@example.org> <test-dot-2@example.org> <test-dot-3@example.org> " \
+    "421 to the end of data, next run: each of the three delivered once"
+is "$(entries)" 0 "421 to the end of data: the queue is empty at the end"
 
 # --- 421 in the middle: the connection ends, the rest waits for the next run
 new_queue cut

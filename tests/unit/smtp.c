@@ -908,9 +908,10 @@ test_details(void)
  * Multi-mode scenarios: the same steps, plus NEXT (smtp_next_message with
  * message `msg`, `last`), FINISH (smtp_finish) and CHECK (the transaction
  * just ended: its error class, reply code, words of its message, accepted
- * count and recipient statuses).
+ * count, recipient statuses, and whether the next envelope is in flight);
+ * BODYN is smtp_body_done_next with message `msg` as the next one.
  */
-enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK };
+enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK, M_BODYN };
 
 struct mstep {
 	enum mkind kind;
@@ -924,6 +925,7 @@ struct mstep {
 	size_t accepted;
 	int rcpt_code[MAXRCPT], rcpt_ex[MAXRCPT];
 	int nostatus;                   /* CHECK: an invalid message has no statuses */
+	int inflight;                   /* CHECK: smtp_next_in_flight */
 	enum smtp_state state;          /* NEXT, FINISH, CHECK: state after (0 = unchecked) */
 };
 
@@ -971,6 +973,184 @@ static const struct smtp_addr rc_bad[] = { { "b@y\r\nRSET", "b@y\r\nRSET" } };
 	{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .state = SMTP_STATE_READY }
 
 static const struct mscenario mscenarios[] = {
+	{
+		.name = "PIPELINING: each next envelope rides behind the previous end of data",
+		.msgs = { MSG_B, MSG_C, MSG_BC },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0, .state = SMTP_STATE_MAIL },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_C, .msg = 1, .state = SMTP_STATE_DOT },
+			/* the first message's result is final before any reply of
+			 * the second is read */
+			{ M_R, "250 2.0.0 queued 1", SMTP_READY, "", .state = SMTP_STATE_READY },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .inflight = 1,
+			  .state = SMTP_STATE_READY },
+			{ M_NEXT, NULL, SMTP_READ, "", .msg = 1, .state = SMTP_STATE_MAIL },
+			{ M_CHECK, .inflight = 0, .rcpt_code = { 0 }, .state = SMTP_STATE_MAIL },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "", .state = SMTP_STATE_RCPT },
+			{ M_R, "251 will forward", SMTP_READ, "", .state = SMTP_STATE_DATA },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_BC, .msg = 2 },
+			{ M_R, "250 2.0.0 queued 2", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 251 }, .inflight = 1 },
+			{ M_NEXT, NULL, SMTP_READ, "", .msg = 2, .last = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			/* the last message: QUIT rides behind, whatever next is */
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" QUIT, .msg = 0 },
+			{ M_R, "250 2.0.0 queued 3", SMTP_DONE, "" },
+			{ M_CHECK, .accepted = 2, .rcpt_code = { 250, 250 }, .state = SMTP_STATE_QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "pipelined: end of data 451 fails that message only, the next is accepted",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_C, .msg = 1 },
+			{ M_R, "451 4.3.0 queue file write error", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 451,
+			  .has = "451 4.3.0 queue file write error (in reply to end of data)",
+			  .accepted = 1, .rcpt_code = { 250 }, .inflight = 1, .state = SMTP_STATE_READY },
+			/* no RSET: the end of data closed the server's transaction */
+			{ M_NEXT, NULL, SMTP_READ, "", .msg = 1, .last = 1, .state = SMTP_STATE_MAIL },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "250 queued", SMTP_DONE, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 } },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "pipelined: the next one's RCPT refused fails it only, RSET before the third",
+		.msgs = { MSG_B, MSG_C, MSG_B },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_C, .msg = 1 },
+			{ M_R, "250 2.0.0 queued", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .inflight = 1 },
+			{ M_NEXT, NULL, SMTP_READ, "", .msg = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "550 5.1.1 user unknown", SMTP_READ, "" },
+			{ M_R, "554 5.5.1 no valid recipients", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_NOUSER, .code = 550,
+			  .has = "<c@z.example>: 550 5.1.1 user unknown (in reply to RCPT TO)",
+			  .rcpt_code = { 550 }, .rcpt_ex = { EX_NOUSER }, .state = SMTP_STATE_READY },
+			{ M_NEXT, NULL, SMTP_SEND, RSET ENV_B, .msg = 2, .last = 1,
+			  .state = SMTP_STATE_RSET },
+		},
+		.state = SMTP_STATE_RSET,
+	},
+	{
+		.name = "pipelined: 421 to the end of data ends everything",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_C, .msg = 1 },
+			{ M_R, "421 4.3.2 shutting down", SMTP_FAIL, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 421,
+			  .has = "421 4.3.2 shutting down (in reply to end of data)",
+			  .accepted = 1, .rcpt_code = { 250 }, .inflight = 1, .state = SMTP_STATE_FAILED },
+			{ M_NEXT, NULL, SMTP_FAIL, "", .msg = 1, .state = SMTP_STATE_FAILED },
+			{ M_FINISH, NULL, SMTP_FAIL, "", .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_TEMPFAIL, .has = "421 4.3.2 shutting down", .state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "without PIPELINING, body done with a next message is plain body done",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_NOP),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=100\r\n", .msg = 0 },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "250 ok", SMTP_SEND, "DATA\r\n" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n", .msg = 1 },
+			{ M_R, "250 queued", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .inflight = 0 },
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=200\r\n", .msg = 1,
+			  .last = 1 },
+		},
+		.state = SMTP_STATE_MAIL,
+	},
+	{
+		.name = "a next message refused locally is not pipelined; it fails on its own",
+		.msgs = { MSG_B, { .from = FROM, .rcpts = rc_c, .nrcpts = 1, .size = 5000 },
+		          { .from = FROM, .rcpts = rc_bad, .nrcpts = 1 } },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n", .msg = 1 },
+			{ M_R, "250 queued", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .inflight = 0 },
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 1, .state = SMTP_STATE_READY },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .has = "server limit is 1000" },
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			/* an envelope with CR/LF is never sent, pipelined or not */
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n", .msg = 2 },
+			{ M_R, "250 queued", SMTP_READY, "" },
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 2 },
+			{ M_CHECK, .ex = EX_SOFTWARE, .has = "control character", .nostatus = 1 },
+		},
+		.state = SMTP_STATE_READY,
+	},
+	{
+		.name = "giving up with the next envelope in flight: no QUIT (DATA may be open)",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_C, .msg = 1 },
+			{ M_R, "250 queued", SMTP_READY, "" },
+			{ M_FINISH, NULL, SMTP_FAIL, "", .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_SOFTWARE, .has = "next envelope in flight", .state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "another message than the pipelined one is refused",
+		.msgs = { MSG_B, MSG_C, MSG_BC },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_C, .msg = 1 },
+			{ M_R, "250 queued", SMTP_READY, "" },
+			{ M_NEXT, NULL, SMTP_FAIL, "", .msg = 2, .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_SOFTWARE, .has = "not the one whose envelope was sent",
+		.state = SMTP_STATE_FAILED,
+	},
 	{
 		.name = "two messages over STARTTLS + AUTH, PIPELINING: QUIT only behind the last",
 		.tls = 1, .auth = 1,
@@ -1287,7 +1467,7 @@ static const char *
 mkind_name(enum mkind k)
 {
 	static const char *const names[] = { "end", "reply", "TLS done", "body done", "next",
-	                                     "finish", "check" };
+	                                     "finish", "check", "body done, next" };
 
 	return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -1303,6 +1483,8 @@ mcheck(const struct smtp *s, const struct smtp_msg *m, const struct mstep *st, i
 	                   i + 1, st->has))
 		printf("#   message: %s\n", me->msg);
 	is_int(smtp_accepted(s), st->accepted, "  step %d: %zu accepted", i + 1, st->accepted);
+	is_int(smtp_next_in_flight(s), st->inflight, "  step %d: next envelope %s", i + 1,
+	       st->inflight ? "in flight" : "not in flight");
 	for (size_t k = 0; m && k < m->nrcpts; k++) {
 		const struct smtp_rcpt_status *rs = smtp_rcpt_status(s, k);
 		if (st->nostatus) {
@@ -1362,6 +1544,9 @@ mrun(const struct mscenario *sc)
 			break;
 		case M_BODY:
 			act = smtp_body_done(&s);
+			break;
+		case M_BODYN:
+			act = smtp_body_done_next(&s, &sc->msgs[st->msg]);
 			break;
 		case M_NEXT:
 			cur = &sc->msgs[st->msg];
