@@ -3,7 +3,9 @@
  *
  * Owns: choosing entries (due, or all with -qf; -qI/-qR/-qS filters),
  * grouping them by account so each account's entries go over ONE SMTP
- * connection, and what happens after each attempt: removal only after the
+ * connection (with PIPELINING, the next entry's envelope rides behind the
+ * previous end of data; it is locked before it is sent), and what happens
+ * after each attempt: removal only after the
  * server accepted the message; on a temporary failure the entry stays
  * with its attempt count, last error and next attempt (exponential
  * backoff); on a permanent failure or when the entry outlived
