@@ -77,6 +77,11 @@ static const struct {
 	F(AF_QUEUE_DIR, FT_STR, queue_dir),
 	F(AF_QUEUE, FT_INT, queue),
 	F(AF_QUEUE_LIFETIME, FT_LONG, queue_lifetime),
+	F(AF_ALIASES, FT_STR, aliases),
+	F(AF_REWRITE_HEADERS, FT_INT, rewrite_headers),
+	F(AF_SET_SENDER_HEADER, FT_HDR, set_sender_header),
+	F(AF_FORCE_FROM, FT_INT, force_from),
+	F(AF_FALLBACK_ACCOUNT, FT_STR, fallback_account),
 #undef F
 };
 
@@ -246,7 +251,8 @@ enum vkind {
 	V_UNIMPL,       /* not implemented: warn unless the argument is empty */
 	V_UNIMPL_ON,    /* not implemented: warn unless the argument is off */
 	V_PROTOCOL,     /* smtp is what envoi does; lmtp is not implemented */
-	V_FROM_OVERRIDE,/* on is what envoi does; off is not implemented */
+	V_FROM_OVERRIDE,/* off = force_from envelope */
+	V_FORCE_FROM,   /* off, envelope or header */
 	V_OBSOLETE,     /* a no-op in msmtp too (tls_force_sslv3) */
 	V_DEFAULTS,
 	V_ACCOUNT,
@@ -298,6 +304,11 @@ static const struct directive {
 	{ "queue_dir", V_PATH, AF_QUEUE_DIR },
 	{ "queue", V_ONOFF, AF_QUEUE },
 	{ "queue_lifetime", V_DURATION, AF_QUEUE_LIFETIME },
+	{ "aliases", V_PATH, AF_ALIASES },
+	{ "rewrite_headers", V_ONOFF, AF_REWRITE_HEADERS },
+	{ "set_sender_header", V_HDR, AF_SET_SENDER_HEADER },
+	{ "force_from", V_FORCE_FROM, AF_FORCE_FROM },
+	{ "fallback_account", V_STR, AF_FALLBACK_ACCOUNT },
 	/* msmtp directives envoi does not implement (yet). */
 	{ "source_ip", V_UNIMPL, -1 },
 	{ "proxy_host", V_UNIMPL, -1 },
@@ -307,13 +318,12 @@ static const struct directive {
 	{ "tls_crl_file", V_UNIMPL, -1 },
 	{ "tls_min_dh_prime_bits", V_UNIMPL, -1 },
 	{ "logfile_time_format", V_UNIMPL, -1 },
-	{ "aliases", V_UNIMPL, -1 },
 	{ "maildomain", V_UNIMPL, -1 },
 	{ "auto_from", V_UNIMPL_ON, -1 },
 	{ "set_to_header", V_UNIMPL_ON, -1 },
 	{ "undisclosed_recipients", V_UNIMPL_ON, -1 },
 	{ "protocol", V_PROTOCOL, -1 },
-	{ "allow_from_override", V_FROM_OVERRIDE, -1 },
+	{ "allow_from_override", V_FROM_OVERRIDE, AF_FORCE_FROM },
 };
 
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
@@ -734,9 +744,25 @@ apply(struct parser *p, size_t idx, const char *v, int from_eval,
 	case V_FROM_OVERRIDE:
 		if (parse_onoff(p, name, v, &b, e) < 0)
 			return -1;
-		/* -f always overrides `from` in envoi, as msmtp's default. */
+		/* msmtp's "-f may not override from" is force_from envelope;
+		 * on leaves a stronger force_from given earlier alone. */
 		if (!b)
-			warn_unimplemented(p, idx);
+			set_num(a, d->field, FORCE_FROM_ENVELOPE);
+		else if (!ACCOUNT_IS_SET(a, AF_FORCE_FROM))
+			set_num(a, d->field, FORCE_FROM_OFF);
+		return 0;
+	case V_FORCE_FROM:
+		if (strcmp(v, "off") == 0)
+			n = FORCE_FROM_OFF;
+		else if (strcmp(v, "envelope") == 0)
+			n = FORCE_FROM_ENVELOPE;
+		else if (*v == '\0' || strcmp(v, "header") == 0 ||
+		    strcmp(v, "on") == 0)
+			n = FORCE_FROM_HEADER;
+		else
+			return perr(p, e, "force_from: expected off, envelope or "
+			    "header, not \"%s\"", v);
+		set_num(a, d->field, n);
 		return 0;
 	case V_OBSOLETE:
 		/* msmtp ignores it too; it once forced SSLv3. */
@@ -1273,6 +1299,64 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 /* ------------------------------------------------------------------ */
 /* Finalising and choosing. */
 
+/* Commas never occur in host names, so "a, b c" is three hosts. */
+#define HOST_SEPARATORS ", \t"
+
+char **
+conf_hosts(const char *host, size_t *n)
+{
+	size_t cap = 1, k = 0;
+	char **v;
+
+	*n = 0;
+	for (const char *s = host; *s; s++)
+		if (strchr(HOST_SEPARATORS, *s))
+			cap++;
+	v = calloc(cap + 1, sizeof *v);
+	if (v == NULL)
+		return NULL;
+	for (const char *s = host; *s;) {
+		size_t len = strcspn(s, HOST_SEPARATORS);
+
+		if (len > 0) {
+			v[k] = strndup(s, len);
+			if (v[k] == NULL) {
+				conf_hosts_free(v);
+				return NULL;
+			}
+			k++;
+		}
+		s += len;
+		s += strspn(s, HOST_SEPARATORS);
+	}
+	*n = k;
+	return v;
+}
+
+void
+conf_hosts_free(char **v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Every host of the list is loopback. */
+static int
+hosts_all_loopback(const char *host)
+{
+	size_t n;
+	char **v = conf_hosts(host, &n);
+	int all = v != NULL && n > 0;
+
+	for (size_t i = 0; all && i < n; i++)
+		all = conf_host_is_loopback(v[i]);
+	conf_hosts_free(v);
+	return all;
+}
+
 int
 conf_host_is_loopback(const char *host)
 {
@@ -1412,7 +1496,7 @@ conf_finalize(struct account *a, struct err *e)
 	int auths;
 	char *s;
 
-	if (a->host == NULL || *a->host == '\0')
+	if (a->host == NULL || a->host[strspn(a->host, HOST_SEPARATORS)] == '\0')
 		return aerr(a, e, EX_CONFIG, "no host set (add: host "
 		    "smtp.example.org)");
 
@@ -1438,7 +1522,7 @@ conf_finalize(struct account *a, struct err *e)
 		a->port = a->tls && !a->tls_starttls ? 465 : 25;
 
 	if (!a->tls && auths && strcmp(a->auth, "EXTERNAL") != 0 &&
-	    !conf_host_is_loopback(a->host))
+	    !hosts_all_loopback(a->host))
 		return aerr(a, e, EX_CONFIG, "refusing to send a password "
 		    "without TLS to %s; set tls on", a->host);
 	if ((a->tls_cert_file == NULL) != (a->tls_key_file == NULL))

@@ -52,6 +52,15 @@
 
 enum hdr_mode { HDR_AUTO = 0, HDR_ON = 1, HDR_OFF = 2 };
 
+/* force_from: whose address the envelope sender and From header carry. */
+enum force_from {
+	FORCE_FROM_OFF = 0,      /* -f, MAIL FROM and the message decide */
+	FORCE_FROM_ENVELOPE = 1, /* MAIL FROM is always the account's from
+	                          * (msmtp's allow_from_override off) */
+	FORCE_FROM_HEADER = 2,   /* also the From header; the original From
+	                          * is kept in Reply-To (when there is none) */
+};
+
 /* One bit per directive in struct account's `set` mask. */
 enum account_field {
 	AF_HOST, AF_PORT, AF_TLS, AF_TLS_STARTTLS, AF_TLS_CERTCHECK,
@@ -62,13 +71,17 @@ enum account_field {
 	AF_SET_FROM_HEADER, AF_SET_DATE_HEADER, AF_SET_MSGID_HEADER,
 	AF_REMOVE_BCC_HEADERS, AF_LOGFILE, AF_SYSLOG,
 	AF_DSN_NOTIFY, AF_DSN_RETURN, AF_QUEUE_DIR, AF_QUEUE, AF_QUEUE_LIFETIME,
+	AF_ALIASES, AF_REWRITE_HEADERS, AF_SET_SENDER_HEADER, AF_FORCE_FROM,
+	AF_FALLBACK_ACCOUNT,
 	AF_COUNT
 };
 #define ACCOUNT_IS_SET(a, f) (((a)->set >> (f)) & 1ULL)
 
 struct account {
 	char *name;
-	char *host;
+	char *host;                 /* one smarthost, or several separated by
+	                             * commas or blanks, tried in order
+	                             * (conf_hosts splits them) */
 	long port;                  /* 0 = unset; 25 or 465 after finalize */
 	int tls, tls_starttls, tls_certcheck;  /* -1 unset, 0 off, 1 on;
 	                                        * never -1 after finalize */
@@ -101,6 +114,22 @@ struct account {
 	                             * 0 = msmtp-style direct mode (exit 75) */
 	long queue_lifetime;        /* envoi: seconds before a queued message is
 	                             * bounced (default 5 days) */
+	char *aliases;              /* msmtp: aliases file for local recipients
+	                             * ("local: a@x, b@y", "default: ..."); envoi
+	                             * also aliases user@localhost and
+	                             * user@<this host's names> */
+	int rewrite_headers;        /* envoi: apply the aliasing/qualification
+	                             * of local addresses to From, To, Cc (and
+	                             * Reply-To, Sender) too; default 0 */
+	enum hdr_mode set_sender_header; /* envoi: auto = leave Sender alone;
+	                             * on = Sender: the envelope sender when it
+	                             * differs from From; off = remove Sender */
+	int force_from;             /* enum force_from (envoi);
+	                             * allow_from_override off sets
+	                             * FORCE_FROM_ENVELOPE */
+	char *fallback_account;     /* envoi: account tried when every host of
+	                             * this one fails temporarily, before the
+	                             * message is queued */
 	char *source_file;          /* where the account was defined */
 	int source_line;
 	int from_user_file;         /* defined in the user (or -C) file */
@@ -190,6 +219,15 @@ void conf_free(struct conf *c);
  * malloc'd string or NULL when there is none.
  */
 char *conf_home(void);
+
+/*
+ * Split an account's host list ("a.example, b.example c.example") into a
+ * NULL-terminated malloc'd array of malloc'd names; *n gets the count
+ * (at least 1 for a finalised account). NULL on ENOMEM. Free with
+ * conf_hosts_free.
+ */
+char **conf_hosts(const char *host, size_t *n);
+void conf_hosts_free(char **v);
 
 /* Is host a loopback name or address (localhost, 127.0.0.0/8, ::1)? */
 int conf_host_is_loopback(const char *host);

@@ -394,13 +394,13 @@ test_all_msmtp_directives(void)
 		{ "tls_key_file /k", 0 }, { "tls_cert_file /c", 0 }, { "tls_certcheck on", 0 },
 		{ "tls_priorities NORMAL", 0 }, { "tls_host_override mx", 0 },
 		{ "tls_min_dh_prime_bits 2048", 1 }, { "from a@b", 0 }, { "from_full_name A B", 0 },
-		{ "allow_from_override on", 0 }, { "allow_from_override off", 1 },
+		{ "allow_from_override on", 0 }, { "allow_from_override off", 0 },
 		{ "dsn_notify success", 0 }, { "dsn_return full", 0 },
 		{ "set_from_header auto", 0 }, { "set_date_header auto", 0 }, { "set_msgid_header off", 0 },
 		{ "set_to_header on", 1 }, { "set_to_header off", 0 }, { "set_to_header undisclosed_recipients", 1 },
 		{ "remove_bcc_headers on", 0 }, { "undisclosed_recipients on", 1 },
 		{ "undisclosed_recipients off", 0 }, { "logfile /tmp/envoi-test.log", 0 },
-		{ "logfile_time_format %Y", 1 }, { "syslog LOG_LOCAL3", 0 }, { "aliases /etc/aliases", 1 },
+		{ "logfile_time_format %Y", 1 }, { "syslog LOG_LOCAL3", 0 }, { "aliases /etc/aliases", 0 },
 		{ "auto_from on", 1 }, { "auto_from off", 0 }, { "maildomain example.org", 1 },
 		{ "add_missing_from_header on", 0 }, { "add_missing_date_header on", 0 },
 		{ "keepbcc off", 0 }, { "tls_nocertcheck", 0 }, { "tls_nostarttls", 0 },
@@ -1122,6 +1122,108 @@ test_dup(void)
 	conf_free(&c);
 }
 
+/* envoi's directives of the sendmail-interface work: parsed, inherited,
+ * and the host list split. */
+static void
+test_envoi_directives(void)
+{
+	static const struct {
+		const char *text;
+		int force_from, rewrite, sender;
+		const char *fallback, *aliases;
+		const char *err;   /* substring of the error, or NULL */
+	} cases[] = {
+		{ "account a\nhost h\n", FORCE_FROM_OFF, 0, HDR_AUTO, NULL, NULL, NULL },
+		{ "account a\nhost h\nforce_from envelope\n", FORCE_FROM_ENVELOPE, 0, HDR_AUTO,
+		  NULL, NULL, NULL },
+		{ "account a\nhost h\nforce_from header\n", FORCE_FROM_HEADER, 0, HDR_AUTO, NULL,
+		  NULL, NULL },
+		{ "account a\nhost h\nallow_from_override off\n", FORCE_FROM_ENVELOPE, 0, HDR_AUTO,
+		  NULL, NULL, NULL },
+		{ "account a\nhost h\nforce_from header\nallow_from_override on\n",
+		  FORCE_FROM_HEADER, 0, HDR_AUTO, NULL, NULL, NULL },
+		{ "defaults\nrewrite_headers on\nset_sender_header on\naliases /etc/aliases\n"
+		  "account a\nhost h\nfallback_account b\n",
+		  FORCE_FROM_OFF, 1, HDR_ON, "b", "/etc/aliases", NULL },
+		{ "account b\nhost h\nset_sender_header off\nrewrite_headers off\n"
+		  "account a : b\n", FORCE_FROM_OFF, 0, HDR_OFF, NULL, NULL, NULL },
+		{ "account a\nhost h\nforce_from always\n", 0, 0, 0, NULL, NULL,
+		  ":3: force_from: expected off, envelope or header" },
+		{ "account a\nhost h\nset_sender_header maybe\n", 0, 0, 0, NULL, NULL,
+		  ":3: set_sender_header: expected auto, on or off" },
+	};
+	static const struct {
+		const char *host;
+		size_t n;
+		const char *joined;
+	} hosts[] = {
+		{ "a", 1, "a|" },
+		{ "a.example, b.example", 2, "a.example|b.example|" },
+		{ "  a,b\tc ,, d ", 4, "a|b|c|d|" },
+		{ "", 0, "" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *path = new_file(cases[i].text, 0600);
+		struct conf c;
+		struct err e;
+		struct account *a = NULL;
+		int r;
+
+		conf_init(&c);
+		err_init(&e);
+		r = conf_load_file(&c, path, 1, NULL, &e);
+		if (r == 0)
+			a = conf_select(&c, "a", NULL, &e);
+		if (cases[i].err) {
+			ok(r < 0 && strstr(e.msg, cases[i].err) != NULL && e.ex == EX_CONFIG,
+			    "envoi directive error %zu: %s", i, e.msg);
+		} else if (a == NULL) {
+			ok(0, "envoi directives %zu load: %s", i, e.msg);
+		} else {
+			is_int(a->force_from, cases[i].force_from, "force_from %zu", i);
+			is_int(a->rewrite_headers, cases[i].rewrite, "rewrite_headers %zu", i);
+			is_int((int)a->set_sender_header, cases[i].sender, "set_sender_header %zu", i);
+			is_str(a->fallback_account ? a->fallback_account : "(null)",
+			    cases[i].fallback ? cases[i].fallback : "(null)", "fallback_account %zu", i);
+			is_str(a->aliases ? a->aliases : "(null)",
+			    cases[i].aliases ? cases[i].aliases : "(null)", "aliases %zu", i);
+		}
+		account_free(a);
+		conf_free(&c);
+	}
+	for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+		size_t n = 99;
+		char **v = conf_hosts(hosts[i].host, &n);
+		char joined[256] = "";
+
+		for (size_t k = 0; v && v[k]; k++) {
+			strncat(joined, v[k], sizeof joined - strlen(joined) - 2);
+			strcat(joined, "|");
+		}
+		is_int((int)n, (int)hosts[i].n, "conf_hosts(\"%s\") count", hosts[i].host);
+		is_str(joined, hosts[i].joined, "conf_hosts(\"%s\") names", hosts[i].host);
+		conf_hosts_free(v);
+	}
+	{
+		const char *path = new_file("account a\nhost smtp.example.org, 127.0.0.1\n"
+		    "user u\npassword p\ntls off\n", 0600);
+		struct conf c;
+		struct err e;
+		struct account *a;
+
+		conf_init(&c);
+		err_init(&e);
+		conf_load_file(&c, path, 1, NULL, &e);
+		a = conf_select(&c, "a", NULL, &e);
+		ok(a == NULL && strstr(e.msg, "without TLS") != NULL,
+		    "a password without TLS is refused when any host of the list is remote: %s",
+		    e.msg);
+		account_free(a);
+		conf_free(&c);
+	}
+}
+
 static void
 cleanup(void)
 {
@@ -1157,6 +1259,7 @@ main(void)
 	test_cred();
 	test_netrc();
 	test_dup();
+	test_envoi_directives();
 	cleanup();
 	return done_testing();
 }

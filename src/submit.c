@@ -1,0 +1,240 @@
+/* submit.c - see submit.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "runq.h"
+#include "submit.h"
+
+void
+submit_init(struct submission *s)
+{
+	memset(s, 0, sizeof *s);
+	s->dot_ends_input = 1;
+	s->delivery_mode = 'i';
+	addr_list_init(&s->rcpts);
+	msg_info_init(&s->info);
+}
+
+void
+submit_free(struct submission *s)
+{
+	if (s->have_q)
+		queue_entry_free(&s->q);
+	s->have_q = 0;
+	msg_info_free(&s->info);
+	addr_list_free(&s->rcpts);
+	free(s->from);
+	free(s->user_addr);
+	s->from = s->user_addr = NULL;
+}
+
+int
+submit_sender(struct submission *s, struct err *e)
+{
+	const struct account *a = s->acct;
+
+	/* A wildcard from only selects the account for matching -f values. */
+	int usable = a->from && *a->from && !a->from_is_pattern;
+
+	s->user_addr = usable ? xstrdup(a->from) : addr_qualify(s->user, a->domain);
+	if (s->user_addr == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	s->from = xstrdup(s->req_from ? s->req_from : s->user_addr);
+	if (s->from == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	if (addr_check(s->from, 1, e) < 0) {
+		e->ex = EX_USAGE;
+		return err_prefix(e, "envelope sender <%s>", s->from);
+	}
+	return 0;
+}
+
+int
+submit_rcpt(struct submission *s, const char *addr, int ex_bad, struct err *e)
+{
+	char *q = addr_qualify(addr, s->acct->domain);
+	int ret;
+
+	if (q == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	ret = addr_check(q, 0, e);
+	if (ret < 0) {
+		e->ex = ex_bad;
+		err_prefix(e, "recipient <%s>", q);
+	} else {
+		ret = addr_list_add(&s->rcpts, q, e);
+	}
+	free(q);
+	return ret;
+}
+
+int
+submit_rcpt_arg(struct submission *s, const char *arg, struct err *e)
+{
+	struct addr_list l;
+	int ret = 0;
+
+	/* Command-line recipients may be "Name <a@b>" lists, as in sendmail. */
+	addr_list_init(&l);
+	if (addr_parse_list(&l, arg, strlen(arg), e) < 0) {
+		addr_list_free(&l);
+		e->ex = EX_USAGE;
+		return err_prefix(e, "recipient argument \"%s\"", arg);
+	}
+	for (size_t i = 0; i < l.n && ret == 0; i++)
+		ret = submit_rcpt(s, l.v[i], EX_USAGE, e);
+	addr_list_free(&l);
+	return ret;
+}
+
+static int
+spool(struct submission *s, int fd, struct err *e)
+{
+	const struct account *a = s->acct;
+	struct msg_opts mo;
+	struct queue_envelope env;
+
+	if (!s->extract_rcpts && s->rcpts.n == 0)
+		return err_set(e, EX_USAGE, "no recipients given (name them as arguments, or use -t)");
+
+	/* Ours to free from here on, even if creating it fails half-way. */
+	s->have_q = 1;
+	if (queue_entry_create(&s->q, s->queue_dir, e) < 0)
+		return -1;
+
+	memset(&mo, 0, sizeof mo);
+	mo.dot_ends_input = s->dot_ends_input;
+	mo.extract_rcpts = s->extract_rcpts;
+	mo.remove_bcc = a->remove_bcc_headers != 0;
+	mo.set_from = (int)a->set_from_header;
+	mo.set_date = (int)a->set_date_header;
+	mo.set_msgid = (int)a->set_msgid_header;
+	/* A null envelope sender (-f '<>') still needs a From header. */
+	mo.from_addr = s->from;
+	mo.default_from = s->user_addr;
+	mo.full_name = s->full_name ? s->full_name : a->from_full_name;
+	mo.domain = a->domain;
+	if (message_read(fd, s->q.msg_fd, &mo, &s->info, e) < 0)
+		return -1;
+
+	for (size_t i = 0; i < s->info.rcpts.n; i++)
+		if (submit_rcpt(s, s->info.rcpts.v[i], EX_DATAERR, e) < 0)
+			return -1;
+	if (s->rcpts.n == 0)
+		return err_set(e, EX_USAGE, "no recipients: none given as arguments and none found "
+		               "in the To, Cc or Bcc headers");
+
+	memset(&env, 0, sizeof env);
+	env.account = a->name;
+	env.from = s->from;
+	env.rcpts = (const char *const *)s->rcpts.v;
+	env.nrcpts = s->rcpts.n;
+	env.message_id = s->info.message_id;
+	env.size = s->info.size;
+	env.has_8bit = s->info.has_8bit;
+	env.dsn_notify = s->dsn_notify ? s->dsn_notify : a->dsn_notify;
+	env.dsn_return = s->dsn_return ? s->dsn_return : a->dsn_return;
+	env.envid = s->envid;
+	return queue_entry_commit(&s->q, &env, e);
+}
+
+int
+submit_spool(struct submission *s, int fd, struct err *e)
+{
+	struct err rm;
+
+	if (spool(s, fd, e) == 0)
+		return 0;
+	if (s->have_q) {
+		err_init(&rm);
+		queue_entry_remove(&s->q, &rm);
+		queue_entry_free(&s->q);
+		s->have_q = 0;
+	}
+	return -1;
+}
+
+/* -odb: the caller gets its answer now; a detached child delivers.
+ * Returns 1 in the parent (done), 0 in the child (go on), -1 on error. */
+static int
+detach(struct err *e)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return err_set(e, EX_OSERR, "cannot fork: %s", strerror(errno));
+	if (pid > 0)
+		return 1;
+	setsid();
+	/* Nobody reads our output any more; the log and the queue entry
+	 * record what happens. */
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+int
+submit_deliver(struct submission *s, int *detached, struct err *e)
+{
+	const struct account *a = s->acct;
+	struct runq_stats st;
+	int fate;
+
+	*detached = 0;
+	if (s->delivery_mode == 'q' && a->queue) {
+		log_event(s->log, 0, "id=%s queued (-odq) recipients=%zu size=%llu",
+		          s->q.id, s->rcpts.n, s->info.size);
+		return 0;
+	}
+	if (s->delivery_mode == 'b' && a->queue) {
+		int d = detach(e);
+		if (d != 0)
+			return d > 0 ? 0 : -1;
+		*detached = 1;
+	}
+	/* The entry is committed; the runner locks it by id. */
+	close(s->q.msg_fd);
+	s->q.msg_fd = -1;
+	memset(&st, 0, sizeof st);
+	fate = runq_submit(s->conf, a, s->queue_dir, s->q.id, s->log, &st, e);
+	switch (fate) {
+	case RUNQ_DELIVERED:
+	case RUNQ_BUSY:
+		return e->ex ? -1 : 0;
+	case RUNQ_FAILED:
+		return -1;
+	case RUNQ_DEFERRED:
+	default:
+		break;
+	}
+	if (!a->queue) {
+		/* msmtp-style direct mode: the caller retries, nothing kept. */
+		struct err rm;
+		err_init(&rm);
+		if (queue_remove(s->queue_dir, s->q.id, 0, &rm) < 0)
+			log_warn(s->log, "%s", rm.msg);
+		e->ex = EX_TEMPFAIL;
+		return -1;
+	}
+	/* Safely queued: exit 0 is the promise that it will be delivered or
+	 * bounced. One line says so. */
+	log_error(s->log, "queued %s: %s; will retry", s->q.id, e->msg);
+	err_init(e);
+	return 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * submit.h - one message handed to envoi: envelope, spool, first attempt.
+ *
+ * Owns: what happens between "a caller gives envoi a message" and "the
+ * message is safely queued (and perhaps already delivered)": choosing the
+ * envelope sender (-f or MAIL FROM, the account's from, user@domain),
+ * resolving recipients (argument lists, qualification of bare local
+ * names, aliases), reading the message through message.c into a committed
+ * queue entry, and the first delivery attempt per the -od mode through
+ * runq_submit. The sendmail command line (main), the -bs server and the
+ * maildrop pickup all submit through here, so every entry point applies
+ * the same policy.
+ *
+ * Never: decides the process's exit code or prints (errors travel up in
+ * struct err; the "queued ID: ...; will retry" line is logged through
+ * log.c), touches the network except through runq_submit.
+ */
+#ifndef ENVOI_SUBMIT_H
+#define ENVOI_SUBMIT_H
+
+#include <stddef.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+#include "message.h"
+#include "queue.h"
+
+struct submission {
+	/* Set by the caller before submit_sender (all borrowed). */
+	const struct conf *conf;
+	const struct account *acct;  /* finalised */
+	const char *queue_dir;
+	struct log *log;
+	const char *user;            /* the submitter's login name */
+	const char *req_from;        /* -f / MAIL FROM as asked; NULL = none,
+	                              * "" = the null sender */
+	const char *full_name;       /* -F, or NULL for the account's */
+	int extract_rcpts;           /* -t */
+	int dot_ends_input;          /* no -i */
+	const char *dsn_notify, *dsn_return, *envid;  /* -N -R -V, or NULL */
+	char delivery_mode;          /* 'i', 'b' or 'q' */
+
+	/* Filled in (owned; submit_free releases them). */
+	char *from;                  /* the envelope sender chosen; "" = <> */
+	char *user_addr;             /* user@domain or the account's from */
+	struct addr_list rcpts;      /* resolved envelope recipients */
+	struct msg_info info;
+	struct queue_entry q;
+	int have_q;
+};
+
+/* Zero *s, ready for the caller's fields. */
+void submit_init(struct submission *s);
+
+/* Release everything; a committed entry stays on disk. */
+void submit_free(struct submission *s);
+
+/*
+ * Choose the envelope sender: req_from, else the account's from (unless
+ * it is a wildcard), else user@domain. Errors: EX_USAGE (bad address),
+ * EX_OSERR.
+ */
+int submit_sender(struct submission *s, struct err *e);
+
+/*
+ * Add one recipient: a bare address ("root", "bob@x"), qualified with the
+ * account's domain. ex_bad is the class for a syntax error (EX_USAGE for
+ * argv, EX_DATAERR for headers). Returns 0 or -1.
+ */
+int submit_rcpt(struct submission *s, const char *addr, int ex_bad, struct err *e);
+
+/* Add a command-line recipient argument, which may be an address list
+ * ("Bob <bob@x>, carol"). Errors: EX_USAGE, EX_OSERR. */
+int submit_rcpt_arg(struct submission *s, const char *arg, struct err *e);
+
+/*
+ * Read the message from fd into a new queue entry (message.c completes
+ * the headers), add -t recipients, and commit it: on return 0 the message
+ * is durable. On error no entry is left behind. Errors: message.c's and
+ * queue.c's classes, EX_USAGE for no recipients at all.
+ */
+int submit_spool(struct submission *s, int fd, struct err *e);
+
+/*
+ * The first attempt, per delivery_mode: 'q' only logs; 'b' forks a
+ * detached child that tries (the parent returns 0 at once, *detached = 0;
+ * the child returns with *detached = 1 after its attempt); 'i' tries now.
+ * Returns 0 when the message was delivered or is safely queued (a
+ * temporary failure was logged as "queued ID: ...; will retry"), or -1
+ * when it was refused for good (the entry is gone; e says why, with
+ * runq_submit's class) or, for a `queue off` account, failed temporarily
+ * (EX_TEMPFAIL, nothing kept).
+ */
+int submit_deliver(struct submission *s, int *detached, struct err *e);
+
+#endif
