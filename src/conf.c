@@ -1599,6 +1599,37 @@ from_matches(const struct account *a, const char *from,
 	return m;
 }
 
+/*
+ * The fallback_account chain from pick must name existing accounts and
+ * must not come back to an account already on it. An account naming
+ * itself has no fallback (that happens through `defaults`).
+ */
+static int
+check_fallbacks(const struct conf *c, const struct account *pick,
+    struct err *e)
+{
+	const struct account *cur = pick;
+	size_t steps = 0;
+
+	while (cur->fallback_account && *cur->fallback_account &&
+	    strcmp(cur->fallback_account, cur->name) != 0) {
+		const struct account *next = find_account(c->accounts,
+		    c->naccounts, cur->fallback_account);
+
+		if (next == NULL)
+			return aerr(cur, e, EX_CONFIG, "fallback_account %s: no "
+			    "such account", cur->fallback_account);
+		/* A chain longer than the number of accounts revisits one. */
+		if (++steps > c->naccounts || next == pick)
+			return aerr(cur, e, EX_CONFIG, "fallback_account %s "
+			    "leads back to account %s: a loop",
+			    cur->fallback_account, next == pick ?
+			    pick->name : next->name);
+		cur = next;
+	}
+	return 0;
+}
+
 struct account *
 conf_select(const struct conf *c, const char *name, const char *env_from,
     struct err *e)
@@ -1664,6 +1695,8 @@ conf_select(const struct conf *c, const char *name, const char *env_from,
 			return NULL;
 		}
 	}
+	if (check_fallbacks(c, pick, e) < 0)
+		return NULL;
 	a = account_dup(pick);
 	if (a == NULL) {
 		oom(e);

@@ -266,6 +266,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 	enum runq_fate fate = RUNQ_DEFERRED;
 	long long now = (long long)time(NULL);
 	const struct session_msg *pipe = NULL;
+	char via_host[256] = "", via_acct[128] = "";
 	int ret;
 
 	err_init(&e);
@@ -317,7 +318,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 	}
 	if (*sp == NULL) {
 		r->st->connections++;
-		if (session_open(sp, a, r->log, &e) < 0) {
+		if (session_open_route(sp, r->conf, a, r->log, &e) < 0) {
 			*sp = NULL;
 			*down = 1;
 			/* A refusal that will not go away by itself (certificate,
@@ -351,6 +352,10 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			next->piped = 1;
 		}
 	}
+	/* Which host (and fallback account) carries it, for the log: the
+	 * session may be gone by the time the outcome is logged. */
+	snprintf(via_host, sizeof via_host, "%s", session_host(*sp));
+	snprintf(via_acct, sizeof via_acct, "%s", session_account(*sp));
 	ret = session_send_next(*sp, &en->m, pipe, last, &res, &e);
 	if (!session_usable(*sp)) {
 		session_close(*sp);
@@ -442,10 +447,12 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 						break;
 					off += (size_t)w;
 				}
-				log_event(r->log, 0, "id=%s account=%s host=%s message-id=<%s> from=<%s> "
-				          "recipients=%s size=%llu delivered=%zu/%zu reply='%s'", id,
-				          a->name, a->host, it->message_id ? it->message_id : "", en->m.from,
-				          list, it->size, res.naccepted, res.nrcpts, res.reply);
+				log_event(r->log, 0, "id=%s account=%s%s%s host=%s message-id=<%s> "
+				          "from=<%s> recipients=%s size=%llu delivered=%zu/%zu reply='%s'",
+				          id, a->name, strcmp(via_acct, a->name) ? " fallback=" : "",
+				          strcmp(via_acct, a->name) ? via_acct : "", via_host,
+				          it->message_id ? it->message_id : "", en->m.from, list, it->size,
+				          res.naccepted, res.nrcpts, res.reply);
 			}
 		} else {
 			struct err e2;

@@ -29,6 +29,7 @@
 
 struct auth_ctx {
 	const struct account *a;
+	const char *host;               /* the host of a's list being used */
 	struct conn *conn;
 	struct sasl *sasl;
 };
@@ -52,7 +53,7 @@ auth_start(void *vctx, const char *server_mechs, const char **mech, char **initi
 	p.server_mechs = server_mechs;
 	p.user = ctx->a->user ? ctx->a->user : "";
 	p.secret = secret;
-	p.host = ctx->a->host;
+	p.host = ctx->host;
 	p.port = (int)ctx->a->port;
 	p.tls_active = ctx->conn->tls != NULL;
 	/* conf_finalize allowed tls off with a password only for loopback. */
@@ -251,7 +252,10 @@ struct session {
 	struct reply reply;             /* the latest reply read */
 	struct prepared next_pm;        /* the message whose envelope is in flight ... */
 	const struct session_msg *next_src;  /* ... as the caller gave it; NULL = none */
-	char *host;                     /* a->host in ASCII (A-labels) */
+	char *host;                     /* the host used, in ASCII (A-labels) */
+	char *host_given;               /* ... as the account's list names it */
+	struct account *owned;          /* a, when it is a fallback account
+	                                 * the session looked up (freed here) */
 	int engine;                     /* smtp_init ran */
 	int usable;                     /* the engine is READY and the connection sound */
 	/* the next message, whose envelope may ride behind the end of data */
@@ -348,7 +352,7 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 			 * as if it came through TLS: refuse (STARTTLS injection). */
 			if (conn_pending(&s->conn) > 0) {
 				err_set(e, EX_PROTOCOL, "%s sent data after its STARTTLS reply; refusing "
-				        "to continue", s->a->host);
+				        "to continue", s->host_given);
 				return SMTP_FAIL;
 			}
 			if (conn_start_tls(&s->conn, &s->to, e) < 0)
@@ -387,8 +391,10 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 	}
 }
 
-int
-session_open(struct session **sp, const struct account *a, struct log *log, struct err *e)
+/* One host of a's list: connect, TLS, EHLO, AUTH. See session_open. */
+static int
+open_host(struct session **sp, const struct account *a, const char *host, struct log *log,
+          struct err *e)
 {
 	struct session *s;
 	int implicit = a->tls == 1 && a->tls_starttls == 0;
@@ -403,15 +409,21 @@ session_open(struct session **sp, const struct account *a, struct log *log, stru
 	reply_init(&s->reply);
 	s->actx.a = a;
 	s->actx.conn = &s->conn;
+	s->host_given = xstrdup(host);
+	if (s->host_given == NULL) {
+		err_set(e, EX_OSERR, "out of memory");
+		goto fail;
+	}
+	s->actx.host = s->host_given;
 
-	if (addr_host_to_ascii(a->host, &s->host, e) < 0)
+	if (addr_host_to_ascii(host, &s->host, e) < 0)
 		goto fail;
 	log_debug(log, "connecting to %s port %ld%s", s->host, a->port,
 	          implicit ? " (implicit TLS)" : a->tls == 1 ? " (STARTTLS)" : "");
 	if (net_connect(&s->conn, s->host, (int)a->port, e) < 0)
 		goto fail;
 
-	s->to.host = a->tls_host_override ? a->tls_host_override : a->host;
+	s->to.host = a->tls_host_override ? a->tls_host_override : s->host_given;
 	s->to.trust_file = a->tls_trust_file;
 	s->to.fingerprint = a->tls_fingerprint;
 	s->to.cert_file = a->tls_cert_file;
@@ -442,6 +454,150 @@ fail:
 	s->usable = 0;
 	session_close(s);
 	return -1;
+}
+
+/*
+ * Does a failure to open a session with one host send us on to the next?
+ * Everything temporary before the first MAIL does (DNS trouble, refused or
+ * timed-out connections, an interrupted TLS handshake, a 4xx greeting,
+ * EHLO or AUTH reply, a lost connection), and so does a name that does not
+ * resolve: that host cannot take the message, another one may. A
+ * certificate or credentials refusal (EX_NOPERM), a 5xx greeting and
+ * protocol violations do not: they are faults of the configuration or
+ * the server to report, and trying elsewhere would hide them (or hand
+ * the credentials to a server that failed its certificate check's twin).
+ */
+static int
+moves_on(int ex)
+{
+	return ex == EX_TEMPFAIL || ex == EX_NOHOST;
+}
+
+int
+session_open(struct session **sp, const struct account *a, struct log *log, struct err *e)
+{
+	size_t n = 0;
+	char **hosts = conf_hosts(a->host ? a->host : "", &n);
+	int temporary = 0, ret = -1;
+
+	*sp = NULL;
+	if (hosts == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	if (n == 0) {
+		conf_hosts_free(hosts);
+		return err_set(e, EX_CONFIG, "account %s has no host", a->name);
+	}
+	for (size_t i = 0; i < n; i++) {
+		err_init(e);
+		if (open_host(sp, a, hosts[i], log, e) == 0) {
+			if (i > 0)
+				log_event(log, 0, "account=%s host=%s connected (host %zu of %zu)",
+				          a->name, hosts[i], i + 1, n);
+			ret = 0;
+			break;
+		}
+		if (n == 1)
+			break;
+		temporary |= e->ex == EX_TEMPFAIL;
+		log_event(log, 1, "account=%s host=%s unusable%s: %s", a->name, hosts[i],
+		          !moves_on(e->ex) ? " (not trying other hosts)" :
+		          i + 1 < n ? " (trying the next host)" : "", e->msg);
+		if (!moves_on(e->ex))
+			break;
+		if (i + 1 == n) {
+			/* Worth retrying as a whole when any host may recover. */
+			if (temporary)
+				e->ex = EX_TEMPFAIL;
+			err_prefix(e, "none of the %zu hosts of account %s could be used; the last "
+			           "one said", n, a->name);
+		}
+	}
+	conf_hosts_free(hosts);
+	return ret;
+}
+
+/* A chain of fallback accounts longer than this is surely a mistake. */
+#define SESSION_FALLBACK_MAX 8
+
+int
+session_open_route(struct session **sp, const struct conf *conf, const struct account *a,
+                   struct log *log, struct err *e)
+{
+	const char *seen[SESSION_FALLBACK_MAX + 1];
+	size_t nseen = 0;
+	struct account *cur = NULL;   /* the fallback being tried (owned) */
+	const struct account *prev = a;
+	struct err first;
+	int temporary;
+
+	if (session_open(sp, a, log, e) == 0)
+		return 0;
+	first = *e;
+	temporary = e->ex == EX_TEMPFAIL;
+	seen[nseen++] = a->name;
+	while (conf && moves_on(e->ex)) {
+		const char *name = prev->fallback_account;
+		struct account *next;
+		struct err fe;
+
+		/* An account naming itself (typically through `defaults`)
+		 * has no fallback. */
+		if (name == NULL || *name == '\0' || strcmp(name, prev->name) == 0)
+			break;
+		for (size_t k = 0; k < nseen; k++)
+			if (strcmp(seen[k], name) == 0)
+				name = NULL;
+		if (name == NULL || nseen > SESSION_FALLBACK_MAX) {
+			/* conf_select refuses loops; a chain that changed
+			 * under us still ends here. */
+			log_warn(log, "account %s: fallback_account %s loops or is too deep; "
+			         "not following it", prev->name, prev->fallback_account);
+			break;
+		}
+		err_init(&fe);
+		next = conf_select(conf, name, NULL, &fe);
+		if (next == NULL) {
+			log_warn(log, "account %s: fallback_account: %s", prev->name, fe.msg);
+			break;
+		}
+		log_event(log, 1, "account=%s failed (%s); trying fallback_account %s", prev->name,
+		          e->msg, name);
+		err_init(e);
+		if (session_open(sp, next, log, e) == 0) {
+			(*sp)->owned = next;
+			account_free(cur);
+			return 0;
+		}
+		temporary |= e->ex == EX_TEMPFAIL;
+		account_free(cur);
+		cur = next;
+		prev = cur;
+		seen[nseen++] = cur->name;
+	}
+	if (nseen > 1) {
+		/* The primary's reason first: it is the account the entry
+		 * belongs to. A permanent refusal by a fallback is its own
+		 * configuration fault and is reported as such. */
+		struct err last = *e;
+		int ex = moves_on(last.ex) ? (temporary ? EX_TEMPFAIL : first.ex) : last.ex;
+
+		err_set(e, ex, "%s; fallback account %s: %s", first.msg, cur->name, last.msg);
+		e->smtp_code = last.smtp_code;
+	}
+	account_free(cur);
+	return -1;
+}
+
+const char *
+session_host(const struct session *s)
+{
+	return s ? s->host_given : NULL;
+}
+
+const char *
+session_account(const struct session *s)
+{
+	return s ? s->a->name : NULL;
 }
 
 /* Send a prepared message; see session_send. */
@@ -569,6 +725,8 @@ session_close(struct session *s)
 	conn_close(&s->conn);
 	reply_free(&s->reply);
 	free(s->host);
+	free(s->host_given);
+	account_free(s->owned);
 	free(s);
 }
 

@@ -63,9 +63,37 @@ struct session;
  * timeouts, 4xx such as AUTH 454 or a 421 greeting), else the permanent
  * class (EX_NOPERM for AUTH refused, EX_UNAVAILABLE, EX_PROTOCOL, ...).
  * a and log must outlive *s.
+ *
+ * Failover: when a's host lists several hosts (`host a.example,
+ * b.example`), they are tried in order, the next one only when the
+ * previous failed temporarily before any transaction (or its name does
+ * not resolve); a permanent refusal such as a certificate failure or
+ * AUTH 535 stops there and is returned. Every host given up on is logged
+ * (log_event). When all failed, *e is the last host's reason, EX_TEMPFAIL
+ * if any of them failed temporarily.
  */
 int session_open(struct session **s, const struct account *a, struct log *log,
                  struct err *e);
+
+/*
+ * session_open along a's whole route: a's hosts, then, when they all
+ * failed temporarily, the account named by a's fallback_account (looked
+ * up in conf with conf_select, so with its own host, port, TLS and AUTH
+ * settings), then that one's fallback, and so on (loops and chains deeper
+ * than 8 end the route with a warning; conf_select refuses them already).
+ * The session owns a fallback account it opened with; session_account and
+ * session_host say which account and host were used. conf NULL: no
+ * fallback. On -1, *e starts with a's own reason; a fallback's permanent
+ * refusal gives its class, otherwise EX_TEMPFAIL when anything failed
+ * temporarily.
+ */
+int session_open_route(struct session **s, const struct conf *conf, const struct account *a,
+                       struct log *log, struct err *e);
+
+/* The host (as the account's host list names it) and the name of the
+ * account s is connected through; valid until session_close. */
+const char *session_host(const struct session *s);
+const char *session_account(const struct session *s);
 
 /*
  * Send one message over s. last = 1: nothing follows, the end of data

@@ -11,12 +11,16 @@
  * OAUTHBEARER parsed here, and the transcript, round-trip count and received
  * messages that the tests read.
  *
- * Never: listens anywhere but loopback, runs longer than -T seconds, or
+ * Never: listens anywhere but loopback (127.0.0.0/8), runs longer than -T seconds, or
  * writes outside the transcript, the port file and MAILDIR.
  *
  * Usage:
  *   smtpd-script -s SCRIPT -p PORTFILE -t TRANSCRIPT -m MAILDIR
  *                [-c CERT -k KEY] [-a CAFILE] [-n CONNECTIONS] [-T SECONDS]
+ *                [-b ADDR] [-P PORT]
+ * -b listens on another 127.0.0.0/8 address and -P on a given port instead
+ * of an ephemeral one, so that two servers can share one port on two
+ * addresses (an account's host list has one port for all its hosts).
  * It writes the port to PORTFILE (temp file + rename), serves CONNECTIONS
  * connections (default 1) one after another and exits 0; after SECONDS
  * (default 30) it gives up, writes "ERR: timeout" and exits 3. Bad usage
@@ -1862,7 +1866,7 @@ usage(void)
 {
 	fputs("usage: smtpd-script -s SCRIPT -p PORTFILE -t TRANSCRIPT "
 	    "-m MAILDIR [-c CERT -k KEY] [-a CAFILE] [-n CONNECTIONS] "
-	    "[-T SECONDS]\n", stderr);
+	    "[-T SECONDS] [-b 127.X.Y.Z] [-P PORT]\n", stderr);
 	exit(2);
 }
 
@@ -1872,7 +1876,8 @@ main(int argc, char **argv)
 	struct server s;
 	const char *script = NULL, *portfile = NULL, *trpath = NULL;
 	const char *cert = NULL, *key = NULL, *cafile = NULL;
-	long nconn = 1, timeout = 30, i;
+	long nconn = 1, timeout = 30, i, port = 0;
+	struct in_addr bindaddr;
 	struct sockaddr_in sa;
 	socklen_t salen = sizeof sa;
 	char tmp[4096];
@@ -1880,7 +1885,8 @@ main(int argc, char **argv)
 	int opt, lfd, r;
 
 	memset(&s, 0, sizeof s);
-	while ((opt = getopt(argc, argv, "s:p:t:m:c:k:a:n:T:")) != -1) {
+	bindaddr.s_addr = htonl(INADDR_LOOPBACK);
+	while ((opt = getopt(argc, argv, "s:p:t:m:c:k:a:n:T:b:P:")) != -1) {
 		switch (opt) {
 		case 's': script = optarg; break;
 		case 'p': portfile = optarg; break;
@@ -1895,6 +1901,16 @@ main(int argc, char **argv)
 			break;
 		case 'T':
 			if (parse_long(optarg, 1, 3600, &timeout) < 0)
+				usage();
+			break;
+		case 'b':
+			/* loopback only, whatever the test asks */
+			if (inet_pton(AF_INET, optarg, &bindaddr) != 1 ||
+			    (ntohl(bindaddr.s_addr) >> 24) != 127)
+				usage();
+			break;
+		case 'P':
+			if (parse_long(optarg, 1, 65535, &port) < 0)
 				usage();
 			break;
 		default:
@@ -1937,8 +1953,8 @@ main(int argc, char **argv)
 		die("socket: %s", strerror(errno));
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = 0;
+	sa.sin_addr = bindaddr;
+	sa.sin_port = htons((unsigned short)port);
 	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
 	    listen(lfd, 8) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
