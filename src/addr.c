@@ -594,6 +594,14 @@ addr_qualify_list(const char *text, size_t len, const char *domain, char **out,
 
 /* ---------------------------------------------------------------- checks */
 
+const char *
+addr_domain(const char *addr)
+{
+	const char *at = find_at(addr);
+
+	return at ? at + 1 : NULL;
+}
+
 int
 addr_is_ascii(const char *s)
 {

@@ -98,6 +98,13 @@ int addr_check(const char *addr, int allow_empty, struct err *e);
  */
 char *addr_qualify(const char *addr, const char *domain);
 
+/*
+ * The domain of a bare addr-spec: the text after the '@' that separates it
+ * from the local part (the last '@' outside a quoted string), or NULL when
+ * there is none ("root", "\"a@b\""). Points into addr.
+ */
+const char *addr_domain(const char *addr);
+
 /* 1 when s has no octet >= 0x80. */
 int addr_is_ascii(const char *s);
 

@@ -30,6 +30,11 @@ submit_free(struct submission *s)
 	s->have_q = 0;
 	msg_info_free(&s->info);
 	addr_list_free(&s->rcpts);
+	if (s->have_actx)
+		alias_ctx_free(&s->actx);
+	s->have_actx = 0;
+	alias_table_free(s->aliases);
+	s->aliases = NULL;
 	free(s->from);
 	free(s->user_addr);
 	s->from = s->user_addr = NULL;
@@ -56,21 +61,64 @@ submit_sender(struct submission *s, struct err *e)
 	return 0;
 }
 
+/* The aliases file and local-address test, made once per submission;
+ * 0 without an aliases file (recipients are then only qualified). */
+static int
+alias_ready(struct submission *s, struct err *e)
+{
+	const struct account *a = s->acct;
+
+	if (a->aliases == NULL || *a->aliases == '\0')
+		return 0;
+	if (!s->have_actx) {
+		if (alias_load(a->aliases, &s->aliases, e) < 0)
+			return -1;
+		s->have_actx = 1;
+		if (alias_ctx_init(&s->actx, s->aliases, a->domain, NULL, NULL, e) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+static int
+add_rcpt(struct submission *s, const char *addr, int ex_bad, struct err *e)
+{
+	if (addr_check(addr, 0, e) < 0) {
+		e->ex = ex_bad;
+		return err_prefix(e, "recipient <%s>", addr);
+	}
+	return addr_list_add(&s->rcpts, addr, e);
+}
+
 int
 submit_rcpt(struct submission *s, const char *addr, int ex_bad, struct err *e)
 {
-	char *q = addr_qualify(addr, s->acct->domain);
+	struct addr_list l;
+	char *q;
 	int ret;
 
-	if (q == NULL)
-		return err_set(e, EX_OSERR, "out of memory");
-	ret = addr_check(q, 0, e);
-	if (ret < 0) {
-		e->ex = ex_bad;
-		err_prefix(e, "recipient <%s>", q);
-	} else {
-		ret = addr_list_add(&s->rcpts, q, e);
+	if ((ret = alias_ready(s, e)) < 0)
+		return -1;
+	if (ret > 0) {
+		int local;
+
+		addr_list_init(&l);
+		ret = local = alias_resolve(&s->actx, addr, &l, e);
+		if (local > 0) {
+			log_debug(s->log, "recipient %s: %zu address%s after aliasing", addr, l.n,
+			          l.n == 1 ? "" : "es");
+			for (size_t i = 0; i < l.n && ret >= 0; i++)
+				ret = add_rcpt(s, l.v[i], ex_bad, e);
+		}
+		addr_list_free(&l);
+		if (ret < 0)
+			return -1;
+		if (local > 0)
+			return 0;
 	}
+	if ((q = addr_qualify(addr, s->acct->domain)) == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	ret = add_rcpt(s, q, ex_bad, e);
 	free(q);
 	return ret;
 }

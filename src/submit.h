@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "alias.h"
 #include "conf.h"
 #include "err.h"
 #include "log.h"
@@ -49,6 +50,11 @@ struct submission {
 	struct msg_info info;
 	struct queue_entry q;
 	int have_q;
+	/* The account's aliases file, read at the first recipient (once per
+	 * submission), and the local-address test that goes with it. */
+	struct alias_table *aliases;
+	struct alias_ctx actx;
+	int have_actx;
 };
 
 /* Zero *s, ready for the caller's fields. */
@@ -65,9 +71,12 @@ void submit_free(struct submission *s);
 int submit_sender(struct submission *s, struct err *e);
 
 /*
- * Add one recipient: a bare address ("root", "bob@x"), qualified with the
- * account's domain. ex_bad is the class for a syntax error (EX_USAGE for
- * argv, EX_DATAERR for headers). Returns 0 or -1.
+ * Add one recipient: a bare address ("root", "bob@x"). With an aliases
+ * file, a local address (alias.h: "root", "bob@localhost",
+ * "bob@<this host>") is replaced by its expansion; otherwise a bare name is
+ * qualified with the account's domain. ex_bad is the class for a syntax
+ * error (EX_USAGE for argv, EX_DATAERR for headers). Returns 0 or -1
+ * (EX_CONFIG: the aliases file is missing or bad, or loops).
  */
 int submit_rcpt(struct submission *s, const char *addr, int ex_bad, struct err *e);
 
