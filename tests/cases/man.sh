@@ -37,13 +37,14 @@ for d in $directives; do
 	fi
 done
 
-# --- short options: letters taking a value, plain flags, and the letters
-# cli_parse switches on itself.
+# --- short options: letters taking a value, plain flags, flags with a
+# glued value, and the letters cli_parse switches on itself.
 arg_letters=$(sed -n 's/^static const char arg_letters\[\] = "\([^"]*\)";/\1/p' "$CLI_C")
 flag_letters=$(sed -n 's/^static const char ignored_flags\[\] = "\([^"]*\)";/\1/p' "$CLI_C")
+glued_letters=$(sed -n 's/^static const char ignored_glued\[\] = "\([^"]*\)";/\1/p' "$CLI_C")
 case_letters=$(sed -n '/^cli_parse(/,/^}/p' "$CLI_C" |
     grep -o "case '[A-Za-z]':" | sed "s/case '\(.\)':/\1/" | tr -d '\n')
-letters=$(printf '%s%s%s' "$arg_letters" "$flag_letters" "$case_letters" |
+letters=$(printf '%s%s%s%s' "$arg_letters" "$flag_letters" "$glued_letters" "$case_letters" |
     fold -w1 | sort -u | tr -d '\n')
 ok "cli.c's option letters were found ($letters)" test "${#letters}" -ge 25
 
