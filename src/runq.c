@@ -407,7 +407,11 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			for (size_t k = 0; k < nb; k++)
 				if (br[k].diagnostic != e.msg)
 					log_error(r->log, "<%s>: %s", br[k].addr, br[k].diagnostic);
-		} else if (nb)
+		}
+		/* ...unless others wait for a retry: then the caller gets exit 0
+		 * (the message is queued) and many callers (cron) never show
+		 * stderr, so only a bounce reliably reports the refused ones. */
+		if (nb && (!first || nk))
 			bounce(r, a, it, en->fd, br, nb, ret == 0 ?
 			       "the server refused some recipients permanently" :
 			       "the server refused the message permanently");

@@ -118,6 +118,29 @@ run_envoi -C "$CONF" --rmqueue all
 is_status 0 "--rmqueue all: exit 0"
 is "$(failed_entries)" 0 "--rmqueue cleared failed/"
 
+# --- first attempt: one recipient refused for good while another waits for
+# a retry: exit 0 (queued), so a bounce must report the refused one (cron
+# never shows stderr)
+server "on RCPT#2@1 reply 550 5.1.1 <nobody@example.org>: no such user" \
+    "on RCPT#3@1 reply 451 4.3.0 <later@example.org>: try again later"
+INPUT=$TESTDIR/message; std_message mixed >"$INPUT"
+run_envoi -C "$CONF" ok@example.org nobody@example.org later@example.org
+wait_server
+is_status 0 "5xx and 4xx recipients on the first attempt: exit 0 (queued for the 4xx one)"
+like "$STDERR" '<nobody@example.org>: .*no such user' "... the refused recipient is named on stderr"
+is "$(entries)" 2 "... the entry waits for later@ and a bounce for nobody@ is queued"
+CONNS=1 server
+INPUT=/dev/null
+run_envoi -C "$CONF" -qf
+wait_server
+all_env=$(cat "$MAILDIR"/env-*.txt 2>/dev/null)
+like "$all_env" 'RCPT TO:<later@example.org>' "the queue run retries later@"
+unlike "$all_env" 'RCPT TO:<(ok|nobody)@example.org>' "... and neither ok@ (delivered) nor nobody@ (refused)"
+b=$(cat "$MAILDIR"/msg-*.eml 2>/dev/null | tr -d '\r')
+like "$b" 'Final-Recipient: rfc822; ?nobody@example.org' "the bounce names nobody@"
+unlike "$b" 'Final-Recipient: rfc822; ?(ok|later)@example.org' "... and only nobody@"
+is "$(entries)" 0 "queue empty"
+
 # --- no bounce for the null sender
 server_down
 INPUT=$TESTDIR/message; std_message nullbounce >"$INPUT"
