@@ -327,10 +327,16 @@ unquote_local(struct buf *b)
 	b->data[b->len] = '\0';
 }
 
-/* Called once per addr-spec found: the address as stored, where its local
- * part ends in the text, and whether it had a domain. */
-typedef int (*addr_found_fn)(void *ctx, const char *addr, size_t local_end,
-    int has_domain, struct err *e);
+/* One addr-spec found: the address as stored, where it starts, where its
+ * local part ends and where it ends in the text, whether it had a domain
+ * and whether it stood inside angle brackets. */
+struct spec {
+	const char *addr;
+	size_t start, local_end, end;
+	int has_domain, in_angle;
+};
+
+typedef int (*addr_found_fn)(void *ctx, const struct spec *sp, struct err *e);
 
 static int
 oom(struct err *e)
@@ -341,11 +347,12 @@ oom(struct err *e)
 /* addr-spec = local-part ["@" domain] (the domain is optional here: bare
  * local names are qualified later). */
 static int
-parse_addr_spec(struct lexer *lx, addr_found_fn fn, void *ctx, struct err *e)
+parse_addr_spec(struct lexer *lx, int in_angle, addr_found_fn fn, void *ctx, struct err *e)
 {
 	struct buf b;
 	struct tok t, next;
-	size_t local_end;
+	struct spec sp;
+	size_t local_end, start, end;
 	int ret = -1, has_domain = 0;
 
 	buf_init(&b, lx->len + 1);
@@ -357,6 +364,7 @@ parse_addr_spec(struct lexer *lx, addr_found_fn fn, void *ctx, struct err *e)
 	}
 	if (put_token(&b, lx, &t) < 0)
 		goto nomem;
+	start = t.start;
 	local_end = t.end;
 	for (;;) {
 		if (peek(lx, &next, e) < 0)
@@ -410,7 +418,14 @@ parse_addr_spec(struct lexer *lx, addr_found_fn fn, void *ctx, struct err *e)
 			goto out;
 		}
 	}
-	ret = fn(ctx, buf_cstr(&b), local_end, has_domain, e);
+	end = has_domain ? t.end : local_end;
+	sp.addr = buf_cstr(&b);
+	sp.start = start;
+	sp.local_end = local_end;
+	sp.end = end;
+	sp.has_domain = has_domain;
+	sp.in_angle = in_angle;
+	ret = fn(ctx, &sp, e);
 	goto out;
 nomem:
 	oom(e);
@@ -440,7 +455,7 @@ parse_angle(struct lexer *lx, addr_found_fn fn, void *ctx, struct err *e)
 	}
 	if (is_special(&t, '>'))
 		return lex_error(lx, t.start, e, "empty address <>");
-	if (parse_addr_spec(lx, fn, ctx, e) < 0)
+	if (parse_addr_spec(lx, 1, fn, ctx, e) < 0)
 		return -1;
 	if (lex(lx, &t, e) < 0)
 		return -1;
@@ -494,7 +509,7 @@ parse_element(struct lexer *lx, int in_group, addr_found_fn fn, void *ctx,
 		return 0;
 	}
 	*kind = EL_MAILBOX;
-	return parse_addr_spec(lx, fn, ctx, e);
+	return parse_addr_spec(lx, 0, fn, ctx, e);
 }
 
 static int
@@ -533,9 +548,9 @@ parse_list(const char *text, size_t len, addr_found_fn fn, void *ctx, struct err
 }
 
 static int
-found_add(void *ctx, const char *addr, size_t local_end, int has_domain, struct err *e)
+found_add(void *ctx, const struct spec *sp, struct err *e)
 {
-	return addr_list_add(ctx, addr, e);
+	return addr_list_add(ctx, sp->addr, e);
 }
 
 int
@@ -544,52 +559,103 @@ addr_parse_list(struct addr_list *l, const char *text, size_t len, struct err *e
 	return parse_list(text, len, found_add, l, e);
 }
 
-struct qualify_ctx {
+/* Both rewriters copy the text through, splicing replacements in. */
+struct splice {
 	const char *text;
-	const char *domain;
 	size_t copied;          /* text[0..copied) is in out already */
 	struct buf out;
 	int count;
+	/* qualify */
+	const char *domain;
+	/* rewrite */
+	addr_rewrite_fn fn;
+	void *ctx;
 };
 
+/* Copy the text up to `upto`, then `repl`, and skip the text to `resume`. */
 static int
-found_qualify(void *vctx, const char *addr, size_t local_end, int has_domain,
+splice_put(struct splice *s, size_t upto, const char *p1, const char *p2, size_t resume,
     struct err *e)
 {
-	struct qualify_ctx *q = vctx;
-
-	if (has_domain)
-		return 0;
-	if (buf_append(&q->out, q->text + q->copied, local_end - q->copied) < 0 ||
-	    buf_putc(&q->out, '@') < 0 || buf_puts(&q->out, q->domain) < 0)
-		return oom(e);
-	q->copied = local_end;
-	q->count++;
+	if (buf_append(&s->out, s->text + s->copied, upto - s->copied) < 0 ||
+	    buf_puts(&s->out, p1) < 0 || buf_puts(&s->out, p2) < 0)
+		return errno == ENOSPC ? err_set(e, EX_DATAERR, "rewritten address list longer "
+		    "than %zu octets", s->out.max) : oom(e);
+	s->copied = resume;
+	s->count++;
 	return 0;
+}
+
+static int
+found_qualify(void *vctx, const struct spec *sp, struct err *e)
+{
+	struct splice *q = vctx;
+
+	if (sp->has_domain)
+		return 0;
+	return splice_put(q, sp->local_end, "@", q->domain, sp->local_end, e);
+}
+
+static int
+found_rewrite(void *vctx, const struct spec *sp, struct err *e)
+{
+	struct splice *q = vctx;
+	char *repl = NULL;
+	int ret;
+
+	if (q->fn(q->ctx, sp->addr, sp->in_angle, &repl, e) < 0)
+		return -1;
+	if (repl == NULL)
+		return 0;
+	ret = splice_put(q, sp->start, repl, "", sp->end, e);
+	free(repl);
+	return ret;
+}
+
+/* Run parse_list with found (unless it is NULL) and finish *out. */
+static int
+splice_run(struct splice *q, size_t len, addr_found_fn found, char **out, struct err *e)
+{
+	*out = NULL;
+	if (found && parse_list(q->text, len, found, q, e) < 0) {
+		buf_free(&q->out);
+		return -1;
+	}
+	if (buf_append(&q->out, q->text + q->copied, len - q->copied) < 0 ||
+	    (*out = buf_take(&q->out)) == NULL) {
+		buf_free(&q->out);
+		return oom(e);
+	}
+	return q->count;
 }
 
 int
 addr_qualify_list(const char *text, size_t len, const char *domain, char **out,
     struct err *e)
 {
-	struct qualify_ctx q = { text, domain ? domain : "", 0, { 0 }, 0 };
+	struct splice q;
 
-	*out = NULL;
+	memset(&q, 0, sizeof q);
+	q.text = text;
+	q.domain = domain ? domain : "";
 	/* At most one address per two input octets ("a,"), each growing by
 	 * the domain and its '@'. */
 	buf_init(&q.out, len + (len / 2 + 1) * (strlen(q.domain) + 1));
-	if (*q.domain == '\0')
-		q.domain = NULL;
-	if (q.domain && parse_list(text, len, found_qualify, &q, e) < 0) {
-		buf_free(&q.out);
-		return -1;
-	}
-	if (buf_append(&q.out, text + q.copied, len - q.copied) < 0 ||
-	    (*out = buf_take(&q.out)) == NULL) {
-		buf_free(&q.out);
-		return oom(e);
-	}
-	return q.count;
+	return splice_run(&q, len, *q.domain ? found_qualify : NULL, out, e);
+}
+
+int
+addr_rewrite_list(const char *text, size_t len, addr_rewrite_fn fn, void *ctx, char **out,
+    struct err *e)
+{
+	struct splice q;
+
+	memset(&q, 0, sizeof q);
+	q.text = text;
+	q.fn = fn;
+	q.ctx = ctx;
+	buf_init(&q.out, ADDR_REWRITE_MAX);
+	return splice_run(&q, len, found_rewrite, out, e);
 }
 
 /* ---------------------------------------------------------------- checks */

@@ -81,6 +81,31 @@ int addr_qualify_list(const char *text, size_t len, const char *domain, char **o
     struct err *e);
 
 /*
+ * Called by addr_rewrite_list for each addr-spec, as addr_parse_list would
+ * store it, and whether it stood in angle brackets. Set *repl to a
+ * malloc'd replacement text (taken over by the caller) or leave it NULL to
+ * keep the address; return 0, or -1 with e filled.
+ */
+typedef int (*addr_rewrite_fn)(void *ctx, const char *addr, int in_angle, char **repl,
+    struct err *e);
+
+/* The longest text addr_rewrite_list produces: a field rewritten past it is
+ * a runaway expansion, not a header. */
+#define ADDR_REWRITE_MAX (256 * 1024)
+
+/*
+ * Rewrite an address-list: each addr-spec's text (from its first to its
+ * last token) is replaced by what fn returns, everything else (display
+ * names, comments, spacing, folds) kept byte for byte:
+ * "Cron <root>" -> "Cron <admin@example.org>". *out is malloc'd for the
+ * caller. Returns the number of addresses replaced, or -1: EX_DATAERR
+ * (syntax, as addr_parse_list; or the result would pass ADDR_REWRITE_MAX),
+ * EX_OSERR, or fn's error.
+ */
+int addr_rewrite_list(const char *text, size_t len, addr_rewrite_fn fn, void *ctx,
+    char **out, struct err *e);
+
+/*
  * Check that one bare addr-spec (no display name, no brackets) is usable
  * in an SMTP envelope: a dot-string or quoted-string local part, "@", and a
  * domain of dot-separated labels or an address literal "[...]"; no control

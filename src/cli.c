@@ -439,7 +439,7 @@ cli_usage(FILE *out)
 		"  -q[ARG]                run the queue: -q due entries, -qf or --flush all,",
 		"                         -qISUBSTR by id, -qRSUBSTR by recipient, -qSSUBSTR by sender",
 		"  --rmqueue ID|all       remove queued (and failed) entries",
-		"  -bi, -I, newaliases    rebuild aliases (nothing to do; exits 0)",
+		"  -bi, -I, newaliases    check the aliases file and count its entries",
 		"  -bs                    speak SMTP on stdin and stdout",
 		"  -bv                    verify recipients",
 		"  -bd -bD -bh -bH -bt -ba -bl",

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "alias.h"
 #include "cli.h"
 #include "conf.h"
 #include "err.h"
@@ -116,6 +117,34 @@ run_send(struct run *r, struct err *e)
 	return submit_deliver(s, &detached, e);
 }
 
+/* newaliases / -bi: envoi reads its aliases file at every submission, so
+ * there is nothing to rebuild; the file is checked instead, so that a
+ * mistake shows now and not on the next cron mail. Package scripts run
+ * newaliases blindly, so with no configuration at all it succeeds. */
+static int
+run_newaliases(struct run *r, struct err *e)
+{
+	struct alias_table *t = NULL;
+
+	if (conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
+		return -1;
+	if (r->conf.nfiles == 0) {
+		printf("no configuration found; no aliases file to check\n");
+		return 0;
+	}
+	if ((r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e)) == NULL)
+		return -1;
+	if (r->acct->aliases == NULL || *r->acct->aliases == '\0') {
+		printf("no aliases file configured\n");
+		return 0;
+	}
+	if (alias_load(r->acct->aliases, &t, e) < 0)
+		return -1;
+	printf("%s: %zu aliases\n", alias_file(t), alias_count(t));
+	alias_table_free(t);
+	return 0;
+}
+
 /* mailq, -q and --rmqueue work on the queue of the selected account (the
  * default one unless -a), which is where this user's messages wait. */
 static int
@@ -192,6 +221,8 @@ main(int argc, char **argv)
 		cli_usage(stdout);
 		break;
 	case CLI_NEWALIASES:
+		run_newaliases(&r, &e);
+		break;
 	case CLI_NOOP:
 		/* Nothing to rebuild: envoi reads its files at each run. */
 		break;

@@ -505,30 +505,265 @@ generated_from(const struct msg_opts *o, char **out, struct err *e)
 	return 0;
 }
 
-/* Write a From field, qualifying domainless addresses when asked. A From
- * that does not parse is written unchanged: it is the author's text, and
- * only -t's recipient fields must parse. */
+/* ---------------------------------------------------------------- rewriting */
+
+struct rw {
+	const struct msg_opts *o;
+	const char *fixed;      /* force_from: every address becomes this */
+	int first_only;         /* From and Sender: one address */
+	int failed;             /* the callback's own error, not a syntax one */
+};
+
 static int
-write_from_field(struct reader *r, const struct field *f, int qualify, struct err *e)
+rw_one(void *ctx, const char *addr, int in_angle, char **repl, struct err *e)
 {
-	struct err ignored;
-	char *q = NULL;
+	struct rw *rw = ctx;
+	struct addr_list l;
+	struct buf b;
+	size_t n;
+	int local;
+
+	if (rw->fixed) {
+		if ((*repl = xstrdup(rw->fixed)) == NULL) {
+			rw->failed = 1;
+			return oom(e);
+		}
+		return 0;
+	}
+	addr_list_init(&l);
+	if ((local = rw->o->rewrite(rw->o->rewrite_ctx, addr, &l, e)) < 0) {
+		rw->failed = 1;
+		addr_list_free(&l);
+		return -1;
+	}
+	n = rw->first_only && l.n > 1 ? 1 : l.n;
+	buf_init(&b, ADDR_REWRITE_MAX);
+	for (size_t i = 0; local > 0 && i < n; i++) {
+		/* Inside <...> each address gets its own brackets. */
+		if ((i > 0 && buf_puts(&b, in_angle ? ">, <" : ", ") < 0) ||
+		    buf_puts(&b, l.v[i]) < 0) {
+			buf_free(&b);
+			addr_list_free(&l);
+			rw->failed = errno != ENOSPC;
+			return errno == ENOSPC ? err_set(e, EX_DATAERR, "expansion too long") : oom(e);
+		}
+	}
+	addr_list_free(&l);
+	if (local > 0 && n > 0 && (*repl = buf_take(&b)) == NULL) {
+		rw->failed = 1;
+		return oom(e);
+	}
+	buf_free(&b);
+	return 0;
+}
+
+/* The field body with its addresses rewritten, malloc'd into *out, or
+ * NULL when nothing changed or the body does not parse (then it is the
+ * author's text, kept). -1 only for the callback's own errors. */
+static int
+rewrite_body(const struct msg_opts *o, const char *body, size_t len, const char *fixed,
+    int first_only, char **out, struct err *e)
+{
+	struct rw rw = { o, fixed, first_only, 0 };
+	struct err local;
+	int n;
+
+	err_init(&local);
+	n = addr_rewrite_list(body, len, rw_one, &rw, out, &local);
+	if (n < 0 && rw.failed) {
+		*e = local;
+		return -1;
+	}
+	if (n <= 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+/* Copy s (CRLF-separated lines, none at the end) to out, breaking any line
+ * longer than MSG_LINE_MAX before its last blank within the limit (RFC
+ * 5322 2.2.3 folding). Returns 0, 1 when a line has no blank to break at,
+ * or -1 (no memory). */
+static int
+fold_lines(const char *s, size_t n, struct buf *out)
+{
+	while (n > 0) {
+		const char *crlf = memmem(s, n, "\r\n", 2);
+		size_t m = crlf ? (size_t)(crlf - s) : n;
+
+		while (m > MSG_LINE_MAX) {
+			size_t k = MSG_LINE_MAX;
+			while (k > 0 && s[k] != ' ' && s[k] != '\t')
+				k--;
+			if (k == 0)
+				return 1;
+			if (buf_append(out, s, k) < 0 || buf_puts(out, "\r\n") < 0)
+				return -1;
+			s += k;
+			n -= k;
+			m -= k;
+		}
+		if (buf_append(out, s, m) < 0)
+			return -1;
+		s += m;
+		n -= m;
+		if (n > 0) {
+			/* A stored field's lines end in CRLF. */
+			if (buf_append(out, s, n >= 2 ? 2 : n) < 0)
+				return -1;
+			s += n >= 2 ? 2 : n;
+			n -= n >= 2 ? 2 : n;
+		}
+	}
+	return 0;
+}
+
+/* Write "Name:" + body + CRLF (name as the field had it), folded. When it
+ * cannot be folded, the original field is written instead. */
+static int
+write_field_as(struct reader *r, const struct field *f, const char *name, size_t name_len,
+    const char *body, size_t body_len, struct err *e)
+{
+	struct buf line, folded;
 	int ret;
 
-	if (qualify && addr_qualify_list(f->body, f->body_len, r->o->domain, &q, &ignored) > 0) {
-		ret = w_put(&r->w, f->name, (size_t)(f->body - f->name), e);
-		if (ret == 0)
-			ret = w_puts(&r->w, q, e);
+	buf_init(&line, name_len + body_len + 1);
+	buf_init(&folded, 2 * (name_len + body_len) + 3);
+	if (buf_append(&line, name, name_len) < 0 || buf_putc(&line, ':') < 0 ||
+	    buf_append(&line, body, body_len) < 0 ||
+	    (ret = fold_lines(line.data, line.len, &folded)) < 0) {
+		ret = oom(e);
+	} else if (ret > 0 && f != NULL) {
+		ret = w_put(&r->w, f->name, f->len, e);
+	} else {
+		ret = w_put(&r->w, folded.data, folded.len, e);
 		if (ret == 0)
 			ret = w_put(&r->w, "\r\n", 2, e);
-	} else {
-		ret = w_put(&r->w, f->name, f->len, e);
 	}
-	if (ret == 0 && r->info->header_from == NULL)
-		r->info->header_from = q ? first_address(q, strlen(q)) :
-		    first_address(f->body, f->body_len);
-	free(q);
+	buf_free(&line);
+	buf_free(&folded);
 	return ret;
+}
+
+/* A field whose addresses rewrite_headers may replace. */
+static int
+write_rewritten(struct reader *r, const struct field *f, int first_only, struct err *e)
+{
+	char *b = NULL;
+	int ret;
+
+	if (rewrite_body(r->o, f->body, f->body_len, NULL, first_only, &b, e) < 0)
+		return -1;
+	if (b == NULL)
+		return w_put(&r->w, f->name, f->len, e);
+	ret = write_field_as(r, f, f->name, f->name_len, b, strlen(b), e);
+	free(b);
+	return ret;
+}
+
+static int
+same_addr(const char *a, const char *b)
+{
+	return a && b && strcasecmp(a, b) == 0;
+}
+
+/* One From field: local addresses rewritten (rewrite_headers) or
+ * domainless ones qualified, then force_from; the body before forcing is
+ * kept in *reply_src for a Reply-To. Dropped (after that) when set_from
+ * on replaces it. A From that does not parse is the author's text: it is
+ * written unchanged, unless force_from replaces it. */
+static int
+write_from_field(struct reader *r, const struct field *f, int qualify, int drop,
+    char **reply_src, struct err *e)
+{
+	const struct msg_opts *o = r->o;
+	const char *body = f->body;
+	size_t blen = f->body_len;
+	char *b1 = NULL, *b2 = NULL, *first;
+	int ret = 0, nmail = 0;
+
+	if (o->rewrite) {
+		if (rewrite_body(o, body, blen, NULL, 1, &b1, e) < 0)
+			return -1;
+	} else if (qualify) {
+		struct err ignored;
+		if (addr_qualify_list(body, blen, o->domain, &b1, &ignored) <= 0) {
+			free(b1);
+			b1 = NULL;
+		}
+	}
+	if (b1) {
+		body = b1;
+		blen = strlen(b1);
+	}
+	first = first_address(body, blen);
+	if (o->force_from && *o->force_from) {
+		struct addr_list l;
+		struct err ignored;
+
+		addr_list_init(&l);
+		if (addr_parse_list(&l, body, blen, &ignored) == 0)
+			nmail = (int)l.n;
+		addr_list_free(&l);
+		if (*reply_src == NULL && first && !same_addr(first, o->force_from) &&
+		    (*reply_src = malloc(blen + 1)) != NULL) {
+			memcpy(*reply_src, body, blen);
+			(*reply_src)[blen] = '\0';
+		}
+		if (nmail == 1 && rewrite_body(o, body, blen, o->force_from, 1, &b2, e) < 0) {
+			ret = -1;
+			goto out;
+		}
+		if (b2 == NULL && !drop) {
+			/* Not one mailbox: a From of our own instead. */
+			ret = put_from(&r->w, o->force_from, o->full_name, e);
+			if (ret == 0 && r->info->header_from == NULL &&
+			    (r->info->header_from = xstrdup(o->force_from)) == NULL)
+				ret = oom(e);
+			goto out;
+		}
+		if (b2) {
+			body = b2;
+			blen = strlen(b2);
+			free(first);
+			first = first_address(body, blen);
+		}
+	}
+	if (drop)
+		goto out;
+	if (body == f->body)
+		ret = w_put(&r->w, f->name, f->len, e);
+	else
+		ret = write_field_as(r, f, f->name, f->name_len, body, blen, e);
+	if (ret == 0 && r->info->header_from == NULL) {
+		r->info->header_from = first;
+		first = NULL;
+	}
+out:
+	free(first);
+	free(b1);
+	free(b2);
+	return ret;
+}
+
+static int
+is_rewritten(const struct field *f, int *first_only)
+{
+	static const char *const lists[] = { "To", "Cc", "Reply-To", "Resent-To", "Resent-Cc" };
+	static const char *const single[] = { "Sender", "Resent-From", "Resent-Sender" };
+
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		if (name_is(f, lists[i])) {
+			*first_only = 0;
+			return 1;
+		}
+	for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
+		if (name_is(f, single[i])) {
+			*first_only = 1;
+			return 1;
+		}
+	return 0;
 }
 
 /* The header block is complete: extract, drop, rewrite and add fields as
@@ -540,9 +775,9 @@ finish_headers(struct reader *r, struct err *e)
 	struct msg_info *info = r->info;
 	unsigned long long line = 1;
 	size_t pos = 0, rb_start, rb_end;
-	int seen_from = 0, seen_date = 0, seen_msgid = 0;
+	int seen_from = 0, seen_date = 0, seen_msgid = 0, seen_reply_to = 0, first_only;
 	int qualify = o->domain && *o->domain;
-	char *gen = NULL;
+	char *gen = NULL, *reply_src = NULL;
 	struct field f;
 	int ret = -1;
 
@@ -565,19 +800,27 @@ finish_headers(struct reader *r, struct err *e)
 		if (o->remove_bcc && (name_is(&f, "Bcc") || name_is(&f, "Resent-Bcc")))
 			continue;
 		if (name_is(&f, "From")) {
-			if (o->set_from == 1 && gen)
-				continue;
-			seen_from = 1;
-			if (write_from_field(r, &f, qualify, e) < 0)
+			int drop = o->set_from == 1 && gen;
+			seen_from |= !drop;
+			if (write_from_field(r, &f, qualify, drop, &reply_src, e) < 0)
 				goto out;
 			continue;
 		}
+		if (name_is(&f, "Sender") && o->set_sender != 0)
+			continue;       /* on: ours replaces it; off: removed */
+		if (name_is(&f, "Reply-To"))
+			seen_reply_to = 1;
 		if (name_is(&f, "Date"))
 			seen_date = 1;
 		if (name_is(&f, "Message-ID") && !seen_msgid) {
 			seen_msgid = 1;
 			free(info->message_id);
 			info->message_id = extract_msgid(f.body, f.body_len);
+		}
+		if (o->rewrite && is_rewritten(&f, &first_only)) {
+			if (write_rewritten(r, &f, first_only, e) < 0)
+				goto out;
+			continue;
 		}
 		if (w_put(&r->w, f.name, f.len, e) < 0)
 			goto out;
@@ -589,6 +832,14 @@ finish_headers(struct reader *r, struct err *e)
 		info->header_from = gen;
 		gen = NULL;
 	}
+	if (reply_src && !seen_reply_to &&
+	    write_field_as(r, NULL, "Reply-To", 8, reply_src, strlen(reply_src), e) < 0)
+		goto out;
+	if (o->set_sender == 1 && o->sender_addr && *o->sender_addr &&
+	    !same_addr(o->sender_addr, info->header_from) &&
+	    (w_puts(&r->w, "Sender: ", e) < 0 || w_puts(&r->w, o->sender_addr, e) < 0 ||
+	    w_put(&r->w, "\r\n", 2, e) < 0))
+		goto out;
 	if (!seen_date && o->set_date != 2 && put_date(&r->w, e) < 0)
 		goto out;
 	if (!seen_msgid && o->set_msgid != 2 &&
@@ -597,6 +848,7 @@ finish_headers(struct reader *r, struct err *e)
 	ret = w_put(&r->w, "\r\n", 2, e);
 out:
 	free(gen);
+	free(reply_src);
 	buf_free(&r->hdr);
 	return ret;
 }

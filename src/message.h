@@ -68,6 +68,16 @@ struct msg_opts {
 	const char *default_from;/* used when from_addr is NULL or "" (the null sender): user@domain */
 	const char *full_name;   /* display name for a generated From, may be NULL */
 	const char *domain;      /* qualifies domainless From addresses; Message-ID's right side */
+	/* rewrite_headers: called for each address of From, Sender, Reply-To,
+	 * To, Cc, Resent-From, Resent-Sender, Resent-To and Resent-Cc. Returns
+	 * 1 with the address's replacements appended to *out when it is a
+	 * local address, 0 to keep it, -1 on error (which fails the message).
+	 * NULL = off (only a domainless From is qualified, as above). */
+	int (*rewrite)(void *ctx, const char *addr, struct addr_list *out, struct err *e);
+	void *rewrite_ctx;
+	int set_sender;          /* 0 auto (leave Sender alone), 1 on, 2 off (remove) */
+	const char *sender_addr; /* set_sender on: the envelope sender ("" = <>: none) */
+	const char *force_from;  /* force_from header: the address every From carries */
 };
 
 struct msg_info {
@@ -103,7 +113,23 @@ void msg_info_free(struct msg_info *i);
  *  - With extract_rcpts, info->rcpts gets the To/Cc/Bcc addresses; when any
  *    Resent- field exists, only the Resent-To/Cc/Bcc of the first Resent-
  *    block (the topmost run of Resent- fields, ended by another field or by
- *    a Resent- field name repeating) are used.
+ *    a Resent- field name repeating) are used. Extraction sees the fields
+ *    as the author wrote them (the envelope recipients are aliased by the
+ *    caller).
+ *  - rewrite: each address the callback calls local is replaced by its
+ *    expansion ("Root <root>" -> "Root <admin@x>"; several addresses in
+ *    angle brackets become "<a@x>, <b@y>"); From, Sender, Resent-From and
+ *    Resent-Sender take only the first. Display names, comments and
+ *    everything else are kept byte for byte; a field that does not parse
+ *    is kept as it is. A line the rewriting makes longer than
+ *    MSG_LINE_MAX is folded at a blank (or the field is kept unchanged).
+ *  - force_from: each From with one mailbox keeps its display name and
+ *    comments around force_from; any other From is replaced by a
+ *    generated one. The original From (after rewriting) is kept in a new
+ *    Reply-To unless the message has one or it was force_from already.
+ *  - set_sender on: Sender fields are dropped and "Sender: sender_addr"
+ *    is added when sender_addr is not "" and differs (ignoring case) from
+ *    the final From address; off: Sender fields are dropped.
  *  - With dot_ends_input, a line holding only "." ends the input; it is not
  *    written and the rest of in_fd is left unread.
  * info must have been msg_info_init'ed; the caller frees it (also on error).

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -51,7 +52,20 @@ submit_sender(struct submission *s, struct err *e)
 	s->user_addr = usable ? xstrdup(a->from) : addr_qualify(s->user, a->domain);
 	if (s->user_addr == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
-	s->from = xstrdup(s->req_from ? s->req_from : s->user_addr);
+	if (a->force_from != FORCE_FROM_OFF) {
+		/* The provider accepts only the login's address (553 sender
+		 * must equal the login): -f and a -bs MAIL FROM give way. */
+		if (!usable)
+			return err_set(e, EX_CONFIG, "%s:%d: account %s: force_from needs a `from` "
+			               "address (not a pattern)", a->source_file ? a->source_file : "",
+			               a->source_line, a->name);
+		if (s->req_from && strcasecmp(s->req_from, a->from) != 0)
+			log_event(s->log, 0, "envelope sender <%s> replaced by <%s> (force_from)",
+			          s->req_from, a->from);
+		s->from = xstrdup(a->from);
+	} else {
+		s->from = xstrdup(s->req_from ? s->req_from : s->user_addr);
+	}
 	if (s->from == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	if (addr_check(s->from, 1, e) < 0) {
@@ -61,23 +75,30 @@ submit_sender(struct submission *s, struct err *e)
 	return 0;
 }
 
-/* The aliases file and local-address test, made once per submission;
- * 0 without an aliases file (recipients are then only qualified). */
+/* The aliases file (when the account names one) and the local-address
+ * test, made once per submission. */
 static int
 alias_ready(struct submission *s, struct err *e)
 {
 	const struct account *a = s->acct;
 
-	if (a->aliases == NULL || *a->aliases == '\0')
+	if (s->have_actx)
 		return 0;
-	if (!s->have_actx) {
-		if (alias_load(a->aliases, &s->aliases, e) < 0)
-			return -1;
-		s->have_actx = 1;
-		if (alias_ctx_init(&s->actx, s->aliases, a->domain, NULL, NULL, e) < 0)
-			return -1;
-	}
-	return 1;
+	if (a->aliases && *a->aliases && alias_load(a->aliases, &s->aliases, e) < 0)
+		return -1;
+	s->have_actx = 1;
+	return alias_ctx_init(&s->actx, s->aliases, a->domain, NULL, NULL, e);
+}
+
+/* rewrite_headers: message.c's callback for each header address. */
+static int
+header_rewrite(void *ctx, const char *addr, struct addr_list *out, struct err *e)
+{
+	struct submission *s = ctx;
+
+	if (alias_ready(s, e) < 0)
+		return -1;
+	return alias_resolve(&s->actx, addr, out, e);
 }
 
 static int
@@ -97,11 +118,12 @@ submit_rcpt(struct submission *s, const char *addr, int ex_bad, struct err *e)
 	char *q;
 	int ret;
 
-	if ((ret = alias_ready(s, e)) < 0)
-		return -1;
-	if (ret > 0) {
+	/* Without an aliases file, recipients are only qualified. */
+	if (s->acct->aliases && *s->acct->aliases) {
 		int local;
 
+		if (alias_ready(s, e) < 0)
+			return -1;
 		addr_list_init(&l);
 		ret = local = alias_resolve(&s->actx, addr, &l, e);
 		if (local > 0) {
@@ -169,6 +191,14 @@ spool(struct submission *s, int fd, struct err *e)
 	mo.default_from = s->user_addr;
 	mo.full_name = s->full_name ? s->full_name : a->from_full_name;
 	mo.domain = a->domain;
+	if (a->rewrite_headers) {
+		mo.rewrite = header_rewrite;
+		mo.rewrite_ctx = s;
+	}
+	mo.set_sender = (int)a->set_sender_header;
+	mo.sender_addr = s->from;
+	if (a->force_from == FORCE_FROM_HEADER)
+		mo.force_from = a->from;
 	if (message_read(fd, s->q.msg_fd, &mo, &s->info, e) < 0)
 		return -1;
 

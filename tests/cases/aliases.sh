@@ -23,12 +23,11 @@ EOF
 
 # The envelope recipients the server saw, one per line.
 rcpts() { sed -n 's/^RCPT TO:<\([^>]*\)>.*/\1/p' "$MAILDIR/env-1.txt" 2>/dev/null; }
-# One header field of the received message (first occurrence, unfolded).
+# One header field of the received message (first occurrence), without CR.
 header() {
-	awk -v n="$1" 'BEGIN { IGNORECASE = 1 } /^\r?$/ { exit }
-	    tolower(substr($0, 1, length(n) + 1)) == tolower(n) ":" { sub(/\r$/, ""); print; exit }' \
-	    "$MAILDIR/msg-1.eml" 2>/dev/null
+	sed '/^\r*$/q' "$MAILDIR/msg-1.eml" 2>/dev/null | grep -i -m1 "^$1:" | tr -d '\r'
 }
+mail_from() { sed -n 's/^MAIL FROM:<\([^>]*\)>.*/\1/p' "$MAILDIR/env-1.txt" 2>/dev/null; }
 
 cat >"$ALIASES" <<EOF
 # system aliases
@@ -103,5 +102,105 @@ std_config "$CONF" "domain client.example" "aliases $TESTDIR/bad"
 run_envoi -C "$CONF" bob@example.net
 is_status 78 "a bad aliases file stops every submission (it is configuration)"
 like "$STDERR" "$TESTDIR/bad:2: expected" "the syntax error is named with file:line"
+
+# --- rewrite_headers on: From/To/Cc of local users get their aliases
+server
+std_config "$CONF" "domain client.example" "aliases $ALIASES" "rewrite_headers on"
+printf '%s\n' "From: root (Cron Daemon)" "To: root" "Cc: Web <www-data@$HOST>, carol" \
+    "Subject: cron" "" "body" >"$INPUT"
+run_envoi -C "$CONF" -t
+wait_server
+is_status 0 "rewrite_headers: exit 0"
+is "$(header From)" "From: admin@example.org (Cron Daemon)" "From: root rewritten, comment kept"
+is "$(header To)" "To: admin@example.org" "To: root rewritten"
+is "$(header Cc)" "Cc: Web <web@example.org>, carol@client.example" \
+    "Cc: aliased inside the angle brackets, unaliased name qualified"
+is "$(rcpts)" "admin@example.org
+web@example.org
+carol@client.example" "envelope recipients as before"
+
+# --- force_from envelope: -f gives way to the account's from
+server
+std_config "$CONF" "domain client.example" "force_from envelope"
+printf '%s\n' "From: Other <other@example.net>" "To: bob@example.net" "Subject: f" "" "b" >"$INPUT"
+run_envoi -C "$CONF" -f other@example.net bob@example.net
+wait_server
+is_status 0 "force_from envelope: exit 0"
+is "$(mail_from)" "sender@example.org" "MAIL FROM is the account's from despite -f"
+is "$(header From)" "From: Other <other@example.net>" "the From header is left alone"
+is "$(header Reply-To)" "" "no Reply-To added"
+
+# --- force_from header: the From address too, the original in Reply-To
+server
+std_config "$CONF" "domain client.example" "force_from header"
+run_envoi -C "$CONF" -f other@example.net bob@example.net
+wait_server
+is_status 0 "force_from header: exit 0"
+is "$(mail_from)" "sender@example.org" "force_from header: MAIL FROM forced"
+is "$(header From)" "From: Other <sender@example.org>" "From: the account's address, display name kept"
+is "$(header Reply-To)" "Reply-To: Other <other@example.net>" "the original From is in Reply-To"
+
+# --- allow_from_override off is msmtp's spelling of force_from envelope
+server
+std_config "$CONF" "domain client.example" "allow_from_override off"
+run_envoi -C "$CONF" -f other@example.net bob@example.net
+wait_server
+is_status 0 "allow_from_override off: exit 0"
+is "$(mail_from)" "sender@example.org" "allow_from_override off: MAIL FROM forced"
+
+# --- force_from with a wildcard from: a configuration error
+std_config "$CONF" "domain client.example" "from *@example.org" "force_from envelope"
+run_envoi -C "$CONF" bob@example.net
+is_status 78 "force_from with a pattern from: EX_CONFIG"
+like "$STDERR" "force_from needs a .from. address" "... saying why"
+
+# --- set_sender_header on: Sender when the envelope sender differs
+server
+std_config "$CONF" "domain client.example" "set_sender_header on"
+printf '%s\n' "From: alice@example.org" "Sender: stale@example.org" "To: bob@example.net" \
+    "Subject: s" "" "b" >"$INPUT"
+run_envoi -C "$CONF" -f bounces@example.org bob@example.net
+wait_server
+is_status 0 "set_sender_header on: exit 0"
+is "$(header Sender)" "Sender: bounces@example.org" "Sender: the envelope sender, the old one replaced"
+is "$(grep -ci '^Sender:' "$MAILDIR/msg-1.eml")" 1 "exactly one Sender field"
+
+server
+std_config "$CONF" "domain client.example" "set_sender_header on"
+run_envoi -C "$CONF" -f alice@example.org bob@example.net
+wait_server
+is "$(header Sender)" "" "set_sender_header on: no Sender when it equals From"
+
+server
+std_config "$CONF" "domain client.example" "set_sender_header off"
+run_envoi -C "$CONF" -f bounces@example.org bob@example.net
+wait_server
+is_status 0 "set_sender_header off: exit 0"
+is "$(header Sender)" "" "set_sender_header off: Sender removed"
+
+server
+std_config "$CONF" "domain client.example"
+run_envoi -C "$CONF" -f bounces@example.org bob@example.net
+wait_server
+is "$(header Sender)" "Sender: stale@example.org" "set_sender_header auto: Sender left alone"
+
+# --- newaliases / -bi: check the file, count the entries
+std_config "$CONF" "domain client.example" "aliases $ALIASES"
+run_envoi -C "$CONF" -bi
+is_status 0 "-bi: exit 0"
+is "$STDOUT" "$ALIASES: 4 aliases" "-bi: the file and its number of aliases"
+mkdir -p "$TESTDIR/bin"
+ln -sf "$ENVOI" "$TESTDIR/bin/newaliases"
+ENVOI="$TESTDIR/bin/newaliases" run_envoi -C "$CONF"
+is_status 0 "newaliases (argv[0]): exit 0"
+is "$STDOUT" "$ALIASES: 4 aliases" "newaliases: the same line"
+std_config "$CONF" "domain client.example" "aliases $TESTDIR/bad"
+run_envoi -C "$CONF" -bi
+is_status 78 "-bi with a bad file: EX_CONFIG"
+like "$STDERR" "$TESTDIR/bad:2: expected \"name: address, \.\.\.\"" "-bi names file:line"
+std_config "$CONF" "domain client.example"
+run_envoi -C "$CONF" -bi
+is_status 0 "-bi without an aliases file: exit 0"
+is "$STDOUT" "no aliases file configured" "-bi says there is none"
 
 done_testing

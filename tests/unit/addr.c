@@ -386,6 +386,73 @@ test_host(void)
 	}
 }
 
+/* The rewriter used below: "root" -> admin@example.org, "team" -> two
+ * addresses (joined as message.c does), "bad" -> an error. */
+static int
+map_one(void *ctx, const char *addr, int in_angle, char **repl, struct err *e)
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	if (strcmp(addr, "bad") == 0)
+		return err_set(e, EX_CONFIG, "no");
+	if (strcmp(addr, "root") == 0 || strcmp(addr, "root@localhost") == 0)
+		*repl = xstrdup("admin@example.org");
+	else if (strcmp(addr, "team") == 0)
+		*repl = xstrdup(in_angle ? "a@x.org>, <b@x.org" : "a@x.org, b@x.org");
+	return 0;
+}
+
+static void
+test_rewrite_list(void)
+{
+	static const struct {
+		const char *in, *want;
+		int count, calls;
+	} cases[] = {
+		{ "root", "admin@example.org", 1, 1 },
+		{ "root (Cron Daemon)", "admin@example.org (Cron Daemon)", 1, 1 },
+		{ "Cron Daemon <root>", "Cron Daemon <admin@example.org>", 1, 1 },
+		{ "\"Smith, R\" <root@localhost>, bob@x.org", "\"Smith, R\" <admin@example.org>, bob@x.org",
+		  1, 2 },
+		{ "Team <team>", "Team <a@x.org>, <b@x.org>", 1, 1 },
+		{ "team,\r\n\troot", "a@x.org, b@x.org,\r\n\tadmin@example.org", 2, 2 },
+		{ "list: root, bob@x.org;", "list: admin@example.org, bob@x.org;", 1, 2 },
+		{ "bob@x.org", "bob@x.org", 0, 1 },
+		{ "(c) root (d)", "(c) admin@example.org (d)", 1, 1 },
+		{ "<@relay:root@localhost>", "<@relay:admin@example.org>", 1, 1 },
+		{ "", "", 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct err e;
+		char *out = NULL;
+		int calls = 0, r;
+
+		err_init(&e);
+		r = addr_rewrite_list(cases[i].in, strlen(cases[i].in), map_one, &calls, &out, &e);
+		is_int(r, cases[i].count, "rewrite \"%s\": count (%s)", show(cases[i].in), e.msg);
+		is_str(out, cases[i].want, "rewrite \"%s\"", show(cases[i].in));
+		is_int(calls, cases[i].calls, "rewrite \"%s\": one call per address",
+		       show(cases[i].in));
+		free(out);
+	}
+	{
+		struct err e;
+		char *out = NULL;
+		int calls = 0;
+
+		err_init(&e);
+		is_int(addr_rewrite_list("a@x.org, bad", 12, map_one, &calls, &out, &e), -1,
+		       "rewrite: the callback's error stops it");
+		ok(e.ex == EX_CONFIG && out == NULL, "... with its class, no output");
+		err_init(&e);
+		is_int(addr_rewrite_list("<<x", 3, map_one, &calls, &out, &e), -1,
+		       "rewrite: a syntax error");
+		ok(e.ex == EX_DATAERR && out == NULL, "... EX_DATAERR, no output");
+	}
+}
+
 int
 main(void)
 {
@@ -393,6 +460,7 @@ main(void)
 	test_parse_error_text();
 	test_list_add();
 	test_qualify_list();
+	test_rewrite_list();
 	test_check();
 	test_qualify();
 	test_envelope_forms();

@@ -740,6 +740,150 @@ test_streaming(void)
 	close(devnull);
 }
 
+/* A stand-in for the aliases: root -> admin, team -> two addresses,
+ * loop -> a configuration error; anything with a domain is not local. */
+static int
+fake_rewrite(void *ctx, const char *addr, struct addr_list *out, struct err *e)
+{
+	(void)ctx;
+	if (strcmp(addr, "root") == 0 || strcmp(addr, "root@localhost") == 0)
+		return addr_list_add(out, "admin@example.org", e) < 0 ? -1 : 1;
+	if (strcmp(addr, "team") == 0)
+		return addr_list_add(out, "a@x.org", e) < 0 || addr_list_add(out, "b@x.org", e) < 0 ?
+		    -1 : 1;
+	if (strcmp(addr, "loop") == 0)
+		return err_set(e, EX_CONFIG, "aliases:1: alias loop: loop -> loop2 -> loop");
+	if (strchr(addr, '@') == NULL)
+		return addr_list_add(out, "x@example.org", e) < 0 ? -1 : 1;
+	return 0;
+}
+
+/* rewrite_headers, force_from and set_sender_header. */
+static void
+test_policy(void)
+{
+	static const struct {
+		const char *in;
+		int rewrite, set_sender;
+		const char *force, *sender;
+		const char *want, *header_from;
+	} cases[] = {
+		/* rewrite: local addresses replaced, names and comments kept */
+		{ "From: root (Cron Daemon)\nTo: root\nCc: team, bob@x.org\nSubject: root\n\nb\n",
+		  1, 0, NULL, NULL,
+		  "From: admin@example.org (Cron Daemon)\r\nTo: admin@example.org\r\n"
+		  "Cc: a@x.org, b@x.org, bob@x.org\r\nSubject: root\r\n\r\nb\r\n",
+		  "admin@example.org" },
+		{ "To: Team <team>, \"R\" <root@localhost>\n\nb\n", 1, 0, NULL, NULL,
+		  "To: Team <a@x.org>, <b@x.org>, \"R\" <admin@example.org>\r\n\r\nb\r\n", NULL },
+		/* From and Sender take only the first address */
+		{ "From: Team <team>\nSender: team\nReply-To: team\n\nb\n", 1, 0, NULL, NULL,
+		  "From: Team <a@x.org>\r\nSender: a@x.org\r\nReply-To: a@x.org, b@x.org\r\n\r\nb\r\n",
+		  "a@x.org" },
+		{ "Resent-From: root\nResent-To: team\nTo: bob@x.org\n\nb\n", 1, 0, NULL, NULL,
+		  "Resent-From: admin@example.org\r\nResent-To: a@x.org, b@x.org\r\n"
+		  "To: bob@x.org\r\n\r\nb\r\n", NULL },
+		/* a field that does not parse is kept; folds are kept */
+		{ "To: <<broken root\nCc: bob@x.org,\n root\n\nb\n", 1, 0, NULL, NULL,
+		  "To: <<broken root\r\nCc: bob@x.org,\r\n admin@example.org\r\n\r\nb\r\n", NULL },
+		/* off: only a domainless From is qualified */
+		{ "From: root\nTo: root\n\nb\n", 0, 0, NULL, NULL,
+		  "From: root@example.org\r\nTo: root\r\n\r\nb\r\n", "root@example.org" },
+		/* force_from: the address changes, the name stays, the
+		 * original goes to Reply-To */
+		{ "From: Cron Daemon <root@host.example>\nTo: x@y.org\n\nb\n", 0, 0,
+		  "acct@example.org", NULL,
+		  "From: Cron Daemon <acct@example.org>\r\nTo: x@y.org\r\n"
+		  "Reply-To: Cron Daemon <root@host.example>\r\n\r\nb\r\n", "acct@example.org" },
+		{ "From: alice@x.org\nReply-To: list@x.org\n\nb\n", 0, 0, "acct@example.org", NULL,
+		  "From: acct@example.org\r\nReply-To: list@x.org\r\n\r\nb\r\n", "acct@example.org" },
+		{ "From: Me <ACCT@example.org>\n\nb\n", 0, 0, "acct@example.org", NULL,
+		  "From: Me <acct@example.org>\r\n\r\nb\r\n", "acct@example.org" },
+		{ "From: a@x.org, b@y.org\nSender: a@x.org\n\nb\n", 0, 0, "acct@example.org", NULL,
+		  "From: acct@example.org\r\nSender: a@x.org\r\nReply-To: a@x.org, b@y.org\r\n\r\nb\r\n",
+		  "acct@example.org" },
+		{ "From: <<broken\n\nb\n", 0, 0, "acct@example.org", NULL,
+		  "From: acct@example.org\r\n\r\nb\r\n", "acct@example.org" },
+		/* rewrite and force together: Reply-To gets the alias */
+		{ "From: root (Cron Daemon)\n\nb\n", 1, 0, "acct@example.org", NULL,
+		  "From: acct@example.org (Cron Daemon)\r\n"
+		  "Reply-To: admin@example.org (Cron Daemon)\r\n\r\nb\r\n", "acct@example.org" },
+		/* set_sender_header on: one Sender when it differs from From */
+		{ "From: alice@x.org\nSender: old@x.org\nSubject: s\n\nb\n", 0, 1, NULL,
+		  "bounce@example.org",
+		  "From: alice@x.org\r\nSubject: s\r\nSender: bounce@example.org\r\n\r\nb\r\n",
+		  "alice@x.org" },
+		{ "From: Alice <ALICE@x.org>\nSender: old@x.org\n\nb\n", 0, 1, NULL, "alice@x.org",
+		  "From: Alice <ALICE@x.org>\r\n\r\nb\r\n", "ALICE@x.org" },
+		{ "From: alice@x.org\n\nb\n", 0, 1, NULL, "",
+		  "From: alice@x.org\r\n\r\nb\r\n", "alice@x.org" },
+		/* off removes Sender; auto leaves it */
+		{ "From: alice@x.org\nSender: old@x.org\n\nb\n", 0, 2, NULL, "bounce@example.org",
+		  "From: alice@x.org\r\n\r\nb\r\n", "alice@x.org" },
+		{ "From: alice@x.org\nSender: old@x.org\n\nb\n", 0, 0, NULL, "bounce@example.org",
+		  "From: alice@x.org\r\nSender: old@x.org\r\n\r\nb\r\n", "alice@x.org" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct msg_opts o = plain_opts();
+		struct result r;
+		size_t n = strlen(cases[i].in);
+
+		if (cases[i].rewrite)
+			o.rewrite = fake_rewrite;
+		o.set_sender = cases[i].set_sender;
+		o.sender_addr = cases[i].sender;
+		o.force_from = cases[i].force;
+		run(cases[i].in, n, &o, &r);
+		is_int(r.ret, 0, "policy %zu: \"%s\" (%s)", i, show(cases[i].in, n), r.e.msg);
+		is_str(r.out, cases[i].want, "... gives \"%s\"", show(r.out, r.out_len));
+		is_str(r.info.header_from, cases[i].header_from, "... header_from");
+		result_free(&r);
+	}
+}
+
+/* The callback's own error fails the message; a rewritten line that grows
+ * past MSG_LINE_MAX is folded. */
+static void
+test_policy_limits(void)
+{
+	struct msg_opts o = plain_opts();
+	struct result r;
+	struct buf in;
+	const char *p, *line;
+	size_t longest = 0, commas = 0;
+
+	o.rewrite = fake_rewrite;
+	runs("To: bob@x.org, loop\n\nb\n", &o, &r);
+	is_int(r.ret, -1, "a rewrite error fails the message");
+	is_int(r.e.ex, EX_CONFIG, "... with its class (%s)", r.e.msg);
+	result_free(&r);
+
+	/* 150 bare names on one 900-octet line, each qualified to 13 more
+	 * octets: the line must be folded, every address kept. */
+	buf_init(&in, 4096);
+	buf_puts(&in, "To: ");
+	for (int i = 0; i < 150; i++)
+		buf_printf(&in, "%sn%02d", i ? ", " : "", i % 100);
+	buf_puts(&in, "\n\nb\n");
+	runs(in.data, &o, &r);
+	is_int(r.ret, 0, "a long rewritten To (%s)", r.e.msg);
+	for (line = p = r.out; *p; p++) {
+		if (*p == '\n') {
+			if ((size_t)(p - line) > longest)
+				longest = (size_t)(p - line);
+			line = p + 1;
+		}
+		commas += *p == ',';
+	}
+	ok(longest <= MSG_LINE_MAX + 1, "... is folded: longest line %zu octets", longest);
+	is_int(commas, 149, "... keeps every address");
+	ok(strstr(r.out, "x@example.org,\r\n ") != NULL || strstr(r.out, "\r\n x@") != NULL,
+	   "... folded at a blank");
+	result_free(&r);
+	buf_free(&in);
+}
+
 int
 main(void)
 {
@@ -750,6 +894,8 @@ main(void)
 	test_bad_input();
 	test_io_errors();
 	test_headers();
+	test_policy();
+	test_policy_limits();
 	test_long_name();
 	test_date_msgid();
 	test_extract();
