@@ -382,13 +382,11 @@ alias_is_local(struct alias_ctx *c, const char *addr)
 
 /* ---------------------------------------------------------------- expansion */
 
-enum { ST_NEW = 0, ST_ACTIVE, ST_DONE };
-
 struct expansion {
 	struct alias_ctx *c;
 	const struct alias_table *t;
 	struct addr_list *out;
-	unsigned char *state;            /* per entry */
+	unsigned char *active;           /* per entry: on the path now */
 	long path[ALIAS_DEPTH_MAX + 1];  /* entries being expanded */
 	int depth;
 	size_t added;
@@ -399,7 +397,8 @@ add(struct expansion *x, const char *addr, struct err *e)
 {
 	if (++x->added > ALIAS_EXPANSION_MAX) {
 		const struct alias_entry *top = &x->t->v[x->path[0]];
-		return err_set(e, EX_CONFIG, "%s:%d: alias %s expands to more than %d addresses",
+		return err_set(e, EX_CONFIG, "%s:%d: alias %s expands to more than %d addresses "
+		    "(repeats included)",
 		    x->t->file, top->line, top->name, ALIAS_EXPANSION_MAX);
 	}
 	return addr_list_add(x->out, addr, e);
@@ -465,29 +464,32 @@ expand_entry(struct expansion *x, long idx, struct err *e)
 		return err_set(e, EX_CONFIG, "%s:%d: alias %s: expansion deeper than %d levels",
 		    x->t->file, en->line, en->name, ALIAS_DEPTH_MAX);
 	x->path[x->depth++] = idx;
-	x->state[idx] = ST_ACTIVE;
+	x->active[idx] = 1;
 	for (size_t i = 0; i < en->targets.n; i++) {
 		const char *a = en->targets.v[i];
-		long j;
+		long j, dflt = x->t->dflt;
 		int ret;
 
 		if (!alias_is_local(x->c, a)) {
 			ret = add(x, a, e);
-		} else if ((j = entry_of(x->t, a)) < 0 || j == idx) {
-			/* A name the file does not define, or the name in its
-			 * own entry: that mailbox itself. */
+		} else if ((j = entry_of(x->t, a)) == idx ||
+		    (j < 0 && (dflt < 0 || x->active[dflt]))) {
+			/* The name in its own entry, or a name with no line
+			 * of its own and no `default` to fall to (or reached
+			 * from inside `default`): that mailbox itself. */
 			ret = add_leaf(x, a, e);
-		} else if (x->state[j] == ST_ACTIVE) {
-			ret = loop_error(x, j, e);
-		} else if (x->state[j] == ST_DONE) {
-			ret = 0;        /* its addresses are in out already */
 		} else {
-			ret = expand_entry(x, j, e);
+			if (j < 0)
+				j = dflt;
+			/* Not memoised: an entry's expansion depends on
+			 * whether `default` is on the path, and the work is
+			 * bounded by ALIAS_EXPANSION_MAX anyway. */
+			ret = x->active[j] ? loop_error(x, j, e) : expand_entry(x, j, e);
 		}
 		if (ret < 0)
 			return -1;
 	}
-	x->state[idx] = ST_DONE;
+	x->active[idx] = 0;
 	x->depth--;
 	return 0;
 }
@@ -512,9 +514,9 @@ alias_resolve(struct alias_ctx *c, const char *addr, struct addr_list *out, stru
 		x.t = &none;
 		return add_leaf(&x, addr, e) < 0 ? -1 : 1;
 	}
-	if ((x.state = calloc(x.t->n, 1)) == NULL)
+	if ((x.active = calloc(x.t->n, 1)) == NULL)
 		return oom(e);
 	ret = expand_entry(&x, idx, e);
-	free(x.state);
+	free(x.active);
 	return ret < 0 ? -1 : 1;
 }

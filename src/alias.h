@@ -24,14 +24,16 @@
  * domain cannot be it), at most once per alias_ctx.
  *
  * Expansion of a local address: the entry for its local part, else the
- * `default:` entry, else nothing. Each local address an entry yields is
- * expanded in turn through its own entry only: `default` catches the
- * names callers address, while a name written in the file without an
- * entry of its own means that mailbox ("root: admin" is admin@domain), so
- * "default: me" works and default can never feed itself. A name in its
- * own entry ("root: root, admin@x") likewise stands for itself. Any other
- * cycle ("a: b", "b: a") is an error, as is an expansion deeper than
- * ALIAS_DEPTH_MAX or larger than ALIAS_EXPANSION_MAX.
+ * `default:` entry, else nothing; each local address an entry yields is
+ * expanded the same way, so `default` catches every local name without a
+ * line of its own, in the file too ("root: bob" sends bob's mail to the
+ * default). Two rules stop the natural self-references: a name in its own
+ * entry ("root: root, admin@x") stands for itself, and so does a name
+ * without a line that comes out of `default` itself ("default: me").
+ * Any other cycle ("a: b", "b: a"; "default: x" with "x: y" when x is
+ * addressed) is an error, as is an expansion deeper than ALIAS_DEPTH_MAX
+ * or one yielding more than ALIAS_EXPANSION_MAX addresses, repeats
+ * included (which also bounds the work: nothing is memoised).
  * A local address left unexpanded becomes local-part@domain (the
  * account's domain), so root@localhost reaches the smarthost as
  * root@example.org; with no domain configured it is kept as it was.
