@@ -168,7 +168,8 @@ parse_line(struct alias_table *t, const char *s, size_t n, int line, struct err 
 static int
 finish_table(struct alias_table *t, struct err *e)
 {
-	qsort(t->v, t->n, sizeof *t->v, entry_cmp);
+	if (t->n > 1)
+		qsort(t->v, t->n, sizeof *t->v, entry_cmp);
 	for (size_t i = 1; i < t->n; i++) {
 		const struct alias_entry *a = &t->v[i - 1], *b = &t->v[i];
 		if (strcasecmp(a->name, b->name) == 0)
