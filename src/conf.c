@@ -1224,6 +1224,7 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 				log_debug(log, "skipping unreadable %s", path);
 			if (add_file(c, path, " (not readable)", e) < 0)
 				return -1;
+			c->sys_unreadable = 1;
 			break;
 		}
 		if (conf_load_file(c, path, 0, log, e) < 0)

@@ -142,6 +142,8 @@ struct conf {
 	char **files;               /* the files read, for messages */
 	size_t nfiles;
 	unsigned long long warned[2];  /* unimplemented directives warned about */
+	int sys_unreadable;         /* the system file exists but this caller
+	                             * may not read it (drop.h: the maildrop) */
 	/* Where to look; NULL = the real ones. Tests set these. */
 	const char *sysconfdir;     /* default SYSCONFDIR */
 	const char *home;           /* default: see conf_home() */

@@ -26,6 +26,7 @@
 #include "alias.h"
 #include "cli.h"
 #include "conf.h"
+#include "drop.h"
 #include "err.h"
 #include "log.h"
 #include "queue.h"
@@ -50,6 +51,9 @@ print_version(void)
 	printf("TLS: GnuTLS %s; SASL: GNU SASL %s; IDN: libidn2 %s\n",
 	       gnutls_check_version(NULL), gsasl_check_version(NULL),
 	       idn2_check_version(NULL));
+	/* Where an admin (and the system test) finds the system-wide files. */
+	printf("System configuration: %s/envoi.conf; system queue: %s (maildrop: %s/maildrop)\n",
+	       SYSCONFDIR, DROP_SPOOL_DIR, DROP_SPOOL_DIR);
 }
 
 /* The login name and home directory of the real uid (conf_home: $HOME
@@ -69,11 +73,16 @@ identify_user(struct run *r, struct err *e)
 	return 0;
 }
 
+/* Returns 0 with r->acct chosen, 1 when this run uses the maildrop (no
+ * configuration of the caller's own, the system's unreadable: drop.h),
+ * or -1. */
 static int
 load_account(struct run *r, struct err *e)
 {
 	if (conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
 		return -1;
+	if (drop_wanted(&r->conf, r->cli.config_file))
+		return 1;
 	r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e);
 	if (r->acct == NULL)
 		return -1;
@@ -84,14 +93,41 @@ load_account(struct run *r, struct err *e)
 	return 0;
 }
 
+/* Hand the message to root's queue through the maildrop (drop.h). */
+static int
+run_drop(struct run *r, struct err *e)
+{
+	struct drop_opts o;
+	char id[DROP_ID_MAX];
+
+	if (r->cli.account)
+		log_warn(&r->log, "-a %s ignored: the system queue sends with its default "
+		         "account", r->cli.account);
+	memset(&o, 0, sizeof o);
+	o.from = r->cli.from;
+	o.full_name = r->cli.full_name;
+	o.read_rcpts = r->cli.read_recipients;
+	o.notify = r->cli.dsn_notify;
+	o.ret = r->cli.dsn_return;
+	o.envid = r->cli.envid;
+	o.body = r->cli.body_type;
+	o.rcpts = r->cli.rcpts;
+	o.nrcpts = r->cli.nrcpts;
+	if (drop_write(DROP_SPOOL_DIR, &o, r->cli.dot_ends_input, STDIN_FILENO, id, e) < 0)
+		return -1;
+	log_debug(&r->log, "handed to the system queue as %s", id);
+	return 0;
+}
+
 static int
 run_send(struct run *r, struct err *e)
 {
 	struct submission *s = &r->sub;
-	int detached;
+	int detached, m;
 
-	if (load_account(r, e) < 0)
-		return -1;
+	m = load_account(r, e);
+	if (m != 0)
+		return m < 0 ? -1 : run_drop(r, e);
 	s->conf = &r->conf;
 	s->acct = r->acct;
 	s->queue_dir = r->queue_dir;
@@ -152,9 +188,22 @@ run_queue(struct run *r, struct err *e)
 {
 	struct runq_opts o;
 	struct runq_stats st;
+	struct drop_stats ds;
+	struct err de;
+	int m, picked = 0;
 
-	if (load_account(r, e) < 0)
+	m = load_account(r, e);
+	if (m < 0)
 		return -1;
+	if (m > 0) {
+		/* Not an error: this user's mail is in root's queue. */
+		if (r->cli.mode == CLI_REMOVE)
+			return err_set(e, EX_NOPERM, "your messages are in the system queue "
+			               "(%s); only root can remove them", DROP_SPOOL_DIR);
+		printf("Your messages go to the system queue (%s), which only root can "
+		       "list (mailq) and run (envoi -q).\n", DROP_SPOOL_DIR);
+		return 0;
+	}
 	switch (r->cli.mode) {
 	case CLI_LIST_QUEUE:
 		return runq_list(r->queue_dir, stdout, e);
@@ -165,12 +214,26 @@ run_queue(struct run *r, struct err *e)
 	}
 	if (runq_parse_arg(r->cli.queue_arg, &o, e) < 0)
 		return -1;
+	/* Root with the system's own configuration (no -C) takes the
+	 * maildrop's messages into the queue first, so this run sends them. */
+	if (getuid() == 0 && r->cli.config_file == NULL) {
+		err_init(&de);
+		picked = drop_pickup(DROP_SPOOL_DIR, &r->conf, r->home, &r->log, &ds, &de);
+		log_debug(&r->log, "maildrop: %zu imported, %zu refused, %zu being written",
+		          ds.imported, ds.refused, ds.waiting);
+	}
 	memset(&st, 0, sizeof st);
 	if (runq_run(&r->conf, r->queue_dir, &o, NULL, NULL, &r->log, &st, e) < 0)
 		return -1;
 	log_debug(&r->log, "queue run: %zu selected, %zu delivered, %zu deferred, %zu failed, "
 	          "%zu bounces, %zu busy, %zu connection(s)", st.seen, st.delivered, st.deferred,
 	          st.failed, st.bounced, st.busy, st.connections);
+	if (picked < 0) {
+		/* After the run: the queue is delivered even when the maildrop
+		 * needs the admin; the exit code tells the timer or path unit. */
+		*e = de;
+		return -1;
+	}
 	return 0;
 }
 
