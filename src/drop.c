@@ -120,18 +120,6 @@ drop_format(const struct drop_opts *o, struct buf *out, struct err *e)
 	return 0;
 }
 
-static char *
-dup_n(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (p) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
-}
-
 int
 drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e)
 {
@@ -183,7 +171,7 @@ drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e)
 			if (v == NULL)
 				return oom(e);
 			o->rcpts = v;
-			if ((v[o->nrcpts] = dup_n(val, vlen)) == NULL)
+			if ((v[o->nrcpts] = strndup(val, vlen)) == NULL)
 				return oom(e);
 			o->nrcpts++;
 			continue;
@@ -197,7 +185,7 @@ drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e)
 		if (*opts[k].field)
 			return err_set(e, EX_DATAERR, "option line %zu: %s repeated", lineno,
 			    opts[k].key);
-		if ((*opts[k].field = dup_n(val, vlen)) == NULL)
+		if ((*opts[k].field = strndup(val, vlen)) == NULL)
 			return oom(e);
 	}
 	if (lineno == 0)
