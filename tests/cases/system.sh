@@ -164,6 +164,15 @@ like "$(head -n 1 "$drop")" '^envoi-maildrop 1$' "... in the drop format"
 unlike "$(cat "$drop")" "after the dot" "... cut at the \".\" line (no -i)"
 cp "$drop" "$TESTDIR/valid.drop"
 
+# a second one: -t (with a Bcc), -f, and -a (which is not the user's to choose)
+INPUT=$TESTDIR/message2
+printf '%s\n' "To: carol@example.org" "Bcc: dave@example.org" "Subject: second" "" "two" >"$INPUT"
+chmod 644 "$INPUT"
+as_www -t -i -f app@example.org -a other
+is_status 0 "uid $WWW: envoi -t -f app@... -a other exits 0"
+like "$STDERR" "warning: -a other ignored" "... -a: a warning"
+is "$(drops)" 2 "two drop files"
+
 out=$(as "$WWW" ls "$MAILDROP" 2>&1)
 isnt "$?" 0 "uid $WWW cannot list the maildrop"
 out=$(as "$OTHER" cat "$drop" 2>&1)
@@ -182,10 +191,14 @@ is_status 0 "root's envoi -q: exit 0"
 wait_server
 is "$(drops)" 0 "the maildrop is empty"
 is "$(find "$SPOOL" -maxdepth 1 -name '*.env' | wc -l)" 0 "the queue is empty: delivered"
-is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 1 "the server got one message"
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 2 "the server got two messages (over one connection)"
 like "$(commands)" "MAIL FROM:<$WWW_NAME@client.example>" "envelope sender: $WWW_NAME@domain (the file's owner)"
 like "$(commands)" "RCPT TO:<bob@example.org>" "the recipient"
-msg=$(cat "$MAILDIR/msg-1.eml" 2>/dev/null)
+like "$(commands)" "MAIL FROM:<app@example.org>" "-f: the envelope sender asked for (force_from off)"
+like "$(commands | grep RCPT | sort | tr '\n' ' ')" "RCPT TO:<carol@example.org> RCPT TO:<dave@example.org>" "-t: To and Bcc recipients"
+msg=$(cat "$(grep -l 'Subject: from the web' "$MAILDIR"/msg-*.eml)" 2>/dev/null)
+msg2=$(cat "$(grep -l 'Subject: second' "$MAILDIR"/msg-*.eml)" 2>/dev/null)
+unlike "$msg2" "Bcc:|dave" "-t: the Bcc header removed"
 like "$msg" "From: \"?Web Server\"? <$WWW_NAME@client.example>" "From: completed for $WWW_NAME with -F"
 like "$msg" "Subject: from the web server" "the message itself"
 unlike "$msg" "after the dot" "nothing after the \".\" line"
