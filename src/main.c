@@ -40,6 +40,8 @@ struct run {
 	struct account *acct;
 	struct submission sub;
 	char *queue_dir;
+	int use_drop;          /* load_account: this caller sends through
+	                        * root's maildrop (drop.h) */
 	char *user;
 	char *home;
 };
@@ -73,16 +75,21 @@ identify_user(struct run *r, struct err *e)
 	return 0;
 }
 
-/* Returns 0 with r->acct chosen, 1 when this run uses the maildrop (no
- * configuration of the caller's own, the system's unreadable: drop.h),
- * or -1. */
+/* 0 with r->acct chosen, or -1. With no configuration of the caller's
+ * own and the system's unreadable (drop.h), the error says so and sets
+ * r->use_drop: the modes that can go through root's maildrop (sending,
+ * mailq, -q) check it; any other mode just reports the error. */
 static int
 load_account(struct run *r, struct err *e)
 {
 	if (conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
 		return -1;
-	if (drop_wanted(&r->conf, r->cli.config_file))
-		return 1;
+	if (drop_wanted(&r->conf, r->cli.config_file)) {
+		r->use_drop = 1;
+		return err_set(e, EX_CONFIG, "the system configuration is root's and you have "
+		               "none of your own: this mode cannot use it (plain sending "
+		               "goes through the system queue)");
+	}
 	r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e);
 	if (r->acct == NULL)
 		return -1;
@@ -123,11 +130,14 @@ static int
 run_send(struct run *r, struct err *e)
 {
 	struct submission *s = &r->sub;
-	int detached, m;
+	int detached;
 
-	m = load_account(r, e);
-	if (m != 0)
-		return m < 0 ? -1 : run_drop(r, e);
+	if (load_account(r, e) < 0) {
+		if (!r->use_drop)
+			return -1;
+		err_init(e);
+		return run_drop(r, e);
+	}
 	s->conf = &r->conf;
 	s->acct = r->acct;
 	s->queue_dir = r->queue_dir;
@@ -190,13 +200,13 @@ run_queue(struct run *r, struct err *e)
 	struct runq_stats st;
 	struct drop_stats ds;
 	struct err de;
-	int m, picked = 0;
+	int picked = 0;
 
-	m = load_account(r, e);
-	if (m < 0)
-		return -1;
-	if (m > 0) {
+	if (load_account(r, e) < 0) {
+		if (!r->use_drop)
+			return -1;
 		/* Not an error: this user's mail is in root's queue. */
+		err_init(e);
 		if (r->cli.mode == CLI_REMOVE)
 			return err_set(e, EX_NOPERM, "your messages are in the system queue "
 			               "(%s); only root can remove them", DROP_SPOOL_DIR);
