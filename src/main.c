@@ -29,6 +29,7 @@
 #include "drop.h"
 #include "err.h"
 #include "log.h"
+#include "lsmtp.h"
 #include "queue.h"
 #include "runq.h"
 #include "submit.h"
@@ -126,18 +127,15 @@ run_drop(struct run *r, struct err *e)
 	return 0;
 }
 
+/* The submission settings from the command line and the account, for
+ * the message on stdin or for each message of a -bs session. */
 static int
-run_send(struct run *r, struct err *e)
+submit_setup(struct run *r, struct err *e)
 {
 	struct submission *s = &r->sub;
-	int detached;
 
-	if (load_account(r, e) < 0) {
-		if (!r->use_drop)
-			return -1;
-		err_init(e);
-		return run_drop(r, e);
-	}
+	if (load_account(r, e) < 0)
+		return -1;
 	s->conf = &r->conf;
 	s->acct = r->acct;
 	s->queue_dir = r->queue_dir;
@@ -151,6 +149,21 @@ run_send(struct run *r, struct err *e)
 	s->dsn_return = r->cli.dsn_return;
 	s->envid = r->cli.envid;
 	s->delivery_mode = r->cli.delivery_mode;
+	return 0;
+}
+
+static int
+run_send(struct run *r, struct err *e)
+{
+	struct submission *s = &r->sub;
+	int detached;
+
+	if (submit_setup(r, e) < 0) {
+		if (!r->use_drop)
+			return -1;
+		err_init(e);
+		return run_drop(r, e);
+	}
 	if (submit_sender(s, e) < 0)
 		return -1;
 	for (size_t i = 0; i < r->cli.nrcpts; i++)
@@ -189,6 +202,17 @@ run_newaliases(struct run *r, struct err *e)
 	printf("%s: %zu aliases\n", alias_file(t), alias_count(t));
 	alias_table_free(t);
 	return 0;
+}
+
+/* -bs: SMTP on stdin/stdout; each message submitted as run_send does. */
+static int
+run_smtp_stdio(struct run *r, struct err *e)
+{
+	int detached;
+
+	if (submit_setup(r, e) < 0)
+		return -1;
+	return lsmtp_serve(&r->sub, STDIN_FILENO, STDOUT_FILENO, &detached, e);
 }
 
 /* mailq, -q and --rmqueue work on the queue of the selected account (the
@@ -306,6 +330,9 @@ main(int argc, char **argv)
 			run_queue(&r, &e);
 		break;
 	case CLI_SMTP_STDIO:
+		if (identify_user(&r, &e) == 0)
+			run_smtp_stdio(&r, &e);
+		break;
 	case CLI_VERIFY:
 		err_set(&e, EX_UNAVAILABLE, "this mode is not supported yet");
 		break;

@@ -235,6 +235,33 @@ undo:
 	return -1;
 }
 
+int
+queue_scratch(const char *dir, struct err *e)
+{
+	char *tmpdir = path_join(dir, "tmp", NULL, NULL);
+	char *path = path_join(dir, "tmp", "scratch.XXXXXX", NULL);
+	int fd = -1;
+
+	if (tmpdir == NULL || path == NULL) {
+		err_set(e, EX_CANTCREAT, "queue directory name too long: %s", dir);
+		goto out;
+	}
+	if (mkdirs(tmpdir, e) < 0)
+		goto out;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		err_set(e, create_ex(errno), "cannot create a scratch file in %s: %s", tmpdir,
+		        strerror(errno));
+		goto out;
+	}
+	/* Nameless from now on: nothing to clean up after a crash. */
+	unlink(path);
+out:
+	free(tmpdir);
+	free(path);
+	return fd;
+}
+
 static int
 write_all(int fd, const char *p, size_t n)
 {

@@ -149,6 +149,13 @@ struct queue_envelope {
 int queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env,
                        struct err *e);
 
+/* An anonymous scratch file in DIR/tmp (created 0700 like the queue),
+ * open read/write and already unlinked, so a crash leaves nothing: for
+ * data that must be on disk before it can become an entry (the body of a
+ * -bs message, read before message.c spools it). Returns the descriptor
+ * (close-on-exec), or -1: EX_CANTCREAT, EX_IOERR (disk full). */
+int queue_scratch(const char *dir, struct err *e);
+
 /* Remove the entry (after the server accepted it, or before commit).
  * Errors: EX_IOERR when ID.env cannot be unlinked (the entry remains). */
 int queue_entry_remove(struct queue_entry *q, struct err *e);

@@ -19,6 +19,7 @@ submit_init(struct submission *s)
 	memset(s, 0, sizeof *s);
 	s->dot_ends_input = 1;
 	s->delivery_mode = 'i';
+	s->fate = -1;
 	addr_list_init(&s->rcpts);
 	msg_info_init(&s->info);
 }
@@ -239,10 +240,9 @@ submit_spool(struct submission *s, int fd, struct err *e)
 	return -1;
 }
 
-/* -odb: the caller gets its answer now; a detached child delivers.
- * Returns 1 in the parent (done), 0 in the child (go on), -1 on error. */
-static int
-detach(struct err *e)
+/* -odb: the caller gets its answer now; a detached child delivers. */
+int
+submit_detach(struct err *e)
 {
 	pid_t pid;
 	int fd;
@@ -281,7 +281,7 @@ submit_deliver(struct submission *s, int *detached, struct err *e)
 		return 0;
 	}
 	if (s->delivery_mode == 'b' && a->queue) {
-		int d = detach(e);
+		int d = submit_detach(e);
 		if (d != 0)
 			return d > 0 ? 0 : -1;
 		*detached = 1;
@@ -291,6 +291,7 @@ submit_deliver(struct submission *s, int *detached, struct err *e)
 	s->q.msg_fd = -1;
 	memset(&st, 0, sizeof st);
 	fate = runq_submit(s->conf, a, s->queue_dir, s->q.id, s->log, &st, e);
+	s->fate = fate;
 	switch (fate) {
 	case RUNQ_DELIVERED:
 	case RUNQ_BUSY:

@@ -55,6 +55,8 @@ struct submission {
 	struct alias_table *aliases;
 	struct alias_ctx actx;
 	int have_actx;
+	int fate;                    /* submit_deliver: the first attempt's enum
+	                              * runq_fate, or -1 when none was made now */
 };
 
 /* Zero *s, ready for the caller's fields. */
@@ -103,5 +105,11 @@ int submit_spool(struct submission *s, int fd, struct err *e);
  * (EX_TEMPFAIL, nothing kept).
  */
 int submit_deliver(struct submission *s, int *detached, struct err *e);
+
+/* -odb's detachment: fork a child in a new session with stdin, stdout and
+ * stderr on /dev/null (nobody reads them any more; the log and the queue
+ * record what happens). Returns 1 in the parent, 0 in the child, -1 when
+ * fork fails (EX_OSERR). */
+int submit_detach(struct err *e);
 
 #endif
