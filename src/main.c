@@ -32,6 +32,7 @@
 #include "lsmtp.h"
 #include "queue.h"
 #include "runq.h"
+#include "session.h"
 #include "submit.h"
 
 struct run {
@@ -215,6 +216,91 @@ run_smtp_stdio(struct run *r, struct err *e)
 	return lsmtp_serve(&r->sub, STDIN_FILENO, STDOUT_FILENO, &detached, e);
 }
 
+/* One -bv verdict line; returns the verdict's weight for the exit code:
+ * 0 deliverable, 1 unknown (temporary), 2 refused. */
+static int
+print_verdict(const char *arg, const char *addr, const struct session_rcpt *sr,
+              const struct err *why)
+{
+	const char *sep = strcmp(arg, addr) != 0 ? " -> " : "";
+
+	if (arg == addr || !*sep)
+		arg = "";
+	if (sr && sr->ex == 0) {
+		printf("%s%s%s: deliverable (%s)\n", arg, sep, addr, sr->text);
+		return 0;
+	}
+	if (sr && sr->ex > 0 && sr->ex != EX_TEMPFAIL) {
+		printf("%s%s%s: undeliverable: %s\n", arg, sep, addr, sr->text);
+		return 2;
+	}
+	printf("%s%s%s: unknown (temporary: %s)\n", arg, sep, addr,
+	       sr && sr->ex > 0 ? sr->text : why->msg);
+	return 1;
+}
+
+/* -bv: resolve each address as a submission would, then ask the
+ * smarthost with RCPT in a transaction that is reset (never DATA). */
+static int
+run_verify(struct run *r, struct err *e)
+{
+	struct submission *s = &r->sub;
+	struct session *ss = NULL;
+	struct session_msg m;
+	struct session_result res;
+	struct err why;
+	size_t *origin;
+	int worst = 0, w;
+
+	if (submit_setup(r, e) < 0 || submit_sender(s, e) < 0)
+		return -1;
+	if (r->cli.nrcpts == 0)
+		return err_set(e, EX_USAGE, "-bv needs the addresses to verify as arguments");
+	origin = calloc(ADDR_LIST_MAX + 1, sizeof *origin);
+	if (origin == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	err_init(&why);
+	for (size_t i = 0; i < r->cli.nrcpts; i++) {
+		size_t before = s->rcpts.n;
+		if (submit_rcpt_arg(s, r->cli.rcpts[i], &why) < 0) {
+			printf("%s: undeliverable: %s\n", r->cli.rcpts[i], why.msg);
+			worst = 2;
+			continue;
+		}
+		for (size_t k = before; k < s->rcpts.n; k++)
+			origin[k] = i;
+	}
+	memset(&m, 0, sizeof m);
+	memset(&res, 0, sizeof res);
+	m.fd = -1;
+	m.from = s->from;
+	m.rcpts = (const char *const *)s->rcpts.v;
+	m.nrcpts = s->rcpts.n;
+	if (m.nrcpts > 0 && session_open_route(&ss, &r->conf, r->acct, &r->log, &why) < 0 &&
+	    why.ex != EX_TEMPFAIL) {
+		/* A configuration or security refusal (certificate, AUTH):
+		 * not a verdict on any address. */
+		*e = why;
+		free(origin);
+		return -1;
+	}
+	if (ss && session_verify(ss, &m, &res, &why) < 0 && why.ex == 0)
+		err_set(&why, EX_TEMPFAIL, "the server could not be asked");
+	session_close(ss);
+	for (size_t k = 0; k < m.nrcpts; k++) {
+		w = print_verdict(r->cli.rcpts[origin[k]], m.rcpts[k],
+		                  res.rcpts && k < res.nrcpts ? &res.rcpts[k] : NULL, &why);
+		worst = w > worst ? w : worst;
+	}
+	session_result_free(&res);
+	free(origin);
+	if (worst == 2)
+		return err_set(e, EX_NOUSER, "some addresses are not deliverable");
+	if (worst == 1)
+		return err_set(e, EX_TEMPFAIL, "some addresses could not be verified now");
+	return 0;
+}
+
 /* mailq, -q and --rmqueue work on the queue of the selected account (the
  * default one unless -a), which is where this user's messages wait. */
 static int
@@ -334,7 +420,8 @@ main(int argc, char **argv)
 			run_smtp_stdio(&r, &e);
 		break;
 	case CLI_VERIFY:
-		err_set(&e, EX_UNAVAILABLE, "this mode is not supported yet");
+		if (identify_user(&r, &e) == 0)
+			run_verify(&r, &e);
 		break;
 	case CLI_SEND:
 		if (identify_user(&r, &e) == 0)

@@ -706,6 +706,50 @@ session_send(struct session *s, const struct session_msg *m, int last,
 }
 
 int
+session_verify(struct session *s, const struct session_msg *m, struct session_result *res,
+               struct err *e)
+{
+	struct prepared pm;
+	enum smtp_action act;
+	int ret = -1;
+
+	if (result_init(res, m, e) < 0)
+		return -1;
+	if (s == NULL || !s->usable || s->next_src)
+		return err_set(e, EX_SOFTWARE, "verification on a connection that cannot take it");
+	if (prepare(&pm, m, e) < 0)
+		return -1;
+	act = drive(s, smtp_verify(&s->smtp, &pm.m), NULL, e);
+	record_result(&s->smtp, m, res);
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		const struct smtp_rcpt_status *st = smtp_rcpt_status(&s->smtp, i);
+		/* The accepting reply is the verdict too ("250 2.1.5 Ok"). */
+		if (st && st->text && res->rcpts[i].ex == 0)
+			snprintf(res->rcpts[i].text, sizeof res->rcpts[i].text, "%s", st->text);
+	}
+	if (act == SMTP_READY && smtp_msg_error(&s->smtp)->ex == 0)
+		ret = 0;
+	else if (act == SMTP_READY)
+		*e = *smtp_msg_error(&s->smtp);
+	else if (e->ex == 0)
+		err_set(e, EX_SOFTWARE, "the SMTP engine stopped in state %s",
+		        smtp_state_name(smtp_state(&s->smtp)));
+	/* Every recipient answered before the connection failed (a
+	 * refused RSET, a 421 after the last RCPT): the verdicts stand. */
+	if (act != SMTP_READY && m->nrcpts > 0) {
+		size_t asked = 0;
+		for (size_t i = 0; i < res->nrcpts; i++)
+			asked += res->rcpts[i].ex >= 0;
+		if (asked == res->nrcpts) {
+			err_init(e);
+			ret = 0;
+		}
+	}
+	prepared_free(&pm);
+	return ret;
+}
+
+int
 session_usable(const struct session *s)
 {
 	return s != NULL && s->usable;

@@ -130,6 +130,18 @@ int session_send_next(struct session *s, const struct session_msg *m,
                       const struct session_msg *next, int last,
                       struct session_result *res, struct err *e);
 
+/*
+ * sendmail -bv over s: ask the server about m's recipients (MAIL, RCPTs,
+ * RSET; never DATA; m->fd is not used) and leave the connection idle.
+ * res says per recipient: ex 0 accepted, the sysexits class of a refusal
+ * (EX_TEMPFAIL for a 4xx), -1 not asked; text holds the server's reply
+ * either way. Returns 0 when the server was asked (whatever it said), -1
+ * with *e filled when it could not be: MAIL refused, the connection
+ * failed (EX_TEMPFAIL for anything temporary), the envelope is invalid.
+ */
+int session_verify(struct session *s, const struct session_msg *m,
+                   struct session_result *res, struct err *e);
+
 /* Can s take another message? 0 once the connection failed, or ended
  * after a message sent with last = 1. NULL-safe (0). */
 int session_usable(const struct session *s);

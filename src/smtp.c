@@ -32,6 +32,7 @@ static const char *const state_names[] = {
 	[SMTP_STATE_BODY]     = "BODY",
 	[SMTP_STATE_DOT]      = "DOT",
 	[SMTP_STATE_DRAIN]    = "DRAIN",
+	[SMTP_STATE_VRSET]    = "VRSET",
 	[SMTP_STATE_QUIT]     = "QUIT",
 	[SMTP_STATE_DONE]     = "DONE",
 	[SMTP_STATE_FAILED]   = "FAILED",
@@ -108,7 +109,8 @@ state_phase(enum smtp_state st)
 	case SMTP_STATE_RCPT:     return PHASE_RCPT;
 	case SMTP_STATE_DATA:     return PHASE_DATA;
 	case SMTP_STATE_DOT:      return PHASE_DOT;
-	case SMTP_STATE_RSET:     return PHASE_RSET;
+	case SMTP_STATE_RSET:
+	case SMTP_STATE_VRSET:    return PHASE_RSET;
 	default:                  return PHASE_NONE;
 	}
 }
@@ -376,6 +378,7 @@ txn_forget(struct smtp *s)
 	s->rcpt_cur = 0;
 	s->pipelining = 0;
 	s->use_utf8 = 0;
+	s->verify = 0;
 }
 
 /* Room for s->m: its recipient statuses, and an output group that holds
@@ -719,9 +722,10 @@ queue_mail(struct smtp *s)
 
 	buf_init(&line, SMTP_CMD_MAX);
 	r = buf_printf(&line, "MAIL FROM:<%s>", from);
-	if (r == 0 && s->caps.size_set)
+	/* A verification announces no message. */
+	if (r == 0 && s->caps.size_set && !s->verify)
 		r = buf_printf(&line, " SIZE=%llu", p->size);
-	if (r == 0 && p->has_8bit && s->caps.eightbitmime)
+	if (r == 0 && p->has_8bit && s->caps.eightbitmime && !s->verify)
 		r = buf_puts(&line, " BODY=8BITMIME");
 	if (r == 0 && s->use_utf8)
 		r = buf_puts(&line, " SMTPUTF8");
@@ -835,7 +839,8 @@ queue_envelope(struct smtp *s)
 		for (size_t i = s->rcpt_cur; i < s->m.nrcpts; i = next_rcpt(s, i + 1))
 			if (queue_rcpt(s, i) < 0)
 				return -1;
-		if (queue_str(s, "DATA\r\n") < 0)
+		/* RFC 2920 3.1: RSET may appear anywhere in a group. */
+		if (queue_str(s, s->verify ? "RSET\r\n" : "DATA\r\n") < 0)
 			return -1;
 	}
 	return 0;
@@ -852,7 +857,7 @@ begin_envelope(struct smtp *s)
 
 	/* RFC 1870: refuse early rather than upload a message the server
 	 * has said it will not take. 0 means no limit was given. */
-	if (s->caps.size_set && s->caps.size > 0 && p->size > s->caps.size)
+	if (!s->verify && s->caps.size_set && s->caps.size > 0 && p->size > s->caps.size)
 		return txn_local(s, EX_UNAVAILABLE, "message is %llu bytes, server limit is %llu "
 		            "(SIZE in reply to EHLO)", p->size, s->caps.size);
 
@@ -894,21 +899,40 @@ begin_envelope(struct smtp *s)
 }
 
 static enum smtp_action next_continue(struct smtp *s, const struct smtp_msg *m, int last);
+static enum smtp_action txn_start(struct smtp *s, const struct smtp_msg *m, int last,
+                                  int verify);
 
 enum smtp_action
 smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last)
 {
-	struct err e;
-
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
 	if (!s->p->multi || s->state != SMTP_STATE_READY)
 		return fail(s, EX_SOFTWARE, "next message in state %s", smtp_state_name(s->state));
 	if (s->next_sent)
 		return next_continue(s, m, last);
+	return txn_start(s, m, last, 0);
+}
+
+enum smtp_action
+smtp_verify(struct smtp *s, const struct smtp_msg *m)
+{
+	if (s->state == SMTP_STATE_FAILED)
+		return SMTP_FAIL;
+	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent)
+		return fail(s, EX_SOFTWARE, "verification in state %s", smtp_state_name(s->state));
+	return txn_start(s, m, 0, 1);
+}
+
+static enum smtp_action
+txn_start(struct smtp *s, const struct smtp_msg *m, int last, int verify)
+{
+	struct err e;
+
 	txn_forget(s);
 	s->m = *m;
 	s->last = last;
+	s->verify = verify;
 	s->in_txn = 1;
 	err_init(&s->msg_err);
 	err_init(&e);
@@ -942,9 +966,13 @@ on_mail(struct smtp *s, const struct reply *r)
 	/* Pipelined, every RCPT and DATA are answered yet (refused, if
 	 * the server is sane); RSET in any case, as MAIL's fate on the
 	 * server's side is best not guessed. */
-	if (r->code / 100 != 2)
+	if (r->code / 100 != 2) {
+		/* A pipelined verification's group ends in RSET: that resets. */
+		if (s->verify && s->pipelining)
+			return txn_reply_fail(s, r, 0, count_rcpts(s, s->rcpt_cur) + 1, 0);
 		return txn_reply_fail(s, r, 1, s->pipelining ? count_rcpts(s, s->rcpt_cur) + 1 : 0,
 		                      1);
+	}
 	set_state(s, SMTP_STATE_RCPT);
 	if (s->pipelining)
 		return SMTP_READ;
@@ -978,6 +1006,14 @@ on_rcpt(struct smtp *s, const struct reply *r)
 		if (queue_rcpt(s, s->rcpt_cur) < 0)
 			return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0,
 			                "cannot queue RCPT TO (address too long?)");
+		return SMTP_SEND;
+	}
+	if (s->verify) {            /* every verdict is in: reset, never DATA */
+		set_state(s, SMTP_STATE_VRSET);
+		if (s->pipelining)
+			return SMTP_READ;
+		if (queue_str(s, "RSET\r\n") < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue RSET");
 		return SMTP_SEND;
 	}
 	if (s->pipelining) {        /* DATA is on its way already */
@@ -1163,6 +1199,16 @@ on_dot(struct smtp *s, const struct reply *r)
 	return SMTP_DONE;
 }
 
+/* The RSET that ends a verification: the connection is idle again. */
+static enum smtp_action
+on_vrset(struct smtp *s, const struct reply *r)
+{
+	if (r->code / 100 != 2)
+		return reply_fail(s, r, 0, NULL);
+	s->need_rset = 0;
+	return txn_end(s);
+}
+
 /* A reply to a command of a failed transaction: dropped, except that a
  * DATA a confused server accepted gets its empty message ended. */
 static enum smtp_action
@@ -1253,6 +1299,7 @@ smtp_on_reply(struct smtp *s, const struct reply *r)
 	case SMTP_STATE_DOT:      return on_dot(s, r);
 	case SMTP_STATE_RSET:     return on_rset(s, r);
 	case SMTP_STATE_DRAIN:    return on_drain(s, r);
+	case SMTP_STATE_VRSET:    return on_vrset(s, r);
 	default:
 		break;
 	}

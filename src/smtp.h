@@ -100,6 +100,7 @@ enum smtp_state {
 	SMTP_STATE_DOT,         /* end of data sent */
 	SMTP_STATE_DRAIN,       /* a failed transaction's pipelined replies are
 	                         * still due; they are read and dropped */
+	SMTP_STATE_VRSET,       /* a verify transaction's closing RSET sent */
 	SMTP_STATE_QUIT,        /* accepted; QUIT queued or sent, its reply not needed */
 	SMTP_STATE_DONE,        /* the session read QUIT's reply anyway */
 	SMTP_STATE_FAILED,
@@ -216,6 +217,7 @@ struct smtp {
 	int next_sent;                  /* ... and not yet taken up by smtp_next_message */
 	struct smtp_msg next;           /* its envelope (pointers borrowed) */
 	int next_utf8;                  /* its SMTPUTF8 decision */
+	int verify;                     /* the transaction only asks (smtp_verify) */
 };
 
 /* Set up the engine. p (and everything it points to) must stay valid
@@ -246,6 +248,18 @@ int smtp_msg_check(const struct smtp_msg *m, struct err *e);
  * message failed, or called in another state: EX_SOFTWARE).
  */
 enum smtp_action smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last);
+
+/*
+ * Multi mode, in READY: ask about m's recipients without sending a
+ * message (sendmail -bv): MAIL FROM (without SIZE or BODY), one RCPT per
+ * recipient, then RSET; never DATA. With PIPELINING the three go as one
+ * group. Ends in READY (SMTP_READY) with every recipient's reply in
+ * smtp_rcpt_status (a refusal is a verdict, not a failure:
+ * smtp_msg_error stays clear unless MAIL itself was refused or nothing
+ * could be sent, as for smtp_next_message). A 421 or a refused RSET ends
+ * the connection (SMTP_FAIL); the statuses gathered stay readable.
+ */
+enum smtp_action smtp_verify(struct smtp *s, const struct smtp_msg *m);
 
 /*
  * Multi mode: end the connection. In READY queues QUIT -> SMTP_DONE (send

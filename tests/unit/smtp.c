@@ -911,7 +911,7 @@ test_details(void)
  * count, recipient statuses, and whether the next envelope is in flight);
  * BODYN is smtp_body_done_next with message `msg` as the next one.
  */
-enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK, M_BODYN };
+enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK, M_BODYN, M_VERIFY };
 
 struct mstep {
 	enum mkind kind;
@@ -973,6 +973,74 @@ static const struct smtp_addr rc_bad[] = { { "b@y\r\nRSET", "b@y\r\nRSET" } };
 	{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .state = SMTP_STATE_READY }
 
 static const struct mscenario mscenarios[] = {
+	{
+		.name = "verify (-bv), pipelined: MAIL, RCPTs and RSET in one group, never DATA",
+		.msgs = { MSG_BC, MSG_B },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_VERIFY, NULL, SMTP_SEND, "MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n"
+			  "RCPT TO:<c@z.example>\r\nRSET\r\n", .msg = 0, .state = SMTP_STATE_MAIL },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "" },
+			{ M_R, "550 5.1.1 no such user", SMTP_READ, "", .state = SMTP_STATE_VRSET },
+			{ M_R, "250 2.0.0 reset", SMTP_READY, "", .state = SMTP_STATE_READY },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250, 550 }, .rcpt_ex = { 0, EX_NOUSER } },
+			/* the connection takes a real message afterwards, SIZE and all */
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 1, .last = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "250 queued", SMTP_DONE, "" },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "verify without PIPELINING: one command at a time, RSET after the last RCPT",
+		.msgs = { MSG_B },
+		.steps = {
+			SETUP(CAPS_NOP),
+			{ M_VERIFY, NULL, SMTP_SEND, "MAIL FROM:<a@x.example>\r\n", .msg = 0 },
+			{ M_R, "250 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "450 4.2.0 try later", SMTP_SEND, RSET, .state = SMTP_STATE_VRSET },
+			{ M_R, "250 reset", SMTP_READY, "" },
+			{ M_CHECK, .rcpt_code = { 450 }, .rcpt_ex = { EX_TEMPFAIL } },
+			{ M_FINISH, NULL, SMTP_DONE, QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "verify with MAIL refused: the pipelined replies dropped, no extra RSET",
+		.msgs = { MSG_BC, MSG_C },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_VERIFY, NULL, SMTP_SEND, "MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n"
+			  "RCPT TO:<c@z.example>\r\nRSET\r\n", .msg = 0 },
+			{ M_R, "553 5.7.1 sender rejected", SMTP_READ, "", .state = SMTP_STATE_DRAIN },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READ, "" },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 reset", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 553,
+			  .has = "553 5.7.1 sender rejected (in reply to MAIL FROM)" },
+			{ M_NEXT, NULL, SMTP_SEND, ENV_C, .msg = 1, .last = 1 },
+		},
+		.state = SMTP_STATE_MAIL,
+	},
+	{
+		.name = "verify: a 421 to RSET ends the connection, the verdicts stay",
+		.msgs = { MSG_B },
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_VERIFY, NULL, SMTP_SEND, "MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n"
+			  "RSET\r\n", .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "421 4.3.2 shutting down", SMTP_FAIL, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 421, .accepted = 1, .rcpt_code = { 250 } },
+		},
+		.ex = EX_TEMPFAIL, .has = "421 4.3.2 shutting down (in reply to RSET)",
+		.state = SMTP_STATE_FAILED,
+	},
 	{
 		.name = "PIPELINING: each next envelope rides behind the previous end of data",
 		.msgs = { MSG_B, MSG_C, MSG_BC },
@@ -1555,6 +1623,10 @@ mrun(const struct mscenario *sc)
 		case M_FINISH:
 			act = smtp_finish(&s);
 			break;
+		case M_VERIFY:
+			cur = &sc->msgs[st->msg];
+			act = smtp_verify(&s, cur);
+			break;
 		default:
 			act = SMTP_FAIL;
 			break;
@@ -1682,6 +1754,14 @@ test_multi_details(void)
 	is_str(smtp_state_name(SMTP_STATE_READY), "READY", "READY has a name");
 	is_str(smtp_state_name(SMTP_STATE_RSET), "RSET", "RSET has a name");
 	is_str(smtp_state_name(SMTP_STATE_DRAIN), "DRAIN", "DRAIN has a name");
+	is_str(smtp_state_name(SMTP_STATE_VRSET), "VRSET", "VRSET has a name");
+	p.log = NULL;
+	smtp_init(&s, &p);
+	smtp_start(&s);
+	is_int(smtp_verify(&s, &m), SMTP_FAIL, "smtp_verify before READY fails");
+	ok(strstr(smtp_error(&s)->msg, "verification in state GREETING") != NULL,
+	   "... naming the state");
+	smtp_free(&s);
 	reply_free(&r);
 }
 
