@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -110,6 +111,42 @@ apply_o(struct cli *c, const char *v, int separate, struct err *e)
 	return add_ignored(c, "-o", v, separate, e);
 }
 
+/* yes/no in the spellings sendmail's boolean options take; -1 otherwise. */
+static int
+boolean(const char *v)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* -O NAME=VALUE: SMTPUTF8 and REQUIRETLS mean something (design item
+ * 6); every other long option, and these with a value that is not a
+ * boolean, is accepted and ignored. */
+static int
+apply_O(struct cli *c, const char *v, int separate, struct err *e)
+{
+	const char *eq = strchr(v, '=');
+	int b = eq ? boolean(eq + 1) : -1;
+
+	if (b >= 0 && (size_t)(eq - v) == 8 && strncasecmp(v, "SMTPUTF8", 8) == 0) {
+		c->smtputf8 = b ? 1 : 2;
+		return 0;
+	}
+	if (b >= 0 && (size_t)(eq - v) == 10 && strncasecmp(v, "REQUIRETLS", 10) == 0) {
+		c->requiretls = b;
+		return 0;
+	}
+	return add_ignored(c, "-O", v, separate, e);
+}
+
 /* -b MODE */
 static int
 apply_b(struct cli *c, const char *v, int separate, struct err *e)
@@ -187,10 +224,12 @@ apply_arg(struct cli *c, char letter, const char *v, int separate,
 		return 0;
 	case 'o':
 		return apply_o(c, v, separate, e);
+	case 'O':
+		return apply_O(c, v, separate, e);
 	case 'b':
 		return apply_b(c, v, separate, e);
 	default:
-		/* O X h p A e: accepted, never honoured. -X in particular
+		/* X h p A e: accepted, never honoured. -X in particular
 		 * names a file sendmail would write the traffic to. */
 		return add_ignored(c, name, v, separate, e);
 	}
@@ -425,7 +464,9 @@ cli_usage(FILE *out)
 		"  -N LIST                DSN notify: never, or success,delay,failure",
 		"  -R RET                 DSN return: hdrs or full",
 		"  -V ENVID               DSN envelope id",
-		"  -B TYPE                body type (7BIT, 8BITMIME)",
+		"  -B TYPE                body type: 7BIT or 8BITMIME (other values are ignored)",
+		"  -O SMTPUTF8=yes|no     always (when offered) / never request SMTPUTF8",
+		"  -O REQUIRETLS=yes      RFC 8689: only over verified TLS to a REQUIRETLS server",
 		"  -L TAG                 syslog tag",
 		"  -odi, -odb, -odq, -odd delivery mode: interactive (default), background, queue only",
 		"  -oem, -oep, -oeq, -oew, -oee",
@@ -447,7 +488,7 @@ cli_usage(FILE *out)
 		"  --version, --help      print the version or this text",
 		"",
 		"Accepted and ignored, so no caller breaks:",
-		"  -A X, -e X, -h N, -p PROTO, -O OPT=VAL, -o OPT (other than the above),",
+		"  -A X, -e X, -h N, -p PROTO, -O OPT=VAL and -o OPT (other than the above),",
 		"  -G, -U, -m, -n, -x, -c, -dX.Y, -MXvalue, any other single letter,",
 		"  -X FILE (sendmail's traffic log: never written)",
 	};

@@ -52,6 +52,8 @@ struct cli {
 	const char *dsn_return;   /* -R */
 	const char *envid;        /* -V */
 	const char *body_type;    /* -B; any value accepted, main decides */
+	int smtputf8;             /* -O SMTPUTF8=yes|no: 1 yes, 2 no, 0 not given */
+	int requiretls;           /* -O REQUIRETLS=yes|no: 1 yes, 0 no or not given */
 	char delivery_mode;       /* -od[biqd]: 'i' (default), 'b', 'q' ('d' = 'q') */
 	char error_mode;          /* -oe[mpqwe]; 0 if absent */
 	const char *syslog_tag;   /* -L */

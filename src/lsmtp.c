@@ -701,6 +701,11 @@ cb_mail(void *vctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 		c->sub.dsn_return = m->ret;
 	if (m->envid)
 		c->sub.envid = c->envid;
+	/* The client's own declarations, unless the command line decided. */
+	if (c->sub.body == 0)
+		c->sub.body = m->body;
+	if (c->sub.smtputf8 == 0 && m->smtputf8)
+		c->sub.smtputf8 = 1;
 	err_init(&e);
 	if (submit_sender(&c->sub, &e) < 0) {
 		if (e.ex == EX_USAGE)

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,6 +151,16 @@ submit_setup(struct run *r, struct err *e)
 	s->dsn_return = r->cli.dsn_return;
 	s->envid = r->cli.envid;
 	s->delivery_mode = r->cli.delivery_mode;
+	s->smtputf8 = r->cli.smtputf8;
+	s->requiretls = r->cli.requiretls;
+	/* -B: Debian cron passes -B8BITMIME; no value may ever fail. */
+	if (r->cli.body_type && strcasecmp(r->cli.body_type, "7BIT") == 0)
+		s->body = 7;
+	else if (r->cli.body_type && strcasecmp(r->cli.body_type, "8BITMIME") == 0)
+		s->body = 8;
+	else if (r->cli.body_type)
+		log_debug(&r->log, "-B %s is not a body type envoi knows (7BIT, 8BITMIME); "
+		          "ignored", r->cli.body_type);
 	return 0;
 }
 

@@ -333,6 +333,12 @@ env_format(struct buf *b, const struct queue_envelope *env, long long created)
 		r |= buf_printf(b, "dsn-ret %s\n", env->dsn_return);
 	if (env->envid)
 		r |= buf_printf(b, "envid %s\n", env->envid);
+	if (env->body == 7 || env->body == 8)
+		r |= buf_printf(b, "body %s\n", env->body == 7 ? "7BIT" : "8BITMIME");
+	if (env->smtputf8 == 1 || env->smtputf8 == 2)
+		r |= buf_printf(b, "smtputf8 %s\n", env->smtputf8 == 1 ? "yes" : "no");
+	if (env->requiretls)
+		r |= buf_puts(b, "requiretls yes\n");
 	r |= clean_value(env->dsn_notify) && clean_value(env->dsn_return) &&
 	     clean_value(env->envid) ? 0 : -1;
 	return r < 0 ? -1 : 0;
@@ -700,6 +706,13 @@ env_line(void *ctx, const char *key, const char *v, const char **why)
 		return set_once(&it->dsn_return, v, why);
 	} else if (strcmp(key, "envid") == 0) {
 		return set_once(&it->envid, v, why);
+	} else if (strcmp(key, "body") == 0) {
+		it->body = strcmp(v, "7BIT") == 0 ? 7 : strcmp(v, "8BITMIME") == 0 ? 8 : 0;
+	} else if (strcmp(key, "smtputf8") == 0) {
+		it->smtputf8 = strcmp(v, "yes") == 0 ? 1 : strcmp(v, "no") == 0 ? 2 : 0;
+	} else if (strcmp(key, "requiretls") == 0) {
+		/* Anything but "no" keeps the request: failing safe. */
+		it->requiretls = strcmp(v, "no") != 0;
 	}
 	/* Unknown keys are ignored: a later envoi may add optional ones. */
 	return 0;
@@ -1255,6 +1268,9 @@ queue_set_rcpts(const char *dir, const char *id, const char *const *rcpts, size_
 	env.dsn_notify = it.dsn_notify;
 	env.dsn_return = it.dsn_return;
 	env.envid = it.envid;
+	env.body = it.body;
+	env.smtputf8 = it.smtputf8;
+	env.requiretls = it.requiretls;
 	buf_init(&b, QUEUE_ENV_MAX);
 	snprintf(name, sizeof name, "%s.env.%ld", id, (long)getpid());
 	if (mksub(dir, "tmp", e) < 0) {

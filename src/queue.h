@@ -31,6 +31,11 @@
  *                           dsn-notify NEVER|SUCCESS,FAILURE,DELAY
  *                           dsn-ret FULL|HDRS
  *                           envid TEXT
+ *                           body 7BIT|8BITMIME      (-B)
+ *                           smtputf8 yes|no         (-O SMTPUTF8=)
+ *                           requiretls yes          (-O REQUIRETLS=yes)
+ *                         (readers ignore keys they do not know, so older
+ *                         entries load unchanged and newer keys are optional)
  *     ID.st               delivery state, text, "key value" lines; missing
  *                         means never tried (due now):
  *                           attempts N
@@ -135,6 +140,9 @@ struct queue_envelope {
 	/* Optional (NULL = not given): the DSN parameters of the submission,
 	 * kept so that a retry from the queue sends the same ones. */
 	const char *dsn_notify, *dsn_return, *envid;
+	/* Optional (0 = not given): -B (7 or 8), -O SMTPUTF8= (1 yes, 2
+	 * no), -O REQUIRETLS=yes (1); see smtp.h's struct smtp_msg. */
+	int body, smtputf8, requiretls;
 };
 
 /* fsync the data, write + fsync the envelope, rename both into place and
@@ -177,6 +185,7 @@ struct queue_item {
 	int has_8bit;
 	long long created;                  /* unix time */
 	char *dsn_notify, *dsn_return, *envid;
+	int body, smtputf8, requiretls;     /* 0 when absent; as in queue_envelope */
 	/* from ID.st (zero/NULL when never tried) */
 	int attempts;
 	long long first_attempt, last_attempt, next_attempt;

@@ -307,6 +307,7 @@ static const struct {
 	{ "DSN",                 offsetof(struct caps, dsn) },
 	{ "ENHANCEDSTATUSCODES", offsetof(struct caps, enhancedstatuscodes) },
 	{ "CHUNKING",            offsetof(struct caps, chunking) },
+	{ "REQUIRETLS",          offsetof(struct caps, requiretls) },
 };
 
 static void

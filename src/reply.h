@@ -88,6 +88,7 @@ const char *reply_summary(const struct reply *r, char *dst, size_t size);
 
 struct caps {
 	int pipelining, starttls, eightbitmime, smtputf8, dsn, enhancedstatuscodes, chunking;
+	int requiretls;              /* RFC 8689 */
 	int size_set;                /* SIZE was advertised */
 	unsigned long long size;     /* its limit in bytes; 0 = no limit given */
 	char auth[CAPS_AUTH_MAX];    /* space-separated upper-case mechanisms from

@@ -242,6 +242,9 @@ entry_take(struct run *r, const char *id, struct entry *en, struct err *e)
 	en->m.dsn_notify = en->it.dsn_notify;
 	en->m.dsn_return = en->it.dsn_return;
 	en->m.envid = en->it.envid;
+	en->m.body = en->it.body;
+	en->m.smtputf8 = en->it.smtputf8;
+	en->m.requiretls = en->it.requiretls;
 	return TAKE_OK;
 }
 

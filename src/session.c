@@ -308,6 +308,9 @@ prepare(struct prepared *pm, const struct session_msg *m, struct err *e)
 	pm->m.dsn_notify = m->dsn_notify;
 	pm->m.dsn_return = m->dsn_return;
 	pm->m.envid = m->envid;
+	pm->m.body = m->body;
+	pm->m.smtputf8 = m->smtputf8;
+	pm->m.requiretls = m->requiretls;
 	if (smtp_msg_check(&pm->m, e) < 0)
 		goto fail;
 	return 0;
@@ -438,6 +441,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	s->p.helo = a->domain ? a->domain : "localhost";
 	s->p.tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
 	s->p.auth = a->auth && strcmp(a->auth, "off") != 0;
+	s->p.tls_verified = a->tls_certcheck != 0 || (a->tls_fingerprint && *a->tls_fingerprint);
 	s->p.auth_ops = &auth_ops;
 	s->p.auth_ctx = &s->actx;
 	s->p.log = log;

@@ -35,6 +35,7 @@ struct session_msg {
 	const char *const *rcpts;
 	size_t nrcpts;
 	const char *dsn_notify, *dsn_return, *envid;   /* NULL = none */
+	int body, smtputf8, requiretls;  /* -B, -O SMTPUTF8=, -O REQUIRETLS= (smtp.h) */
 };
 
 struct session_rcpt {

@@ -421,6 +421,9 @@ smtp_init(struct smtp *s, const struct smtp_params *p)
 	s->m.dsn_notify = p->dsn_notify;
 	s->m.dsn_return = p->dsn_return;
 	s->m.envid = p->envid;
+	s->m.body = p->body;
+	s->m.smtputf8 = p->smtputf8;
+	s->m.requiretls = p->requiretls;
 	s->last = 1;
 	(void)txn_alloc(s, &s->err);
 }
@@ -725,10 +728,18 @@ queue_mail(struct smtp *s)
 	/* A verification announces no message. */
 	if (r == 0 && s->caps.size_set && !s->verify)
 		r = buf_printf(&line, " SIZE=%llu", p->size);
-	if (r == 0 && p->has_8bit && s->caps.eightbitmime && !s->verify)
-		r = buf_puts(&line, " BODY=8BITMIME");
+	/* RFC 6152: BODY only to a server that offers 8BITMIME. -B 7BIT
+	 * never mislabels 8-bit content: the content wins. */
+	if (r == 0 && s->caps.eightbitmime && !s->verify) {
+		if (p->has_8bit || p->body == 8)
+			r = buf_puts(&line, " BODY=8BITMIME");
+		else if (p->body == 7)
+			r = buf_puts(&line, " BODY=7BIT");
+	}
 	if (r == 0 && s->use_utf8)
 		r = buf_puts(&line, " SMTPUTF8");
+	if (r == 0 && p->requiretls && !s->verify)
+		r = buf_puts(&line, " REQUIRETLS");
 	if (r == 0 && s->caps.dsn && p->dsn_return)
 		r = buf_printf(&line, " RET=%s", p->dsn_return);
 	if (r == 0 && s->caps.dsn && p->envid && *p->envid) {
@@ -846,13 +857,57 @@ queue_envelope(struct smtp *s)
 	return 0;
 }
 
+/*
+ * One SMTPUTF8 decision for the whole envelope (RFC 6531 3.4): with
+ * -O SMTPUTF8=yes whenever the server offers it, with =no never, else
+ * when some address needs its UTF-8 form and the server can.
+ */
+static int
+utf8_decision(const struct smtp *s, const struct smtp_msg *m)
+{
+	int need = 0;
+
+	if (m->smtputf8 == 2)
+		return 0;
+	if (m->smtputf8 == 1)
+		return s->caps.smtputf8;
+	if (!is_null_sender(&m->from) && needs_utf8(&m->from))
+		need = 1;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (needs_utf8(&m->rcpts[i]))
+			need = 1;
+	return need && s->caps.smtputf8;
+}
+
+/* RFC 8689 2: a REQUIRETLS message goes only over TLS whose peer was
+ * authenticated, to a server that promises to keep requiring it. NULL
+ * when m may go. */
+static const char *
+requiretls_problem(const struct smtp *s, const struct smtp_msg *m)
+{
+	if (!m->requiretls)
+		return NULL;
+	if (!s->tls_active)
+		return "the connection is not TLS-protected";
+	if (!s->p->tls_verified)
+		return "the server's certificate is not verified (tls_certcheck off)";
+	if (!s->caps.requiretls)
+		return "the server does not offer REQUIRETLS";
+	return NULL;
+}
+
 static enum smtp_action
 begin_envelope(struct smtp *s)
 {
 	const struct smtp_msg *p = &s->m;
 	static const char no_utf8[] =
 	        "non-ASCII local part needs SMTPUTF8, which the server does not offer";
-	int need = 0, rset = s->need_rset;
+	static const char utf8_off[] =
+	        "non-ASCII local part needs SMTPUTF8, which -O SMTPUTF8=no forbids";
+	const char *why_not = p->smtputf8 == 2 ? utf8_off : no_utf8;
+	int why_ex = p->smtputf8 == 2 ? EX_DATAERR : EX_UNAVAILABLE;
+	const char *tls_problem;
+	int rset = s->need_rset;
 	size_t mark;
 
 	/* RFC 1870: refuse early rather than upload a message the server
@@ -861,22 +916,21 @@ begin_envelope(struct smtp *s)
 		return txn_local(s, EX_UNAVAILABLE, "message is %llu bytes, server limit is %llu "
 		            "(SIZE in reply to EHLO)", p->size, s->caps.size);
 
-	/* One decision for the whole envelope (RFC 6531 3.4): UTF-8 forms
-	 * and SMTPUTF8 when some address needs them and the server can;
-	 * otherwise ASCII forms (A-label domains), and what has none fails. */
-	if (!is_null_sender(&p->from) && needs_utf8(&p->from))
-		need = 1;
-	for (size_t i = 0; i < p->nrcpts; i++)
-		if (needs_utf8(&p->rcpts[i]))
-			need = 1;
-	s->use_utf8 = need && s->caps.smtputf8;
+	tls_problem = s->verify ? NULL : requiretls_problem(s, p);
+	if (tls_problem)
+		return txn_local(s, EX_UNAVAILABLE, "REQUIRETLS was requested (-O REQUIRETLS=yes) but "
+		                 "%s; not sending (5.7.30)", tls_problem);
+
+	/* UTF-8 forms and SMTPUTF8, or ASCII forms (A-label domains), and
+	 * what has no ASCII form fails. */
+	s->use_utf8 = utf8_decision(s, p);
 	if (!s->use_utf8 && !is_null_sender(&p->from) && p->from.ascii == NULL)
-		return txn_local(s, EX_UNAVAILABLE, "sender <%s>: %s", addr_display(&p->from), no_utf8);
+		return txn_local(s, why_ex, "sender <%s>: %s", addr_display(&p->from), why_not);
 	for (size_t i = 0; i < p->nrcpts; i++) {
 		if (s->use_utf8 || p->rcpts[i].ascii != NULL)
 			continue;
-		s->rcpt[i].ex = EX_UNAVAILABLE;
-		s->rcpt[i].text = xstrdup(no_utf8);
+		s->rcpt[i].ex = why_ex;
+		s->rcpt[i].text = xstrdup(why_not);
 		if (s->rcpt[i].text == NULL)
 			return txn_local(s, EX_OSERR, "out of memory");
 	}
@@ -1077,19 +1131,15 @@ static int
 next_sendable(const struct smtp *s, const struct smtp_msg *m, int *use_utf8)
 {
 	struct err e;
-	int need = 0;
 
 	err_init(&e);
 	if (smtp_msg_check(m, &e) < 0)
 		return 0;
 	if (s->caps.size_set && s->caps.size > 0 && m->size > s->caps.size)
 		return 0;
-	if (!is_null_sender(&m->from) && needs_utf8(&m->from))
-		need = 1;
-	for (size_t i = 0; i < m->nrcpts; i++)
-		if (needs_utf8(&m->rcpts[i]))
-			need = 1;
-	*use_utf8 = need && s->caps.smtputf8;
+	if (requiretls_problem(s, m))
+		return 0;
+	*use_utf8 = utf8_decision(s, m);
 	if (*use_utf8)
 		return 1;
 	if (!is_null_sender(&m->from) && m->from.ascii == NULL)

@@ -150,6 +150,16 @@ struct smtp_msg {
 	unsigned long long size;        /* spool size, for SIZE= and the early check */
 	int has_8bit;                   /* BODY=8BITMIME when offered */
 	const char *dsn_notify, *dsn_return, *envid;   /* NULL = none; only sent if DSN is offered */
+	int body;                       /* -B: 0 from the content, 7 BODY=7BIT (unless the
+	                                 * content is 8-bit), 8 BODY=8BITMIME always;
+	                                 * sent only when 8BITMIME is offered */
+	int smtputf8;                   /* -O SMTPUTF8=: 0 when needed, 1 whenever offered,
+	                                 * 2 never (A-label domains; a non-ASCII local
+	                                 * part then fails with EX_DATAERR) */
+	int requiretls;                 /* -O REQUIRETLS=yes (RFC 8689): MAIL gets
+	                                 * REQUIRETLS; needs a verified TLS session and
+	                                 * the server's REQUIRETLS, else the message
+	                                 * fails for good (5.7.30) */
 };
 
 struct smtp_params {
@@ -159,6 +169,9 @@ struct smtp_params {
 	const char *helo;               /* EHLO/HELO argument */
 	const char *host;               /* server name for messages; NULL = "the server" */
 	int tls;                        /* 0 plain, 1 STARTTLS required, 2 implicit TLS */
+	int tls_verified;               /* the TLS peer is authenticated (certificate
+	                                 * check or pinned fingerprint): REQUIRETLS
+	                                 * may be used */
 	int auth;                       /* 1 = authenticate (auth_ops must be set) */
 	const struct smtp_auth_ops *auth_ops;
 	void *auth_ctx;
@@ -168,6 +181,7 @@ struct smtp_params {
 	unsigned long long size;        /* spool size, for SIZE= and the early check */
 	int has_8bit;                   /* BODY=8BITMIME when offered */
 	const char *dsn_notify, *dsn_return, *envid;   /* NULL = none; only sent if DSN is offered */
+	int body, smtputf8, requiretls; /* as in struct smtp_msg */
 	struct log *log;                /* state-transition traces; may be NULL */
 };
 

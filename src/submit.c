@@ -221,6 +221,9 @@ spool(struct submission *s, int fd, struct err *e)
 	env.dsn_notify = s->dsn_notify ? s->dsn_notify : a->dsn_notify;
 	env.dsn_return = s->dsn_return ? s->dsn_return : a->dsn_return;
 	env.envid = s->envid;
+	env.body = s->body;
+	env.smtputf8 = s->smtputf8;
+	env.requiretls = s->requiretls;
 	return queue_entry_commit(&s->q, &env, e);
 }
 

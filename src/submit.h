@@ -42,6 +42,9 @@ struct submission {
 	int dot_ends_input;          /* no -i */
 	const char *dsn_notify, *dsn_return, *envid;  /* -N -R -V, or NULL */
 	char delivery_mode;          /* 'i', 'b' or 'q' */
+	int body;                    /* -B: 0 from the content, 7, 8 */
+	int smtputf8;                /* -O SMTPUTF8=: 0 when needed, 1 yes, 2 no */
+	int requiretls;              /* -O REQUIRETLS=yes */
 
 	/* Filled in (owned; submit_free releases them). */
 	char *from;                  /* the envelope sender chosen; "" = <> */

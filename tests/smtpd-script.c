@@ -1061,6 +1061,9 @@ do_mail(struct conn *c, const char *line)
 			;
 		} else if (strncasecmp(tok, "AUTH=", 5) == 0 && c->authed) {
 			;
+		} else if (strcasecmp(tok, "REQUIRETLS") == 0 &&
+		    script_cap(&c->srv->sc, "REQUIRETLS")) {
+			;
 		} else {
 			conn_replyf(c, "555 5.5.4 Unsupported option: %s", tok);
 			goto out;

@@ -311,6 +311,45 @@ test_reuse(void)
 	cli_free(&c);
 }
 
+/* -O SMTPUTF8= and REQUIRETLS= are honoured; a non-boolean value or
+ * another name stays accepted-and-ignored. */
+static void
+test_O(void)
+{
+	static const struct {
+		const char *argv[4];
+		int smtputf8, requiretls;
+		size_t nignored;
+	} t[] = {
+		{ { "s", "-O", "SMTPUTF8=yes" }, 1, 0, 0 },
+		{ { "s", "-OSMTPUTF8=no" }, 2, 0, 0 },
+		{ { "s", "-O", "smtputf8=TRUE" }, 1, 0, 0 },
+		{ { "s", "-O", "REQUIRETLS=yes" }, 0, 1, 0 },
+		{ { "s", "-O", "RequireTLS=off" }, 0, 0, 0 },
+		{ { "s", "-O", "SMTPUTF8=maybe" }, 0, 0, 1 },
+		{ { "s", "-O", "SMTPUTF8" }, 0, 0, 1 },
+		{ { "s", "-O", "SMTPUTF8X=yes" }, 0, 0, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char *argv[4] = { NULL };
+		int argc = 0;
+		struct cli c;
+		struct err e;
+
+		while (argc < 3 && t[i].argv[argc]) {
+			argv[argc] = (char *)t[i].argv[argc];
+			argc++;
+		}
+		err_init(&e);
+		is_int(cli_parse(&c, argc, argv, &e), 0, "-O %s: parses", argv[argc - 1]);
+		is_int(c.smtputf8, t[i].smtputf8, "-O %s: smtputf8", argv[argc - 1]);
+		is_int(c.requiretls, t[i].requiretls, "-O %s: requiretls", argv[argc - 1]);
+		is_int(c.nignored, t[i].nignored, "-O %s: ignored count", argv[argc - 1]);
+		cli_free(&c);
+	}
+}
+
 int
 main(void)
 {
@@ -318,5 +357,6 @@ main(void)
 		check(k);
 	test_usage();
 	test_reuse();
+	test_O();
 	return done_testing();
 }

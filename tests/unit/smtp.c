@@ -935,6 +935,7 @@ struct mstep {
 struct mscenario {
 	const char *name;
 	int tls, auth;
+	int tls_verified;
 	struct fake_sasl sasl;
 	struct smtp_msg msgs[MMAXMSG];
 	struct mstep steps[MMAXSTEPS];
@@ -972,7 +973,113 @@ static const struct smtp_addr rc_bad[] = { { "b@y\r\nRSET", "b@y\r\nRSET" } };
 	{ M_R, "250 2.0.0 queued", SMTP_READY, "" }, \
 	{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .state = SMTP_STATE_READY }
 
+static const struct smtp_addr rc_u[] = { { "j\303\274rgen@y.example", NULL } };
+
+/* Greeting, EHLO, STARTTLS, handshake and EHLO again with caps, READY. */
+#define SETUP_TLS(caps) \
+	{ M_R, GREET, SMTP_SEND, EHLO_OUT }, \
+	{ M_R, "250-mx.example.org|250 STARTTLS", SMTP_SEND, "STARTTLS\r\n" }, \
+	{ M_R, "220 go", SMTP_STARTTLS, "" }, \
+	{ M_TLS, NULL, SMTP_SEND, EHLO_OUT }, \
+	{ M_R, caps, SMTP_READY, "", .state = SMTP_STATE_READY }
+
+#define MSG_RT { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .requiretls = 1 }
+#define CAPS_RT "250-mx.example.org|250-PIPELINING|250 REQUIRETLS"
+
 static const struct mscenario mscenarios[] = {
+	{
+		.name = "REQUIRETLS over verified STARTTLS to a server offering it",
+		.tls = 1, .tls_verified = 1,
+		.msgs = { MSG_RT },
+		.steps = {
+			SETUP_TLS(CAPS_RT),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> REQUIRETLS\r\n"
+			  "RCPT TO:<b@y.example>\r\nDATA\r\n", .msg = 0, .last = 1 },
+		},
+		.state = SMTP_STATE_MAIL,
+	},
+	{
+		.name = "REQUIRETLS, the server does not offer it: refused before MAIL (5.7.30)",
+		.tls = 1, .tls_verified = 1,
+		.msgs = { MSG_RT },
+		.steps = {
+			SETUP_TLS("250-mx.example.org|250 PIPELINING"),
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 0 },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .has = "does not offer REQUIRETLS; not sending "
+			  "(5.7.30)", .nostatus = 0, .state = SMTP_STATE_READY },
+		},
+		.state = SMTP_STATE_READY,
+	},
+	{
+		.name = "REQUIRETLS over TLS that is not verified: refused",
+		.tls = 1, .tls_verified = 0,
+		.msgs = { MSG_RT },
+		.steps = {
+			SETUP_TLS(CAPS_RT),
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 0 },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .has = "certificate is not verified" },
+		},
+		.state = SMTP_STATE_READY,
+	},
+	{
+		.name = "REQUIRETLS in plaintext: refused, even if the server offers it",
+		.tls_verified = 1,
+		.msgs = { MSG_RT },
+		.steps = {
+			SETUP(CAPS_RT),
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 0 },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .has = "not TLS-protected" },
+		},
+		.state = SMTP_STATE_READY,
+	},
+	{
+		.name = "SMTPUTF8=yes: requested for an ASCII envelope; =no: never, and a "
+		        "non-ASCII local part fails as EX_DATAERR",
+		.msgs = { { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .smtputf8 = 1 },
+		          { .from = FROM, .rcpts = rc_u, .nrcpts = 1, .smtputf8 = 2 },
+		          { .from = FROM, .rcpts = rc_u, .nrcpts = 1 } },
+		.steps = {
+			SETUP("250-mx.example.org|250-PIPELINING|250 SMTPUTF8"),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SMTPUTF8\r\n"
+			  "RCPT TO:<b@y.example>\r\nDATA\r\n", .msg = 0 },
+			ACCEPT_1,
+			{ M_NEXT, NULL, SMTP_READY, "", .msg = 1 },
+			{ M_CHECK, .ex = EX_DATAERR, .has = "-O SMTPUTF8=no forbids",
+			  .rcpt_ex = { EX_DATAERR } },
+			/* without the option, the same envelope uses SMTPUTF8 */
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SMTPUTF8\r\n"
+			  "RCPT TO:<j\303\274rgen@y.example>\r\nDATA\r\n", .msg = 2, .last = 1 },
+		},
+		.state = SMTP_STATE_MAIL,
+	},
+	{
+		.name = "-B: BODY=7BIT, BODY=8BITMIME forced, 8-bit content wins over 7BIT",
+		.msgs = { { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .body = 7 },
+		          { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .body = 8 },
+		          { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .body = 7, .has_8bit = 1 } },
+		.steps = {
+			SETUP("250-mx.example.org|250-PIPELINING|250 8BITMIME"),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> BODY=7BIT\r\n"
+			  "RCPT TO:<b@y.example>\r\nDATA\r\n", .msg = 0 },
+			ACCEPT_1,
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> BODY=8BITMIME\r\n"
+			  "RCPT TO:<b@y.example>\r\nDATA\r\n", .msg = 1 },
+			ACCEPT_1,
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> BODY=8BITMIME\r\n"
+			  "RCPT TO:<b@y.example>\r\nDATA\r\n", .msg = 2, .last = 1 },
+		},
+		.state = SMTP_STATE_MAIL,
+	},
+	{
+		.name = "-B without 8BITMIME offered: no BODY parameter",
+		.msgs = { { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .body = 8 } },
+		.steps = {
+			SETUP("250-mx.example.org|250 PIPELINING"),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example>\r\n"
+			  "RCPT TO:<b@y.example>\r\nDATA\r\n", .msg = 0, .last = 1 },
+		},
+		.state = SMTP_STATE_MAIL,
+	},
 	{
 		.name = "verify (-bv), pipelined: MAIL, RCPTs and RSET in one group, never DATA",
 		.msgs = { MSG_BC, MSG_B },
@@ -1581,6 +1688,7 @@ mrun(const struct mscenario *sc)
 	p.helo = "client.example";
 	p.host = "mx.example.org";
 	p.tls = sc->tls;
+	p.tls_verified = sc->tls_verified;
 	p.auth = sc->auth;
 	p.auth_ops = &fake_ops;
 	p.auth_ctx = &sasl;
