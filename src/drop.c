@@ -221,8 +221,8 @@ make_name(char *id, char prefix, struct err *e)
 
 /* The checks submit.c will make at pickup time, made now so the caller
  * sees a bad address in its own exit code rather than in root's log. */
-static int
-check_rcpt(const char *a, struct err *e)
+int
+drop_check_addr(const char *a, struct err *e)
 {
 	/* Qualification only lengthens the address; the real domain is
 	 * root's to know. */
@@ -255,7 +255,7 @@ check_opts(const struct drop_opts *o, struct err *e)
 			r = err_prefix(e, "recipient argument \"%s\"", o->rcpts[i]);
 		}
 		for (size_t k = 0; k < l.n && r == 0; k++)
-			r = check_rcpt(l.v[k], e);
+			r = drop_check_addr(l.v[k], e);
 		addr_list_free(&l);
 		if (r < 0)
 			return -1;
@@ -349,7 +349,7 @@ copy_message(int in_fd, int fd, const struct drop_opts *o, int dot_ends_input,
 		r = err_set(e, EX_USAGE, "no recipients: none given as arguments and none "
 		    "found in the To, Cc or Bcc headers");
 	for (size_t i = 0; r == 0 && i < info.rcpts.n; i++)
-		if (check_rcpt(info.rcpts.v[i], e) < 0) {
+		if (drop_check_addr(info.rcpts.v[i], e) < 0) {
 			e->ex = EX_DATAERR;
 			r = -1;
 		}

@@ -153,6 +153,11 @@ int drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e)
 int drop_write(const char *spool, const struct drop_opts *o, int dot_ends_input,
     int in_fd, char *id, struct err *e);
 
+/* One recipient address as a drop file may carry it: a bare local name
+ * or an address, as submit.c will accept it at pickup (qualified with
+ * root's domain). Errors: EX_USAGE naming the address, EX_OSERR. */
+int drop_check_addr(const char *addr, struct err *e);
+
 struct drop_stats {
 	size_t imported, refused, waiting;  /* waiting: t.ID still being written */
 };

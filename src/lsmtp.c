@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "drop.h"
 #include "lsmtp.h"
 #include "queue.h"
 #include "runq.h"
@@ -638,6 +640,7 @@ lsmtp_feed(struct lsmtp *s, const char *p, size_t n)
  * file its body goes to, and what -odb leaves for the detached child. */
 struct serve {
 	const struct submission *base;
+	const char *drop_spool;  /* non-NULL: messages go to root's maildrop */
 	struct submission sub;
 	int active;              /* sub holds a transaction */
 	char *from, *envid, *notify;   /* owned; sub points at them */
@@ -693,6 +696,18 @@ cb_mail(void *vctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 		set_reply(r, 451, "4.3.0 Error: out of memory");
 		return;
 	}
+	if (c->drop_spool) {
+		/* Root's pickup chooses the sender under the account's policy;
+		 * here the address only has to be one. */
+		err_init(&e);
+		if (addr_check(c->from, 1, &e) < 0)
+			set_reply(r, 553, "5.1.7 envelope sender <%s>: %s", c->from, e.msg);
+		if (m->ret)
+			c->sub.dsn_return = m->ret;
+		if (m->envid)
+			c->sub.envid = c->envid;
+		return;
+	}
 	c->sub.req_from = c->from;
 	c->sub.extract_rcpts = 0;
 	/* The body is un-stuffed already: a "." line is message text. */
@@ -726,7 +741,14 @@ cb_rcpt(void *vctx, const char *addr, const char *notify, struct lsmtp_reply *r)
 		set_reply(r, 503, "5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (submit_rcpt(&c->sub, addr, EX_DATAERR, &e) < 0) {
+	if (c->drop_spool) {
+		/* Kept as given: aliases and qualification are root's pickup's. */
+		if (drop_check_addr(addr, &e) < 0 || addr_list_add(&c->sub.rcpts, addr, &e) < 0) {
+			set_reply(r, e.ex == EX_DATAERR || e.ex == EX_USAGE ? 501 : 451, "%s %s",
+			          e.ex == EX_DATAERR || e.ex == EX_USAGE ? "5.1.3" : "4.3.0", e.msg);
+			return;
+		}
+	} else if (submit_rcpt(&c->sub, addr, EX_DATAERR, &e) < 0) {
 		if (e.ex == EX_DATAERR)
 			set_reply(r, 501, "5.1.3 %s", e.msg);
 		else
@@ -741,6 +763,65 @@ cb_rcpt(void *vctx, const char *addr, const char *notify, struct lsmtp_reply *r)
 	}
 }
 
+/* Where a body waits for the end of data: the queue's tmp/, or for a
+ * maildrop user (who has no queue) an unlinked file in the temporary
+ * directory, which only this process can reach. */
+static int
+scratch(struct serve *c, struct err *e)
+{
+	const char *dir;
+	char path[4096];
+	int fd;
+
+	if (c->drop_spool == NULL)
+		return queue_scratch(c->base->queue_dir, e);
+	dir = getenv("TMPDIR");
+	if (dir == NULL || *dir != '/')
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof path, "%s/envoi-bs.XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, EX_TEMPFAIL, "cannot create a scratch file in %s: %s", dir,
+		               strerror(errno));
+	unlink(path);
+	return fd;
+}
+
+static void error_to_reply(const struct err *e, struct lsmtp_reply *r);
+
+/* The end of data for a maildrop user: the message goes to root's queue. */
+static void
+drop_end(struct serve *c, struct lsmtp_reply *r)
+{
+	struct submission *s = &c->sub;
+	struct drop_opts o;
+	char id[DROP_ID_MAX];
+	struct err e;
+
+	err_init(&e);
+	memset(&o, 0, sizeof o);
+	o.from = *c->from ? c->from : "";
+	o.full_name = s->full_name;
+	o.notify = s->dsn_notify;
+	o.ret = s->dsn_return;
+	o.envid = s->envid;
+	o.rcpts = s->rcpts.v;
+	o.nrcpts = s->rcpts.n;
+	if (s->rcpts.n == 0) {
+		set_reply(r, 554, "5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (drop_write(c->drop_spool, &o, 0, c->fd, id, &e) < 0) {
+		error_to_reply(&e, r);
+		return;
+	}
+	log_debug(s->log, "handed to the system queue as %s", id);
+	set_reply(r, 250, "2.0.0 Ok: handed to the system queue as %s", id);
+}
+
 static void
 cb_data(void *vctx, const char *p, size_t n)
 {
@@ -748,7 +829,7 @@ cb_data(void *vctx, const char *p, size_t n)
 
 	if (c->data_err.ex)
 		return;
-	if (c->fd < 0 && (c->fd = queue_scratch(c->base->queue_dir, &c->data_err)) < 0)
+	if (c->fd < 0 && (c->fd = scratch(c, &c->data_err)) < 0)
 		return;
 	while (n > 0) {
 		ssize_t w = write(c->fd, p, n);
@@ -864,13 +945,17 @@ cb_end(void *vctx, struct lsmtp_reply *r)
 	}
 	/* An empty body still goes to message.c, which refuses it. */
 	if (c->fd < 0 && c->data_err.ex == 0)
-		c->fd = queue_scratch(s->queue_dir, &c->data_err);
+		c->fd = scratch(c, &c->data_err);
 	if (c->data_err.ex) {
 		set_reply(r, 452, "4.3.1 %s", c->data_err.msg);
 		goto out;
 	}
 	if (lseek(c->fd, 0, SEEK_SET) < 0) {
 		set_reply(r, 451, "4.3.0 cannot read the stored message: %s", strerror(errno));
+		goto out;
+	}
+	if (c->drop_spool) {
+		drop_end(c, r);
 		goto out;
 	}
 	if (submit_spool(s, c->fd, &e) < 0) {
@@ -931,8 +1016,8 @@ deliver_detached(struct serve *c, int *detached, struct err *e)
 }
 
 int
-lsmtp_serve(const struct submission *base, int in_fd, int out_fd, int *detached,
-            struct err *e)
+lsmtp_serve(const struct submission *base, const char *drop_spool, int in_fd, int out_fd,
+            int *detached, struct err *e)
 {
 	struct serve c;
 	struct lsmtp_params p;
@@ -945,10 +1030,12 @@ lsmtp_serve(const struct submission *base, int in_fd, int out_fd, int *detached,
 		return err_set(e, EX_OSERR, "out of memory");
 	memset(&c, 0, sizeof c);
 	c.base = base;
+	c.drop_spool = drop_spool;
 	c.fd = -1;
 	err_init(&c.data_err);
 	memset(&p, 0, sizeof p);
-	p.hostname = base->acct->domain && *base->acct->domain ? base->acct->domain : "localhost";
+	p.hostname = base->acct && base->acct->domain && *base->acct->domain ?
+	             base->acct->domain : "localhost";
 	p.ops = &serve_ops;
 	p.ctx = &c;
 	p.log = base->log;

@@ -161,10 +161,16 @@ void lsmtp_free(struct lsmtp *s);
  * (the body arrives un-stuffed in a scratch file of the queue). With
  * -odb and something queued, the parent returns after QUIT and a detached
  * child runs the account's queue (*detached = 1 in the child).
+ * drop_spool non-NULL (a user who may not read the system configuration,
+ * drop.h): base has no account; each message goes to root's maildrop
+ * under that spool with its MAIL FROM and RCPTs as given (root's pickup
+ * applies the account, aliases and policy) and the end of data is
+ * answered "250 ... handed to the system queue as ID" once the drop file
+ * is durable; the body waits in an unlinked file of $TMPDIR or /tmp.
  * Returns 0, or -1: EX_IOERR (the output cannot be written, the input
  * cannot be read), EX_OSERR.
  */
-int lsmtp_serve(const struct submission *base, int in_fd, int out_fd, int *detached,
-                struct err *e);
+int lsmtp_serve(const struct submission *base, const char *drop_spool, int in_fd, int out_fd,
+                int *detached, struct err *e);
 
 #endif

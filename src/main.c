@@ -90,8 +90,8 @@ load_account(struct run *r, struct err *e)
 	if (drop_wanted(&r->conf, r->cli.config_file)) {
 		r->use_drop = 1;
 		return err_set(e, EX_CONFIG, "the system configuration is root's and you have "
-		               "none of your own: this mode cannot use it (plain sending "
-		               "goes through the system queue)");
+		               "none of your own: this mode cannot use it (sending and -bs "
+		               "go through the system queue)");
 	}
 	r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e);
 	if (r->acct == NULL)
@@ -222,9 +222,21 @@ run_smtp_stdio(struct run *r, struct err *e)
 {
 	int detached;
 
-	if (submit_setup(r, e) < 0)
-		return -1;
-	return lsmtp_serve(&r->sub, STDIN_FILENO, STDOUT_FILENO, &detached, e);
+	if (submit_setup(r, e) < 0) {
+		if (!r->use_drop)
+			return -1;
+		/* Symfony's or alpine's -bs as a user without the secret:
+		 * each message goes to root's maildrop, as run_drop does. */
+		err_init(e);
+		r->sub.log = &r->log;
+		r->sub.user = r->user;
+		r->sub.full_name = r->cli.full_name;
+		r->sub.dsn_notify = r->cli.dsn_notify;
+		r->sub.dsn_return = r->cli.dsn_return;
+		r->sub.envid = r->cli.envid;
+		return lsmtp_serve(&r->sub, DROP_SPOOL_DIR, STDIN_FILENO, STDOUT_FILENO, &detached, e);
+	}
+	return lsmtp_serve(&r->sub, NULL, STDIN_FILENO, STDOUT_FILENO, &detached, e);
 }
 
 /* One -bv verdict line; returns the verdict's weight for the exit code:

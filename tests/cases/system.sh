@@ -173,6 +173,18 @@ is_status 0 "uid $WWW: envoi -t -f app@... -a other exits 0"
 like "$STDERR" "warning: -a other ignored" "... -a: a warning"
 is "$(drops)" 2 "two drop files"
 
+# a third by -bs (Symfony's and alpine's way), pipelined, with a dot-led line
+{ printf 'EHLO app\r\nMAIL FROM:<bs@example.org>\r\nRCPT TO:<erin@example.org>\r\nDATA\r\n'
+  printf 'Subject: by -bs\r\n\r\n..dotted\r\nthree\r\n.\r\nQUIT\r\n'; } >"$TESTDIR/bs.in"
+chmod 644 "$TESTDIR/bs.in"
+INPUT=$TESTDIR/bs.in as_www -bs
+is_status 0 "uid $WWW: envoi -bs exits 0"
+like "$STDOUT" "250 2\\.0\\.0 Ok: handed to the system queue as d\\.[0-9]{14}[0-9a-f]{16}" \
+    "-bs: 250 once the drop file is durable"
+like "$STDOUT" $'\r\n221 ' "... and 221 to QUIT"
+unlike "$STDOUT$STDERR" "$PASS" "-bs output holds no password"
+is "$(drops)" 3 "three drop files"
+
 out=$(as "$WWW" ls "$MAILDROP" 2>&1)
 isnt "$?" 0 "uid $WWW cannot list the maildrop"
 out=$(as "$OTHER" cat "$drop" 2>&1)
@@ -191,7 +203,7 @@ is_status 0 "root's envoi -q: exit 0"
 wait_server
 is "$(drops)" 0 "the maildrop is empty"
 is "$(find "$SPOOL" -maxdepth 1 -name '*.env' | wc -l)" 0 "the queue is empty: delivered"
-is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 2 "the server got two messages (over one connection)"
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 3 "the server got three messages (over one connection)"
 like "$(commands)" "MAIL FROM:<$WWW_NAME@client.example>" "envelope sender: $WWW_NAME@domain (the file's owner)"
 like "$(commands)" "RCPT TO:<bob@example.org>" "the recipient"
 like "$(commands)" "MAIL FROM:<app@example.org>" "-f: the envelope sender asked for (force_from off)"
@@ -199,6 +211,11 @@ like "$(commands | grep RCPT | sort | tr '\n' ' ')" "RCPT TO:<carol@example.org>
 msg=$(cat "$(grep -l 'Subject: from the web' "$MAILDIR"/msg-*.eml)" 2>/dev/null)
 msg2=$(cat "$(grep -l 'Subject: second' "$MAILDIR"/msg-*.eml)" 2>/dev/null)
 unlike "$msg2" "Bcc:|dave" "-t: the Bcc header removed"
+msg3=$(cat "$(grep -l 'Subject: by -bs' "$MAILDIR"/msg-*.eml)" 2>/dev/null)
+like "$(commands)" "MAIL FROM:<bs@example.org>" "-bs: MAIL FROM kept (force_from off)"
+like "$(commands)" "RCPT TO:<erin@example.org>" "-bs: the RCPT"
+like "$msg3" $'\r\n\\.dotted\r\nthree\r\n' "-bs: the body un-stuffed once"
+like "$msg3" "From: <?bs@example.org>?" "-bs: From completed from MAIL FROM"
 like "$msg" "From: \"?Web Server\"? <$WWW_NAME@client.example>" "From: completed for $WWW_NAME with -F"
 like "$msg" "Subject: from the web server" "the message itself"
 unlike "$msg" "after the dot" "nothing after the \".\" line"
