@@ -22,27 +22,43 @@ has_control(const char *s)
 }
 
 /*
- * Record an ignored option as the caller wrote it: "-m", "-h5" (value
+ * Append an option as the caller wrote it to a list: "-m", "-h5" (value
  * glued), "-h 5" (separate), "-X f". arg may be NULL.
  */
 static int
-add_ignored(struct cli *c, const char *opt, const char *arg, int separate,
-    struct err *e)
+add_option(char ***listp, size_t *np, const char *opt, const char *arg,
+    int separate, struct err *e)
 {
 	size_t n = strlen(opt) + (arg ? 1 + strlen(arg) : 0) + 1;
 	char **list, *s;
 
-	list = realloc(c->ignored, (c->nignored + 1) * sizeof *list);
+	list = realloc(*listp, (*np + 1) * sizeof *list);
 	if (list == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
-	c->ignored = list;
+	*listp = list;
 	s = malloc(n);
 	if (s == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	snprintf(s, n, "%s%s%s", opt, arg && separate ? " " : "",
 	    arg ? arg : "");
-	c->ignored[c->nignored++] = s;
+	list[(*np)++] = s;
 	return 0;
+}
+
+/* A sendmail option that means nothing to envoi. */
+static int
+add_ignored(struct cli *c, const char *opt, const char *arg, int separate,
+    struct err *e)
+{
+	return add_option(&c->ignored, &c->nignored, opt, arg, separate, e);
+}
+
+/* An option sendmail does not have either. */
+static int
+add_unknown(struct cli *c, const char *opt, const char *arg, int separate,
+    struct err *e)
+{
+	return add_option(&c->unknown, &c->nunknown, opt, arg, separate, e);
 }
 
 /* "-X": the letter as an option name for messages and the list. */
@@ -162,11 +178,14 @@ apply_b(struct cli *c, const char *v, int separate, struct err *e)
 		case 't': case 'a': case 'l':
 			set_mode(c, CLI_NOOP);
 			return 0;
+		case 'P':       /* sendmail 8.13: queue statistics */
+			set_mode(c, CLI_LIST_QUEUE);
+			return 0;
 		default:
 			break;
 		}
 	}
-	return add_ignored(c, "-b", v, separate, e);
+	return add_unknown(c, "-b", v, separate, e);
 }
 
 /*
@@ -229,17 +248,22 @@ apply_arg(struct cli *c, char letter, const char *v, int separate,
 	case 'b':
 		return apply_b(c, v, separate, e);
 	default:
-		/* X h p A e: accepted, never honoured. -X in particular
-		 * names a file sendmail would write the traffic to. */
+		/* X D h p A e: accepted, never honoured. -X and -D name
+		 * files sendmail would write the traffic or debug output
+		 * to. */
 		return add_ignored(c, name, v, separate, e);
 	}
 }
 
 /* Letters whose argument is the rest of the word or else the next word. */
-static const char arg_letters[] = "BCFLNORVXafhprobAe";
+static const char arg_letters[] = "BCDFLNORVXafhprobAe";
 
 /* Letters that are plain flags with no meaning for envoi. */
-static const char ignored_flags[] = "GUmnxc";
+static const char ignored_flags[] = "GUmnxcs";
+
+/* Sendmail letters whose (optional) value is glued: -Mxvalue (macro),
+ * -Q[reason] (quarantine). The rest of the word goes with them. */
+static const char ignored_glued[] = "MQ";
 
 static int
 add_rcpt(struct cli *c, char *a, struct err *e)
@@ -419,11 +443,16 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 						return -1;
 					continue;
 				}
+				if (strchr(ignored_glued, ch) != NULL) {
+					if (add_ignored(c, "-", arg + j, 0, e) < 0)
+						return -1;
+					break;
+				}
 				/* An unknown letter may take a glued value we
 				 * do not know about, so the rest of the word
 				 * goes with it rather than being read as
 				 * flags (a stray 't' would change delivery). */
-				if (add_ignored(c, "-", arg + j, 0, e) < 0)
+				if (add_unknown(c, "-", arg + j, 0, e) < 0)
 					return -1;
 				break;
 			}
@@ -439,10 +468,13 @@ cli_free(struct cli *c)
 	for (size_t i = 0; i < c->nignored; i++)
 		free(c->ignored[i]);
 	free(c->ignored);
+	for (size_t i = 0; i < c->nunknown; i++)
+		free(c->unknown[i]);
+	free(c->unknown);
 	free(c->rcpts);
-	c->ignored = NULL;
+	c->ignored = c->unknown = NULL;
 	c->rcpts = NULL;
-	c->nignored = c->nrcpts = 0;
+	c->nignored = c->nunknown = c->nrcpts = 0;
 }
 
 void
@@ -469,14 +501,16 @@ cli_usage(FILE *out)
 		"  -O REQUIRETLS=yes      RFC 8689: only over verified TLS to a REQUIRETLS server",
 		"  -L TAG                 syslog tag",
 		"  -odi, -odb, -odq, -odd delivery mode: interactive (default), background, queue only",
-		"  -oem, -oep, -oeq, -oew, -oee",
-		"                         error mode: recorded, errors are always reported by exit code",
+		"  -oep, -oew             errors: one line on stderr and the exit code (the default)",
+		"  -oem                   ... and a bounce mailed to the sender when refused for good",
+		"  -oee                   ... the same, but exit 0 once the bounce is queued",
+		"  -oeq                   errors: the exit code only",
 		"  -v, --debug, -d        print the SMTP transcript on stderr (AUTH redacted)",
 		"  --                     end of options; the rest are recipients",
 		"",
 		"Modes:",
 		"  -bm                    deliver a message (the default)",
-		"  -bp, mailq, --queue    list the queue",
+		"  -bp, -bP, mailq, --queue  list the queue",
 		"  -q[ARG]                run the queue: -q due entries, -qf or --flush all,",
 		"                         -qISUBSTR by id, -qRSUBSTR by recipient, -qSSUBSTR by sender",
 		"  --rmqueue ID|all       remove queued (and failed) entries",
@@ -487,10 +521,13 @@ cli_usage(FILE *out)
 		"                         accepted; they do nothing",
 		"  --version, --help      print the version or this text",
 		"",
-		"Accepted and ignored, so no caller breaks:",
+		"Accepted and ignored, so no caller breaks (listed with -v):",
 		"  -A X, -e X, -h N, -p PROTO, -O OPT=VAL and -o OPT (other than the above),",
-		"  -G, -U, -m, -n, -x, -c, -dX.Y, -MXvalue, any other single letter,",
-		"  -X FILE (sendmail's traffic log: never written)",
+		"  -G, -U, -m, -n, -s, -x, -c, -dX.Y, -MXvalue, -Q[REASON],",
+		"  -X FILE, -D FILE (sendmail's traffic and debug logs: never written)",
+		"Any other option letter is accepted too, with a warning in the log (and",
+		"on stderr when it is a terminal): rejecting options loses cron mail.",
+		"Unknown --long options are errors: only envoi's own users type those.",
 	};
 
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)

@@ -8,7 +8,12 @@
  * Rejecting an option a caller passes loses mail (cron drops its output
  * when the mailer fails), so every sendmail option parses; only unknown
  * "--long" options, a missing required argument, and control characters in
- * addresses or names are errors (EX_USAGE).
+ * addresses or names are errors (EX_USAGE). Options outside sendmail's
+ * vocabulary (an unknown letter, an unknown -b mode) are accepted too, but
+ * listed apart so that main can warn about them: the caller may expect
+ * something envoi does not do. Unknown "--long" options stay errors: no
+ * sendmail caller passes long options, only people typing envoi's own, and
+ * a typo such as "--acount work" must not send mail to "work".
  *
  * Options and recipients may be mixed, as with glibc getopt (which msmtp
  * and most Linux sendmails use); "--" ends the options.
@@ -63,9 +68,13 @@ struct cli {
 	char **rcpts;             /* malloc'd array of pointers into argv */
 	size_t nrcpts;
 	char **ignored;           /* malloc'd array of malloc'd strings: the
-	                           * options accepted and ignored, as given
-	                           * ("-oem" is not here: it is error_mode) */
+	                           * sendmail options accepted and ignored, as
+	                           * given ("-oem" is not here: it is error_mode) */
 	size_t nignored;
+	char **unknown;           /* the same for options sendmail does not
+	                           * have either ("-Z", "-bz"): accepted with a
+	                           * warning */
+	size_t nunknown;
 };
 
 /*

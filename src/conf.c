@@ -1232,8 +1232,25 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 		break;
 	}
 
-	if (cli_file)
+	if (cli_file) {
+		struct stat st;
+
+		/*
+		 * -C names only a file of the caller's own (root may name
+		 * any): a user must never get envoi to use root's
+		 * /etc/envoi.conf (or another user's file, with its
+		 * passwordeval) through -C, whatever its mode bits say;
+		 * sendmail drops privileges for -C for the same reason.
+		 * envoi has no privilege beyond its caller's, so the gap
+		 * between this stat and the open gives nothing away.
+		 */
+		if (stat(cli_file, &st) == 0 && getuid() != 0 &&
+		    st.st_uid != getuid())
+			return err_set(e, EX_CONFIG, "-C %s: refusing a "
+			    "configuration file owned by uid %u (not yours)",
+			    cli_file, (unsigned)st.st_uid);
 		return conf_load_file(c, cli_file, 1, log, e);
+	}
 
 	home = c->home ? xstrdup(c->home) : conf_home();
 	xdg = getenv("XDG_CONFIG_HOME");

@@ -171,6 +171,8 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
  * exist) or else the first existing of $XDG_CONFIG_HOME/envoi/config,
  * ~/.envoirc, ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config. Finding no file
  * at all is not an error here; conf_select says how to configure.
+ * cli_file must be owned by the real uid unless that is root (EX_CONFIG
+ * "-C FILE: refusing a configuration file owned by uid N (not yours)").
  */
 int conf_load(struct conf *c, const char *cli_file, struct log *log,
     struct err *e);

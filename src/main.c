@@ -47,7 +47,33 @@ struct run {
 	                        * root's maildrop (drop.h) */
 	char *user;
 	char *home;
+	int options_reported;
 };
+
+/*
+ * Options outside sendmail's vocabulary: the caller may expect something
+ * envoi does not do, so say so where an admin looks (the log: logfile or
+ * syslog once the account configured them) and, when a person is
+ * watching (stderr is a terminal, or -v), on stderr. Never fatal:
+ * refusing an option is how cron mail gets lost. Called once the log is
+ * configured, or at the end for modes that never read the configuration.
+ */
+static void
+report_options(struct run *r)
+{
+	int show = r->cli.verbose || isatty(STDERR_FILENO);
+
+	if (r->options_reported)
+		return;
+	r->options_reported = 1;
+	for (size_t i = 0; i < r->cli.nunknown; i++) {
+		log_event(&r->log, 1, "warning: option %s is not a sendmail option envoi knows; "
+		          "ignored", r->cli.unknown[i]);
+		if (show)
+			log_warn(&r->log, "option %s is not a sendmail option envoi knows; ignored",
+			         r->cli.unknown[i]);
+	}
+}
 
 static void
 print_version(void)
@@ -97,6 +123,7 @@ load_account(struct run *r, struct err *e)
 	if (r->acct == NULL)
 		return -1;
 	log_configure(&r->log, r->acct->logfile, r->acct->syslog);
+	report_options(r);
 	r->queue_dir = queue_default_dir(r->acct->queue_dir, r->home);
 	if (r->queue_dir == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
@@ -151,6 +178,7 @@ submit_setup(struct run *r, struct err *e)
 	s->dsn_return = r->cli.dsn_return;
 	s->envid = r->cli.envid;
 	s->delivery_mode = r->cli.delivery_mode;
+	s->error_mode = r->cli.error_mode;
 	s->smtputf8 = r->cli.smtputf8;
 	s->requiretls = r->cli.requiretls;
 	/* -B: Debian cron passes -B8BITMIME; no value may ever fail. */
@@ -236,6 +264,9 @@ run_smtp_stdio(struct run *r, struct err *e)
 		r->sub.envid = r->cli.envid;
 		return lsmtp_serve(&r->sub, DROP_SPOOL_DIR, STDIN_FILENO, STDOUT_FILENO, &detached, e);
 	}
+	/* The SMTP replies are the error report; alpine's -oem must not
+	 * add a bounce for a refusal its user has just been shown. */
+	r->sub.error_mode = 0;
 	return lsmtp_serve(&r->sub, NULL, STDIN_FILENO, STDOUT_FILENO, &detached, e);
 }
 
@@ -451,9 +482,12 @@ main(int argc, char **argv)
 			run_send(&r, &e);
 		break;
 	}
+	report_options(&r);
 finish:
 	if (e.ex != EX_OK) {
-		log_error(&r.log, "%s", e.msg);
+		/* -oeq: the exit code alone reports it. */
+		if (r.cli.error_mode != 'q')
+			log_error(&r.log, "%s", e.msg);
 		ex = e.ex;
 	}
 	run_free(&r);

@@ -99,7 +99,16 @@ struct run {
 	const char *dir;
 	struct log *log;
 	struct runq_stats *st;
+	char error_mode;          /* the submission's -oe mode (runq_submit) */
+	char bounce_id[QUEUE_ID_MAX];   /* the last bounce queued, "" = none */
 };
+
+/* -oem / -oee: the submission's own refusal is also mailed back. */
+static int
+mails_errors(const struct run *r)
+{
+	return r->error_mode == 'm' || r->error_mode == 'e';
+}
 
 /* Queue a bounce for the given recipients to the entry's sender. */
 static void
@@ -148,6 +157,7 @@ bounce(struct run *r, const struct account *a, const struct queue_item *it, int 
 		goto fail_remove;
 	log_event(r->log, 0, "id=%s bounce=%s to=<%s> reason='%s'", it->id, q.id, to, reason);
 	r->st->bounced++;
+	snprintf(r->bounce_id, sizeof r->bounce_id, "%s", q.id);
 	queue_entry_free(&q);
 	return;
 fail_remove:
@@ -404,17 +414,20 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			br[nb].action = "failed";
 			nb++;
 		}
-		if (first) {
+		if (first && r->error_mode != 'q') {
 			/* The caller is still there: tell it, in the exit code
-			 * and one line per refused recipient, instead of a bounce. */
+			 * and one line per refused recipient, instead of a bounce
+			 * (unless -oem/-oee ask for one as well). */
 			for (size_t k = 0; k < nb; k++)
 				if (br[k].diagnostic != e.msg)
 					log_error(r->log, "<%s>: %s", br[k].addr, br[k].diagnostic);
 		}
-		/* ...unless others wait for a retry: then the caller gets exit 0
-		 * (the message is queued) and many callers (cron) never show
-		 * stderr, so only a bounce reliably reports the refused ones. */
-		if (nb && (!first || nk))
+		/* A bounce also on the first try when -oem/-oee ask for
+		 * one, or when others wait for a retry: then the caller
+		 * gets exit 0 (the message is queued) and many callers
+		 * (cron) never show stderr, so only a bounce reliably
+		 * reports the refused ones. */
+		if (nb && (!first || nk || mails_errors(r)))
 			bounce(r, a, it, en->fd, br, nb, ret == 0 ?
 			       "the server refused some recipients permanently" :
 			       "the server refused the message permanently");
@@ -501,7 +514,7 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 	struct queue_item *items = NULL;
 	size_t n = 0;
 	long long now = (long long)time(NULL);
-	struct run r = { conf, dir, log, st };
+	struct run r = { conf, dir, log, st, 0, "" };
 	char *done;
 
 	if (queue_list(dir, 0, &items, &n, e) < 0)
@@ -693,9 +706,9 @@ runq_remove(const char *dir, const char *arg, FILE *out, struct err *e)
 
 int
 runq_submit(const struct conf *conf, const struct account *a, const char *dir, const char *id,
-            struct log *log, struct runq_stats *st, struct err *why)
+            char error_mode, struct log *log, struct runq_stats *st, struct err *why)
 {
-	struct run r = { conf, dir, log, st };
+	struct run r = { conf, dir, log, st, error_mode, "" };
 	struct runq_opts o;
 	struct session *s = NULL;
 	struct queue_item *items = NULL;
@@ -719,7 +732,11 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 	memset(&en, 0, sizeof en);
 	en.fd = -1;
 	fate = attempt(&r, a, id, &en, NULL, NULL, &s, &down, 1, others == 0, why);
-	if (fate == RUNQ_DELIVERED && others > 0 && s) {
+	/* A bounce for -oem goes now, over this connection when it is
+	 * still open (else a new one: the server was answering a moment
+	 * ago, it refused for good), with any other due entries of the
+	 * account. */
+	if ((fate == RUNQ_DELIVERED && others > 0 && s) || r.bounce_id[0]) {
 		struct err e;
 		err_init(&e);
 		if (runq_run(conf, dir, &o, s, a->name, log, st, &e) < 0)

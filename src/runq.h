@@ -77,8 +77,16 @@ enum runq_fate { RUNQ_DELIVERED, RUNQ_DEFERRED, RUNQ_FAILED, RUNQ_BUSY };
  * refused recipient on stderr, the entry removed, *why has the exit class
  * (the caller still has the message; no bounce). Temporary: the entry
  * stays with its retry schedule and *why says why. Returns a runq_fate.
+ *
+ * error_mode is sendmail's -oe letter (0 when not given): 'q' prints
+ * nothing; 'm' and 'e' also queue an RFC 3464 bounce to the envelope
+ * sender (never to <>) for what the server refused for good, message or
+ * recipients, and deliver it at once (st->bounced counts it). A session
+ * that could not be set up (certificate, AUTH) bounces nothing: the
+ * report could not travel either, and the exit code says it.
  */
 int runq_submit(const struct conf *conf, const struct account *a, const char *dir,
-                const char *id, struct log *log, struct runq_stats *st, struct err *why);
+                const char *id, char error_mode, struct log *log, struct runq_stats *st,
+                struct err *why);
 
 #endif

@@ -293,13 +293,21 @@ submit_deliver(struct submission *s, int *detached, struct err *e)
 	close(s->q.msg_fd);
 	s->q.msg_fd = -1;
 	memset(&st, 0, sizeof st);
-	fate = runq_submit(s->conf, a, s->queue_dir, s->q.id, s->log, &st, e);
+	fate = runq_submit(s->conf, a, s->queue_dir, s->q.id, s->error_mode, s->log, &st, e);
 	s->fate = fate;
 	switch (fate) {
 	case RUNQ_DELIVERED:
 	case RUNQ_BUSY:
-		return e->ex ? -1 : 0;
 	case RUNQ_FAILED:
+		if (e->ex == 0)
+			return 0;
+		/* -oee: the bounce is the report (sendmail's "BerkNet"
+		 * mode); say so once and exit 0. */
+		if (s->error_mode == 'e' && st.bounced > 0) {
+			log_error(s->log, "%s (reported to <%s> by mail)", e->msg, s->from);
+			err_init(e);
+			return 0;
+		}
 		return -1;
 	case RUNQ_DEFERRED:
 	default:
@@ -315,8 +323,9 @@ submit_deliver(struct submission *s, int *detached, struct err *e)
 		return -1;
 	}
 	/* Safely queued: exit 0 is the promise that it will be delivered or
-	 * bounced. One line says so. */
-	log_error(s->log, "queued %s: %s; will retry", s->q.id, e->msg);
+	 * bounced. One line says so (not with -oeq). */
+	if (s->error_mode != 'q')
+		log_error(s->log, "queued %s: %s; will retry", s->q.id, e->msg);
 	err_init(e);
 	return 0;
 }

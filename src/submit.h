@@ -45,6 +45,7 @@ struct submission {
 	int body;                    /* -B: 0 from the content, 7, 8 */
 	int smtputf8;                /* -O SMTPUTF8=: 0 when needed, 1 yes, 2 no */
 	int requiretls;              /* -O REQUIRETLS=yes */
+	char error_mode;             /* -oe: 0 (= 'p'), 'p', 'w', 'q', 'm', 'e' */
 
 	/* Filled in (owned; submit_free releases them). */
 	char *from;                  /* the envelope sender chosen; "" = <> */
@@ -106,6 +107,12 @@ int submit_spool(struct submission *s, int fd, struct err *e);
  * when it was refused for good (the entry is gone; e says why, with
  * runq_submit's class) or, for a `queue off` account, failed temporarily
  * (EX_TEMPFAIL, nothing kept).
+ *
+ * error_mode (sendmail's -oe): 'm' also mails a bounce to the envelope
+ * sender when the message is refused for good (the return stays -1);
+ * 'e' does the same and returns 0 once the bounce is queued, since the
+ * error has then been reported; 'q' logs no "queued" line; 'p', 'w' and
+ * 0 are the default.
  */
 int submit_deliver(struct submission *s, int *detached, struct err *e);
 

@@ -2,7 +2,8 @@
 # cli.sh - the sendmail command line and message intake, end to end with
 # the real binary: real callers' argv (Debian cron, PHP, mutt, -t with Bcc),
 # injection through arguments, -X never honoured, bad input refused with
-# EX_DATAERR and nothing left in the spool, config errors, server down.
+# EX_DATAERR and nothing left in the spool, config errors, unknown options
+# warned about, -oem/-oee/-oeq error modes, -C ownership, server down.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 
@@ -175,6 +176,114 @@ EOF
 run_envoi -C "$TESTDIR/msmtp.conf" bob@example.org
 like "$STDERR" 'proxy_host.*not implemented' "an unimplemented msmtp directive only warns"
 is "$STATUS" 75 "... and the file still works (here: nothing listens, so 75)"
+
+# --- options sendmail does not have: accepted, warned about in the log;
+# stderr stays quiet when it is not a terminal (cron mails stderr)
+server
+std_config "$CONF" "logfile $TESTDIR/opts.log"
+std_message unknown >"$INPUT"
+run_envoi -C "$CONF" -Z -m -h 5 bob@example.org
+wait_server
+is_status 0 "an unknown option (-Z) does not stop the mail"
+is "$STDERR" "" "... and stderr (not a terminal) stays quiet"
+like "$(cat "$TESTDIR/opts.log")" 'warning: option -Z is not a sendmail option envoi knows; ignored' \
+    "... the log says which option was ignored"
+unlike "$(cat "$TESTDIR/opts.log")" 'option -(m|h)' "known sendmail options (-m, -h 5) are not warned about"
+server
+std_message unknown-v >"$INPUT"
+run_envoi -C "$CONF" -v -Z -m bob@example.org
+wait_server
+like "$STDERR" 'envoi: warning: option -Z is not a sendmail option envoi knows; ignored' "with -v the warning is on stderr too"
+like "$STDERR" 'option -m accepted and ignored' "... and -v lists the known ignored ones"
+if [ -z "$ENVOI_WRAP" ] && script -qec true /dev/null >/dev/null 2>&1; then
+	server
+	std_message unknown-tty >"$INPUT"
+	out=$(script -qec "$(printf '%q ' "$ENVOI" -C "$CONF" -Z bob@example.org) <$(printf '%q' "$INPUT")" /dev/null 2>&1)
+	wait_server
+	like "$out" 'warning: option -Z is not a sendmail option envoi knows' "on a terminal, the warning is on stderr"
+else
+	skip "on a terminal, the warning is on stderr" "no script(1), or under valgrind"
+fi
+
+# --- -oem / -oee / -oeq: a permanent refusal of the submission's own try
+oe_server() {  # the first RCPT is refused; a bounce may follow
+	start_server - -n 2 <<'EOF'
+tls starttls
+auth PLAIN
+user alice secret
+on RCPT#1@1 reply 550 5.1.1 <nobody@example.org>: no such user
+EOF
+	std_config "$CONF" "domain client.example"
+}
+oe_server
+std_message oem >"$INPUT"
+run_envoi -C "$CONF" -oem nobody@example.org
+wait_server 5
+is_status 67 "-oem: the exit code still reports the refusal (EX_NOUSER)"
+like "$STDERR" '550 5\.1\.1' "... and the one line on stderr"
+is "$(sed -n 1p "$MAILDIR/env-1.txt" | sed 's/ SIZE=.*//;s/ BODY=.*//')" "MAIL FROM:<>" "-oem: a bounce was sent, from <>"
+is "$(sed -n 2p "$MAILDIR/env-1.txt" | sed 's/ NOTIFY=.*//')" "RCPT TO:<sender@example.org>" "... to the envelope sender, through the same server"
+bounce=$(tr -d '\r' <"$MAILDIR/msg-1.eml" 2>/dev/null)
+like "$bounce" 'report-type=delivery-status' "... an RFC 3464 report"
+like "$bounce" $'Final-Recipient: rfc822; ?nobody@example.org\nAction: failed\nStatus: 5\\.1\\.1' "... naming the refused recipient and status"
+like "$bounce" 'Message-ID: <test-oem@example.org>' "... with the original's headers"
+is "$(queue_entries)" 0 "... and nothing is left in the queue"
+
+oe_server
+std_message oee >"$INPUT"
+run_envoi -C "$CONF" -oee nobody@example.org
+wait_server 5
+is_status 0 "-oee: exit 0 once the error went back by mail"
+like "$STDERR" 'reported to <sender@example.org> by mail' "... saying so on stderr"
+ok "... the bounce was delivered" test -s "$MAILDIR/msg-1.eml"
+
+oe_server
+std_message oeq >"$INPUT"
+run_envoi -C "$CONF" -oeq nobody@example.org
+wait_server 1
+is_status 67 "-oeq: the exit code reports the refusal"
+is "$STDERR" "" "... and nothing is printed"
+ok "... no bounce" test ! -e "$MAILDIR/msg-1.eml"
+
+oe_server
+std_message oem-null >"$INPUT"
+run_envoi -C "$CONF" -oem -f '<>' nobody@example.org
+wait_server 1
+is_status 67 "-oem with the null sender: exit code only"
+ok "... never a bounce to <>" test ! -e "$MAILDIR/msg-1.eml"
+
+# --- -C: only the caller's own file (root may use any)
+# (without a password: a file holding one must be the caller's anyway)
+printf '%s\n' "account default" "host 127.0.0.1" "queue_dir $QUEUE" >"$TESTDIR/other.conf"
+chown 65534 "$TESTDIR/other.conf"
+INPUT=/dev/null
+run_envoi -C "$TESTDIR/other.conf" -bp
+is_status 0 "root may use a -C file owned by someone else"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	pub=$(mktemp -d /tmp/envoi-cflag.XXXXXX)
+	chmod 755 "$pub"
+	mkdir "$pub/q" && chown 65534 "$pub/q"
+	printf '%s\n' "account default" "host 127.0.0.1" "queue_dir $pub/q" >"$pub/root.conf"
+	cp "$pub/root.conf" "$pub/nobody.conf"
+	chmod 644 "$pub/root.conf" "$pub/nobody.conf"
+	chown 65534 "$pub/nobody.conf"
+	as_nobody() {
+		# shellcheck disable=SC2086 # ENVOI_WRAP is a command prefix
+		setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$pub" \
+		    $ENVOI_WRAP "$ENVOI" "$@" </dev/null >"$pub/out" 2>"$pub/err"
+		STATUS=$?
+		STDERR=$(cat "$pub/err")
+	}
+	as_nobody -C "$pub/root.conf" -bp
+	is_status 78 "-C with a file owned by another uid: EX_CONFIG"
+	like "$STDERR" "-C $pub/root.conf: refusing a configuration file owned by uid 0 \\(not yours\\)" "... saying why"
+	as_nobody -C "$pub/nobody.conf" -bp
+	is_status 0 "-C with the caller's own file works"
+	rm -rf "$pub"
+else
+	skip "-C ownership as another user" "needs root and setpriv"
+fi
+INPUT=$TESTDIR/message
 
 # --- server down: with the queue on (the default), queued and exit 0
 ENVOI_QUEUE_ON=1 std_config "$CONF" "port 1"

@@ -27,6 +27,8 @@ struct want {
 	const char *rcpt[3];
 	size_t nignored;
 	const char *ign[3];
+	size_t nunknown;            /* options sendmail does not have either */
+	const char *unk[2];
 	const char *msg_has;        /* substring of the error message */
 };
 
@@ -109,7 +111,9 @@ static const struct {
 	{ "-ba", { "sendmail", "-ba" }, { .mode = CLI_NOOP } },
 	{ "-bl", { "sendmail", "-bl" }, { .mode = CLI_NOOP } },
 	{ "-bz unknown", { "sendmail", "-bz", "x" },
-	  { .nrcpts = 1, .rcpt = { "x" }, .nignored = 1, .ign = { "-bz" } } },
+	  { .nrcpts = 1, .rcpt = { "x" }, .nunknown = 1, .unk = { "-bz" } } },
+	{ "-bP queue statistics", { "sendmail", "-bP" }, { .mode = CLI_LIST_QUEUE } },
+	{ "-b d separate", { "sendmail", "-b", "d" }, { .mode = CLI_NOOP } },
 	{ "-q", { "sendmail", "-q" }, { .mode = CLI_RUN_QUEUE, .queue = "" } },
 	{ "-q30m", { "sendmail", "-q30m" }, { .mode = CLI_RUN_QUEUE, .queue = "30m" } },
 	{ "-qf", { "sendmail", "-qf" }, { .mode = CLI_RUN_QUEUE, .queue = "f" } },
@@ -171,6 +175,47 @@ static const struct {
 	{ "--from=<>", { "s", "--from=<>" }, { .from = "" } },
 	{ "--read-recipients", { "s", "--read-recipients" }, { .t = 1 } },
 
+	/* ---- Postfix sendmail(1), option by option, as callers write them ---- */
+	{ "-Am", { "sendmail", "-Am", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-Am" } } },
+	{ "-A m separate", { "sendmail", "-A", "m", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-A m" } } },
+	{ "-Ac", { "sendmail", "-Ac" }, { .nignored = 1, .ign = { "-Ac" } } },
+	{ "-B 7BIT", { "sendmail", "-B", "7BIT", "a@b" },
+	  { .body = "7BIT", .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "-G", { "sendmail", "-G", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-G" } } },
+	{ "-L tag, separate", { "sendmail", "-L", "cron-mail", "a@b" },
+	  { .tag = "cron-mail", .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "-N never", { "sendmail", "-N", "never", "a@b" },
+	  { .notify = "never", .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "-N success,delay,failure", { "sendmail", "-Nsuccess,delay,failure" },
+	  { .notify = "success,delay,failure" } },
+	{ "-R hdrs", { "sendmail", "-R", "hdrs", "a@b" },
+	  { .ret = "hdrs", .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "-U", { "sendmail", "-U", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-U" } } },
+	{ "-V envid", { "sendmail", "-V", "envid-42", "a@b" },
+	  { .envid = "envid-42", .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "-XV (Postfix VERP)", { "sendmail", "-XV", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-XV" } } },
+	{ "-X file", { "sendmail", "-X", "/tmp/traffic.log", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-X /tmp/traffic.log" } } },
+	{ "-bd -bh -bt: the last mode wins", { "sendmail", "-bd", "-bh", "-bt" }, { .mode = CLI_NOOP } },
+	{ "-bs", { "sendmail", "-bs" }, { .mode = CLI_SMTP_STDIO } },
+	{ "-h 5", { "sendmail", "-h", "5", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-h 5" } } },
+	{ "-h5 glued", { "sendmail", "-h5" }, { .nignored = 1, .ign = { "-h5" } } },
+	{ "-n -m", { "sendmail", "-n", "-m", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 2, .ign = { "-n", "-m" } } },
+	{ "-oA/etc/aliases", { "sendmail", "-oA/etc/aliases" },
+	  { .nignored = 1, .ign = { "-oA/etc/aliases" } } },
+	{ "-O x=y", { "sendmail", "-O", "QueueSortOrder=host", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-O QueueSortOrder=host" } } },
+	{ "-p proto glued", { "sendmail", "-pesmtp:client" }, { .nignored = 1, .ign = { "-pesmtp:client" } } },
+	{ "-q30m interval", { "sendmail", "-bd", "-q30m" }, { .mode = CLI_RUN_QUEUE, .queue = "30m" } },
+	{ "-I", { "sendmail", "-I" }, { .mode = CLI_NEWALIASES } },
+
 	/* ---- accepted and ignored ---- */
 	{ "-X FILE never honoured", { "s", "-X", "/var/www/shell.php", "a@b" },
 	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-X /var/www/shell.php" } } },
@@ -186,7 +231,16 @@ static const struct {
 	{ "-G -U -n -x -c", { "s", "-GU", "-n", "-xc" },
 	  { .nignored = 5, .ign = { "-G", "-U", "-n" } } },
 	{ "unknown letter keeps the rest of its word", { "s", "-Zti", "a@b" },
-	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-Zti" } } },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nunknown = 1, .unk = { "-Zti" } } },
+	{ "unknown letters and ignored ones apart", { "s", "-m", "-W", "-h", "3", "-y1", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 2, .ign = { "-m", "-h 3" },
+	    .nunknown = 2, .unk = { "-W", "-y1" } } },
+	{ "digit option is unknown", { "s", "-9", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nunknown = 1, .unk = { "-9" } } },
+	{ "-D FILE never written", { "s", "-D", "/tmp/debug", "a@b" },
+	  { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-D /tmp/debug" } } },
+	{ "-Q quarantine, -s", { "s", "-Qreason", "-s" },
+	  { .nignored = 2, .ign = { "-Qreason", "-s" } } },
 	{ "-MXvalue", { "s", "-Mrfoo" }, { .nignored = 1, .ign = { "-Mrfoo" } } },
 	{ "-ex", { "s", "-eq", "a@b" }, { .nrcpts = 1, .rcpt = { "a@b" }, .nignored = 1, .ign = { "-eq" } } },
 
@@ -271,6 +325,9 @@ check(size_t k)
 	is_int(c.nignored, w->nignored, "%s: ignored count", name);
 	for (size_t i = 0; i < w->nignored && i < 3; i++)
 		is_str(i < c.nignored ? c.ignored[i] : NULL, w->ign[i], "%s: ignored %zu", name, i);
+	is_int(c.nunknown, w->nunknown, "%s: unknown count", name);
+	for (size_t i = 0; i < w->nunknown && i < 2; i++)
+		is_str(i < c.nunknown ? c.unknown[i] : NULL, w->unk[i], "%s: unknown %zu", name, i);
 	cli_free(&c);
 }
 
