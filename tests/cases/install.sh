@@ -43,7 +43,9 @@ like "$STDOUT" "^Queue: $QUEUE" "mailq lists the queue (as -bp)"
 like "$STDOUT" 'Mail queue is empty' "... which is empty"
 ENVOI=$D/usr/bin/newaliases run_envoi
 is_status 0 "newaliases exits 0 (as -bi)"
-is "$STDOUT" "" "... and prints nothing on stdout"
+like "$STDOUT" 'aliases' "... and reports on the aliases file, as -bi does"
+ENVOI=$D/usr/sbin/sendmail run_envoi -bi
+is "$STDOUT" "$(ENVOI=$D/usr/bin/newaliases run_envoi; printf '%s' "$STDOUT")" "... the same output as sendmail -bi"
 ENVOI=$D/usr/lib/sendmail run_envoi -bp
 like "$STDOUT" 'Mail queue is empty' "/usr/lib/sendmail -bp lists the queue"
 INPUT=$TESTDIR/message
