@@ -580,13 +580,16 @@ session_open_route(struct session **sp, const struct conf *conf, const struct ac
 	}
 	if (nseen > 1) {
 		/* The primary's reason first: it is the account the entry
-		 * belongs to. A permanent refusal by a fallback is its own
-		 * configuration fault and is reported as such. */
+		 * belongs to. While any host may recover the message waits
+		 * for it: a fallback that refuses for good (its certificate,
+		 * its password) is its own configuration fault, named in the
+		 * message, and must not fail a message the primary will take
+		 * later. */
 		struct err last = *e;
-		int ex = moves_on(last.ex) ? (temporary ? EX_TEMPFAIL : first.ex) : last.ex;
+		int ex = temporary ? EX_TEMPFAIL : moves_on(last.ex) ? first.ex : last.ex;
 
 		err_set(e, ex, "%s; fallback account %s: %s", first.msg, cur->name, last.msg);
-		e->smtp_code = last.smtp_code;
+		e->smtp_code = ex == EX_TEMPFAIL ? first.smtp_code : last.smtp_code;
 	}
 	account_free(cur);
 	return -1;

@@ -84,9 +84,10 @@ int session_open(struct session **s, const struct account *a, struct log *log,
  * than 8 end the route with a warning; conf_select refuses them already).
  * The session owns a fallback account it opened with; session_account and
  * session_host say which account and host were used. conf NULL: no
- * fallback. On -1, *e starts with a's own reason; a fallback's permanent
- * refusal gives its class, otherwise EX_TEMPFAIL when anything failed
- * temporarily.
+ * fallback. On -1, *e starts with a's own reason and is EX_TEMPFAIL when
+ * anything failed temporarily: a fallback that refuses for good is named
+ * in the message but cannot fail a message a's hosts may still take;
+ * otherwise a fallback's permanent class.
  */
 int session_open_route(struct session **s, const struct conf *conf, const struct account *a,
                        struct log *log, struct err *e);

@@ -121,12 +121,9 @@ is "$(entries)" 0 "... nothing queued (the caller has the message and the exit c
 like "$(cat "$LOG")" 'host=127\.0\.0\.2 unusable \(not trying other hosts\): certificate' \
     "log: why the other hosts were not tried"
 
-# --- every host down: fallback_account, with its own credentials
-start_named fb -n 1 < <(auth_script "user bob backup-secret")
-FBPORT=$PORT
-free_port
-config "127.0.0.2, 127.0.0.1" "fallback_account backup"
-cat >>"$CONF" <<EOF
+backup_config() {  # the primary's hosts down, then account backup on $FBPORT
+	config "127.0.0.2, 127.0.0.1" "fallback_account backup"
+	cat >>"$CONF" <<EOF
 account backup
 host 127.0.0.1
 port $FBPORT
@@ -141,6 +138,13 @@ domain client.example
 queue_dir $QUEUE
 logfile $LOG
 EOF
+}
+
+# --- every host down: fallback_account, with its own credentials
+start_named fb -n 1 < <(auth_script "user bob backup-secret")
+FBPORT=$PORT
+free_port
+backup_config
 std_message fallback >"$INPUT"
 : >"$LOG"
 run_envoi -C "$CONF" bob@example.org
@@ -152,6 +156,26 @@ like "$(cat "$TRANSCRIPT")" 'I: authenticated bob with PLAIN' "... with the fall
 like "$(cat "$LOG")" 'account=default failed \(.*\); trying fallback_account backup' "log: the switch to the fallback"
 like "$(cat "$LOG")" 'account=default fallback=backup host=127\.0\.0\.1 message-id=<test-fallback@' \
     "log: the entry's account, the fallback that delivered it, and its host"
+
+# --- the primary is only down, the fallback refuses for good (its password
+# is wrong): the message stays queued for the primary, the fallback's fault
+# is named
+start_named fbbad -n 1 < <(auth_script "user bob another-secret")
+FBPORT=$PORT
+free_port
+backup_config
+std_message fbbad >"$INPUT"
+: >"$LOG"
+run_envoi -C "$CONF" bob@example.org
+is_status 0 "primary down, fallback refuses AUTH: exit 0 (queued for the primary)"
+like "$STDERR" '^envoi: queued [0-9a-f]+: .*fallback account backup: .*; will retry$' \
+    "... one line naming the fallback's failure"
+like "$(cat "$LOG")" 'deferred: .*fallback account backup: authentication failed: 535' \
+    "log: the entry deferred, naming the fallback's refusal"
+is "$(entries)" 1 "... the entry is kept"
+use fbbad
+wait_server
+run_envoi -C "$CONF" --rmqueue all
 
 # --- everything down, no fallback: queued, exit 0
 free_port
