@@ -1,0 +1,68 @@
+#!/bin/bash
+# Real callers, part 1: the daemons that mail job output, with envoi as
+# /usr/sbin/sendmail inside a private mount namespace (tests/stack/
+# callers.sh) and the real Postfix + Dovecot stack behind it:
+#   - Debian cron: a private `cron -f` reads a test crontab for root (the
+#     private /etc/crontab and /etc/cron.d are emptied, so no real system
+#     job runs); a job without MAILTO mails the crontab owner (root ->
+#     alice@example.org through the aliases file), a job after
+#     MAILTO=dave mails dave (no alias: qualified with the account's
+#     domain). Cron calls "sendmail -FCronDaemon -i -B8BITMIME -oem root"
+#     and sends "From: root (Cron Daemon)".
+#   - at: a job queued with `at now` before a private `atd -f` starts, so
+#     atd runs it at once and mails its output to root.
+# Cron runs jobs on minute boundaries: the one wait here is up to ~70 s.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/stack/callers.sh"
+
+callers_need cron atd at
+stack_up
+callers_setup
+
+# --- cron: only our crontab
+: >/etc/crontab
+rm -f /etc/cron.d/* /var/spool/cron/crontabs/*
+s_owner=$(stack_subject cron-owner)
+s_mailto=$(stack_subject cron-mailto)
+cat >/var/spool/cron/crontabs/root <<EOF
+# envoi test crontab (private mount namespace)
+* * * * * echo "$s_owner"
+MAILTO=dave
+* * * * * echo "$s_mailto"; echo "second line of output"
+EOF
+chown root:crontab /var/spool/cron/crontabs/root
+chmod 600 /var/spool/cron/crontabs/root
+cron -f -L 15 >"$TESTDIR/cron.out" 2>&1 &
+CRON_PID=$!
+CALLERS_PIDS="$CALLERS_PIDS $CRON_PID"
+
+# --- at: queue the job first, so atd runs it as soon as it starts
+s_at=$(stack_subject at)
+rm -f /var/spool/cron/atjobs/[!.]* /run/atd.pid
+out=$(echo "echo '$s_at'" | at now 2>&1)
+like "$out" 'job [0-9]+ at' "at now: the job is queued" || diag "$out"
+atd -f >"$TESTDIR/atd.out" 2>&1 &
+ATD_PID=$!
+CALLERS_PIDS="$CALLERS_PIDS $ATD_PID"
+callers_check_delivery at alice@example.org "$s_at"
+like "$([ -f "$CALLERS_FILE" ] && stack_body "$CALLERS_FILE")" "^$s_at\$" \
+	"at: the job's output is the body"
+like "$([ -f "$CALLERS_FILE" ] && stack_header "$CALLERS_FILE" To)" 'alice@example\.org' \
+	"at: To: root rewritten to root's alias"
+
+# --- cron: both jobs run at the next minute boundary
+CALLERS_WAIT=75 callers_check_delivery "cron, crontab owner" alice@example.org "$s_owner"
+f=$CALLERS_FILE
+like "$([ -f "$f" ] && stack_header "$f" From)" '^alice@example\.org \(Cron Daemon\)$' \
+	"cron: From: root (Cron Daemon) rewritten, display name kept"
+like "$([ -f "$f" ] && stack_header "$f" Subject)" '^Cron <root@' "cron: cron's own Subject"
+CALLERS_WAIT=10 callers_check_delivery "cron, MAILTO=dave" dave@example.org "$s_mailto"
+like "$([ -f "$CALLERS_FILE" ] && stack_body "$CALLERS_FILE" | tr '\n' '|')" \
+	"^$s_mailto\\|second line of output\\|\$" "cron: the whole output is the body"
+ok "cron: no complaint from cron about the mailer" \
+	eval '! grep -Ei "status|mta|error" "$TESTDIR/cron.out"' || diag "$(cat "$TESTDIR/cron.out")"
+callers_stop $CALLERS_PIDS
+CALLERS_PIDS=
+
+callers_checker_clean
+done_testing

@@ -1,0 +1,300 @@
+# tests/stack/callers.sh - sourced by tests/cases/callers-*.sh (bash).
+#
+# envoi installed as the system's sendmail for real callers (cron, at,
+# mail(1), mutt, PHP, sudo, monitoring checks...) without touching the
+# real system. The test script runs in a private mount namespace
+# (callers_unshare re-executes it under `unshare -m`), where
+#   - /etc, /run, /root, /var/spool and envoi's compiled-in sysconfdir and
+#     localstatedir/spool get a private writable layer (overlayfs over a
+#     tmpfs): what the test writes there (envoi.conf, the aliases file,
+#     crontabs, sudoers.d, at jobs, pid files, envoi's system queue) exists
+#     only inside the namespace and vanishes with it;
+#   - /usr/sbin/sendmail is the built envoi, bind-mounted; Debian's
+#     symlinks /usr/lib/sendmail, /usr/bin/mailq and /usr/bin/newaliases
+#     point at it, so argv[0] dispatch is exercised as installed. Under a
+#     checker (valgrind through ENVOI_WRAP, or an ASan build) it is a small
+#     wrapper that runs envoi under the checker with the report going to a
+#     file, because a caller such as cron discards the mailer's stderr;
+#     callers_checker_clean then turns any report into a failed test.
+#
+# A test script sources this file instead of tests/lib.sh: it re-executes
+# the script in the namespace (callers_unshare), then sources lib.sh and
+# functions.sh there. The script then calls stack_up and callers_setup.
+#
+# After callers_setup: CALLERS_CONF (the system envoi.conf, mode 0600,
+# for the stack's alice with aliases and header rewriting), CALLERS_ALIASES
+# (its aliases file), CALLERS_QUEUE (root's queue directory), CALLERS_RUN
+# (a private directory under /run for pid files and logs), CALLERS_PIDS
+# (daemons started by the script: stopped by PID at exit) and the helpers
+# below.
+
+# callers_unshare "$@": re-execute the calling script in a new mount
+# namespace (root only; otherwise the whole script is skipped).
+callers_unshare() {
+	[ -z "${ENVOI_CALLERS_NS:-}" ] || return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "1..0 # SKIP needs root (mount namespace, Postfix stack, daemons)"
+		exit 0
+	fi
+	if ! command -v unshare >/dev/null 2>&1; then
+		echo "1..0 # SKIP unshare(1) not installed (util-linux)"
+		exit 0
+	fi
+	if ! unshare -m --propagation private true 2>/dev/null; then
+		echo "1..0 # SKIP cannot create a mount namespace here"
+		exit 0
+	fi
+	ENVOI_CALLERS_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+}
+
+# callers_need PROGRAM...: skip the whole script unless every PROGRAM is
+# installed (tools/install-deps installs them all).
+callers_need() {
+	local p
+	for p in "$@"; do
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH command -v "$p" >/dev/null 2>&1 ||
+			skip_all "$p not installed (see tools/install-deps)"
+	done
+}
+
+# The directories envoi was built to use (Makefile.am exports them; a
+# script run by hand reads the build tree's Makefile).
+_callers_dirs() {
+	local mk=$top_builddir/Makefile prefix
+	if [ -z "${ENVOI_SYSCONFDIR:-}" ] || [ -z "${ENVOI_LOCALSTATEDIR:-}" ]; then
+		[ -f "$mk" ] || bail_out "ENVOI_SYSCONFDIR unset and no $mk"
+		prefix=$(sed -n 's/^prefix = //p' "$mk")
+		: "${ENVOI_SYSCONFDIR:=$(sed -n 's/^sysconfdir = //p' "$mk" | sed "s|\${prefix}|$prefix|")}"
+		: "${ENVOI_LOCALSTATEDIR:=$(sed -n 's/^localstatedir = //p' "$mk" | sed "s|\${prefix}|$prefix|")}"
+	fi
+}
+
+# _callers_private DIR: give DIR (or its nearest existing ancestor) a
+# private writable layer, unless an ancestor already has one. Mounts
+# below it (a container's /etc/hosts, /run/lock...) are carried over.
+_callers_layers=
+_callers_private() {
+	local d=$1 l n sub keep
+	while [ ! -d "$d" ]; do
+		d=$(dirname "$d")
+	done
+	for l in $_callers_layers; do
+		case $d/ in
+		"$l"/*) return 0 ;;
+		esac
+	done
+	n=$(echo "$_callers_layers" | wc -w)
+	mkdir -p "$_callers_ns/$n/u" "$_callers_ns/$n/w" "$_callers_ns/$n/keep" ||
+		bail_out "cannot make overlay directories"
+	# Mount points below d, outermost first (field 5 of mountinfo, with
+	# octal escapes for blanks; such names are not expected below these).
+	sub=$(awk -v d="$d/" 'substr($5, 1, length(d)) == d { print $5 }' \
+		/proc/self/mountinfo | sort -u)
+	for l in $sub; do
+		keep=$_callers_ns/$n/keep/$(echo "$l" | tr / _)
+		if [ -d "$l" ]; then mkdir -p "$keep"; else : >"$keep"; fi
+		mount --bind "$l" "$keep" || bail_out "cannot keep mount $l"
+	done
+	mount -t overlay overlay \
+		-o "lowerdir=$d,upperdir=$_callers_ns/$n/u,workdir=$_callers_ns/$n/w" "$d" ||
+		bail_out "cannot overlay $d (overlayfs needed)"
+	for l in $sub; do
+		keep=$_callers_ns/$n/keep/$(echo "$l" | tr / _)
+		mount --bind "$keep" "$l" 2>/dev/null ||
+			diag "could not restore mount $l in the namespace"
+		# Nothing below our tmpfs may stay a window on the real system.
+		umount -l "$keep"
+	done
+	_callers_layers="$_callers_layers $d"
+}
+
+# callers_setup: the private layers, envoi as /usr/sbin/sendmail, the
+# system configuration and aliases. Call after stack_up, inside the
+# namespace.
+callers_setup() {
+	local target san
+	[ -n "${ENVOI_CALLERS_NS:-}" ] || bail_out "callers_setup outside the namespace"
+	_callers_dirs
+	# Not inside TESTDIR: lib.sh removes that with rm -rf.
+	_callers_ns=$(mktemp -d /tmp/envoi-callers.XXXXXX) ||
+		bail_out "mktemp failed"
+	mount -t tmpfs -o mode=0755 callers "$_callers_ns" ||
+		bail_out "cannot mount a tmpfs on $_callers_ns"
+	# Daemons the script starts (CALLERS_PIDS) stop before the stack
+	# does; the rest is functions.sh's and lib.sh's cleanup.
+	CALLERS_PIDS=
+	trap '_stack_rc=$?; callers_stop $CALLERS_PIDS; stack_down; _callers_unmount; (exit $_stack_rc); _cleanup' EXIT
+	_callers_private /etc
+	_callers_private /run
+	# Mail programs write dead.letter, sent folders, history into the
+	# real home of the user they run as, whatever HOME says.
+	_callers_private /root
+	_callers_private /var/spool
+	_callers_private "$ENVOI_SYSCONFDIR"
+	_callers_private "$ENVOI_LOCALSTATEDIR/spool"
+
+	CALLERS_RUN=/run/envoi-callers
+	mkdir -p "$CALLERS_RUN/bin" "$CALLERS_RUN/san" && chmod 755 "$CALLERS_RUN" &&
+		chmod 1777 "$CALLERS_RUN/san" || bail_out "cannot make $CALLERS_RUN"
+
+	# The checker passes: valgrind (ENVOI_WRAP) or an ASan/UBSan build.
+	CALLERS_CHECKER=
+	if [ -n "$ENVOI_WRAP" ]; then
+		CALLERS_CHECKER=valgrind
+	elif grep -qa __asan_init "$ENVOI"; then
+		CALLERS_CHECKER=asan
+	fi
+	target=$ENVOI
+	if [ -n "$CALLERS_CHECKER" ]; then
+		san=$CALLERS_RUN/san
+		for n in sendmail mailq newaliases; do
+			ln -s "$ENVOI" "$CALLERS_RUN/bin/$n"
+		done
+		target=$CALLERS_RUN/sendmail-wrapper
+		{
+			echo '#!/bin/sh'
+			echo "# envoi under $CALLERS_CHECKER as /usr/sbin/sendmail (tests/stack/callers.sh)"
+			echo 'PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH'
+			echo 'name=${0##*/}'
+			echo 'case $name in mailq|newaliases) ;; *) name=sendmail ;; esac'
+			echo "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=98:log_path=$san/asan"
+			echo "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$san/ubsan"
+			echo 'export ASAN_OPTIONS UBSAN_OPTIONS'
+			if [ "$CALLERS_CHECKER" = valgrind ]; then
+				echo "$ENVOI_WRAP --log-file=$san/valgrind.%p $CALLERS_RUN/bin/\$name \"\$@\""
+			else
+				echo "$CALLERS_RUN/bin/\$name \"\$@\""
+			fi
+			echo 'rc=$?'
+			echo "echo \"\$name \$rc\" >>$san/status"
+			echo 'exit $rc'
+		} >"$target"
+		chmod 755 "$target"
+	fi
+	[ -e /usr/sbin/sendmail ] || bail_out "/usr/sbin/sendmail missing (postfix provides one)"
+	mount --bind "$target" /usr/sbin/sendmail ||
+		bail_out "cannot bind-mount envoi on /usr/sbin/sendmail"
+	# Debian: /usr/lib/sendmail -> ../sbin/sendmail. Where it is a file of
+	# its own, cover it too.
+	if [ -e /usr/lib/sendmail ] && [ ! -L /usr/lib/sendmail ]; then
+		mount --bind "$target" /usr/lib/sendmail ||
+			bail_out "cannot bind-mount envoi on /usr/lib/sendmail"
+	fi
+
+	CALLERS_ALIASES=$ENVOI_SYSCONFDIR/aliases
+	CALLERS_CONF=$ENVOI_SYSCONFDIR/envoi.conf
+	CALLERS_QUEUE=$ENVOI_LOCALSTATEDIR/spool/envoi
+	mkdir -p "$ENVOI_SYSCONFDIR" || bail_out "cannot make $ENVOI_SYSCONFDIR"
+	# Local names as cron, at, sudo and PHP use them. dave has no entry:
+	# he is qualified with the account's domain.
+	cat >"$CALLERS_ALIASES" <<-EOF
+		# envoi test aliases (tests/stack/callers.sh)
+		root: alice@example.org
+		postmaster: root
+		www-data: carol@example.net
+		nobody: root
+	EOF
+	# The system configuration: root-only, envoi's default system queue,
+	# a log to read back.
+	ENVOI_QUEUE_DIRECTIVE= stack_config "$CALLERS_CONF" starttls \
+		"domain example.org" "aliases $CALLERS_ALIASES" "rewrite_headers on" \
+		"logfile $CALLERS_RUN/envoi.log"
+	chmod 600 "$CALLERS_CONF"
+	# Nothing from the real root's home: HOME points into TESTDIR
+	# (lib.sh) for the callers run here, but daemons use root's own home,
+	# where a real ~/.envoirc would win over the system file.
+	for f in /root/.envoirc /root/.msmtprc /root/.config/envoi/config /root/.config/msmtp/config; do
+		[ ! -e "$f" ] || skip_all "$f exists and would override the test's system configuration"
+	done
+}
+
+# callers_from_ok FILE [ADDRESS]: the delivered message has one From
+# header whose address is ADDRESS (default alice@example.org, root's
+# alias), i.e. no bare or host-local sender escaped.
+callers_from_ok() {
+	local from want
+	[ -f "$1" ] || return 1
+	want=$(printf '%s' "${2:-alice@example.org}" | sed 's/\./\\./g')
+	from=$(stack_header "$1" From)
+	[ "$(printf '%s\n' "$from" | wc -l)" -eq 1 ] || return 1
+	printf '%s\n' "$from" | grep -Eq "(^|[<( ])$want([>) ]|\$)"
+}
+
+# callers_headers_ok FILE: exactly one Date and one Message-ID, both
+# well-formed enough for a mail client (Date has a numeric zone,
+# Message-ID is <left@right>).
+callers_headers_ok() {
+	local d m
+	[ -f "$1" ] || return 1
+	d=$(stack_header "$1" Date)
+	m=$(stack_header "$1" Message-ID)
+	[ "$(printf '%s\n' "$d" | wc -l)" -eq 1 ] &&
+		[ "$(printf '%s\n' "$m" | wc -l)" -eq 1 ] &&
+		printf '%s\n' "$d" | grep -Eq '[0-9]{1,2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}(:[0-9]{2})? [-+][0-9]{4}' &&
+		printf '%s\n' "$m" | grep -Eq '^<[^<>@ ]+@[^<>@ ]+>$'
+}
+
+# callers_check_delivery LABEL ADDRESS TEXT [FROM]: three assertions: a
+# message containing TEXT arrived for ADDRESS, its From is FROM (default
+# alice@example.org, root's alias), and it has a Date and a Message-ID.
+# Sets CALLERS_FILE to the delivered file.
+callers_check_delivery() {
+	local label=$1 from=${4:-alice@example.org}
+	CALLERS_FILE=$(stack_wait "$2" "$3" "${CALLERS_WAIT:-20}")
+	ok "$label: the message arrived for $2" [ -n "$CALLERS_FILE" ]
+	ok "$label: From is qualified and rewritten ($from)" \
+		callers_from_ok "$CALLERS_FILE" "$from" ||
+		diag "From: $([ -f "$CALLERS_FILE" ] && stack_header "$CALLERS_FILE" From)"
+	ok "$label: one Date and one Message-ID" callers_headers_ok "$CALLERS_FILE" ||
+		diag "$([ -f "$CALLERS_FILE" ] && sed '/^$/q' "$CALLERS_FILE")"
+}
+
+_callers_unmount() {
+	[ -n "${_callers_ns:-}" ] || return 0
+	umount -l "$_callers_ns" 2>/dev/null && rmdir "$_callers_ns"
+	_callers_ns=
+}
+
+# callers_stop PID...: stop processes this script started, by PID.
+callers_stop() {
+	local p i
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		kill "$p" 2>/dev/null || continue
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# callers_checker_clean: under valgrind or ASan, one assertion that no
+# envoi run (whoever started it) produced a report or a checker exit
+# status; a no-op in the plain pass.
+callers_checker_clean() {
+	local san=$CALLERS_RUN/san f bad=
+	[ -n "$CALLERS_CHECKER" ] || return 0
+	for f in "$san"/valgrind.* "$san"/asan* "$san"/ubsan*; do
+		[ -s "$f" ] || continue
+		bad=1
+		diag "$f:" "$(head -40 "$f")"
+	done
+	if [ -f "$san/status" ] && grep -Eq ' (98|99)$' "$san/status"; then
+		bad=1
+		diag "checker exit statuses:" "$(grep -E ' (98|99)$' "$san/status")"
+	fi
+	if [ -n "$bad" ]; then
+		fail "no $CALLERS_CHECKER report from any envoi run"
+	else
+		pass "no $CALLERS_CHECKER report from any envoi run ($(wc -l <"$san/status" 2>/dev/null || echo 0) runs)"
+	fi
+}
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+callers_unshare "$@"
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/stack/functions.sh"
