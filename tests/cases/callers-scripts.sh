@@ -4,7 +4,11 @@
 # (tests/stack/callers.sh) and the real Postfix + Dovecot stack behind it:
 #   - Python's subprocess.run(["/usr/sbin/sendmail", "-t", "-oi"]) with
 #     "From: root" and "To: root" (aliases, header rewriting);
-#   - PHP's mail() with the default sendmail_path ("sendmail -t -i");
+#   - an old Perl script writing to "|/usr/lib/sendmail -t -oi" (To:
+#     postmaster, an alias of root);
+#   - PHP's mail() with the default sendmail_path ("sendmail -t -i"), as
+#     root and as www-data (who cannot read the root-only envoi.conf: the
+#     message goes through the maildrop and root's `sendmail -q`);
 #   - a Symfony-Mailer-style `sendmail -bs` session (symfony-bs.php);
 #   - sudo's mailer (Defaults mail_always in a private sudoers.d; sudo runs
 #     "sendmail -t" as root, detached);
@@ -13,7 +17,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/stack/callers.sh"
 
-callers_need python3 php sudo
+callers_need python3 perl php sudo
 CHECK_MAILQ=/usr/lib/nagios/plugins/check_mailq
 [ -x "$CHECK_MAILQ" ] || skip_all "$CHECK_MAILQ missing (monitoring-plugins-standard)"
 stack_up
@@ -39,6 +43,16 @@ like "$([ -f "$f" ] && stack_header "$f" To)" '^alice@example\.org$' \
 like "$([ -f "$f" ] && stack_body "$f" | tr '\n' '|')" '^Report from a Python script\.\|\.\|The dot' \
 	"python: -oi kept the lone dot line"
 
+# --- an old Perl script: open(MAIL, "|/usr/lib/sendmail -t"), as mdadm,
+# logwatch-era tools and CGI scripts do; close() reports the status
+s=$(stack_subject perl-usr-lib)
+out=$(perl -e '
+	open(MAIL, "|/usr/lib/sendmail -t -oi") or die "cannot run sendmail: $!";
+	print MAIL "To: postmaster\nSubject: $ARGV[0]\n\nDisk report.\n";
+	close(MAIL) or die "sendmail failed: status $?\n";' "$s" 2>&1)
+is "$?" 0 "perl | /usr/lib/sendmail -t -oi: close() reports success" || diag "$out"
+callers_check_delivery "perl /usr/lib/sendmail" alice@example.org "$s"
+
 # --- PHP mail() with the default sendmail_path
 is "$(php -r 'echo ini_get("sendmail_path");')" "/usr/sbin/sendmail -t -i" \
 	"php: the default sendmail_path is /usr/sbin/sendmail -t -i"
@@ -46,6 +60,16 @@ s=$(stack_subject php)
 out=$(php -r 'exit(mail("root", $argv[1], "Sent by PHP mail().\n") ? 0 : 1);' -- "$s" 2>&1)
 is "$?" 0 "php: mail() returned true" || diag "$out"
 callers_check_delivery php alice@example.org "$s"
+
+# --- PHP as www-data (a web application): the system configuration is
+# root's, so the message goes through the maildrop to root's queue
+s=$(stack_subject php-www-data)
+out=$(callers_as www-data php -r 'exit(mail("root", $argv[1], "Sent by PHP as www-data.\n") ? 0 : 1);' -- "$s" 2>&1)
+is "$?" 0 "php as www-data: mail() returned true (handed to the system queue)" || diag "$out"
+ok "php as www-data: it cannot read the system configuration" \
+	callers_as www-data sh -c "! cat '$CALLERS_CONF' 2>/dev/null"
+callers_flush_until alice@example.org "$s" >/dev/null
+callers_check_delivery "php as www-data" alice@example.org "$s"
 
 # --- Symfony Mailer's SendmailTransport in -bs mode
 s=$(stack_subject symfony-bs)

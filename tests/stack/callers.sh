@@ -112,7 +112,7 @@ _callers_private() {
 # system configuration and aliases. Call after stack_up, inside the
 # namespace.
 callers_setup() {
-	local target san
+	local target san f
 	[ -n "${ENVOI_CALLERS_NS:-}" ] || bail_out "callers_setup outside the namespace"
 	_callers_dirs
 	# Not inside TESTDIR: lib.sh removes that with rm -rf.
@@ -134,8 +134,10 @@ callers_setup() {
 	_callers_private "$ENVOI_LOCALSTATEDIR/spool"
 
 	CALLERS_RUN=/run/envoi-callers
+	# san/ takes checker reports from envoi runs of any user.
 	mkdir -p "$CALLERS_RUN/bin" "$CALLERS_RUN/san" && chmod 755 "$CALLERS_RUN" &&
-		chmod 1777 "$CALLERS_RUN/san" || bail_out "cannot make $CALLERS_RUN"
+		chmod 1777 "$CALLERS_RUN/san" && : >"$CALLERS_RUN/san/status" &&
+		chmod 666 "$CALLERS_RUN/san/status" || bail_out "cannot make $CALLERS_RUN"
 
 	# The checker passes: valgrind (ENVOI_WRAP) or an ASan/UBSan build.
 	CALLERS_CHECKER=
@@ -200,6 +202,17 @@ callers_setup() {
 		"domain example.org" "aliases $CALLERS_ALIASES" "rewrite_headers on" \
 		"logfile $CALLERS_RUN/envoi.log"
 	chmod 600 "$CALLERS_CONF"
+	# Other users reach the maildrop below the queue: on a real system
+	# /var/spool is 0755, but a spool directory made earlier by a root
+	# process with umask 077 may not be (only the private layer changes).
+	f=$CALLERS_QUEUE
+	while f=$(dirname "$f") && [ "$f" != / ]; do
+		[ ! -d "$f" ] || chmod o+x "$f"
+	done
+	# Root's first queue run creates the maildrop, as the timer or
+	# envoi-maildrop.path would soon after installation.
+	/usr/sbin/sendmail -q >"$TESTDIR/first-q.log" 2>&1 ||
+		diag "first sendmail -q:" "$(cat "$TESTDIR/first-q.log")"
 	# Nothing from the real root's home: HOME points into TESTDIR
 	# (lib.sh) for the callers run here, but daemons use root's own home,
 	# where a real ~/.envoirc would win over the system file.
@@ -255,6 +268,30 @@ _callers_unmount() {
 	_callers_ns=
 }
 
+# callers_as USER CMD...: run CMD as USER with a clean environment, as a
+# daemon would start it (no TESTDIR paths it could not read).
+callers_as() {
+	local u=$1 home
+	shift
+	home=$(getent passwd "$u" | cut -d: -f6)
+	runuser -u "$u" -- env -i PATH=/usr/local/bin:/usr/bin:/bin \
+		HOME="${home:-/}" LOGNAME="$u" USER="$u" LC_ALL=C.UTF-8 "$@"
+}
+
+# callers_flush_until ADDRESS TEXT [SECONDS]: a non-root user's mail waits
+# in the maildrop until root's queue run picks it up (on a real system the
+# envoi-maildrop.path unit starts it); run `sendmail -q` as root until a
+# message containing TEXT arrives for ADDRESS (default 20 s). Prints the
+# delivered file like stack_wait; status 1 if none came.
+callers_flush_until() {
+	local end=$((SECONDS + ${3:-20})) f
+	while :; do
+		/usr/sbin/sendmail -q >>"$TESTDIR/flush.log" 2>&1
+		f=$(stack_wait "$1" "$2" 1) && { printf '%s\n' "$f"; return 0; }
+		[ "$SECONDS" -lt "$end" ] || return 1
+	done
+}
+
 # callers_stop PID...: stop processes this script started, by PID.
 callers_stop() {
 	local p i
@@ -276,7 +313,7 @@ callers_stop() {
 # envoi run (whoever started it) produced a report or a checker exit
 # status; a no-op in the plain pass.
 callers_checker_clean() {
-	local san=$CALLERS_RUN/san f bad=
+	local san=$CALLERS_RUN/san f bad= runs
 	[ -n "$CALLERS_CHECKER" ] || return 0
 	for f in "$san"/valgrind.* "$san"/asan* "$san"/ubsan*; do
 		[ -s "$f" ] || continue
@@ -287,10 +324,17 @@ callers_checker_clean() {
 		bad=1
 		diag "checker exit statuses:" "$(grep -E ' (98|99)$' "$san/status")"
 	fi
+	runs=$(cat "$san/status" 2>/dev/null | wc -l)
+	# valgrind leaves one (empty) log per run: proof that it ran at all.
+	if [ "$CALLERS_CHECKER" = valgrind ] &&
+		[ "$(ls "$san" | grep -c '^valgrind\.')" -lt "$runs" ]; then
+		bad=1
+		diag "fewer valgrind logs than envoi runs ($runs): was valgrind used?"
+	fi
 	if [ -n "$bad" ]; then
 		fail "no $CALLERS_CHECKER report from any envoi run"
 	else
-		pass "no $CALLERS_CHECKER report from any envoi run ($(wc -l <"$san/status" 2>/dev/null || echo 0) runs)"
+		pass "no $CALLERS_CHECKER report from any envoi run ($runs runs)"
 	fi
 }
 
