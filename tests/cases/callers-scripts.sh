@@ -9,6 +9,8 @@
 #   - PHP's mail() with the default sendmail_path ("sendmail -t -i"), as
 #     root and as www-data (who cannot read the root-only envoi.conf: the
 #     message goes through the maildrop and root's `sendmail -q`);
+#   - a Symfony-Mailer-style `sendmail -bs` session (symfony-bs.php), as
+#     root and as www-data (through the maildrop), From: USER@localhost;
 #   - sudo's mailer (Defaults mail_always in a private sudoers.d; sudo runs
 #     "sendmail -t" as root, detached);
 #   - Debian's check_mailq (monitoring-plugins) with -M postfix over envoi's
@@ -69,6 +71,24 @@ ok "php as www-data: it cannot read the system configuration" \
 	callers_as www-data sh -c "! cat '$CALLERS_CONF' 2>/dev/null"
 callers_flush_until alice@example.org "$s" >/dev/null
 callers_check_delivery "php as www-data" alice@example.org "$s"
+
+# --- Symfony Mailer's SendmailTransport in -bs mode
+s=$(stack_subject symfony-bs)
+out=$(php "$top_srcdir/tests/stack/symfony-bs.php" root@localhost root "$s" 2>&1)
+is "$?" 0 "symfony -bs: every reply as Symfony expects, exit 0" || diag "$out"
+like "$out" 'S: 250 2\.0\.0 Ok: delivered as [0-9A-Za-z]+' "symfony -bs: end of data answered 250 delivered as ID"
+callers_check_delivery "symfony -bs" alice@example.org "$s"
+like "$([ -f "$CALLERS_FILE" ] && stack_body "$CALLERS_FILE")" '^\.a line with a leading dot' \
+	"symfony -bs: the dot-stuffed line arrived unstuffed"
+
+# --- the same Symfony application as www-data: -bs through the maildrop
+s=$(stack_subject symfony-bs-www-data)
+out=$(callers_as www-data php "$top_srcdir/tests/stack/symfony-bs.php" www-data@localhost root "$s" 2>&1)
+is "$?" 0 "symfony -bs as www-data: every reply as Symfony expects, exit 0" || diag "$out"
+like "$out" 'S: 250 2\.0\.0 Ok: handed to the system queue as [0-9A-Za-z]+' \
+	"symfony -bs as www-data: 250 once handed to the system queue"
+callers_flush_until alice@example.org "$s" >/dev/null
+callers_check_delivery "symfony -bs as www-data" alice@example.org "$s" carol@example.net
 
 # --- sudo: mail_always makes every use mail the mailto (root)
 s=$(stack_subject sudo)
