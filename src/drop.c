@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -58,6 +59,8 @@ drop_opts_free(struct drop_opts *o)
 		free((char *)o->ret);
 		free((char *)o->envid);
 		free((char *)o->body);
+		free((char *)o->smtputf8);
+		free((char *)o->requiretls);
 		for (size_t i = 0; i < o->nrcpts; i++)
 			free(o->rcpts[i]);
 		free(o->rcpts);
@@ -109,7 +112,9 @@ drop_format(const struct drop_opts *o, struct buf *out, struct err *e)
 	    put_opt(out, "notify", o->notify, e) < 0 ||
 	    put_opt(out, "ret", o->ret, e) < 0 ||
 	    put_opt(out, "envid", o->envid, e) < 0 ||
-	    put_opt(out, "body", o->body, e) < 0)
+	    put_opt(out, "body", o->body, e) < 0 ||
+	    put_opt(out, "smtputf8", o->smtputf8, e) < 0 ||
+	    put_opt(out, "requiretls", o->requiretls, e) < 0)
 		return -1;
 	for (size_t i = 0; i < o->nrcpts; i++)
 		if (put_opt(out, "rcpt", o->rcpts[i], e) < 0)
@@ -130,6 +135,7 @@ drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e)
 		{ "from", &o->from }, { "full-name", &o->full_name },
 		{ "notify", &o->notify }, { "ret", &o->ret },
 		{ "envid", &o->envid }, { "body", &o->body },
+		{ "smtputf8", &o->smtputf8 }, { "requiretls", &o->requiretls },
 	};
 	size_t pos = 0, lineno = 0;
 
@@ -769,8 +775,14 @@ import(struct pickup *p, const char *name, int fd, const struct stat *st, const 
 	s.dsn_return = o.ret;
 	s.envid = o.envid;
 	s.delivery_mode = 'q';
-	if (o.body)
-		log_debug(p->log, "maildrop %s: -B %s", shown(name, nm, sizeof nm), o.body);
+	/* As main's submit_setup reads -B and -O: unknown values are no error. */
+	if (o.body && strcasecmp(o.body, "7BIT") == 0)
+		s.body = 7;
+	else if (o.body && strcasecmp(o.body, "8BITMIME") == 0)
+		s.body = 8;
+	if (o.smtputf8)
+		s.smtputf8 = strcmp(o.smtputf8, "yes") == 0 ? 1 : strcmp(o.smtputf8, "no") == 0 ? 2 : 0;
+	s.requiretls = o.requiretls && strcmp(o.requiretls, "yes") == 0;
 	if (submit_sender(&s, e) < 0)
 		goto bad;
 	for (size_t i = 0; i < o.nrcpts; i++)

@@ -43,6 +43,8 @@
  *   ret VALUE                 -R
  *   envid VALUE               -V
  *   body VALUE                -B
+ *   smtputf8 yes|no           -O SMTPUTF8=
+ *   requiretls yes            -O REQUIRETLS=yes
  *   rcpt ARG                  one line per recipient argument, as given
  *                             (it may be a list: "Bob <bob@x>, carol")
  *   (an empty line)
@@ -107,6 +109,8 @@ struct drop_opts {
 	const char *full_name;
 	int read_rcpts;         /* -t */
 	const char *notify, *ret, *envid, *body;
+	const char *smtputf8;   /* "yes", "no" or NULL */
+	const char *requiretls; /* "yes" or NULL */
 	char **rcpts;           /* recipient arguments */
 	size_t nrcpts;
 	int owned;

@@ -808,6 +808,9 @@ drop_end(struct serve *c, struct lsmtp_reply *r)
 	o.notify = s->dsn_notify;
 	o.ret = s->dsn_return;
 	o.envid = s->envid;
+	o.body = s->body == 7 ? "7BIT" : s->body == 8 ? "8BITMIME" : NULL;
+	o.smtputf8 = s->smtputf8 == 1 ? "yes" : s->smtputf8 == 2 ? "no" : NULL;
+	o.requiretls = s->requiretls ? "yes" : NULL;
 	o.rcpts = s->rcpts.v;
 	o.nrcpts = s->rcpts.n;
 	if (s->rcpts.n == 0) {

@@ -148,6 +148,8 @@ run_drop(struct run *r, struct err *e)
 	o.ret = r->cli.dsn_return;
 	o.envid = r->cli.envid;
 	o.body = r->cli.body_type;
+	o.smtputf8 = r->cli.smtputf8 == 1 ? "yes" : r->cli.smtputf8 == 2 ? "no" : NULL;
+	o.requiretls = r->cli.requiretls ? "yes" : NULL;
 	o.rcpts = r->cli.rcpts;
 	o.nrcpts = r->cli.nrcpts;
 	if (drop_write(DROP_SPOOL_DIR, &o, r->cli.dot_ends_input, STDIN_FILENO, id, e) < 0)
@@ -262,6 +264,8 @@ run_smtp_stdio(struct run *r, struct err *e)
 		r->sub.dsn_notify = r->cli.dsn_notify;
 		r->sub.dsn_return = r->cli.dsn_return;
 		r->sub.envid = r->cli.envid;
+		r->sub.smtputf8 = r->cli.smtputf8;
+		r->sub.requiretls = r->cli.requiretls;
 		return lsmtp_serve(&r->sub, DROP_SPOOL_DIR, STDIN_FILENO, STDOUT_FILENO, &detached, e);
 	}
 	/* The SMTP replies are the error report; alpine's -oem must not

@@ -123,13 +123,16 @@ test_roundtrip(void)
 	o.ret = "HDRS";
 	o.envid = "x1";
 	o.body = "8BITMIME";
+	o.smtputf8 = "no";
+	o.requiretls = "yes";
 	o.rcpts = rc;
 	o.nrcpts = 2;
 	err_init(&e);
 	buf_init(&b, DROP_HEADER_MAX);
 	is_int(drop_format(&o, &b, &e), 0, "format");
 	is_str(buf_cstr(&b), "envoi-maildrop 1\nfrom \nfull-name Cron Daemon\nread-recipients\n"
-	    "notify SUCCESS,FAILURE\nret HDRS\nenvid x1\nbody 8BITMIME\nrcpt bob@example.org\n"
+	    "notify SUCCESS,FAILURE\nret HDRS\nenvid x1\nbody 8BITMIME\nsmtputf8 no\n"
+	    "requiretls yes\nrcpt bob@example.org\n"
 	    "rcpt Carol <carol@example.org>, dave\n\n", "... the documented layout");
 	is_int(drop_parse(b.data, b.len - 1, &p, &e), 0, "parse it back");
 	is_str(p.from, "", "... null sender");
@@ -139,6 +142,8 @@ test_roundtrip(void)
 	is_str(p.ret, "HDRS", "... ret");
 	is_str(p.envid, "x1", "... envid");
 	is_str(p.body, "8BITMIME", "... body");
+	is_str(p.smtputf8, "no", "... -O SMTPUTF8=");
+	is_str(p.requiretls, "yes", "... -O REQUIRETLS=");
 	is_int(p.nrcpts, 2, "... two recipient arguments");
 	is_str(p.nrcpts == 2 ? p.rcpts[1] : NULL, "Carol <carol@example.org>, dave", "... as given");
 	drop_opts_free(&p);
@@ -304,6 +309,9 @@ test_pickup(void)
 	is_int(st.refused, 1, "... but refused");
 	is_int(count(path("spool/corrupt"), ""), 1, "... moved to corrupt/");
 
+	o.body = "8BITMIME";
+	o.smtputf8 = "yes";
+	o.requiretls = "yes";
 	in = input("Subject: s\n\nbody\n", 17);
 	is_int(drop_write(path("spool"), &o, 1, in, id, &e), 0, "another drop file");
 	close(in);
@@ -327,6 +335,9 @@ test_pickup(void)
 			closedir(d);
 		ok(strstr(env, "\nfrom app@example.org\n") != NULL, "... -f kept as the sender");
 		ok(strstr(env, "\nrcpt bob@example.org\n") != NULL, "... the recipient");
+		ok(strstr(env, "\nbody 8BITMIME\n") != NULL, "... -B 8BITMIME kept for delivery");
+		ok(strstr(env, "\nsmtputf8 yes\n") != NULL, "... -O SMTPUTF8=yes kept");
+		ok(strstr(env, "\nrequiretls yes\n") != NULL, "... -O REQUIRETLS=yes kept");
 	}
 	conf_free(&c);
 	fclose(log.err);
