@@ -883,6 +883,39 @@ pick_one(struct pickup *p, const char *name, struct err *e)
 }
 
 int
+drop_count(const char *spool, size_t *n, unsigned long long *bytes, struct err *e)
+{
+	char md[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	*n = 0;
+	*bytes = 0;
+	if ((size_t)snprintf(md, sizeof md, "%s/maildrop", spool) >= sizeof md)
+		return err_set(e, EX_OSERR, "maildrop path too long");
+	d = opendir(md);
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return err_set(e, errno == EACCES ? EX_NOPERM : EX_OSERR, "cannot read %s: %s",
+		    md, strerror(errno));
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] != 'd' || de->d_name[1] != '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		(*n)++;
+		*bytes += (unsigned long long)st.st_size;
+	}
+	closedir(d);
+	return 0;
+}
+
+int
 drop_pickup(const char *spool, const struct conf *conf, const char *home,
     struct log *log, struct drop_stats *st, struct err *e)
 {

@@ -162,6 +162,15 @@ int drop_write(const char *spool, const struct drop_opts *o, int dot_ends_input,
  * root's domain). Errors: EX_USAGE naming the address, EX_OSERR. */
 int drop_check_addr(const char *addr, struct err *e);
 
+/*
+ * For root's mailq: how many complete drop files (d.*) wait in
+ * SPOOL/maildrop for the next pickup, and their size. No maildrop yet is
+ * 0 files. Reads only; symbolic links and other non-files are not
+ * counted. Errors: EX_NOPERM / EX_OSERR when the directory cannot be
+ * read (a user's mailq never calls this).
+ */
+int drop_count(const char *spool, size_t *n, unsigned long long *bytes, struct err *e);
+
 struct drop_stats {
 	size_t imported, refused, waiting;  /* waiting: t.ID still being written */
 };

@@ -383,8 +383,17 @@ run_queue(struct run *r, struct err *e)
 		return 0;
 	}
 	switch (r->cli.mode) {
-	case CLI_LIST_QUEUE:
-		return runq_list(r->queue_dir, stdout, e);
+	case CLI_LIST_QUEUE: {
+		size_t dn = 0;
+		unsigned long long db = 0;
+
+		/* Root's mailq shows users' mail still in the maildrop too
+		 * (the pickup's condition: root, the system configuration). */
+		if (getuid() == 0 && r->cli.config_file == NULL &&
+		    drop_count(DROP_SPOOL_DIR, &dn, &db, &de) < 0)
+			log_warn(&r->log, "%s", de.msg);
+		return runq_list(r->queue_dir, dn, db, stdout, e);
+	}
 	case CLI_REMOVE:
 		return runq_remove(r->queue_dir, r->cli.rmqueue_arg, stdout, e);
 	default:

@@ -608,7 +608,8 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 }
 
 int
-runq_list(const char *dir, FILE *out, struct err *e)
+runq_list(const char *dir, size_t drop_n, unsigned long long drop_bytes, FILE *out,
+          struct err *e)
 {
 	struct queue_item *items = NULL;
 	size_t n = 0;
@@ -619,7 +620,10 @@ runq_list(const char *dir, FILE *out, struct err *e)
 	if (queue_list(dir, 1, &items, &n, e) < 0)
 		return -1;
 	fprintf(out, "Queue: %s\n", dir);
-	if (n == 0) {
+	if (drop_n > 0)
+		fprintf(out, "Maildrop: %zu message%s from users (%llu bytes) waiting for the next "
+		        "envoi -q\n", drop_n, drop_n == 1 ? "" : "s", drop_bytes);
+	if (n == 0 && drop_n == 0) {
 		fprintf(out, "Mail queue is empty\n");
 		queue_items_free(items, n);
 		return 0;
@@ -660,8 +664,10 @@ runq_list(const char *dir, FILE *out, struct err *e)
 		bytes += it->size;
 	}
 	/* Postfix's summary line, which monitoring checks parse. */
-	fprintf(out, "-- %llu Kbytes in %zu Request%s.%s\n", (bytes + 1023) / 1024, n,
-	        n == 1 ? "" : "s", nfailed ? " (some failed: envoi --rmqueue ID removes one)" : "");
+	bytes += drop_bytes;
+	fprintf(out, "-- %llu Kbytes in %zu Request%s.%s\n", (bytes + 1023) / 1024, n + drop_n,
+	        n + drop_n == 1 ? "" : "s",
+	        nfailed ? " (some failed: envoi --rmqueue ID removes one)" : "");
 	queue_items_free(items, n);
 	return 0;
 }

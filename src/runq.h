@@ -56,8 +56,12 @@ int runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o
              struct runq_stats *st, struct err *e);
 
 /* mailq: one line per entry, then a Postfix-style summary line that
- * monitoring checks parse ("-- N Kbytes in M Requests."). */
-int runq_list(const char *dir, FILE *out, struct err *e);
+ * monitoring checks parse ("-- N Kbytes in M Requests."). drop_n and
+ * drop_bytes are root's maildrop files still waiting for the pickup
+ * (drop.h): one line says so, and the summary counts them, so a monitor
+ * sees users' mail too. */
+int runq_list(const char *dir, size_t drop_n, unsigned long long drop_bytes, FILE *out,
+              struct err *e);
 
 /* --rmqueue ID|all: remove entries (also from failed/), one line each. */
 int runq_remove(const char *dir, const char *arg, FILE *out, struct err *e);

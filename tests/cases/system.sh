@@ -197,6 +197,13 @@ INPUT=/dev/null as_www -bp
 is_status 0 "mailq as uid $WWW: exit 0"
 like "$STDOUT" "system queue \\($SPOOL\\), which only root can list" "... one line: the mail is in root's queue"
 
+# root's mailq counts users' mail still in the maildrop, so a monitor sees it
+INPUT=/dev/null run_envoi -bp
+is_status 0 "root's mailq: exit 0"
+like "$STDOUT" "Maildrop: 3 messages from users \\([0-9]+ bytes\\) waiting for the next envoi -q" \
+    "root's mailq names the maildrop's messages"
+like "$STDOUT" "-- [0-9]+ Kbytes in 3 Requests\\." "... and counts them in the summary line"
+
 # --- root's envoi -q imports and delivers it, as www-data
 INPUT=/dev/null run_envoi -q -v
 is_status 0 "root's envoi -q: exit 0"
