@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -776,10 +775,7 @@ import(struct pickup *p, const char *name, int fd, const struct stat *st, const 
 	s.envid = o.envid;
 	s.delivery_mode = 'q';
 	/* As main's submit_setup reads -B and -O: unknown values are no error. */
-	if (o.body && strcasecmp(o.body, "7BIT") == 0)
-		s.body = 7;
-	else if (o.body && strcasecmp(o.body, "8BITMIME") == 0)
-		s.body = 8;
+	s.body = submit_body_type(o.body);
 	if (o.smtputf8)
 		s.smtputf8 = strcmp(o.smtputf8, "yes") == 0 ? 1 : strcmp(o.smtputf8, "no") == 0 ? 2 : 0;
 	s.requiretls = o.requiretls && strcmp(o.requiretls, "yes") == 0;

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,18 +157,13 @@ run_drop(struct run *r, struct err *e)
 	return 0;
 }
 
-/* The submission settings from the command line and the account, for
- * the message on stdin or for each message of a -bs session. */
-static int
-submit_setup(struct run *r, struct err *e)
+/* The submission settings the caller chose on the command line; they
+ * need no account, so a maildrop -bs session takes them too. */
+static void
+caller_fields(struct run *r)
 {
 	struct submission *s = &r->sub;
 
-	if (load_account(r, e) < 0)
-		return -1;
-	s->conf = &r->conf;
-	s->acct = r->acct;
-	s->queue_dir = r->queue_dir;
 	s->log = &r->log;
 	s->user = r->user;
 	s->req_from = r->cli.from;
@@ -184,13 +178,23 @@ submit_setup(struct run *r, struct err *e)
 	s->smtputf8 = r->cli.smtputf8;
 	s->requiretls = r->cli.requiretls;
 	/* -B: Debian cron passes -B8BITMIME; no value may ever fail. */
-	if (r->cli.body_type && strcasecmp(r->cli.body_type, "7BIT") == 0)
-		s->body = 7;
-	else if (r->cli.body_type && strcasecmp(r->cli.body_type, "8BITMIME") == 0)
-		s->body = 8;
-	else if (r->cli.body_type)
+	s->body = submit_body_type(r->cli.body_type);
+	if (r->cli.body_type && s->body == 0)
 		log_debug(&r->log, "-B %s is not a body type envoi knows (7BIT, 8BITMIME); "
 		          "ignored", r->cli.body_type);
+}
+
+/* The submission settings from the command line and the account, for
+ * the message on stdin or for each message of a -bs session. */
+static int
+submit_setup(struct run *r, struct err *e)
+{
+	if (load_account(r, e) < 0)
+		return -1;
+	r->sub.conf = &r->conf;
+	r->sub.acct = r->acct;
+	r->sub.queue_dir = r->queue_dir;
+	caller_fields(r);
 	return 0;
 }
 
@@ -258,14 +262,7 @@ run_smtp_stdio(struct run *r, struct err *e)
 		/* Symfony's or alpine's -bs as a user without the secret:
 		 * each message goes to root's maildrop, as run_drop does. */
 		err_init(e);
-		r->sub.log = &r->log;
-		r->sub.user = r->user;
-		r->sub.full_name = r->cli.full_name;
-		r->sub.dsn_notify = r->cli.dsn_notify;
-		r->sub.dsn_return = r->cli.dsn_return;
-		r->sub.envid = r->cli.envid;
-		r->sub.smtputf8 = r->cli.smtputf8;
-		r->sub.requiretls = r->cli.requiretls;
+		caller_fields(r);
 		return lsmtp_serve(&r->sub, DROP_SPOOL_DIR, STDIN_FILENO, STDOUT_FILENO, &detached, e);
 	}
 	/* The SMTP replies are the error report; alpine's -oem must not

@@ -13,6 +13,16 @@
 #include "runq.h"
 #include "submit.h"
 
+int
+submit_body_type(const char *v)
+{
+	if (v && strcasecmp(v, "7BIT") == 0)
+		return 7;
+	if (v && strcasecmp(v, "8BITMIME") == 0)
+		return 8;
+	return 0;
+}
+
 void
 submit_init(struct submission *s)
 {

@@ -63,6 +63,10 @@ struct submission {
 	                              * runq_fate, or -1 when none was made now */
 };
 
+/* -B's value as submission.body: 7 for 7BIT, 8 for 8BITMIME (any case),
+ * 0 for NULL or anything else (never an error: cron passes -B8BITMIME). */
+int submit_body_type(const char *v);
+
 /* Zero *s, ready for the caller's fields. */
 void submit_init(struct submission *s);
 
