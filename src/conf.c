@@ -1040,6 +1040,25 @@ add_file(struct conf *c, const char *path, const char *note, struct err *e)
 	return 0;
 }
 
+/* Remember the user (or -C) file by its canonical name, so that a queue
+ * entry names it the same way whatever path reached it. */
+static int
+note_user_file(struct conf *c, const char *path, const struct stat *st,
+    struct err *e)
+{
+	char *real = realpath(path, NULL);
+
+	if (real == NULL && errno == ENOMEM)
+		return oom(e);
+	free(c->user_file);
+	c->user_file = real ? real : xstrdup(path);
+	if (c->user_file == NULL)
+		return oom(e);
+	c->user_dev = (unsigned long long)st->st_dev;
+	c->user_ino = (unsigned long long)st->st_ino;
+	return 0;
+}
+
 static void
 parser_free(struct parser *p)
 {
@@ -1132,6 +1151,8 @@ conf_load_file(struct conf *c, const char *path, int is_user_file,
 		r = check_permissions(path, &st, is_user_file, e);
 	if (r == 0)
 		r = add_file(c, path, "", e);
+	if (r == 0 && is_user_file)
+		r = note_user_file(c, path, &st, e);
 	if (r == 0 && p.naccts > 0) {
 		struct account **l = realloc(c->accounts,
 		    (c->naccounts + p.naccts) * sizeof *l);
@@ -1742,6 +1763,8 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);
+	free(c->user_file);
+	c->user_file = NULL;
 	c->accounts = NULL;
 	c->files = NULL;
 	c->naccounts = c->nfiles = 0;

@@ -142,6 +142,11 @@ struct conf {
 	char **files;               /* the files read, for messages */
 	size_t nfiles;
 	unsigned long long warned[2];  /* unimplemented directives warned about */
+	/* The user (or -C) file read, if any: its canonical path
+	 * (realpath) and identity. A queue entry records them, so that it
+	 * is delivered through the same file (queue.h, runq.h). */
+	char *user_file;
+	unsigned long long user_dev, user_ino;
 	int sys_unreadable;         /* the system file exists but this caller
 	                             * may not read it (drop.h: the maildrop) */
 	/* Where to look; NULL = the real ones. Tests set these. */

@@ -766,6 +766,7 @@ import(struct pickup *p, const char *name, int fd, const struct stat *st, const 
 	s.queue_dir = p->queue_dir;
 	s.log = p->log;
 	s.user = user;
+	s.uid = (long long)st->st_uid;
 	s.req_from = o.from;
 	s.full_name = o.full_name;
 	s.extract_rcpts = o.read_rcpts;

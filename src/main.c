@@ -166,6 +166,7 @@ caller_fields(struct run *r)
 
 	s->log = &r->log;
 	s->user = r->user;
+	s->uid = (long long)getuid();
 	s->req_from = r->cli.from;
 	s->full_name = r->cli.full_name;
 	s->extract_rcpts = r->cli.read_recipients;

@@ -324,6 +324,15 @@ env_format(struct buf *b, const struct queue_envelope *env, long long created)
 		r |= buf_printf(b, "rcpt %s\n", env->rcpts[i]);
 		r |= clean_value(env->rcpts[i]) && env->rcpts[i][0] ? 0 : -1;
 	}
+	if (env->has_config) {
+		r |= buf_printf(b, "config %s\nconfig-id %llu:%llu\n",
+		                env->config_file ? env->config_file : "-", env->config_dev,
+		                env->config_ino);
+		r |= clean_value(env->config_file) &&
+		     (env->config_file == NULL || env->config_file[0] == '/') ? 0 : -1;
+	}
+	if (env->uid >= 0)
+		r |= buf_printf(b, "submitter-uid %lld\n", env->uid);
 	r |= buf_printf(b, "message-id %s\nsize %llu\n8bit %d\ncreated %lld\n",
 	                env->message_id && clean_value(env->message_id) ? env->message_id : "",
 	                env->size, env->has_8bit ? 1 : 0, created);
@@ -653,6 +662,45 @@ parse_lines(char *text, size_t len, void *ctx, line_fn fn, size_t *lineno,
 #define ENV_SEEN_8BIT     0x04
 #define ENV_SEEN_CREATED  0x08
 
+/* "config PATH" (absolute) or "config -" (the system file alone). */
+static int
+env_config(struct queue_item *it, const char *v, const char **why)
+{
+	if (it->has_config) {
+		*why = "config given twice";
+		return -1;
+	}
+	it->has_config = 1;
+	if (strcmp(v, "-") == 0)
+		return 0;
+	if (*v != '/') {
+		*why = "config is not an absolute path";
+		return -1;
+	}
+	return set_once(&it->config_file, v, why);
+}
+
+/* "config-id DEV:INO", two decimal numbers. */
+static int
+env_config_id(struct queue_item *it, const char *v, const char **why)
+{
+	char *end;
+
+	errno = 0;
+	if (*v < '0' || *v > '9')
+		goto bad;
+	it->config_dev = strtoull(v, &end, 10);
+	if (errno || *end != ':' || end[1] < '0' || end[1] > '9')
+		goto bad;
+	it->config_ino = strtoull(end + 1, &end, 10);
+	if (errno || *end != '\0')
+		goto bad;
+	return 0;
+bad:
+	*why = "bad config-id";
+	return -1;
+}
+
 struct env_ctx {
 	struct queue_item *it;
 	int seen;               /* ENV_SEEN_* */
@@ -700,6 +748,16 @@ env_line(void *ctx, const char *key, const char *v, const char **why)
 			return -1;
 		}
 		*seen |= ENV_SEEN_CREATED;
+	} else if (strcmp(key, "config") == 0) {
+		return env_config(it, v, why);
+	} else if (strcmp(key, "config-id") == 0) {
+		return env_config_id(it, v, why);
+	} else if (strcmp(key, "submitter-uid") == 0) {
+		if (parse_long(v, 0, LONG_MAX, &x) < 0) {
+			*why = "bad submitter-uid";
+			return -1;
+		}
+		it->uid = x;
 	} else if (strcmp(key, "dsn-notify") == 0) {
 		return set_once(&it->dsn_notify, v, why);
 	} else if (strcmp(key, "dsn-ret") == 0) {
@@ -797,6 +855,7 @@ void
 queue_item_free(struct queue_item *it)
 {
 	free(it->account);
+	free(it->config_file);
 	free(it->from);
 	free(it->message_id);
 	for (size_t i = 0; i < it->nrcpts; i++)
@@ -824,6 +883,7 @@ load_item(const char *dir, int failed, const char *id, struct queue_item *it,
 	int r = -1;
 
 	memset(it, 0, sizeof *it);
+	it->uid = -1;
 	it->failed = failed;
 	if (!queue_id_valid(id))
 		return err_set(e, EX_USAGE, "not a queue id: %s", id);
@@ -1259,6 +1319,11 @@ queue_set_rcpts(const char *dir, const char *id, const char *const *rcpts, size_
 	}
 	memset(&env, 0, sizeof env);
 	env.account = it.account;
+	env.has_config = it.has_config;
+	env.config_file = it.config_file;
+	env.config_dev = it.config_dev;
+	env.config_ino = it.config_ino;
+	env.uid = it.uid;
 	env.from = it.from;
 	env.rcpts = rcpts;
 	env.nrcpts = n;

@@ -27,6 +27,18 @@
  *                           size N             (octets of ID.msg)
  *                           8bit 0|1
  *                           created UNIX-TIME
+ *                           config PATH|-      the configuration file the
+ *                                              message was submitted with
+ *                                              (canonical path of the -C or
+ *                                              user file; "-" = the system
+ *                                              file alone): delivered only
+ *                                              through that file's account
+ *                           config-id DEV:INO  that file's identity then
+ *                           submitter-uid N    the local user who submitted
+ *                                              it (for the maildrop: the
+ *                                              drop file's owner)
+ *                         (the three are absent in entries of older builds,
+ *                         which any configuration may send, as before)
  *                         and, only when given at submission:
  *                           dsn-notify NEVER|SUCCESS,FAILURE,DELAY
  *                           dsn-ret FULL|HDRS
@@ -131,6 +143,14 @@ int queue_entry_create(struct queue_entry *q, const char *dir, struct err *e);
 
 struct queue_envelope {
 	const char *account;
+	/* The configuration the submission used: has_config 1 with
+	 * config_file the user or -C file (canonical) or NULL for the system
+	 * file alone, and its device and inode. uid: the submitter (-1 =
+	 * unknown: not written). */
+	int has_config;
+	const char *config_file;
+	unsigned long long config_dev, config_ino;
+	long long uid;
 	const char *from;          /* "" = null sender */
 	const char *const *rcpts;
 	size_t nrcpts;
@@ -179,6 +199,10 @@ void queue_entry_free(struct queue_entry *q);
 struct queue_item {
 	char id[QUEUE_ID_MAX];
 	char *account, *from, *message_id;  /* from ID.env; from "" = <> */
+	int has_config;                     /* 0: an older build's entry */
+	char *config_file;                  /* NULL: the system file alone */
+	unsigned long long config_dev, config_ino;
+	long long uid;                      /* -1 when not recorded */
 	char **rcpts;
 	size_t nrcpts;
 	unsigned long long size;

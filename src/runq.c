@@ -148,6 +148,12 @@ bounce(struct run *r, const struct account *a, const struct queue_item *it, int 
 		goto fail_remove;
 	memset(&env, 0, sizeof env);
 	env.account = a->name;
+	/* The report travels the way the message would have. */
+	env.has_config = it->has_config;
+	env.config_file = it->config_file;
+	env.config_dev = it->config_dev;
+	env.config_ino = it->config_ino;
+	env.uid = -1;
 	env.from = "";
 	env.rcpts = &to;
 	env.nrcpts = 1;

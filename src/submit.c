@@ -30,6 +30,7 @@ submit_init(struct submission *s)
 	s->dot_ends_input = 1;
 	s->delivery_mode = 'i';
 	s->fate = -1;
+	s->uid = -1;
 	addr_list_init(&s->rcpts);
 	msg_info_init(&s->info);
 }
@@ -222,6 +223,12 @@ spool(struct submission *s, int fd, struct err *e)
 
 	memset(&env, 0, sizeof env);
 	env.account = a->name;
+	/* The entry is delivered only through this configuration (runq.h). */
+	env.has_config = 1;
+	env.config_file = s->conf->user_file;
+	env.config_dev = s->conf->user_dev;
+	env.config_ino = s->conf->user_ino;
+	env.uid = s->uid;
 	env.from = s->from;
 	env.rcpts = (const char *const *)s->rcpts.v;
 	env.nrcpts = s->rcpts.n;

@@ -35,6 +35,7 @@ struct submission {
 	const char *queue_dir;
 	struct log *log;
 	const char *user;            /* the submitter's login name */
+	long long uid;               /* and uid (recorded in the entry) */
 	const char *req_from;        /* -f / MAIL FROM as asked; NULL = none,
 	                              * "" = the null sender */
 	const char *full_name;       /* -F, or NULL for the account's */

@@ -917,6 +917,68 @@ commit_with_fsize_limit(const char *dir)
 	return WEXITSTATUS(status);
 }
 
+/* The configuration and submitter recorded in an entry (issue 8 §1):
+ * written, read back, kept by queue_set_rcpts; an older entry has none. */
+static void
+test_config_record(void)
+{
+	static const char *const two[] = { "a@example.org", "b@example.org" };
+	static const char *const left[] = { "b@example.org" };
+	char dir[256], id[QUEUE_ID_MAX], id2[QUEUE_ID_MAX], path[400];
+	struct queue_envelope env = simple_env();
+	struct queue_item it;
+	struct err e;
+	FILE *f;
+
+	new_queue(dir, sizeof dir);
+	err_init(&e);
+	env.rcpts = two;
+	env.nrcpts = 2;
+	env.has_config = 1;
+	env.config_file = "/home/bob/.config/envoi/config";
+	env.config_dev = 2049;
+	env.config_ino = 123456789012ULL;
+	env.uid = 1000;
+	is_int(add_entry(dir, &env, "hello\n", id), 0, "entry with a configuration");
+	is_int(queue_set_rcpts(dir, id, left, 1, &e), 0, "keep one recipient");
+	is_int(queue_item_load(dir, id, &it, &e), 0, "load");
+	is_int(it.has_config, 1, "has a configuration");
+	is_str(it.config_file, "/home/bob/.config/envoi/config", "config path kept");
+	is_int(it.config_dev, 2049, "config device kept");
+	ok(it.config_ino == 123456789012ULL, "config inode kept");
+	is_int(it.uid, 1000, "submitter uid kept");
+	queue_item_free(&it);
+
+	env.config_file = NULL;
+	env.uid = -1;
+	is_int(add_entry(dir, &env, "hello\n", id2), 0, "entry with the system file alone");
+	is_int(queue_item_load(dir, id2, &it, &e), 0, "load");
+	is_int(it.has_config, 1, "... has a configuration");
+	is_str(it.config_file, NULL, "... the system file alone");
+	is_int(it.uid, -1, "... no submitter uid");
+	queue_item_free(&it);
+
+	env.config_file = "relative/path";
+	is_int(add_entry(dir, &env, "hello\n", id2), EX_SOFTWARE, "a relative config path is refused");
+	end_queue();
+
+	/* An older build's entry: no config line. */
+	new_queue(dir, sizeof dir);
+	env.has_config = 0;
+	is_int(add_entry(dir, &env, "hello\n", id), 0, "entry without a configuration");
+	is_int(queue_item_load(dir, id, &it, &e), 0, "load");
+	is_int(it.has_config, 0, "... none recorded");
+	queue_item_free(&it);
+	/* Damaged values are refused, not guessed. */
+	snprintf(path, sizeof path, "%s/%s.env", dir, id);
+	f = fopen(path, "a");
+	fputs("config-id 12:x\n", f);
+	fclose(f);
+	is_int(queue_item_load(dir, id, &it, &e), -1, "a bad config-id is damage");
+	queue_item_free(&it);
+	end_queue();
+}
+
 static void
 test_errors(void)
 {
@@ -987,6 +1049,7 @@ main(void)
 	test_lock();
 	test_crash_leftovers();
 	test_clean_tmp();
+	test_config_record();
 	test_errors();
 	return done_testing();
 }
