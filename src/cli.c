@@ -295,6 +295,7 @@ parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 		{ "help", 0, 0 },
 		{ "queue", 0, 0 },      /* = -bp */
 		{ "flush", 0, 0 },      /* = -qf */
+		{ "retry", 0, 0 },      /* -q honouring the backoff */
 		{ "rmqueue", 0, 1 },
 	};
 	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
@@ -317,6 +318,10 @@ parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 			else if (strcmp(longs[k].name, "flush") == 0) {
 				set_mode(c, CLI_RUN_QUEUE);
 				c->queue_arg = "f";
+			} else if (strcmp(longs[k].name, "retry") == 0) {
+				set_mode(c, CLI_RUN_QUEUE);
+				c->queue_arg = "";
+				c->retry_due = 1;
 			}
 			else if (strcmp(longs[k].name, "help") == 0)
 				set_mode(c, CLI_HELP);
@@ -511,8 +516,9 @@ cli_usage(FILE *out)
 		"Modes:",
 		"  -bm                    deliver a message (the default)",
 		"  -bp, -bP, mailq, --queue  list the queue",
-		"  -q[ARG]                run the queue: -q due entries, -qf or --flush all,",
+		"  -q[ARG]                run the queue now: -q, -q30m, -qf, --flush every entry,",
 		"                         -qISUBSTR by id, -qRSUBSTR by recipient, -qSSUBSTR by sender",
+		"  --retry                run the entries whose retry time has come (timers use it)",
 		"  --rmqueue ID|all       remove queued (and failed) entries",
 		"  -bi, -I, newaliases    check the aliases file and count its entries",
 		"  -bs                    speak SMTP on stdin and stdout",

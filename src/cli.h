@@ -36,7 +36,7 @@ enum cli_mode {
 	CLI_HELP,          /* --help */
 	CLI_LIST_QUEUE,    /* -bp, or argv[0] "mailq" */
 	CLI_NEWALIASES,    /* -bi, -I, or argv[0] "newaliases" */
-	CLI_RUN_QUEUE,     /* -q, -q30m, -qf, -qR..., -qS..., -qI... */
+	CLI_RUN_QUEUE,     /* -q, -q30m, -qf, -qR..., -qS..., -qI..., --retry */
 	CLI_SMTP_STDIO,    /* -bs */
 	CLI_VERIFY,        /* -bv */
 	CLI_NOOP,          /* -bd -bD -bh -bH -bt -ba -bl: accepted, do nothing */
@@ -63,7 +63,9 @@ struct cli {
 	char error_mode;          /* -oe[mpqwe]; 0 if absent */
 	const char *syslog_tag;   /* -L */
 	const char *queue_arg;    /* -q: the text after q ("" for plain -q);
-	                           * --flush gives "f" */
+	                           * --flush gives "f", --retry "" */
+	int retry_due;            /* --retry: only entries whose next attempt
+	                           * is due (the backoff is honoured) */
 	const char *rmqueue_arg;  /* --rmqueue: a queue id, or "all" */
 	char **rcpts;             /* malloc'd array of pointers into argv */
 	size_t nrcpts;

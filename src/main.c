@@ -399,6 +399,8 @@ run_queue(struct run *r, struct err *e)
 	}
 	if (runq_parse_arg(r->cli.queue_arg, &o, e) < 0)
 		return -1;
+	if (r->cli.retry_due)
+		o.force = 0;
 	/* Root with the system's own configuration (no -C) takes the
 	 * maildrop's messages into the queue first, so this run sends them. */
 	if (getuid() == 0 && r->cli.config_file == NULL) {

@@ -18,34 +18,35 @@
  * envelope file has them all. */
 #define RUNQ_LIST_RCPTS_MAX 200
 
+/* Every form of -q runs its entries now, whatever their retry schedule,
+ * as in Postfix and Sendmail: an admin types `sendmail -q` right after
+ * fixing the network. Only --retry (the timers, the retrier) waits for
+ * each entry's next attempt. */
 int
 runq_parse_arg(const char *arg, struct runq_opts *o, struct err *e)
 {
 	memset(o, 0, sizeof *o);
+	o->force = 1;
 	if (arg == NULL || *arg == '\0')
 		return 0;
 	switch (arg[0]) {
 	case 'f':
 	case '!':
-		o->force = arg[1] == '\0';
-		if (o->force)
+		if (arg[1] == '\0')
 			return 0;
 		break;
 	case 'I':
 		o->id_sub = arg + 1;
-		o->force = 1;       /* naming entries means "these, now" */
 		return 0;
 	case 'R':
 		o->rcpt_sub = arg + 1;
-		o->force = 1;
 		return 0;
 	case 'S':
 		o->sender_sub = arg + 1;
-		o->force = 1;
 		return 0;
 	default:
 		/* -q30m: sendmail's daemon interval. There is no daemon: run
-		 * the due entries once (a timer or cron repeats it). */
+		 * the queue once, now (a timer or cron repeats it). */
 		if (arg[0] >= '0' && arg[0] <= '9')
 			return 0;
 		break;

@@ -28,7 +28,8 @@
 struct session;
 
 struct runq_opts {
-	int force;                /* -qf / --flush: ignore the schedule */
+	int force;                /* every -q form: ignore the schedule;
+	                           * 0 for --retry (only due entries) */
 	const char *id_sub;       /* -qI: queue id contains */
 	const char *rcpt_sub;     /* -qR: some recipient contains */
 	const char *sender_sub;   /* -qS: the sender contains */
@@ -41,7 +42,7 @@ struct runq_stats {
 };
 
 /* Parse sendmail's -q argument ("", "f", "Isub", "Rsub", "Ssub", "30m")
- * into o. EX_USAGE for an unknown form. */
+ * into o; every form sets force (run now). EX_USAGE for an unknown form. */
 int runq_parse_arg(const char *arg, struct runq_opts *o, struct err *e);
 
 /*
