@@ -1272,6 +1272,8 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 			    cli_file, (unsigned)st.st_uid);
 		return conf_load_file(c, cli_file, 1, log, e);
 	}
+	if (c->system_only)
+		return 0;
 
 	home = c->home ? xstrdup(c->home) : conf_home();
 	xdg = getenv("XDG_CONFIG_HOME");

@@ -149,6 +149,9 @@ struct conf {
 	unsigned long long user_dev, user_ino;
 	int sys_unreadable;         /* the system file exists but this caller
 	                             * may not read it (drop.h: the maildrop) */
+	/* Set before conf_load: with no cli_file, read the system file
+	 * alone (a queue entry submitted with no file of the user's). */
+	int system_only;
 	/* Where to look; NULL = the real ones. Tests set these. */
 	const char *sysconfdir;     /* default SYSCONFDIR */
 	const char *home;           /* default: see conf_home() */
