@@ -82,6 +82,7 @@ static const struct {
 	F(AF_SET_SENDER_HEADER, FT_HDR, set_sender_header),
 	F(AF_FORCE_FROM, FT_INT, force_from),
 	F(AF_FALLBACK_ACCOUNT, FT_STR, fallback_account),
+	F(AF_QUEUE_RETRIER, FT_INT, queue_retrier),
 #undef F
 };
 
@@ -141,6 +142,7 @@ account_new(const char *name, const char *file, int line)
 	a->tls = a->tls_starttls = a->tls_certcheck = -1;
 	a->remove_bcc_headers = 1;
 	a->queue = 1;
+	a->queue_retrier = 1;
 	a->queue_lifetime = CONF_QUEUE_LIFETIME_DEFAULT;
 	a->source_line = line;
 	a->name = xstrdup(name);
@@ -304,6 +306,7 @@ static const struct directive {
 	{ "queue_dir", V_PATH, AF_QUEUE_DIR },
 	{ "queue", V_ONOFF, AF_QUEUE },
 	{ "queue_lifetime", V_DURATION, AF_QUEUE_LIFETIME },
+	{ "queue_retrier", V_ONOFF, AF_QUEUE_RETRIER },
 	{ "aliases", V_PATH, AF_ALIASES },
 	{ "rewrite_headers", V_ONOFF, AF_REWRITE_HEADERS },
 	{ "set_sender_header", V_HDR, AF_SET_SENDER_HEADER },

@@ -72,7 +72,7 @@ enum account_field {
 	AF_REMOVE_BCC_HEADERS, AF_LOGFILE, AF_SYSLOG,
 	AF_DSN_NOTIFY, AF_DSN_RETURN, AF_QUEUE_DIR, AF_QUEUE, AF_QUEUE_LIFETIME,
 	AF_ALIASES, AF_REWRITE_HEADERS, AF_SET_SENDER_HEADER, AF_FORCE_FROM,
-	AF_FALLBACK_ACCOUNT,
+	AF_FALLBACK_ACCOUNT, AF_QUEUE_RETRIER,
 	AF_COUNT
 };
 #define ACCOUNT_IS_SET(a, f) (((a)->set >> (f)) & 1ULL)
@@ -112,6 +112,9 @@ struct account {
 	int queue;                  /* envoi: 1 (default) keeps a message whose
 	                             * delivery failed temporarily and exits 0;
 	                             * 0 = msmtp-style direct mode (exit 75) */
+	int queue_retrier;          /* envoi: 1 (default) starts a detached
+	                             * retrier when a message is queued and
+	                             * none runs for the queue (runq.h) */
 	long queue_lifetime;        /* envoi: seconds before a queued message is
 	                             * bounced (default 5 days) */
 	char *aliases;              /* msmtp: aliases file for local recipients
