@@ -350,6 +350,9 @@ struct parser {
 	int lineno;
 	int user_file;
 	int has_password;
+	const char *distrust;       /* why this file may run no command (eval,
+	                             * passwordeval); NULL = it may */
+	char distrust_buf[160];
 	char *home;                 /* for ~; NULL until needed */
 	int home_looked;
 	struct account *defaults;
@@ -888,18 +891,21 @@ static int parse_line(struct parser *p, char *line, int from_eval,
 static int
 run_eval(struct parser *p, const char *cmd, struct err *e)
 {
+	struct cred_cmd res;
+	char how[CRED_ERRLINE_MAX + 64];
 	char *out;
-	int status, r;
+	int r;
 
 	if (*cmd == '\0')
 		return perr(p, e, "eval needs a command");
-	if (cred_run_command(cmd, CONF_LINE_MAX, &out, &status, e) < 0)
+	if (p->distrust)
+		return perr(p, e, "refusing to run eval: %s", p->distrust);
+	if (cred_run_command(cmd, CONF_LINE_MAX, &out, &res, e) < 0)
 		return perr(p, e, "eval: %s", e->msg);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
 		cred_free(out);
-		return perr(p, e, "eval: the command failed (%s %d)",
-		    WIFEXITED(status) ? "exit status" : "signal",
-		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return perr(p, e, "eval: the command failed (%s)",
+		    cred_cmd_describe(&res, how, sizeof how));
 	}
 	r = parse_line(p, out, 1, e);
 	cred_free(out);     /* it may have been a password line */
@@ -1021,6 +1027,49 @@ check_permissions(const char *path, const struct stat *st, int user_file,
 	if (st->st_mode & 007)
 		return err_set(e, EX_CONFIG, "%s contains a password and is "
 		    "readable by others; run: chmod o-rwx %s", path, path);
+	return 0;
+}
+
+/*
+ * Commands in a file (eval while it is read, passwordeval when its account
+ * authenticates) run as the caller, so the file must be one only the
+ * caller or root can change: owned by either, and writable by neither
+ * group nor others. Otherwise sudo -E or su without - would have root run
+ * a command another user wrote. Sets p->distrust to the reason, if any.
+ */
+static void
+check_trust(struct parser *p, const struct stat *st)
+{
+	uid_t me = getuid();
+
+	p->distrust = NULL;
+	if (st->st_uid != 0 && st->st_uid != me)
+		snprintf(p->distrust_buf, sizeof p->distrust_buf, "the file is owned "
+		    "by uid %lu, not by you (uid %lu) or root", (unsigned long)st->st_uid,
+		    (unsigned long)me);
+	else if (st->st_mode & 022)
+		snprintf(p->distrust_buf, sizeof p->distrust_buf, "the file is "
+		    "writable by %s; run: chmod go-w %s", st->st_mode & 020 ?
+		    "its group" : "others", p->path);
+	else
+		return;
+	p->distrust = p->distrust_buf;
+}
+
+/* An untrusted file may hold no passwordeval, not even one its accounts
+ * inherit (through defaults or from another file's account): the file
+ * would decide where the secret goes. The whole file is refused, as for a
+ * readable password: half a configuration would send mail elsewhere. */
+static int
+check_commands(const struct parser *p, struct err *e)
+{
+	if (p->distrust == NULL)
+		return 0;
+	for (size_t i = 0; i < p->naccts; i++)
+		if (p->accts[i]->passwordeval)
+			return err_set(e, EX_CONFIG, "%s:%d: account %s: refusing to "
+			    "run its passwordeval command: %s", p->path,
+			    p->accts[i]->source_line, p->accts[i]->name, p->distrust);
 	return 0;
 }
 
@@ -1148,8 +1197,11 @@ conf_load_file(struct conf *c, const char *path, int is_user_file,
 		fclose(f);
 		return oom(e);
 	}
+	check_trust(&p, &st);
 	r = read_lines(&p, f, e);
 	fclose(f);
+	if (r == 0)
+		r = check_commands(&p, e);
 	if (r == 0 && p.has_password)
 		r = check_permissions(path, &st, is_user_file, e);
 	if (r == 0)
@@ -1194,20 +1246,63 @@ conf_load_file(struct conf *c, const char *path, int is_user_file,
 /* ------------------------------------------------------------------ */
 /* Where the files are. */
 
+/* An absolute path naming a directory owned by the real uid: the test a
+ * directory from the environment must pass, since sudo -E and su without
+ * - pass on another user's. */
+static int
+dir_is_own(const char *path)
+{
+	struct stat st;
+
+	return path && *path == '/' && stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_uid == getuid();
+}
+
 char *
 conf_home(void)
 {
 	const char *h = getenv("HOME");
 	struct passwd *pw;
-	struct stat st;
 
-	if (h && *h == '/' && strcmp(h, "/") != 0 && stat(h, &st) == 0 &&
-	    S_ISDIR(st.st_mode) && st.st_uid == getuid())
+	if (h && strcmp(h, "/") != 0 && dir_is_own(h))
 		return xstrdup(h);
 	pw = getpwuid(getuid());
 	if (pw && pw->pw_dir && *pw->pw_dir)
 		return xstrdup(pw->pw_dir);
 	return NULL;
+}
+
+char *
+conf_xdg_dir(const char *var, const char *home, const char *dflt)
+{
+	const char *v = getenv(var);
+	struct buf b;
+
+	if (dir_is_own(v))
+		return xstrdup(v);
+	if (home == NULL)
+		return NULL;
+	buf_init(&b, PATH_MAX);
+	if (buf_printf(&b, "%s/%s", home, dflt) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+/* dir + rel, malloc'd; NULL when too long or out of memory (the file is
+ * then not looked for). */
+static char *
+path_cat(const char *dir, const char *rel)
+{
+	struct buf b;
+
+	buf_init(&b, PATH_MAX);
+	if (buf_puts(&b, dir) < 0 || buf_puts(&b, rel) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_take(&b);
 }
 
 /* 1 exists, 0 absent, -1 with errno for anything else. */
@@ -1229,8 +1324,7 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 {
 	const char *sys = c->sysconfdir ? c->sysconfdir : SYSCONFDIR;
 	static const char *const sysnames[] = { "envoi.conf", "msmtprc" };
-	char path[PATH_MAX], *home = NULL, *cands[4] = { 0 };
-	const char *xdg;
+	char path[PATH_MAX], *home = NULL, *base, *cands[4] = { 0 };
 	int r = 0;
 
 	for (size_t i = 0; i < 2; i++) {
@@ -1267,6 +1361,8 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 		 * sendmail drops privileges for -C for the same reason.
 		 * envoi has no privilege beyond its caller's, so the gap
 		 * between this stat and the open gives nothing away.
+		 * Root may name another user's file, but its commands
+		 * do not run (check_trust).
 		 */
 		if (stat(cli_file, &st) == 0 && getuid() != 0 &&
 		    st.st_uid != getuid())
@@ -1279,46 +1375,23 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 		return 0;
 
 	home = c->home ? xstrdup(c->home) : conf_home();
-	xdg = getenv("XDG_CONFIG_HOME");
-	if (xdg && *xdg != '/')
-		xdg = NULL;     /* the spec says relative values are ignored */
-	if (home == NULL && xdg == NULL)
-		return 0;
-	{
-		struct buf b;
-		const char *base = xdg;
-		char *dflt = NULL;
-
-		if (base == NULL) {
-			buf_init(&b, PATH_MAX);
-			if (buf_printf(&b, "%s/.config", home) < 0 ||
-			    (dflt = buf_take(&b)) == NULL) {
-				buf_free(&b);
-				free(home);
-				return oom(e);
-			}
-			base = dflt;
-		}
-		buf_init(&b, PATH_MAX);
-		if (buf_printf(&b, "%s/envoi/config", base) == 0)
-			cands[0] = buf_take(&b);
-		buf_free(&b);
-		if (home) {
-			buf_init(&b, PATH_MAX);
-			if (buf_printf(&b, "%s/.envoirc", home) == 0)
-				cands[1] = buf_take(&b);
-			buf_free(&b);
-			buf_init(&b, PATH_MAX);
-			if (buf_printf(&b, "%s/.msmtprc", home) == 0)
-				cands[2] = buf_take(&b);
-			buf_free(&b);
-		}
-		buf_init(&b, PATH_MAX);
-		if (buf_printf(&b, "%s/msmtp/config", base) == 0)
-			cands[3] = buf_take(&b);
-		buf_free(&b);
-		free(dflt);
+	base = conf_xdg_dir("XDG_CONFIG_HOME", home, ".config");
+	if (base == NULL && home) {
+		free(home);
+		return oom(e);
 	}
+	if (log && getenv("XDG_CONFIG_HOME") && !dir_is_own(getenv("XDG_CONFIG_HOME")))
+		log_debug(log, "ignoring $XDG_CONFIG_HOME: not an absolute path to a "
+		    "directory of yours");
+	if (base) {
+		cands[0] = path_cat(base, "/envoi/config");
+		cands[3] = path_cat(base, "/msmtp/config");
+	}
+	if (home) {
+		cands[1] = path_cat(home, "/.envoirc");
+		cands[2] = path_cat(home, "/.msmtprc");
+	}
+	free(base);
 	free(home);
 	for (size_t i = 0; i < 4; i++) {
 		int x;

@@ -17,7 +17,8 @@
  * Never: connects, reads a secret from a command (passwordeval is run by
  * cred.c, when authentication needs it), prints except through log_warn,
  * or exits. `eval` lines do run a command while the file is read, because
- * that is what the msmtp format means.
+ * that is what the msmtp format means, but only from a file that no one
+ * but the caller or root can change (conf_load_file).
  */
 #ifndef ENVOI_CONF_H
 #define ENVOI_CONF_H
@@ -169,7 +170,10 @@ void conf_init(struct conf *c);
  * only. A file containing a literal `password` directive is refused unless
  * it is private: a user file must be owned by the real uid with no
  * group/other permission bits; a system file (is_user_file 0) must be owned
- * by root or the caller and not be world-readable.
+ * by root or the caller and not be world-readable. A file with `eval`, or
+ * whose accounts have `passwordeval`, is refused (before any command runs)
+ * unless it is owned by root or the caller and neither group nor others
+ * may write it: its commands run as the caller.
  * Returns 0, or -1 with EX_CONFIG ("FILE:LINE: ..." for syntax and values;
  * a missing file is an error here) or EX_OSERR. On error *c is unchanged.
  */
@@ -180,8 +184,10 @@ int conf_load_file(struct conf *c, const char *path, int is_user_file,
  * The lookup order: the system file SYSCONFDIR/envoi.conf, else
  * SYSCONFDIR/msmtprc (either optional); then cli_file (-C, which must
  * exist) or else the first existing of $XDG_CONFIG_HOME/envoi/config,
- * ~/.envoirc, ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config. Finding no file
- * at all is not an error here; conf_select says how to configure.
+ * ~/.envoirc, ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config, where ~ and
+ * $XDG_CONFIG_HOME must be the caller's own (conf_home, conf_xdg_dir).
+ * Finding no file at all is not an error here; conf_select says how to
+ * configure.
  * cli_file must be owned by the real uid unless that is root (EX_CONFIG
  * "-C FILE: refusing a configuration file owned by uid N (not yours)").
  */
@@ -234,6 +240,15 @@ void conf_free(struct conf *c);
  * malloc'd string or NULL when there is none.
  */
 char *conf_home(void);
+
+/*
+ * An XDG base directory (var is "XDG_CONFIG_HOME", "XDG_STATE_HOME", ...):
+ * the variable's value when it is an absolute path to a directory owned by
+ * the real uid, the rule conf_home applies to $HOME (sudo -E and su
+ * without - pass on another user's values); otherwise home/dflt
+ * ("~/.config"), or NULL when home is NULL. malloc'd; NULL also on ENOMEM.
+ */
+char *conf_xdg_dir(const char *var, const char *home, const char *dflt);
 
 /*
  * Split an account's host list ("a.example, b.example c.example") into a

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "cred.h"
+#include "log.h"
 
 extern char **environ;
 
@@ -29,108 +32,221 @@ cred_free(char *secret)
 	free(secret);
 }
 
-int
-cred_run_command(const char *cmd, size_t max, char **line, int *status,
-    struct err *e)
+/* Start /bin/sh -c cmd with stdin from /dev/null and stdout and stderr
+ * on the given pipe ends. Returns 0 or an errno value. */
+static int
+spawn_shell(const char *cmd, int out_fd, int err_fd, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-	char chunk[512];
-	struct buf b;
-	int fds[2], done = 0, toolong = 0, r;
-	pid_t pid;
-	ssize_t n;
+	int r = posix_spawn_file_actions_init(&fa);
 
-	*line = NULL;
-	*status = 0;
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return err_set(e, EX_OSERR, "cannot create a pipe: %s",
-		    strerror(errno));
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return err_set(e, EX_OSERR, "out of memory");
-	}
+	if (r != 0)
+		return r;
 	/* dup2 clears close-on-exec on the copy, so the child keeps only
-	 * its stdout end of the pipe. */
-	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-	    O_RDONLY, 0);
-	r = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+	 * its own ends of the pipes. */
+	if ((r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)) == 0 &&
+	    (r = posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO)) == 0 &&
+	    (r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+	    O_RDONLY, 0)) == 0)
+		r = posix_spawn(pid, "/bin/sh", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	if (r != 0) {
-		close(fds[0]);
-		return err_set(e, EX_OSERR, "cannot run /bin/sh: %s",
-		    strerror(r));
-	}
+	return r;
+}
 
-	/* Read to the end even past the first line, so the command is never
-	 * killed by SIGPIPE half-way; only the first line is kept. */
-	buf_init(&b, max);
-	for (;;) {
-		n = read(fds[0], chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n && !done; i++) {
-			if (chunk[i] == '\n') {
-				done = 1;
-			} else if (!toolong && buf_putc(&b, chunk[i]) < 0) {
-				toolong = 1;
-				done = 1;
-			}
+/* What is read from a running command. */
+struct cmd_io {
+	int fd[2];              /* stdout, stderr; -1 once ended */
+	struct buf out;         /* stdout's first line */
+	int out_done, toolong;
+	char *err;              /* stderr's first non-empty line */
+	size_t errlen;
+	int err_done;
+};
+
+/* Everything is read even past the first line, so that the command is
+ * never killed by SIGPIPE half-way; only the first line is kept. */
+static void
+take_stdout(struct cmd_io *io, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !io->out_done; i++) {
+		if (p[i] == '\n')
+			io->out_done = 1;
+		else if (buf_putc(&io->out, p[i]) < 0)
+			io->toolong = io->out_done = 1;
+	}
+}
+
+static void
+take_stderr(struct cmd_io *io, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !io->err_done; i++) {
+		if (p[i] == '\n' || p[i] == '\r')
+			io->err_done = io->errlen > 0;
+		else if (io->errlen < CRED_ERRLINE_MAX)
+			io->err[io->errlen++] = p[i];
+		else
+			io->err_done = 1;
+	}
+}
+
+/* Read one chunk from pipe k, or note its end. */
+static void
+pump_one(struct cmd_io *io, int k, char *chunk, size_t size)
+{
+	ssize_t n = read(io->fd[k], chunk, size);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		close(io->fd[k]);
+		io->fd[k] = -1;
+	} else if (k == 0) {
+		take_stdout(io, chunk, (size_t)n);
+	} else {
+		take_stderr(io, chunk, (size_t)n);
+	}
+}
+
+/* Both pipes at once (either may fill and block the command), until
+ * stdout ends and the command has exited (*reaped, with *status). */
+static void
+pump(struct cmd_io *io, pid_t pid, int *status, int *reaped)
+{
+	char chunk[512];
+	int after = 0;
+
+	while (io->fd[0] >= 0 || io->fd[1] >= 0) {
+		struct pollfd pf[2] = {
+			{ .fd = io->fd[0], .events = POLLIN },
+			{ .fd = io->fd[1], .events = POLLIN },
+		};
+		int timeout = -1, r;
+
+		if (io->fd[0] < 0) {
+			/* stdout has ended. A process the command left behind
+			 * (an agent it started) may hold stderr open for ever:
+			 * wait for the command itself, then take only what
+			 * its stderr already holds. */
+			if (!*reaped && waitpid(pid, status, WNOHANG) == pid)
+				*reaped = 1;
+			if (*reaped && (io->err_done || after++ >= 64))
+				break;
+			timeout = *reaped ? 0 : 50;
 		}
+		r = poll(pf, 2, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (r == 0 && *reaped))
+			break;
+		for (int k = 0; k < 2; k++)
+			if (io->fd[k] >= 0 && pf[k].revents != 0)
+				pump_one(io, k, chunk, sizeof chunk);
 	}
 	mem_wipe(chunk, sizeof chunk);
-	close(fds[0]);
-	while (waitpid(pid, status, 0) < 0) {
+}
+
+int
+cred_run_command(const char *cmd, size_t max, char **line, struct cred_cmd *res,
+    struct err *e)
+{
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, reaped = 0, r;
+	struct cmd_io io;
+	pid_t pid;
+
+	*line = NULL;
+	memset(res, 0, sizeof *res);
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		r = errno;
+		for (int k = 0; k < 2; k++) {
+			if (out[k] >= 0)
+				close(out[k]);
+			if (errp[k] >= 0)
+				close(errp[k]);
+		}
+		return err_set(e, EX_OSERR, "cannot create a pipe: %s", strerror(r));
+	}
+	r = spawn_shell(cmd, out[1], errp[1], &pid);
+	close(out[1]);
+	close(errp[1]);
+	if (r != 0) {
+		close(out[0]);
+		close(errp[0]);
+		return err_set(e, EX_OSERR, "cannot run /bin/sh: %s", strerror(r));
+	}
+	memset(&io, 0, sizeof io);
+	io.fd[0] = out[0];
+	io.fd[1] = errp[0];
+	io.err = res->errline;
+	buf_init(&io.out, max);
+	pump(&io, pid, &res->status, &reaped);
+	for (int k = 0; k < 2; k++)
+		if (io.fd[k] >= 0)
+			close(io.fd[k]);
+	while (!reaped && waitpid(pid, &res->status, 0) < 0) {
 		if (errno != EINTR) {
-			buf_wipe(&b);
-			return err_set(e, EX_OSERR, "waitpid: %s",
-			    strerror(errno));
+			buf_wipe(&io.out);
+			return err_set(e, EX_OSERR, "waitpid: %s", strerror(errno));
 		}
 	}
-	if (toolong) {
-		buf_wipe(&b);
+	log_sanitize(res->errline, sizeof res->errline, res->errline, io.errlen);
+	if (io.toolong) {
+		buf_wipe(&io.out);
 		return err_set(e, EX_CONFIG, "the command's first line of "
 		    "output is longer than %zu bytes", max);
 	}
-	while (b.len > 0 && b.data[b.len - 1] == '\r')
-		b.data[--b.len] = '\0';
-	*line = buf_take(&b);
+	while (io.out.len > 0 && io.out.data[io.out.len - 1] == '\r')
+		io.out.data[--io.out.len] = '\0';
+	*line = buf_take(&io.out);
 	if (*line == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	return 0;
 }
 
+char *
+cred_cmd_describe(const struct cred_cmd *res, char *buf, size_t size)
+{
+	const char *sep = res->errline[0] ? ": " : "";
+
+	if (WIFSIGNALED(res->status))
+		snprintf(buf, size, "killed by signal %d%s%s", WTERMSIG(res->status), sep,
+		    res->errline);
+	else if (WIFEXITED(res->status))
+		snprintf(buf, size, "exit status %d%s%s%s", WEXITSTATUS(res->status),
+		    WEXITSTATUS(res->status) == 127 ? " (command not found)" :
+		    WEXITSTATUS(res->status) == 126 ? " (cannot run it)" : "", sep,
+		    res->errline);
+	else
+		snprintf(buf, size, "stopped (status %#x)", (unsigned)res->status);
+	return buf;
+}
+
+/* Killed from outside rather than failing by itself: the OOM killer, a
+ * shutdown, a timeout wrapper. Trying again later may work. */
+static int
+killed_from_outside(int status)
+{
+	int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+	return sig == SIGKILL || sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
+}
+
 static int
 run_passwordeval(const struct account *a, char **secret, struct err *e)
 {
-	int status;
+	struct cred_cmd res;
+	char how[CRED_ERRLINE_MAX + 64];
 	char *line;
 
-	if (cred_run_command(a->passwordeval, CRED_SECRET_MAX, &line, &status,
-	    e) < 0)
+	if (cred_run_command(a->passwordeval, CRED_SECRET_MAX, &line, &res, e) < 0)
 		return err_prefix(e, "account %s: passwordeval", a->name);
-	if (WIFSIGNALED(status)) {
+	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
 		cred_free(line);
-		return err_set(e, EX_TEMPFAIL, "account %s: the passwordeval "
-		    "command was killed by signal %d", a->name,
-		    WTERMSIG(status));
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-		int code = WEXITSTATUS(status);
-
-		cred_free(line);
-		/* 126/127: the shell could not find or run the program, which
-		 * retrying will not fix. Anything else may be a locked keyring
-		 * or a missing agent under cron. */
-		return err_set(e, code == 126 || code == 127 ? EX_CONFIG :
-		    EX_TEMPFAIL, "account %s: the passwordeval command failed "
-		    "(exit status %d)%s", a->name, code,
-		    code == 127 ? ": command not found" : "");
+		/* A failing helper fails again on every retry until someone
+		 * fixes it, so the caller must hear now. */
+		return err_set(e, killed_from_outside(res.status) ? EX_TEMPFAIL :
+		    EX_CONFIG, "account %s: the passwordeval command failed (%s)", a->name,
+		    cred_cmd_describe(&res, how, sizeof how));
 	}
 	if (*line == '\0') {
 		cred_free(line);
@@ -253,8 +369,8 @@ cred_netrc_lookup(const char *text, const char *host, const char *user,
 	return *password != NULL;
 }
 
-/* ~/.netrc or $NETRC. A file readable by others is refused when it has an
- * entry for us: using it would bless the leak. */
+/* ~/.netrc or $NETRC. A file readable by others, or not ours, is refused
+ * when it has an entry for us: using it would bless the leak. */
 static int
 netrc_secret(const struct account *a, char **secret, struct err *e)
 {
@@ -301,17 +417,23 @@ netrc_secret(const struct account *a, char **secret, struct err *e)
 		    "than %d bytes)", path, CRED_NETRC_MAX);
 	}
 	if (cred_netrc_lookup(buf_cstr(&b), a->host, a->user, secret)) {
-		if (st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+		/* Another user's file (sudo -E, su without - hand root a
+		 * user's $NETRC or $HOME) is theirs to rewrite: its entry
+		 * would send the caller's mail where they say. */
+		if (st.st_uid != getuid())
+			r = err_set(e, EX_CONFIG, "%s holds passwords but is owned by "
+			    "uid %lu, not by you (uid %lu); refusing to use it", path,
+			    (unsigned long)st.st_uid, (unsigned long)getuid());
+		else if ((st.st_mode & 077) != 0)
+			r = err_set(e, EX_CONFIG, "%s holds passwords and others may "
+			    "read or write it; run: chmod 600 %s", path, path);
+		if (r < 0) {
 			cred_free(*secret);
 			*secret = NULL;
-			buf_wipe(&b);
-			return err_set(e, EX_CONFIG, "%s holds passwords and is "
-			    "readable by others or not yours; run: chmod 600 %s",
-			    path, path);
 		}
 	}
 	buf_wipe(&b);
-	return 0;
+	return r;
 }
 
 int

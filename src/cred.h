@@ -9,7 +9,9 @@
  *
  * Never: logs, prints or puts a secret (or the command that produced it,
  * which may contain one) into an error message; exits. Commands run with
- * stdin from /dev/null, because envoi's stdin is the message.
+ * stdin from /dev/null, because envoi's stdin is the message, and with
+ * their stderr captured: only its first line is shown, in the error
+ * message when the command fails.
  */
 #ifndef ENVOI_CRED_H
 #define ENVOI_CRED_H
@@ -28,15 +30,26 @@ struct account;
 /* Longest ~/.netrc file read; larger ones are ignored with an error. */
 #define CRED_NETRC_MAX (1024 * 1024)
 
+/* Longest part of a command's stderr kept for an error message: its first
+ * line, cut here. A failing helper says why on that line ("gpg: decryption
+ * failed: No secret key"); the rest is dropped, so that a failure stays
+ * one line. */
+#define CRED_ERRLINE_MAX 200
+
 /*
  * The account's secret: `password` if set, else the first line of
  * `passwordeval`'s output (run through /bin/sh -c; trailing CR/LF
  * removed), else the password of the ~/.netrc (or $NETRC) entry for the
  * account's host and user, else none (*secret = NULL, return 0).
- * passwordeval: exit 126/127 (not found), empty output or a line longer
- * than CRED_SECRET_MAX is EX_CONFIG; another non-zero exit or death by a
- * signal is EX_TEMPFAIL (a locked keyring or absent agent may work
- * later, and a queued message is then retried rather than lost).
+ * A failing passwordeval is the configuration's fault, reported to the
+ * caller (exit 78) rather than retried: any non-zero exit, death by a
+ * signal the command raised itself (SIGSEGV, SIGABRT, ...), empty output
+ * or a line longer than CRED_SECRET_MAX is EX_CONFIG, with the exit status
+ * (or signal) and the first line of the command's stderr in the message.
+ * Only a command killed from outside (SIGKILL, SIGTERM, SIGINT, SIGHUP:
+ * the OOM killer, a shutdown, a timeout wrapper) is EX_TEMPFAIL.
+ * A netrc that has an entry for the account must be the caller's (root:
+ * root's) with no group or other permission bits, else EX_CONFIG.
  * The caller releases *secret with cred_free.
  */
 int cred_get_secret(const struct account *a, char **secret, struct err *e);
@@ -44,17 +57,36 @@ int cred_get_secret(const struct account *a, char **secret, struct err *e);
 /* Wipe and free a secret; NULL is fine. */
 void cred_free(char *secret);
 
+/* How a command ended: its waitpid status and the first non-empty line
+ * of its stderr (control characters shown as '?'; "" when it printed
+ * none). */
+struct cred_cmd {
+	int status;
+	char errline[CRED_ERRLINE_MAX + 1];
+};
+
 /*
- * Run cmd through /bin/sh -c with stdin from /dev/null and stderr
- * inherited; read its whole stdout and keep the first line (without
- * CR/LF), at most max bytes. *status is the waitpid status.
- * Returns 0 when the command ran (whatever its exit status; see *status),
- * or -1 with EX_OSERR (cannot start it) or EX_CONFIG (first line longer
- * than max; *line is NULL then). *line is malloc'd; release it with
- * cred_free (it may be a secret).
+ * Run cmd through /bin/sh -c with stdin from /dev/null; read its whole
+ * stdout and keep the first line (without CR/LF), at most max bytes; keep
+ * the first line of its stderr in res->errline and drop the rest (the
+ * caller puts it in its one-line error). Once stdout has ended and the
+ * command has exited, a process it left behind that still holds stderr
+ * (an agent it started) is not waited for.
+ * Returns 0 when the command ran (whatever its exit status; see res), or
+ * -1 with EX_OSERR (cannot start it) or EX_CONFIG (first line longer than
+ * max; *line is NULL then). *line is malloc'd; release it with cred_free
+ * (it may be a secret).
  */
-int cred_run_command(const char *cmd, size_t max, char **line, int *status,
+int cred_run_command(const char *cmd, size_t max, char **line, struct cred_cmd *res,
     struct err *e);
+
+/*
+ * How a command that did not succeed ended, for a message: "exit status
+ * 3: <its stderr line>", "exit status 127 (command not found): ...",
+ * "killed by signal 9". Never includes the command text, which may hold
+ * a secret. Returns buf.
+ */
+char *cred_cmd_describe(const struct cred_cmd *res, char *buf, size_t size);
 
 /*
  * Look up host (and user, when not NULL) in a netrc-format text; on a

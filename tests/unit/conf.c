@@ -1,9 +1,9 @@
 /*
- * Unit tests for src/conf.c and src/cred.c: msmtp-format parsing (quotes,
+ * Unit tests for src/conf.c: msmtp-format parsing (quotes,
  * comments, ~, CRLF, eval, inheritance, defaults), every msmtp directive
  * name, errors with FILE:LINE, the permission check, the lookup order and
- * user-over-system layering, account selection, the secure defaults, and
- * where secrets come from.
+ * user-over-system layering, account selection and the secure defaults.
+ * Where secrets come from is tests/unit/cred.c.
  */
 #include "config.h"
 
@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "cred.h"
 #include "err.h"
 #include "log.h"
 #include "tap.h"
@@ -772,6 +771,116 @@ test_select(void)
 	conf_free(&c);
 }
 
+/*
+ * Commands a file runs (eval while it is read, passwordeval when its
+ * account authenticates) run as the caller: only a file of the caller's
+ * or root's that nobody else may write may hold them (issue 8 §5.7).
+ */
+static void
+test_command_trust(void)
+{
+	static const struct {
+		const char *name;
+		const char *text;       /* an eval creates the file $MARK */
+		mode_t mode;
+		int user_file, ret;
+		const char *msg_has;
+	} cases[] = {
+		{ "own 0644 file with passwordeval", "account a\nhost h\npasswordeval echo x\n",
+		  0644, 1, 0, NULL },
+		{ "own 0644 file with eval", "account a\neval touch \"$MARK\"; echo host h\n", 0644, 1, 0,
+		  NULL },
+		{ "group-writable file with passwordeval",
+		  "account a\nhost h\npasswordeval echo x\n", 0664, 1, -1, "chmod go-w" },
+		{ "world-writable file with passwordeval",
+		  "account a\nhost h\npasswordeval echo x\n", 0646, 1, -1, "writable by" },
+		{ "group-writable system file with passwordeval",
+		  "account a\nhost h\npasswordeval echo x\n", 0660, 0, -1, "writable by" },
+		{ "passwordeval through defaults",
+		  "defaults\npasswordeval echo x\naccount a\nhost h\n", 0620, 1, -1, "account a" },
+		{ "group-writable file with eval", "account a\neval touch \"$MARK\"; echo host h\n", 0664,
+		  1, -1, "eval" },
+		{ "group-writable file without commands", "account a\nhost h\nuser u\n", 0664, 1,
+		  0, NULL },
+	};
+	char mark[PATH_MAX + 16];
+
+	snprintf(mark, sizeof mark, "%s/eval-ran", tmpdir);
+	setenv("MARK", mark, 1);
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		const char *path;
+		struct conf c;
+		struct err e;
+		int r;
+
+		unlink(mark);
+		path = new_file(cases[k].text, cases[k].mode);
+		conf_init(&c);
+		err_init(&e);
+		r = conf_load_file(&c, path, cases[k].user_file, NULL, &e);
+		is_int(r, cases[k].ret, "%s: %s", cases[k].name, r ? e.msg : "loaded");
+		if (cases[k].ret) {
+			ok(e.ex == EX_CONFIG && strstr(e.msg, cases[k].msg_has) &&
+			    strstr(e.msg, path) == e.msg, "%s: EX_CONFIG naming the file and why",
+			    cases[k].name);
+			is_int(c.naccounts, 0, "%s: no account kept", cases[k].name);
+			ok(access(mark, F_OK) < 0, "%s: the eval command did not run",
+			    cases[k].name);
+		}
+		conf_free(&c);
+	}
+
+	/* A file of another user's (sudo -E, su without -, root's -C). */
+	if (getuid() == 0) {
+		const char *path;
+		struct conf c;
+		struct err e;
+
+		unlink(mark);
+		path = new_file("account a\nhost h\npasswordeval echo x\n", 0644);
+		conf_init(&c);
+		if (chown(path, 65534, 65534) == 0) {
+			is_int(conf_load_file(&c, path, 1, NULL, &e), -1,
+			    "another user's file with passwordeval is refused");
+			ok(e.ex == EX_CONFIG && strstr(e.msg, "owned by uid 65534") &&
+			    strstr(e.msg, path) == e.msg, "... naming the file and its owner: %s",
+			    e.msg);
+		}
+		path = new_file("account a\neval touch \"$MARK\"; echo host h\n", 0644);
+		if (chown(path, 65534, 65534) == 0) {
+			is_int(conf_load_file(&c, path, 1, NULL, &e), -1,
+			    "another user's file with eval is refused");
+			ok(access(mark, F_OK) < 0 && strstr(e.msg, "owned by uid 65534"),
+			    "... before the command runs: %s", e.msg);
+		}
+		path = new_file("account a\nhost h\n", 0644);
+		if (chown(path, 65534, 65534) == 0)
+			is_int(conf_load_file(&c, path, 1, NULL, &e), 0,
+			    "another user's file without commands still loads");
+		conf_free(&c);
+	} else {
+		printf("ok %d # skip ownership checks need root\n", ++tap_n);
+	}
+
+	/* A command inherited from a trusted file's account is refused in
+	 * an untrusted one: there it would send the secret where that file
+	 * says. */
+	{
+		const char *sys = new_file("account base\nhost h\npasswordeval echo x\n", 0644);
+		const char *path;
+		struct conf c;
+		struct err e;
+
+		conf_init(&c);
+		is_int(conf_load_file(&c, sys, 0, NULL, &e), 0, "a trusted file with passwordeval");
+		path = new_file("account a : base\nhost elsewhere\n", 0666);
+		is_int(conf_load_file(&c, path, 1, NULL, &e), -1,
+		    "an untrusted file inheriting passwordeval is refused");
+		ok(strstr(e.msg, "account a") != NULL, "... %s", e.msg);
+		conf_free(&c);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 static void
 mkdirs(const char *path)
@@ -867,6 +976,24 @@ test_lookup(void)
 	load_and_check(home, sys, NULL, "env-xdg", "$XDG_CONFIG_HOME is honoured");
 	setenv("XDG_CONFIG_HOME", "relative/dir", 1);
 	load_and_check(home, sys, NULL, "xdg-envoi", "a relative $XDG_CONFIG_HOME is ignored");
+	{
+		char file[sizeof xdg + 16];
+
+		snprintf(file, sizeof file, "%s/envoi/config", xdg);
+		setenv("XDG_CONFIG_HOME", file, 1);
+	}
+	load_and_check(home, sys, NULL, "xdg-envoi", "a $XDG_CONFIG_HOME that is a file is ignored");
+	if (getuid() == 0) {
+		/* sudo -E, su without -: another user's directory. */
+		setenv("XDG_CONFIG_HOME", xdg, 1);
+		if (chown(xdg, 65534, 65534) == 0)
+			load_and_check(home, sys, NULL, "xdg-envoi",
+			    "a $XDG_CONFIG_HOME owned by someone else is not trusted");
+		if (chown(xdg, 0, 0) != 0)
+			printf("# chown %s: %s\n", xdg, strerror(errno));
+	} else {
+		printf("ok %d # skip ownership checks need root\n", ++tap_n);
+	}
 	unsetenv("XDG_CONFIG_HOME");
 
 	snprintf(cli, sizeof cli, "%s/cli.rc", tmpdir);
@@ -975,129 +1102,6 @@ test_loopback(void)
 		is_int(conf_host_is_loopback(cases[k].host), cases[k].want, "loopback(\"%s\")",
 		    cases[k].host);
 	is_int(conf_host_is_loopback(NULL), 0, "loopback(NULL)");
-}
-
-/* ------------------------------------------------------------------ */
-static void
-test_cred(void)
-{
-	static const struct {
-		const char *name;
-		const char *password, *passwordeval;
-		int ret, ex;
-		const char *want;
-	} cases[] = {
-		{ "password directive", "s3cret", NULL, 0, 0, "s3cret" },
-		{ "password wins over passwordeval", "p", "echo e", 0, 0, "p" },
-		{ "passwordeval first line", NULL, "printf 'tok\\nsecond\\n'", 0, 0, "tok" },
-		{ "passwordeval CRLF stripped", NULL, "printf 'tok\\r\\n'", 0, 0, "tok" },
-		{ "passwordeval without newline", NULL, "printf tok", 0, 0, "tok" },
-		{ "passwordeval keeps inner spaces", NULL, "echo ' a b '", 0, 0, " a b " },
-		{ "passwordeval stdin is not the message", NULL, "cat", -1, EX_CONFIG, NULL },
-		{ "passwordeval failing", NULL, "echo hunter2; exit 3", -1, EX_TEMPFAIL, NULL },
-		{ "passwordeval not found", NULL, "/nonexistent/helper 2>/dev/null", -1, EX_CONFIG, NULL },
-		{ "passwordeval empty", NULL, "true", -1, EX_CONFIG, NULL },
-		{ "passwordeval killed", NULL, "kill -9 $$", -1, EX_TEMPFAIL, NULL },
-	};
-
-	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-		struct account a;
-		struct err e;
-		char *secret = (char *)"unchanged";
-		int r;
-
-		memset(&a, 0, sizeof a);
-		a.name = (char *)"t";
-		a.password = (char *)cases[k].password;
-		a.passwordeval = (char *)cases[k].passwordeval;
-		err_init(&e);
-		r = cred_get_secret(&a, &secret, &e);
-		is_int(r, cases[k].ret, "%s: result", cases[k].name);
-		if (r == 0) {
-			is_str(secret, cases[k].want, "%s: secret", cases[k].name);
-		} else {
-			is_int(e.ex, cases[k].ex, "%s: exit code (%s)", cases[k].name, e.msg);
-			ok(secret == NULL, "%s: no secret on error", cases[k].name);
-			ok(strstr(e.msg, "hunter2") == NULL && strstr(e.msg, "account t") != NULL,
-			    "%s: message names the account, never the secret: %s", cases[k].name, e.msg);
-		}
-		cred_free(r == 0 ? secret : NULL);
-	}
-	{
-		/* A too-long first line. */
-		struct account a;
-		struct err e;
-		char *secret;
-
-		memset(&a, 0, sizeof a);
-		a.name = (char *)"t";
-		a.passwordeval = (char *)"head -c 20000 /dev/zero | tr '\\0' x";
-		is_int(cred_get_secret(&a, &secret, &e), -1, "an over-long passwordeval line is refused");
-		is_int(e.ex, EX_CONFIG, "... EX_CONFIG (%s)", e.msg);
-	}
-}
-
-static void
-test_netrc(void)
-{
-	static const char netrc[] =
-	    "machine smtp.a.example login alice password pa\n"
-	    "machine smtp.a.example\n  login bob\n  password \"p b\"\n"
-	    "machine other.example login carol password pc account acct\n"
-	    "macdef init\ncd /\nls\n\n"
-	    "machine nouser.example password pn\n"
-	    "default login anon password pd\n";
-	static const struct {
-		const char *host, *user, *want;
-	} cases[] = {
-		{ "smtp.a.example", "alice", "pa" },
-		{ "smtp.a.example", "bob", "p b" },
-		{ "SMTP.A.EXAMPLE", "bob", "p b" },
-		{ "smtp.a.example", NULL, "pa" },
-		{ "other.example", "carol", "pc" },
-		{ "nouser.example", "anyone", "pn" },
-		{ "unknown.example", "anon", "pd" },
-		{ "unknown.example", "zed", NULL },
-		{ "smtp.a.example", "zed", NULL },
-	};
-
-	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-		char *pw = NULL;
-		int r = cred_netrc_lookup(netrc, cases[k].host, cases[k].user, &pw);
-
-		is_int(r, cases[k].want != NULL, "netrc %s/%s found", cases[k].host,
-		    cases[k].user ? cases[k].user : "*");
-		is_str(pw, cases[k].want, "netrc %s/%s password", cases[k].host,
-		    cases[k].user ? cases[k].user : "*");
-		cred_free(pw);
-	}
-
-	/* Through cred_get_secret, with $NETRC and the permission check. */
-	{
-		char path[PATH_MAX + 16];
-		struct account a;
-		struct err e;
-		char *secret = NULL;
-
-		snprintf(path, sizeof path, "%s/netrc", tmpdir);
-		write_file(path, netrc, sizeof netrc - 1, 0600);
-		setenv("NETRC", path, 1);
-		memset(&a, 0, sizeof a);
-		a.name = (char *)"t";
-		a.host = (char *)"other.example";
-		a.user = (char *)"carol";
-		is_int(cred_get_secret(&a, &secret, &e), 0, "netrc used when no password is configured");
-		is_str(secret, "pc", "... the netrc password");
-		cred_free(secret);
-		chmod(path, 0644);
-		is_int(cred_get_secret(&a, &secret, &e), -1, "a netrc readable by others is refused");
-		ok(strstr(e.msg, "chmod 600") && !strstr(e.msg, "pc"), "... %s", e.msg);
-		a.host = (char *)"nothing.example";
-		a.user = (char *)"zed";
-		is_int(cred_get_secret(&a, &secret, &e), 0, "no entry: no error");
-		ok(secret == NULL, "... and no secret");
-		unsetenv("NETRC");
-	}
 }
 
 static void
@@ -1264,13 +1268,12 @@ main(void)
 	test_all_msmtp_directives();
 	test_warn_once();
 	test_permissions();
+	test_command_trust();
 	test_finalize();
 	test_select();
 	test_lookup();
 	test_home();
 	test_loopback();
-	test_cred();
-	test_netrc();
 	test_dup();
 	test_envoi_directives();
 	cleanup();
