@@ -30,6 +30,7 @@
 #include "err.h"
 #include "log.h"
 #include "lsmtp.h"
+#include "proc.h"
 #include "queue.h"
 #include "runq.h"
 #include "session.h"
@@ -424,6 +425,43 @@ run_queue(struct run *r, struct err *e)
 	return 0;
 }
 
+/*
+ * "will retry" must hold with nothing else set up: when entries of this
+ * queue wait for a retry and no retrier runs for it, leave one behind
+ * (runq.h). Returns 1 in that detached child, after its life, so that
+ * main ends it quietly; 0 in the caller.
+ */
+static int
+leave_retrier(struct run *r)
+{
+	struct err e;
+	int fd;
+
+	if (r->acct == NULL || r->queue_dir == NULL || !r->acct->queue ||
+	    !r->acct->queue_retrier)
+		return 0;
+	err_init(&e);
+	if (runq_retrier_lock(r->queue_dir, &fd, &e) <= 0) {
+		if (e.ex)
+			log_warn(&r->log, "no retrier: %s", e.msg);
+		return 0;
+	}
+	if (proc_detach(&e) != 0) {
+		if (e.ex)
+			log_warn(&r->log, "no retrier: %s", e.msg);
+		close(fd);
+		return 0;
+	}
+	/* The child: nothing of the caller's (its pipes, a queue entry's
+	 * lock) stays open; the log is opened again where envoi logs. */
+	log_close(&r->log);
+	proc_close_fds(fd);
+	log_init(&r->log, "envoi");
+	log_configure(&r->log, r->acct->logfile, r->acct->syslog);
+	runq_retrier(r->cli.config_file, r->queue_dir, fd, &r->log);
+	return 1;
+}
+
 static void
 run_free(struct run *r)
 {
@@ -496,6 +534,11 @@ main(int argc, char **argv)
 		break;
 	}
 	report_options(&r);
+	if ((r.cli.mode == CLI_SEND || r.cli.mode == CLI_SMTP_STDIO ||
+	     r.cli.mode == CLI_RUN_QUEUE) && leave_retrier(&r)) {
+		err_init(&e);   /* the caller reported its own outcome */
+		r.cli.error_mode = 'q';
+	}
 finish:
 	if (e.ex != EX_OK) {
 		/* -oeq: the exit code alone reports it. */

@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +57,25 @@ runq_parse_arg(const char *arg, struct runq_opts *o, struct err *e)
 	               "-qRRECIPIENT or -qSSENDER)", arg);
 }
 
+int
+runq_same_config(const struct queue_item *it, const struct conf *c)
+{
+	if (!it->has_config)
+		return 0;
+	if (it->config_file == NULL || c->user_file == NULL)
+		return it->config_file == c->user_file;
+	return strcmp(it->config_file, c->user_file) == 0;
+}
+
+void
+runq_envelope_config(struct queue_envelope *env, const struct conf *c)
+{
+	env->has_config = 1;
+	env->config_file = c->user_file;
+	env->config_dev = c->user_dev;
+	env->config_ino = c->user_ino;
+}
+
 static int
 selected(const struct queue_item *it, const struct runq_opts *o, long long now)
 {
@@ -63,6 +84,8 @@ selected(const struct queue_item *it, const struct runq_opts *o, long long now)
 	if (o->skip_id && strcmp(it->id, o->skip_id) == 0)
 		return 0;
 	if (o->only_account && strcmp(it->account ? it->account : "", o->only_account) != 0)
+		return 0;
+	if (o->only_conf && !runq_same_config(it, o->only_conf))
 		return 0;
 	if (o->id_sub && strstr(it->id, o->id_sub) == NULL)
 		return 0;
@@ -149,11 +172,9 @@ bounce(struct run *r, const struct account *a, const struct queue_item *it, int 
 		goto fail_remove;
 	memset(&env, 0, sizeof env);
 	env.account = a->name;
-	/* The report travels the way the message would have. */
-	env.has_config = it->has_config;
-	env.config_file = it->config_file;
-	env.config_dev = it->config_dev;
-	env.config_ino = it->config_ino;
+	/* The report leaves through the configuration that tried the
+	 * message (the runner's own when the entry's is unusable). */
+	runq_envelope_config(&env, r->conf);
 	env.uid = -1;
 	env.from = "";
 	env.rcpts = &to;
@@ -265,75 +286,288 @@ entry_take(struct run *r, const char *id, struct entry *en, struct err *e)
 	return TAKE_OK;
 }
 
+/* An entry that outlived queue_lifetime: a bounce for every recipient
+ * (never for <>), then failed/. */
+static enum runq_fate
+expire(struct run *r, const struct account *a, struct entry *en, struct err *why)
+{
+	const struct queue_item *it = &en->it;
+	struct bounce_rcpt *br = calloc(it->nrcpts ? it->nrcpts : 1, sizeof *br);
+	long long now = (long long)time(NULL);
+	char reason[256], waited[24];
+	struct err e;
+
+	err_init(&e);
+	age(waited, sizeof waited, now - it->created);
+	snprintf(reason, sizeof reason, "it could not be delivered for %s (queue_lifetime; "
+	         "last error: %s)", waited, it->last_error ? it->last_error : "none");
+	for (size_t i = 0; br && i < it->nrcpts; i++) {
+		br[i].addr = it->rcpts[i];
+		br[i].status = "4.4.7";
+		br[i].diagnostic = it->last_error;
+		br[i].action = "failed";
+	}
+	if (br)
+		bounce(r, a, it, en->fd, br, it->nrcpts, reason);
+	free(br);
+	if (queue_move_failed(r->dir, it->id, reason, &e) < 0)
+		log_warn(r->log, "%s", e.msg);
+	err_set(why, EX_UNAVAILABLE, "%s", reason);
+	r->st->failed++;
+	return RUNQ_FAILED;
+}
+
+/* A temporary failure of the whole message: it stays, with e as its last
+ * error and the next attempt after the backoff. */
+static enum runq_fate
+record_deferred(struct run *r, const struct account *a, const char *id, const struct err *e,
+                struct err *why)
+{
+	struct err e2;
+
+	*why = *e;
+	err_init(&e2);
+	if (queue_record_failure(r->dir, id, e->msg, &e2) < 0)
+		log_warn(r->log, "%s", e2.msg);
+	log_event(r->log, 1, "id=%s account=%s host=%s deferred: %s", id, a->name, a->host,
+	          e->msg);
+	r->st->deferred++;
+	return RUNQ_DEFERRED;
+}
+
+/* Refused for good: on the submission's own attempt the caller is told
+ * (the entry goes: the caller still has the message); in a queue run it
+ * moves to failed/ (its bounce was queued by the caller of this). */
+static enum runq_fate
+record_failed(struct run *r, const char *id, int first, const struct err *e, struct err *why)
+{
+	struct err e2;
+
+	err_init(&e2);
+	if (first ? queue_remove(r->dir, id, 0, &e2) < 0 :
+	            queue_move_failed(r->dir, id, e->msg, &e2) < 0)
+		log_warn(r->log, "%s", e2.msg);
+	*why = *e;
+	r->st->failed++;
+	return RUNQ_FAILED;
+}
+
+/* Per recipient, what the attempt means: done, kept for a retry (a 4xx to
+ * its RCPT, or never reached), or refused for good (to bounce). Pure. */
+struct outcome {
+	size_t nb, nk;
+	struct bounce_rcpt *br;   /* nb refused, with their status and reply */
+	char (*status)[16];
+	const char **keep;        /* nk addresses to keep */
+};
+
+static void
+outcome_free(struct outcome *oc)
+{
+	free(oc->br);
+	free(oc->status);
+	free(oc->keep);
+}
+
+static int
+classify(const struct queue_item *it, int ret, const struct session_result *res,
+         const struct err *e, struct outcome *oc)
+{
+	size_t cnt = it->nrcpts ? it->nrcpts : 1;
+
+	memset(oc, 0, sizeof *oc);
+	oc->br = calloc(cnt, sizeof *oc->br);
+	oc->status = calloc(cnt, sizeof *oc->status);
+	oc->keep = calloc(cnt, sizeof *oc->keep);
+	if (!oc->br || !oc->status || !oc->keep) {
+		outcome_free(oc);
+		return -1;
+	}
+	for (size_t i = 0; i < it->nrcpts; i++) {
+		const struct session_rcpt *sr = res->rcpts && i < res->nrcpts ? &res->rcpts[i] : NULL;
+		struct bounce_rcpt *b = &oc->br[oc->nb];
+
+		if (ret == 0 && sr && sr->ex == 0)
+			continue;
+		if (ret == 0 && (sr == NULL || sr->ex == EX_TEMPFAIL || sr->ex < 0)) {
+			oc->keep[oc->nk++] = it->rcpts[i];
+			continue;
+		}
+		if (sr && sr->ex > 0) {
+			status_of(sr, oc->status[oc->nb], sizeof oc->status[oc->nb]);
+			b->diagnostic = sr->text;
+		} else {
+			snprintf(oc->status[oc->nb], sizeof oc->status[oc->nb], "5.0.0");
+			b->diagnostic = e->msg;
+		}
+		b->addr = it->rcpts[i];
+		b->status = oc->status[oc->nb];
+		b->action = "failed";
+		oc->nb++;
+	}
+	return 0;
+}
+
+/* The delivery log line, naming the host (and fallback account) that
+ * carried it. */
+static void
+log_delivered(struct run *r, const struct account *a, const struct entry *en,
+              const struct session_result *res, const char *via_host, const char *via_acct)
+{
+	const struct queue_item *it = &en->it;
+	char list[1024];
+	size_t off = 0;
+	int fb = strcmp(via_acct, a->name) != 0;
+
+	list[0] = '\0';
+	for (size_t k = 0; k < it->nrcpts && off < sizeof list; k++) {
+		int w = snprintf(list + off, sizeof list - off, "%s%s", k ? "," : "", it->rcpts[k]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	log_event(r->log, 0, "id=%s account=%s%s%s host=%s message-id=<%s> from=<%s> "
+	          "recipients=%s size=%llu delivered=%zu/%zu reply='%s'", it->id, a->name,
+	          fb ? " fallback=" : "", fb ? via_acct : "", via_host,
+	          it->message_id ? it->message_id : "", en->m.from, list, it->size,
+	          res->naccepted, res->nrcpts, res->reply);
+}
+
+/*
+ * Record what the server said about a message it answered (accepted for
+ * some recipients, or refused for good): refused recipients are reported
+ * (stderr on the first try, a bounce otherwise or when others wait or
+ * -oem asks), deferred ones kept, and the entry removed once nobody is
+ * left to try.
+ */
+static enum runq_fate
+record_answer(struct run *r, const struct account *a, struct entry *en, int first, int ret,
+              const struct session_result *res, const struct err *e, const char *via_host,
+              const char *via_acct, struct err *why)
+{
+	const struct queue_item *it = &en->it;
+	struct outcome oc;
+	struct err e2;
+
+	err_init(&e2);
+	if (classify(it, ret, res, e, &oc) < 0) {
+		err_set(&e2, EX_OSERR, "out of memory");
+		return record_deferred(r, a, it->id, &e2, why);
+	}
+	if (first && r->error_mode != 'q')
+		for (size_t k = 0; k < oc.nb; k++)
+			if (oc.br[k].diagnostic != e->msg)
+				log_error(r->log, "<%s>: %s", oc.br[k].addr, oc.br[k].diagnostic);
+	/* A bounce also on the first try when -oem/-oee ask for one, or when
+	 * others wait for a retry: then the caller gets exit 0 (the message
+	 * is queued) and many callers (cron) never show stderr, so only a
+	 * bounce reliably reports the refused ones. */
+	if (oc.nb && (!first || oc.nk || mails_errors(r)))
+		bounce(r, a, it, en->fd, oc.br, oc.nb, ret == 0 ?
+		       "the server refused some recipients permanently" :
+		       "the server refused the message permanently");
+	if (oc.nk) {
+		char note[256];
+		snprintf(note, sizeof note, "%zu recipient(s) refused temporarily, will retry", oc.nk);
+		if (queue_set_rcpts(r->dir, it->id, oc.keep, oc.nk, &e2) < 0 ||
+		    queue_record_failure(r->dir, it->id, note, &e2) < 0)
+			log_warn(r->log, "%s", e2.msg);
+		err_set(why, EX_TEMPFAIL, "%s", note);
+		r->st->deferred++;
+		outcome_free(&oc);
+		return RUNQ_DEFERRED;
+	}
+	if (ret < 0) {
+		outcome_free(&oc);
+		return record_failed(r, it->id, first, e, why);
+	}
+	if (queue_remove(r->dir, it->id, 0, &e2) < 0)
+		log_warn(r->log, "%s", e2.msg);
+	if (first && oc.nb)
+		err_set(why, EX_NOUSER, "message delivered to %zu of %zu recipients; the others "
+		        "were refused (see above)", res->naccepted, it->nrcpts);
+	r->st->delivered++;
+	log_delivered(r, a, en, res, via_host, via_acct);
+	outcome_free(&oc);
+	return RUNQ_DELIVERED;
+}
+
+/* Lock and load an entry that the previous attempt did not take already.
+ * TAKE_OK, or the fate to report (busy, or deferred when unreadable). */
+static int
+take_for_attempt(struct run *r, const char *id, struct entry *en, enum runq_fate *fate)
+{
+	struct err e;
+
+	err_init(&e);
+	switch (entry_take(r, id, en, &e)) {
+	case TAKE_OK:
+		return 0;
+	case TAKE_LOCK_ERR:
+		log_warn(r->log, "%s", e.msg);
+		/* FALLTHROUGH */
+	case TAKE_BUSY:
+		r->st->busy++;
+		*fate = RUNQ_BUSY;
+		return -1;
+	case TAKE_LOAD_ERR:
+		log_warn(r->log, "%s", e.msg);
+		*fate = RUNQ_BUSY;
+		return -1;
+	case TAKE_OPEN_ERR:
+	default:
+		log_warn(r->log, "%s", e.msg);
+		*fate = RUNQ_DEFERRED;
+		return -1;
+	}
+}
+
+/* Lock the entry that follows on this connection so that its envelope
+ * may ride behind this one's end of data: NULL when it cannot be taken
+ * (busy, gone) or has expired (its own attempt bounces it). */
+static const struct session_msg *
+take_next(struct run *r, const struct account *a, const char *next_id, struct entry *next)
+{
+	struct err ignore;
+
+	err_init(&ignore);
+	if (entry_take(r, next_id, next, &ignore) != TAKE_OK ||
+	    queue_item_expired(&next->it, (long long)time(NULL), a->queue_lifetime))
+		return NULL;
+	next->piped = 1;
+	return &next->m;
+}
+
 /*
  * One attempt at one entry over *sp (opened here when NULL). Decides and
  * records the entry's fate. On a connection-level failure *sp is closed
- * and set to NULL and *down set, so the account's other entries wait.
+ * and set to NULL and *down set, so the route's other entries wait.
  * en: the entry, taken already (by the previous attempt, which pipelined
  * its envelope) or not; released here. next_id (not last): the entry that
  * follows on this connection; it is taken into *next before the message is
- * sent, so that its envelope may ride behind this one's end of data. If it
- * cannot be taken (busy, gone), it is simply not pipelined.
+ * sent, so that its envelope may ride behind this one's end of data.
  */
 static enum runq_fate
 attempt(struct run *r, const struct account *a, const char *id, struct entry *en,
         const char *next_id, struct entry *next, struct session **sp, int *down, int first,
         int last, struct err *why)
 {
-	struct queue_item *it = &en->it;
 	struct session_result res;
 	struct err e;
 	enum runq_fate fate = RUNQ_DEFERRED;
-	long long now = (long long)time(NULL);
 	const struct session_msg *pipe = NULL;
-	char via_host[256] = "", via_acct[128] = "";
+	char via_host[256], via_acct[128];
 	int ret;
 
 	err_init(&e);
 	memset(&res, 0, sizeof res);
-	if (!en->held) {
-		switch (entry_take(r, id, en, &e)) {
-		case TAKE_OK:
-			break;
-		case TAKE_LOCK_ERR:
-			log_warn(r->log, "%s", e.msg);
-			/* FALLTHROUGH */
-		case TAKE_BUSY:
-			r->st->busy++;
-			return RUNQ_BUSY;
-		case TAKE_LOAD_ERR:
-			log_warn(r->log, "%s", e.msg);
-			return RUNQ_BUSY;
-		case TAKE_OPEN_ERR:
-			log_warn(r->log, "%s", e.msg);
-			return RUNQ_DEFERRED;
-		}
-	}
+	if (!en->held && take_for_attempt(r, id, en, &fate) < 0)
+		return fate;
 	r->st->tried++;
 	/* A piped entry was found not expired a moment ago, and its envelope
 	 * may be in flight: only sending it may follow on this connection. */
-	if (!en->piped && queue_item_expired(it, now, a->queue_lifetime)) {
-		struct bounce_rcpt *br = calloc(it->nrcpts ? it->nrcpts : 1, sizeof *br);
-		char reason[256];
-
-		char waited[24];
-		age(waited, sizeof waited, now - it->created);
-		snprintf(reason, sizeof reason, "it could not be delivered for %s (queue_lifetime; "
-		         "last error: %s)", waited, it->last_error ? it->last_error : "none");
-		for (size_t i = 0; br && i < it->nrcpts; i++) {
-			br[i].addr = it->rcpts[i];
-			br[i].status = "4.4.7";
-			br[i].diagnostic = it->last_error;
-			br[i].action = "failed";
-		}
-		if (br)
-			bounce(r, a, it, en->fd, br, it->nrcpts, reason);
-		free(br);
-		if (queue_move_failed(r->dir, id, reason, &e) < 0)
-			log_warn(r->log, "%s", e.msg);
-		err_set(why, EX_UNAVAILABLE, "%s", reason);
-		r->st->failed++;
-		fate = RUNQ_FAILED;
+	if (!en->piped && queue_item_expired(&en->it, (long long)time(NULL), a->queue_lifetime)) {
+		fate = expire(r, a, en, why);
 		goto out;
 	}
 	if (*sp == NULL) {
@@ -347,31 +581,13 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			 * configuration's fault, not the message's: keep the entry
 			 * (fixing the configuration sends it; queue_lifetime
 			 * bounces it). */
-			if (first && e.ex != EX_TEMPFAIL) {
-				struct err e2;
-				err_init(&e2);
-				if (queue_remove(r->dir, id, 0, &e2) < 0)
-					log_warn(r->log, "%s", e2.msg);
-				*why = e;
-				r->st->failed++;
-				fate = RUNQ_FAILED;
-				goto out;
-			}
-			goto deferred;
+			fate = first && e.ex != EX_TEMPFAIL ? record_failed(r, id, 1, &e, why) :
+			       record_deferred(r, a, id, &e, why);
+			goto out;
 		}
 	}
-	if (next && next_id && !last) {
-		struct err ignore;
-		/* Locked before its envelope can be on the wire; an expired
-		 * one is taken all the same (its own attempt bounces it) but
-		 * not sent. */
-		err_init(&ignore);
-		if (entry_take(r, next_id, next, &ignore) == TAKE_OK &&
-		    !queue_item_expired(&next->it, now, a->queue_lifetime)) {
-			pipe = &next->m;
-			next->piped = 1;
-		}
-	}
+	if (next && next_id && !last)
+		pipe = take_next(r, a, next_id, next);
 	/* Which host (and fallback account) carries it, for the log: the
 	 * session may be gone by the time the outcome is logged. */
 	snprintf(via_host, sizeof via_host, "%s", session_host(*sp));
@@ -384,133 +600,171 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			*down = 1;
 	}
 	if (ret < 0 && e.ex == EX_TEMPFAIL)
-		goto deferred;
-	/* Delivered to some or all, or refused for good: per recipient,
-	 * done, retry later (a 4xx to its RCPT), or bounce. */
-	{
-		size_t cnt = it->nrcpts ? it->nrcpts : 1, nb = 0, nk = 0;
-		struct bounce_rcpt *br = calloc(cnt, sizeof *br);
-		char (*status)[16] = calloc(cnt, sizeof *status);
-		const char **keep = calloc(cnt, sizeof *keep);
-
-		if (!br || !status || !keep) {
-			free(br);
-			free(status);
-			free(keep);
-			err_set(&e, EX_OSERR, "out of memory");
-			goto deferred;
-		}
-		for (size_t i = 0; i < it->nrcpts; i++) {
-			const struct session_rcpt *sr = res.rcpts && i < res.nrcpts ? &res.rcpts[i] : NULL;
-
-			if (ret == 0 && sr && sr->ex == 0)
-				continue;
-			if (ret == 0 && (sr == NULL || sr->ex == EX_TEMPFAIL || sr->ex < 0)) {
-				keep[nk++] = it->rcpts[i];
-				continue;
-			}
-			if (sr && sr->ex > 0) {
-				status_of(sr, status[nb], sizeof status[nb]);
-				br[nb].diagnostic = sr->text;
-			} else {
-				snprintf(status[nb], sizeof status[nb], "5.0.0");
-				br[nb].diagnostic = e.msg;
-			}
-			br[nb].addr = it->rcpts[i];
-			br[nb].status = status[nb];
-			br[nb].action = "failed";
-			nb++;
-		}
-		if (first && r->error_mode != 'q') {
-			/* The caller is still there: tell it, in the exit code
-			 * and one line per refused recipient, instead of a bounce
-			 * (unless -oem/-oee ask for one as well). */
-			for (size_t k = 0; k < nb; k++)
-				if (br[k].diagnostic != e.msg)
-					log_error(r->log, "<%s>: %s", br[k].addr, br[k].diagnostic);
-		}
-		/* A bounce also on the first try when -oem/-oee ask for
-		 * one, or when others wait for a retry: then the caller
-		 * gets exit 0 (the message is queued) and many callers
-		 * (cron) never show stderr, so only a bounce reliably
-		 * reports the refused ones. */
-		if (nb && (!first || nk || mails_errors(r)))
-			bounce(r, a, it, en->fd, br, nb, ret == 0 ?
-			       "the server refused some recipients permanently" :
-			       "the server refused the message permanently");
-		if (nk) {
-			char note[256];
-			snprintf(note, sizeof note, "%zu recipient(s) refused temporarily, will retry", nk);
-			if (queue_set_rcpts(r->dir, id, keep, nk, &e) < 0 ||
-			    queue_record_failure(r->dir, id, note, &e) < 0)
-				log_warn(r->log, "%s", e.msg);
-			err_set(why, EX_TEMPFAIL, "%s", note);
-			r->st->deferred++;
-			fate = RUNQ_DEFERRED;
-		} else if (ret == 0 || first) {
-			struct err e2;
-			err_init(&e2);
-			if (queue_remove(r->dir, id, 0, &e2) < 0)
-				log_warn(r->log, "%s", e2.msg);
-			if (ret < 0) {
-				*why = e;
-				r->st->failed++;
-				fate = RUNQ_FAILED;
-				goto done;
-			}
-			if (first && nb)
-				err_set(why, EX_NOUSER, "message delivered to %zu of %zu recipients; "
-				        "the others were refused (see above)", res.naccepted, it->nrcpts);
-			r->st->delivered++;
-			fate = RUNQ_DELIVERED;
-			{
-				char list[1024];
-				size_t off = 0;
-				list[0] = '\0';
-				for (size_t k = 0; k < it->nrcpts && off < sizeof list; k++) {
-					int w = snprintf(list + off, sizeof list - off, "%s%s",
-					                 k ? "," : "", it->rcpts[k]);
-					if (w < 0)
-						break;
-					off += (size_t)w;
-				}
-				log_event(r->log, 0, "id=%s account=%s%s%s host=%s message-id=<%s> "
-				          "from=<%s> recipients=%s size=%llu delivered=%zu/%zu reply='%s'",
-				          id, a->name, strcmp(via_acct, a->name) ? " fallback=" : "",
-				          strcmp(via_acct, a->name) ? via_acct : "", via_host,
-				          it->message_id ? it->message_id : "", en->m.from, list, it->size,
-				          res.naccepted, res.nrcpts, res.reply);
-			}
-		} else {
-			struct err e2;
-			err_init(&e2);
-			if (queue_move_failed(r->dir, id, e.msg, &e2) < 0)
-				log_warn(r->log, "%s", e2.msg);
-			*why = e;
-			r->st->failed++;
-			fate = RUNQ_FAILED;
-		}
-done:
-		free(br);
-		free(status);
-		free(keep);
-		goto out;
-	}
-deferred:
-	*why = e;
-	{
-		struct err e2;
-		err_init(&e2);
-		if (queue_record_failure(r->dir, id, e.msg, &e2) < 0)
-			log_warn(r->log, "%s", e2.msg);
-	}
-	log_event(r->log, 1, "id=%s account=%s host=%s deferred: %s", id, a->name, a->host, e.msg);
-	r->st->deferred++;
-	fate = RUNQ_DEFERRED;
+		fate = record_deferred(r, a, id, &e, why);
+	else
+		fate = record_answer(r, a, en, first, ret, &res, &e, via_host, via_acct, why);
 out:
 	session_result_free(&res);
 	entry_release(en);
 	return fate;
+}
+
+/* The account name an entry asks for ("default" when it names none). */
+static const char *
+item_account(const struct queue_item *it)
+{
+	return it->account ? it->account : "default";
+}
+
+/* Do two entries leave the same way (configuration file and account)? */
+static int
+same_route(const struct queue_item *x, const struct queue_item *y)
+{
+	if (x->has_config != y->has_config)
+		return 0;
+	if (x->has_config && (x->config_file == NULL || y->config_file == NULL ?
+	                      x->config_file != y->config_file :
+	                      strcmp(x->config_file, y->config_file) != 0))
+		return 0;
+	return strcmp(item_account(x), item_account(y)) == 0;
+}
+
+/*
+ * How a group of entries leaves: the configuration file each was
+ * submitted with, loaded under -C's rules (owned by the caller; root:
+ * any), and its account of the entry's name; never the runner's own file
+ * unless it is that same file. An older build's entry records no file:
+ * the runner's configuration sends it, as before.
+ */
+struct route {
+	const struct conf *conf;  /* the run's, or &own */
+	struct conf own;
+	int have_own;
+	struct account *a;        /* NULL: unusable now, `why` says why */
+	struct err why;
+};
+
+static void
+route_open(struct route *rt, const struct conf *run_conf, const struct queue_item *it,
+           struct log *log)
+{
+	memset(rt, 0, sizeof *rt);
+	err_init(&rt->why);
+	rt->conf = run_conf;
+	if (it->has_config && !runq_same_config(it, run_conf)) {
+		conf_init(&rt->own);
+		rt->have_own = 1;
+		rt->own.system_only = it->config_file == NULL;
+		if (conf_load(&rt->own, it->config_file, log, &rt->why) < 0) {
+			err_prefix(&rt->why, "its configuration %s cannot be used",
+			           it->config_file ? it->config_file : "(the system file)");
+			return;
+		}
+		rt->conf = &rt->own;
+	}
+	rt->a = conf_select(rt->conf, item_account(it), NULL, &rt->why);
+	if (rt->a == NULL && rt->have_own)
+		err_prefix(&rt->why, "its configuration %s",
+		           it->config_file ? it->config_file : "(the system file)");
+}
+
+static void
+route_close(struct route *rt)
+{
+	if (rt->a)
+		account_free(rt->a);
+	if (rt->have_own)
+		conf_free(&rt->own);
+	memset(rt, 0, sizeof *rt);
+}
+
+/*
+ * An entry whose configuration or account cannot be used now waits:
+ * fixing the file sends it, and mailq shows why. Once it outlived the
+ * queue lifetime (the runner's default account's) it is bounced through
+ * the runner's configuration, like any expired entry.
+ */
+static void
+route_wait(struct run *r, const struct route *rt, const char *id)
+{
+	struct entry en;
+	struct account *ra;
+	struct err e;
+	long long now = (long long)time(NULL);
+
+	memset(&en, 0, sizeof en);
+	en.fd = -1;
+	err_init(&e);
+	if (entry_take(r, id, &en, &e) != TAKE_OK)
+		return;
+	ra = conf_select(r->conf, NULL, NULL, &e);
+	if (ra && queue_item_expired(&en.it, now, ra->queue_lifetime)) {
+		expire(r, ra, &en, &e);
+	} else {
+		if (queue_record_failure(r->dir, id, rt->why.msg, &e) < 0)
+			log_warn(r->log, "%s", e.msg);
+		log_warn(r->log, "%s: %s", id, rt->why.msg);
+		r->st->deferred++;
+	}
+	account_free(ra);
+	entry_release(&en);
+}
+
+/* Send the group of entries that leave like items[i] (same_route), over
+ * one connection: `open` when it is the submission's connection for
+ * this very route. */
+static void
+run_group(struct run *r, struct queue_item *items, size_t n, size_t i, char *done,
+          struct session *s)
+{
+	const struct conf *run_conf = r->conf;
+	struct route rt;
+	/* the entry being sent and the one whose envelope may follow it;
+	 * they swap roles after each attempt */
+	struct entry ents[2];
+	int cur = 0, down = 0;
+
+	memset(ents, 0, sizeof ents);
+	ents[0].fd = ents[1].fd = -1;
+	route_open(&rt, run_conf, &items[i], r->log);
+	r->conf = rt.a ? rt.conf : run_conf;
+	for (size_t j = i; j < n; j++) {
+		struct err why;
+
+		if (done[j] || !same_route(&items[i], &items[j]))
+			continue;
+		done[j] = 1;
+		if (rt.a == NULL) {
+			route_wait(r, &rt, items[j].id);
+			continue;
+		}
+		/* Taken by the previous attempt, for this very entry? */
+		if (ents[cur].held && strcmp(ents[cur].id, items[j].id) != 0)
+			entry_release(&ents[cur]);
+		if (down) {
+			/* the server is unreachable: not an attempt */
+			entry_release(&ents[cur]);
+			continue;
+		}
+		/* QUIT rides behind the group's last end of data; the next
+		 * entry's envelope behind the others'. */
+		size_t next = n;
+		for (size_t k = j + 1; k < n && next == n; k++)
+			if (!done[k] && same_route(&items[i], &items[k]))
+				next = k;
+		err_init(&why);
+		attempt(r, rt.a, items[j].id, &ents[cur], next < n ? items[next].id : NULL,
+		        &ents[cur ^ 1], &s, &down, 0, next == n, &why);
+		cur ^= 1;
+	}
+	/* The connection first: no entry is unlocked while its envelope may
+	 * still be in flight. */
+	if (s)
+		session_close(s);
+	entry_release(&ents[0]);
+	entry_release(&ents[1]);
+	route_close(&rt);
+	r->conf = run_conf;
 }
 
 int
@@ -536,76 +790,20 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 			done[i] = 1;
 		else
 			st->seen++;
-	/* One account at a time, over one connection, oldest entry first. */
+	/* One route at a time, over one connection, oldest entry first. The
+	 * submission's open connection carries only entries submitted through
+	 * its own configuration file and account. */
 	for (size_t i = 0; i < n; i++) {
-		const char *acct = items[i].account ? items[i].account : "default";
-		struct account *a;
 		struct session *s = NULL;
-		struct err ae;
-		/* the entry being sent and the one whose envelope may follow
-		 * it; they swap roles after each attempt */
-		struct entry ents[2];
-		int cur = 0, down = 0;
 
 		if (done[i])
 			continue;
-		memset(ents, 0, sizeof ents);
-		ents[0].fd = ents[1].fd = -1;
-		err_init(&ae);
-		a = conf_select(conf, acct, NULL, &ae);
-		if (open && open_account && strcmp(acct, open_account) == 0) {
+		if (open && open_account && runq_same_config(&items[i], conf) &&
+		    strcmp(item_account(&items[i]), open_account) == 0) {
 			s = open;
 			open = NULL;
 		}
-		for (size_t j = i; j < n; j++) {
-			const char *aj = items[j].account ? items[j].account : "default";
-			struct err why;
-
-			if (done[j] || strcmp(aj, acct) != 0)
-				continue;
-			done[j] = 1;
-			if (a == NULL) {
-				/* The account is gone from the configuration: keep
-				 * the entry (restoring the account sends it). */
-				struct queue_lock lk;
-				struct err e2;
-				err_init(&e2);
-				if (queue_lock(dir, items[j].id, &lk, &e2) == 1) {
-					queue_record_failure(dir, items[j].id, ae.msg, &e2);
-					queue_unlock(&lk);
-				}
-				log_warn(log, "%s: %s", items[j].id, ae.msg);
-				st->deferred++;
-				continue;
-			}
-			/* Taken by the previous attempt, for this very entry? */
-			if (ents[cur].held && strcmp(ents[cur].id, items[j].id) != 0)
-				entry_release(&ents[cur]);
-			if (down) {
-				/* the server is unreachable: not an attempt */
-				entry_release(&ents[cur]);
-				continue;
-			}
-			/* QUIT rides behind the account's last end of data; the
-			 * next entry's envelope behind the others'. */
-			size_t next = n;
-			for (size_t k = j + 1; k < n && next == n; k++)
-				if (!done[k] && strcmp(items[k].account ? items[k].account : "default",
-				                       acct) == 0)
-					next = k;
-			err_init(&why);
-			attempt(&r, a, items[j].id, &ents[cur], next < n ? items[next].id : NULL,
-			        &ents[cur ^ 1], &s, &down, 0, next == n, &why);
-			cur ^= 1;
-		}
-		/* The connection first: no entry is unlocked while its
-		 * envelope may still be in flight. */
-		if (s)
-			session_close(s);
-		entry_release(&ents[0]);
-		entry_release(&ents[1]);
-		if (a)
-			account_free(a);
+		run_group(&r, items, n, i, done, s);
 	}
 	if (open)
 		session_close(open);
@@ -667,6 +865,9 @@ runq_list(const char *dir, size_t drop_n, unsigned long long drop_bytes, FILE *o
 			fprintf(out, " | failed: %s", it->failed_reason ? it->failed_reason : "?");
 		else if (it->last_error && *it->last_error)
 			fprintf(out, " | last error: %s", it->last_error);
+		if (!it->failed && !it->damaged && !it->has_config)
+			fprintf(out, " | no configuration recorded (an older envoi's entry): "
+			        "the queue runner's configuration sends it");
 		fputc('\n', out);
 		bytes += it->size;
 	}
@@ -759,4 +960,125 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 	if (s)
 		session_close(s);
 	return (int)fate;
+}
+
+/* ------------------------------------------------------------ retrier */
+
+/* When the next entry of dir is due (unix time; never tried = now), or
+ * -1 when none waits. *deferred counts entries that failed before. */
+static long long
+next_due(const char *dir, size_t *deferred)
+{
+	struct queue_item *items = NULL;
+	size_t n = 0;
+	long long now = (long long)time(NULL), next = -1;
+	struct err e;
+
+	*deferred = 0;
+	err_init(&e);
+	if (queue_list(dir, 0, &items, &n, &e) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		long long t = items[i].attempts > 0 ? items[i].next_attempt : now;
+
+		if (items[i].damaged || items[i].failed)
+			continue;
+		*deferred += items[i].attempts > 0;
+		if (next < 0 || t < next)
+			next = t;
+	}
+	queue_items_free(items, n);
+	return next;
+}
+
+int
+runq_retrier_lock(const char *dir, int *lock_fd, struct err *e)
+{
+	char path[4096];
+	size_t deferred;
+	int fd;
+
+	*lock_fd = -1;
+	if (next_due(dir, &deferred) < 0 || deferred == 0)
+		return 0;
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, RUNQ_RETRIER_LOCK) >= sizeof path)
+		return err_set(e, EX_CANTCREAT, "%s: path too long", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return err_set(e, EX_CANTCREAT, "cannot open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int busy = errno == EWOULDBLOCK;
+		close(fd);
+		return busy ? 0 : err_set(e, EX_IOERR, "cannot lock %s: %s", path, strerror(errno));
+	}
+	*lock_fd = fd;
+	return 1;
+}
+
+/* The pid in the lock file, for mailq readers and for the tests, which
+ * stop the retriers they caused. */
+static void
+retrier_note_pid(int fd)
+{
+	char line[32];
+	int len = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)len, 0) != len)
+		return;   /* only informative */
+}
+
+/* One pass: the due entries, each through its own configuration. */
+static void
+retrier_pass(const char *cli_file, const char *dir, struct log *log)
+{
+	struct conf c;
+	struct runq_opts o;
+	struct runq_stats st;
+	struct err e;
+
+	conf_init(&c);
+	err_init(&e);
+	memset(&o, 0, sizeof o);
+	memset(&st, 0, sizeof st);
+	if (conf_load(&c, cli_file, log, &e) < 0 || runq_run(&c, dir, &o, NULL, NULL, log,
+	                                                     &st, &e) < 0)
+		log_warn(log, "retrier: %s", e.msg);
+	else if (st.seen)
+		log_event(log, 0, "retrier: %zu due, %zu delivered, %zu deferred, %zu failed",
+		          st.seen, st.delivered, st.deferred, st.failed);
+	conf_free(&c);
+}
+
+void
+runq_retrier(const char *cli_file, const char *dir, int lock_fd, struct log *log)
+{
+	size_t deferred;
+
+	retrier_note_pid(lock_fd);
+	log_event(log, 0, "retrier started for %s (pid %ld)", dir, (long)getpid());
+	for (;;) {
+		long long now, next, nap;
+
+		retrier_pass(cli_file, dir, log);
+		next = next_due(dir, &deferred);
+		if (next < 0) {
+			/* Unlock, then look once more: a submission that queued
+			 * while we held the lock relied on us. */
+			flock(lock_fd, LOCK_UN);
+			if (next_due(dir, &deferred) < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0)
+				break;
+			continue;
+		}
+		now = (long long)time(NULL);
+		/* Still due right after a pass: busy (another process holds
+		 * it) or its configuration would not load; do not spin. */
+		nap = next <= now ? RUNQ_RETRIER_NAP_BUSY : next - now;
+		if (nap < RUNQ_RETRIER_NAP_MIN)
+			nap = RUNQ_RETRIER_NAP_MIN;
+		if (nap > RUNQ_RETRIER_NAP_MAX)
+			nap = RUNQ_RETRIER_NAP_MAX;
+		sleep((unsigned)nap);
+	}
+	log_event(log, 0, "retrier for %s: queue empty, exiting", dir);
+	close(lock_fd);
 }

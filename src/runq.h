@@ -26,6 +26,8 @@
 #include "log.h"
 
 struct session;
+struct queue_item;
+struct queue_envelope;
 
 struct runq_opts {
 	int force;                /* every -q form: ignore the schedule;
@@ -34,12 +36,24 @@ struct runq_opts {
 	const char *rcpt_sub;     /* -qR: some recipient contains */
 	const char *sender_sub;   /* -qS: the sender contains */
 	const char *only_account; /* only this account's entries */
+	const struct conf *only_conf; /* only entries submitted through this
+	                           * configuration (runq_same_config) */
 	const char *skip_id;      /* leave this entry alone */
 };
 
 struct runq_stats {
 	size_t seen, tried, delivered, deferred, failed, bounced, busy, connections;
 };
+
+/*
+ * Was the entry submitted through the configuration c (the same user or
+ * -C file, by canonical path, or both the system file alone)? Never for
+ * an older build's entry, which records none.
+ */
+int runq_same_config(const struct queue_item *it, const struct conf *c);
+
+/* Record c as the configuration of a new entry (queue.h's config keys). */
+void runq_envelope_config(struct queue_envelope *env, const struct conf *c);
 
 /* Parse sendmail's -q argument ("", "f", "Isub", "Rsub", "Ssub", "30m")
  * into o; every form sets force (run now). EX_USAGE for an unknown form. */
@@ -55,6 +69,36 @@ int runq_parse_arg(const char *arg, struct runq_opts *o, struct err *e);
 int runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
              struct session *open, const char *open_account, struct log *log,
              struct runq_stats *st, struct err *e);
+
+/*
+ * The retrier: "will retry" must be true with no timer or cron line set
+ * up. When a message is queued after a failed attempt (or a run finds
+ * deferred entries) and no retrier holds the queue's lock file
+ * (QUEUE_DIR/retrier.lock, which holds its pid), main forks one (proc.h):
+ * it sleeps until the next entry is due, runs the queue as --retry does,
+ * and exits once no entry is left; at most one per queue directory.
+ *
+ * runq_retrier_lock: 1 with *lock_fd holding the lock when a retrier is
+ * wanted and none runs (the caller forks; the child keeps the lock, the
+ * parent closes its descriptor); 0 when one runs already or no entry
+ * waits for a retry; -1 on error (EX_CANTCREAT, EX_IOERR).
+ */
+#define RUNQ_RETRIER_LOCK "retrier.lock"
+int runq_retrier_lock(const char *dir, int *lock_fd, struct err *e);
+
+/*
+ * The retrier's life, in the detached child: records its pid in the lock
+ * file, then runs the queue (only due entries; each entry through its own
+ * configuration; cli_file, the -C file or NULL, is reloaded every pass so
+ * an edited file is followed) and sleeps until the next entry is due
+ * (waking at least every RUNQ_RETRIER_NAP_MAX seconds, so a removed queue
+ * directory ends it) until nothing is left, then releases the lock and
+ * returns. Never returns an error: problems go to the log.
+ */
+#define RUNQ_RETRIER_NAP_MIN 2
+#define RUNQ_RETRIER_NAP_BUSY 30
+#define RUNQ_RETRIER_NAP_MAX 300
+void runq_retrier(const char *cli_file, const char *dir, int lock_fd, struct log *log);
 
 /* mailq: one line per entry, then a Postfix-style summary line that
  * monitoring checks parse ("-- N Kbytes in M Requests."). drop_n and

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "proc.h"
 #include "runq.h"
 #include "submit.h"
 
@@ -224,10 +225,7 @@ spool(struct submission *s, int fd, struct err *e)
 	memset(&env, 0, sizeof env);
 	env.account = a->name;
 	/* The entry is delivered only through this configuration (runq.h). */
-	env.has_config = 1;
-	env.config_file = s->conf->user_file;
-	env.config_dev = s->conf->user_dev;
-	env.config_ino = s->conf->user_ino;
+	runq_envelope_config(&env, s->conf);
 	env.uid = s->uid;
 	env.from = s->from;
 	env.rcpts = (const char *const *)s->rcpts.v;
@@ -264,27 +262,7 @@ submit_spool(struct submission *s, int fd, struct err *e)
 int
 submit_detach(struct err *e)
 {
-	pid_t pid;
-	int fd;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return err_set(e, EX_OSERR, "cannot fork: %s", strerror(errno));
-	if (pid > 0)
-		return 1;
-	setsid();
-	/* Nobody reads our output any more; the log and the queue entry
-	 * record what happens. */
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
-	return 0;
+	return proc_detach(e);
 }
 
 int

@@ -176,8 +176,20 @@ TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/envoi-test.XXXXXX") ||
 	bail_out "cannot make a temporary directory"
 _srv_n=0
 SRVPID=
+# Retriers (runq.h) that this test's envoi runs left behind: each holds
+# QUEUE/retrier.lock, which names its pid; only a held lock is trusted.
+stop_retriers() {
+	local f pid
+	while IFS= read -r f; do
+		pid=$(cat "$f" 2>/dev/null)
+		case $pid in ''|*[!0-9]*) continue ;; esac
+		flock -n "$f" true 2>/dev/null && continue
+		kill "$pid" 2>/dev/null
+	done < <(find "${1:-$TESTDIR}" -name retrier.lock 2>/dev/null)
+}
 _cleanup() {
 	local rc=$?
+	stop_retriers
 	if [ -n "$SRVPID" ]; then
 		stop_server
 	fi
@@ -355,6 +367,9 @@ std_config() {
 		# which msmtp's direct mode reports; queue tests set
 		# ENVOI_QUEUE_ON=1 for envoi's default (queue and exit 0).
 		[ "${ENVOI_QUEUE_ON:-0}" = 1 ] || printf '%s\n' "queue off"
+		# A retrier would retry queued entries behind the scenario's
+		# back; tests/cases/retrier.sh sets ENVOI_RETRIER=1.
+		[ "${ENVOI_RETRIER:-0}" = 1 ] || printf '%s\n' "queue_retrier off"
 		for d in "$@"; do
 			printf '%s\n' "$d"
 		done

@@ -41,19 +41,35 @@ like "$STDOUT" "^Queue: $QUEUE" "mailq names the queue directory"
 like "$STDOUT" "$id +[0-9]+ +[0-9]+s attempts=1 next=in [0-9]+[sm] <sender@example.org> -> bob@example.org \\| last error: cannot connect" \
     "mailq: id, size, age, attempts, next attempt, sender, recipients, last error"
 like "$STDOUT" $'\n-- [0-9]+ Kbytes in 1 Request\\.' "mailq: Postfix-style summary line"
-run_envoi -C "$CONF" -q
-is "$(entries)" 1 "-q leaves an entry that is not due yet"
+run_envoi -C "$CONF" --retry
+is_status 0 "--retry exits 0"
+is "$(entries)" 1 "--retry (the timers' run) leaves an entry that is not due yet"
 
-# --- server up: -qf delivers it exactly once, and the queue is empty
+# --- server up: sendmail -q delivers it now, not due or not (as Postfix
+# and Sendmail do: admins type it right after fixing the network), exactly
+# once, and the queue is empty
 server
-run_envoi -C "$CONF" -qf
-is_status 0 "-qf exits 0"
+run_envoi -C "$CONF" -q
+is_status 0 "-q exits 0"
 wait_server
 is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 1 "delivered exactly once"
 like "$(cat "$MAILDIR/msg-1.eml")" 'Message-ID: <test-down@example.org>' "... the queued message"
 is "$(entries)" 0 "the entry left the queue after the server's 250"
 mailq
 like "$STDOUT" 'Mail queue is empty' "mailq: empty"
+
+# --- -q30m (sendmail's daemon interval) runs the queue once, now
+server_down
+INPUT=$TESTDIR/message; std_message interval >"$INPUT"
+run_envoi -C "$CONF" bob@example.org
+is "$(entries)" 1 "-q30m: a deferred entry, next attempt not due"
+server
+INPUT=/dev/null
+run_envoi -C "$CONF" -q30m
+is_status 0 "-q30m exits 0"
+wait_server
+is "$(ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l)" 1 "-q30m delivered it now"
+is "$(entries)" 0 "... and the queue is empty"
 
 # --- -odq queues without trying; -q delivers what is due
 server
