@@ -112,18 +112,66 @@ log_debug(struct log *l, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629 3: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	/* The second byte's range is what rules out the bad forms. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < k || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < k; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return k;
+}
+
 char *
 log_sanitize(char *dst, size_t size, const char *src, size_t len)
 {
-	size_t i;
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, o = 0;
 
 	if (size == 0)
 		return dst;
-	for (i = 0; i < len && i + 1 < size; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[i] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+	while (i < len && o + 1 < size) {
+		size_t k = utf8_seq(s + i, len - i);
+
+		if (k == 0 || (k == 1 && ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)) ||
+		    (k == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f)) {
+			/* A control, or a byte no terminal may read as text
+			 * (alone, 0x80-0x9f are C1 controls to a Latin-1 one). */
+			dst[o++] = '?';
+			i += k ? k : 1;
+			continue;
+		}
+		if (o + k >= size)
+			break;          /* never half a character */
+		for (size_t j = 0; j < k; j++)
+			dst[o++] = (char)s[i++];
 	}
-	dst[i] = '\0';
+	dst[o] = '\0';
 	return dst;
 }
 

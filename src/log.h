@@ -3,8 +3,9 @@
  * protocol transcript.
  *
  * Owns: the logger state (one struct log, created by main and passed down);
- * redaction of secrets in the transcript; stripping of control characters
- * from untrusted (server) text before it reaches a terminal or a log.
+ * redaction of secrets in the transcript; the one sanitiser of untrusted
+ * text (log_sanitize: C0 and C1 controls, DEL, bytes that are not UTF-8)
+ * before it reaches a terminal or a log.
  *
  * Never: exits or decides exit codes. Logging failures are reported once on
  * stderr and otherwise ignored: a full log disk must not stop mail.
@@ -62,7 +63,7 @@ void log_debug(struct log *l, const char *fmt, ...) ENVOI_PRINTF(2, 3);
 /*
  * The -v transcript. `data` may hold several CRLF-terminated lines (a
  * pipelined group, a multi-line reply); each is printed as "<-- line" or
- * "--> line". Control characters are shown as '?'. Secret sends print only
+ * "--> line", through log_sanitize. Secret sends print only
  * their first two words (AUTH MECH) or "[redacted]".
  */
 void log_proto(struct log *l, enum log_dir dir, const char *data, size_t len);
@@ -71,8 +72,23 @@ void log_proto(struct log *l, enum log_dir dir, const char *data, size_t len);
  * syslog (at LOG_INFO, or LOG_ERR when failed != 0). */
 void log_event(struct log *l, int failed, const char *fmt, ...) ENVOI_PRINTF(3, 4);
 
-/* Copy src into dst (size bytes), replacing control characters and
- * non-UTF-8-safe bytes below 0x20 and 0x7f with '?'. Returns dst. */
+/*
+ * Text from outside (a server's reply, an address or a name from a user,
+ * a certificate's names) made safe for a terminal or a log: src[0..len)
+ * is copied to dst, NUL-terminated within size bytes, with each of these
+ * replaced by one '?':
+ *  - a C0 control (0x00-0x1f) other than TAB, and DEL (0x7f);
+ *  - a C1 control (U+0080-U+009F, UTF-8 C2 80 .. C2 9F: CSI is C2 9B);
+ *  - each byte that is not part of a well-formed UTF-8 sequence (RFC
+ *    3629: stray or raw 0x80-0xff bytes, which a Latin-1 terminal would
+ *    take as C1 controls; overlong forms, surrogates, truncated sequences).
+ * Well-formed UTF-8 text, TAB included, is kept byte for byte. The output
+ * is never longer than the input, so dst may be src (in place); when dst
+ * is too small the copy ends before a whole character, never inside one.
+ * Returns dst. Every line log.c prints (stderr, the -v transcript, the
+ * logfile, syslog) goes through it; so must any other place that prints
+ * such text (mailq's listing).
+ */
 char *log_sanitize(char *dst, size_t size, const char *src, size_t len);
 
 #endif
