@@ -1325,6 +1325,7 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 	const char *sys = c->sysconfdir ? c->sysconfdir : SYSCONFDIR;
 	static const char *const sysnames[] = { "envoi.conf", "msmtprc" };
 	char path[PATH_MAX], *home = NULL, *base, *cands[4] = { 0 };
+	const char *xdg;
 	int r = 0;
 
 	for (size_t i = 0; i < 2; i++) {
@@ -1380,9 +1381,10 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 		free(home);
 		return oom(e);
 	}
-	if (log && getenv("XDG_CONFIG_HOME") && !dir_is_own(getenv("XDG_CONFIG_HOME")))
-		log_debug(log, "ignoring $XDG_CONFIG_HOME: not an absolute path to a "
-		    "directory of yours");
+	xdg = getenv("XDG_CONFIG_HOME");
+	if (log && xdg && file_exists(xdg) == 1 && !dir_is_own(xdg))
+		log_debug(log, "ignoring $XDG_CONFIG_HOME %s: not a directory of "
+		    "yours", xdg);
 	if (base) {
 		cands[0] = path_cat(base, "/envoi/config");
 		cands[3] = path_cat(base, "/msmtp/config");
