@@ -46,8 +46,9 @@ set_state(struct lsmtp *s, enum lsmtp_state st)
 }
 
 /* Where the body scanner is: at the start of a line, inside one, after a
- * '.' that started a line, after ".\r" that started a line. */
-enum { BODY_BOL, BODY_MID, BODY_DOT, BODY_DOTCR };
+ * CR inside one (CRLF data only), after a '.' that started a line, after
+ * ".\r" that started a line. */
+enum { BODY_BOL, BODY_MID, BODY_CR, BODY_DOT, BODY_DOTCR };
 
 /* ------------------------------------------------------------ replies */
 
@@ -72,7 +73,9 @@ reply(struct lsmtp *s, int code, const char *fmt, ...)
 }
 
 /* Control characters in text we echo (a smarthost's, or our own
- * diagnostics) would break the reply's line structure. */
+ * diagnostics) would break the reply's line structure; C1 controls and
+ * stray 8-bit bytes would reach the terminal of a client that shows the
+ * reply (alpine). */
 static void
 reply_cb(struct lsmtp *s, const struct lsmtp_reply *r)
 {
@@ -83,6 +86,7 @@ reply_cb(struct lsmtp *s, const struct lsmtp_reply *r)
 	for (char *p = text; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
+	log_sanitize(text, sizeof text, text, strlen(text));
 	reply(s, code, "%s", text);
 }
 
@@ -442,7 +446,9 @@ do_data(struct lsmtp *s, const char *arg)
 		error_reply(s, 554, "5.5.1 Error: no valid recipients");
 		return;
 	}
-	reply(s, 354, "End data with <CR><LF>.<CR><LF>");
+	/* The DATA line shows how the client ends lines (see lsmtp.h). */
+	s->lf_data = !s->line_crlf;
+	reply(s, 354, "End data with %s", s->lf_data ? "<LF>.<LF>" : "<CR><LF>.<CR><LF>");
 	s->body_st = BODY_BOL;
 	set_state(s, LSMTP_STATE_DATA);
 }
@@ -534,10 +540,12 @@ body_emit(struct lsmtp *s, const char *p, size_t n)
 
 /*
  * Body bytes: hand them on with the leading dot of each line removed
- * (RFC 5321 4.5.2) until the line "." ends the data; a line ends at LF
- * (with or without CR: local programs are not always strict). A held-back
- * ".\r" at the end of a chunk is resolved by the next. Returns the bytes
- * consumed (all of n, or up to and including the end-of-data line).
+ * (RFC 5321 4.5.2) until the end-of-data line, as lsmtp.h describes for
+ * CRLF data (only <CR><LF>.<CR><LF> ends it; a bare LF is written as CRLF
+ * and the line after it is text: no dot removed, no end) and for LF data
+ * (a line ends at LF, CR or not). A held-back "." or ".\r" at the end of
+ * a chunk is resolved by the next. Returns the bytes consumed (all of n,
+ * or up to and including the end-of-data line).
  */
 static size_t
 body(struct lsmtp *s, const char *p, size_t n)
@@ -546,30 +554,29 @@ body(struct lsmtp *s, const char *p, size_t n)
 
 	for (i = 0; i < n; i++) {
 		char c = p[i];
+
 		switch (s->body_st) {
 		case BODY_BOL:
 			if (c == '.') {
 				body_emit(s, p + start, i - start);
 				start = i + 1;
 				s->body_st = BODY_DOT;
-			} else if (c != '\n') {
-				s->body_st = BODY_MID;
+				continue;
 			}
 			break;
-		case BODY_MID:
-			if (c == '\n')
-				s->body_st = BODY_BOL;
-			break;
 		case BODY_DOT:
-			if (c == '\n') {
+			if (c == '\n' && s->lf_data) {
 				data_end(s);
 				return i + 1;
 			}
-			if (c == '\r') {
+			if (c == '\n') {
+				/* ".<LF>": a line "." that is text, not the end. */
+				body_emit(s, ".", 1);
+				s->body_st = BODY_MID;
+			} else if (c == '\r') {
 				start = i + 1;       /* held back */
 				s->body_st = BODY_DOTCR;
-			} else {
-				s->body_st = BODY_MID;
+				continue;
 			}
 			break;
 		case BODY_DOTCR:
@@ -582,6 +589,22 @@ body(struct lsmtp *s, const char *p, size_t n)
 			start = i;
 			s->body_st = BODY_MID;
 			break;
+		default:
+			break;
+		}
+		/* Inside a line (or at the start of one, not at a dot). */
+		if (c == '\n' && !s->lf_data && s->body_st != BODY_CR) {
+			/* A bare LF in CRLF data: a line end, written as CRLF;
+			 * what follows it is text, never a dot to remove or
+			 * the end of the data (SMTP smuggling). */
+			body_emit(s, p + start, i - start);
+			body_emit(s, "\r\n", 2);
+			start = i + 1;
+			s->body_st = BODY_MID;
+		} else if (c == '\n') {
+			s->body_st = BODY_BOL;
+		} else {
+			s->body_st = c == '\r' && !s->lf_data ? BODY_CR : BODY_MID;
 		}
 	}
 	if (s->body_st != BODY_DOTCR)
@@ -615,6 +638,7 @@ lsmtp_feed(struct lsmtp *s, const char *p, size_t n)
 		if (lf == NULL)
 			break;
 		i++;    /* the LF */
+		s->line_crlf = s->line.len > 0 && s->line.data[s->line.len - 1] == '\r';
 		if (s->overlong)
 			error_reply(s, 500, "5.5.2 Error: line too long (the limit is %d octets)",
 			            LSMTP_LINE_MAX);

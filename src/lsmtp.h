@@ -25,7 +25,25 @@
  * (fsync'd); prints (replies go to the output descriptor, diagnostics to
  * the log); exits.
  *
- * Replies to the end of data (design item 8), with -odi (the default) the
+ * Line ends and the end of data (RFC 5321 2.3.8, 4.1.1.4; the "SMTP
+ * smuggling" pattern): the DATA command's own line end says how the
+ * client ends lines, and the body is read that way, never both:
+ *  - "DATA<CR><LF>" (every real client: alpine, Symfony Mailer,
+ *    PHPMailer, smtplib): only <CR><LF>.<CR><LF> ends the data. A bare LF
+ *    is a line end and is stored as CRLF (Postfix's "normalize"), and the
+ *    line after it is text whatever it holds: its leading dot is kept and
+ *    a "." there does not end the data. So <LF>.<LF>, <LF>.<CR><LF> and
+ *    <CR><LF>.<LF> are message text, and a MAIL FROM behind them can never
+ *    start a second transaction. A client that ends its data with one of
+ *    them is still in DATA: it waits, and gets no 250.
+ *  - "DATA<LF>" (a lax script writing bare LF everywhere): a line ends at
+ *    LF, with or without a CR before it, and a line "." ends the data
+ *    (<LF>.<LF>). Such a client dot-stuffs at every LF, so no text line
+ *    can be read as the end.
+ * Command lines end at LF, the CR before it optional (outside DATA every
+ * line is a command either way).
+ *
+ * Replies to the end of data, with -odi (the default) the
  * message is tried at once: "250 2.0.0 Ok: delivered as ID"; a temporary
  * failure "250 2.0.0 Ok: queued as ID (will retry: REASON)"; refused for
  * good: the smarthost's code and enhanced code with the reason (the entry
@@ -122,6 +140,8 @@ struct lsmtp {
 	struct buf line;                 /* a command line being assembled */
 	int overlong;                    /* skipping the rest of a too long line */
 	int body_st;                     /* where in a line the body scanner is */
+	int line_crlf;                   /* the last command line ended in CRLF */
+	int lf_data;                     /* the body's lines end in bare LF (lsmtp.h) */
 	size_t nrcpts;                   /* accepted in this transaction */
 	unsigned errors;
 	struct buf out;                  /* replies not yet written */

@@ -479,6 +479,7 @@ struct reader {
 	char line[MSG_LINE_MAX];        /* the current line, without its ending */
 	size_t line_len;
 	size_t pending_cr;              /* CRs seen after line[]: ending or data? */
+	int after_cr;                   /* line[] began after a lone CR */
 	unsigned long long lineno;      /* input line being read, from 1 */
 	int in_headers;
 	int seen_field;
@@ -668,6 +669,25 @@ same_addr(const char *a, const char *b)
 	return a && b && strcasecmp(a, b) == 0;
 }
 
+/* force_from on a From or Resent-From body: when it is one mailbox, *out
+ * is the body with force_from as its address (display name and comments
+ * kept); else *out is NULL and the caller writes a field of its own. */
+static int
+forced_body(const struct msg_opts *o, const char *body, size_t len, char **out,
+    struct err *e)
+{
+	struct addr_list l;
+	struct err ignored;
+	size_t nmail = 0;
+
+	*out = NULL;
+	addr_list_init(&l);
+	if (addr_parse_list(&l, body, len, &ignored) == 0)
+		nmail = l.n;
+	addr_list_free(&l);
+	return nmail == 1 ? rewrite_body(o, body, len, o->force_from, 1, out, e) : 0;
+}
+
 /* One From field: local addresses rewritten (rewrite_headers) or
  * domainless ones qualified, then force_from; the body before forcing is
  * kept in *reply_src for a Reply-To. Dropped (after that) when set_from
@@ -681,7 +701,7 @@ write_from_field(struct reader *r, const struct field *f, int qualify, int drop,
 	const char *body = f->body;
 	size_t blen = f->body_len;
 	char *b1 = NULL, *b2 = NULL, *first;
-	int ret = 0, nmail = 0;
+	int ret = 0;
 
 	if (o->rewrite) {
 		if (rewrite_body(o, body, blen, NULL, 1, &b1, e) < 0)
@@ -699,19 +719,12 @@ write_from_field(struct reader *r, const struct field *f, int qualify, int drop,
 	}
 	first = first_address(body, blen);
 	if (o->force_from && *o->force_from) {
-		struct addr_list l;
-		struct err ignored;
-
-		addr_list_init(&l);
-		if (addr_parse_list(&l, body, blen, &ignored) == 0)
-			nmail = (int)l.n;
-		addr_list_free(&l);
 		if (*reply_src == NULL && first && !same_addr(first, o->force_from) &&
 		    (*reply_src = malloc(blen + 1)) != NULL) {
 			memcpy(*reply_src, body, blen);
 			(*reply_src)[blen] = '\0';
 		}
-		if (nmail == 1 && rewrite_body(o, body, blen, o->force_from, 1, &b2, e) < 0) {
+		if (forced_body(o, body, blen, &b2, e) < 0) {
 			ret = -1;
 			goto out;
 		}
@@ -747,6 +760,30 @@ out:
 	return ret;
 }
 
+/* Resent-From under force_from: one mailbox keeps its display name
+ * around force_from (as From does); anything else becomes force_from
+ * alone. Local addresses are not rewritten first: the result is
+ * force_from either way. */
+static int
+write_forced(struct reader *r, const struct field *f, struct err *e)
+{
+	const struct msg_opts *o = r->o;
+	char *b;
+	int ret;
+
+	if (forced_body(o, f->body, f->body_len, &b, e) < 0)
+		return -1;
+	if (b) {
+		ret = write_field_as(r, f, f->name, f->name_len, b, strlen(b), e);
+		free(b);
+		return ret;
+	}
+	if (w_put(&r->w, f->name, f->name_len, e) < 0 || w_puts(&r->w, ": ", e) < 0 ||
+	    w_puts(&r->w, o->force_from, e) < 0)
+		return -1;
+	return w_put(&r->w, "\r\n", 2, e);
+}
+
 static int
 is_rewritten(const struct field *f, int *first_only)
 {
@@ -777,6 +814,7 @@ finish_headers(struct reader *r, struct err *e)
 	size_t pos = 0, rb_start, rb_end;
 	int seen_from = 0, seen_date = 0, seen_msgid = 0, seen_reply_to = 0, first_only;
 	int qualify = o->domain && *o->domain;
+	int forcing = o->force_from && *o->force_from;
 	char *gen = NULL, *reply_src = NULL;
 	struct field f;
 	int ret = -1;
@@ -808,6 +846,13 @@ finish_headers(struct reader *r, struct err *e)
 		}
 		if (name_is(&f, "Sender") && o->set_sender != 0)
 			continue;       /* on: ours replaces it; off: removed */
+		if (forcing && (name_is(&f, "Sender") || name_is(&f, "Resent-Sender")))
+			continue;       /* the account is the sender now */
+		if (forcing && name_is(&f, "Resent-From")) {
+			if (write_forced(r, &f, e) < 0)
+				goto out;
+			continue;
+		}
 		if (name_is(&f, "Reply-To"))
 			seen_reply_to = 1;
 		if (name_is(&f, "Date"))
@@ -867,16 +912,20 @@ put_line(struct reader *r, struct err *e)
 	return w_put(&r->w, "\r\n", 2, e);
 }
 
-/* One complete input line (its ending stripped) is in r->line. */
+/* One complete input line (its ending stripped) is in r->line; lf: it
+ * ended at an LF (or the end of input), not at a lone CR. */
 static int
-end_line(struct reader *r, struct err *e)
+end_line(struct reader *r, int lf, struct err *e)
 {
 	const char *s = r->line;
 	size_t n = r->line_len;
-	int ret = 0;
+	int after_cr = r->after_cr, ret = 0;
 
 	r->pending_cr = 0;
-	if (r->o->dot_ends_input && n == 1 && s[0] == '.') {
+	r->after_cr = !lf;
+	/* sendmail's "." line is one the caller started on a new line: a
+	 * "." behind a lone CR is text (the rest is never silently lost). */
+	if (!after_cr && r->o->dot_ends_input && n == 1 && s[0] == '.') {
 		r->done = 1;
 		return 0;
 	}
@@ -904,8 +953,8 @@ end_line(struct reader *r, struct err *e)
 	return ret;
 }
 
-/* Append n copies of c (n > 1 only for a run of CRs that turned out to
- * be data) to the current line. */
+/* Append n copies of c (n > 1 only for a run of lone CRs in the header
+ * block, written as spaces) to the current line. */
 static int
 line_add(struct reader *r, char c, size_t n, struct err *e)
 {
@@ -918,6 +967,22 @@ line_add(struct reader *r, char c, size_t n, struct err *e)
 	return 0;
 }
 
+/* CRs that no LF followed: never passed on (message.h). In the header
+ * block each is a space; in the body each ends a line. */
+static int
+lone_crs(struct reader *r, struct err *e)
+{
+	size_t n = r->pending_cr;
+
+	r->pending_cr = 0;
+	if (r->in_headers)
+		return line_add(r, ' ', n, e);
+	while (n-- > 0)
+		if (end_line(r, 0, e) < 0)
+			return -1;
+	return 0;
+}
+
 static int
 feed(struct reader *r, const char *p, size_t n, struct err *e)
 {
@@ -925,18 +990,15 @@ feed(struct reader *r, const char *p, size_t n, struct err *e)
 		char c = p[i];
 
 		if (c == '\n') {
-			if (end_line(r, e) < 0)
+			if (end_line(r, 1, e) < 0)
 				return -1;
 		} else if (c == '\r') {
 			r->pending_cr++;
 		} else {
 			if (c == '\0')
 				return line_error(r, e, "NUL byte in the message");
-			if (r->pending_cr) {
-				if (line_add(r, '\r', r->pending_cr, e) < 0)
-					return -1;
-				r->pending_cr = 0;
-			}
+			if (r->pending_cr && lone_crs(r, e) < 0)
+				return -1;
 			if (r->line_len < MSG_LINE_MAX)
 				r->line[r->line_len++] = c;     /* the common case, inline */
 			else if (line_add(r, c, 1, e) < 0)
@@ -982,7 +1044,7 @@ message_read(int in_fd, int out_fd, const struct msg_opts *o, struct msg_info *i
 		goto out;
 	}
 	/* The last line had no LF: supply it (trailing CRs end it too). */
-	if (!r->done && (r->line_len > 0 || r->pending_cr > 0) && end_line(r, e) < 0)
+	if (!r->done && (r->line_len > 0 || r->pending_cr > 0) && end_line(r, 1, e) < 0)
 		goto out;
 	if (r->in_headers && finish_headers(r, e) < 0)
 		goto out;

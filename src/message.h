@@ -22,10 +22,19 @@
  *    encoding the body (quoted-printable or base64);
  *  - a header block longer than MSG_HEADER_MAX is refused.
  * Line endings: LF, CRLF and any run of CRs before an LF ("\r\r\n") each
- * end a line, so PHP's CRLF headers with an LF body come out uniform. A CR
- * not followed (through a run of CRs) by LF is ordinary data and is passed
- * through unchanged; CRs at the very end of input end the last line. A
- * missing final newline is supplied.
+ * end a line, so PHP's CRLF headers with an LF body come out uniform; CRs
+ * at the very end of input end the last line. A missing final newline is
+ * supplied. A lone CR (one not followed, through a run of CRs, by LF)
+ * never reaches the spool, so no server downstream can find a line end
+ * that envoi did not write (RFC 5321 2.3.8: a client must not send a
+ * bare CR; "line1\r.\r\n" must not be read as an end of data):
+ *  - in the header block it becomes a space: a CR can neither end a field
+ *    nor start a new one (no Bcc smuggled into a Subject reaches -t);
+ *  - in the body it ends a line (CRLF), as the old Mac text and the
+ *    progress meters of cron jobs ("10%\r20%\r...") that carry one mean
+ *    it; a line begun after a lone CR is never the "." that ends the
+ *    input (dot_ends_input), so nothing after it is silently dropped.
+ * The spool therefore holds CRLF lines only, every CR and LF part of one.
  * Header block: the lines up to the first empty line. If the first line is
  * not a header field (`echo hi | sendmail bob`), all input is body and the
  * generated headers plus a blank line go before it (an mbox "From " line is
@@ -127,6 +136,11 @@ void msg_info_free(struct msg_info *i);
  *    comments around force_from; any other From is replaced by a
  *    generated one. The original From (after rewriting) is kept in a new
  *    Reply-To unless the message has one or it was force_from already.
+ *    Resent-From is forced the same way (one mailbox keeps its name,
+ *    anything else becomes "Resent-From: force_from"; no Reply-To for
+ *    it), and Sender and Resent-Sender are dropped: the account is the
+ *    sender, and a user's Sender would name someone else as the one
+ *    who sent it (set_sender on adds none: the envelope is force_from).
  *  - set_sender on: Sender fields are dropped and "Sender: sender_addr"
  *    is added when sender_addr is not "" and differs (ignoring case) from
  *    the final From address; off: Sender fields are dropped.
@@ -148,8 +162,8 @@ int message_read(int in_fd, int out_fd, const struct msg_opts *o, struct msg_inf
  * Streaming dot-stuffer for the DATA phase. Input is spool data (CRLF
  * lines); every '.' at the start of a line is doubled. "At line start" is
  * carried across calls, so lines split across chunks are handled. A line
- * starts after CRLF only: a lone CR or LF inside spool data is not a line
- * end for SMTP either.
+ * starts after CRLF only (message_read leaves no lone CR or LF; a spool
+ * written by an older build may hold them, and they stay data).
  */
 struct dotstuff {
 	int at_line_start;

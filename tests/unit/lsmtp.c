@@ -43,7 +43,10 @@ r_rcpt(void *ctx, const char *addr, const char *notify, struct lsmtp_reply *r)
 
 	buf_printf(&c->log, "R<%s>|", addr);
 	snprintf(c->notify, sizeof c->notify, "%s", notify ? notify : "-");
-	if (c->refuse_rcpt && strstr(addr, "bad")) {
+	if (c->refuse_rcpt && strstr(addr, "bad-c1")) {
+		r->code = 550;
+		snprintf(r->text, sizeof r->text, "5.1.1 unknown\xc2\x9b" "31m \xc3\xa9");
+	} else if (c->refuse_rcpt && strstr(addr, "bad")) {
 		r->code = 550;
 		snprintf(r->text, sizeof r->text, "5.1.1 unknown\r\n250 injected");
 	}
@@ -206,6 +209,31 @@ static const struct case_ cases[] = {
 	{ "SMTP command text in the body is data", "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\n"
 	  "DATA\r\nQUIT\r\nRSET\r\n.\r\n", "220 250 250 354 250",
 	  "M<a@x>|R<b@y>|D[QUIT\r\nRSET\r\n]E|", 0 },
+	/* SMTP smuggling (issue 8 5.4): after "DATA<CR><LF>" only
+	 * <CR><LF>.<CR><LF> ends the data; a bare LF is a line end made
+	 * CRLF, and the line after it is text whatever it holds, so the
+	 * "MAIL FROM" behind it can never become a second transaction. */
+	{ "smuggling: <LF>.<LF> is text", "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"
+	  "hi\n.\nMAIL FROM:<evil@x>\r\nRCPT TO:<c@y>\r\nDATA\r\nsmuggled\r\n.\r\nQUIT\r\n",
+	  "220 250 250 354 250 221", "M<a@x>|R<b@y>|D[hi\r\n.\r\nMAIL FROM:<evil@x>\r\n"
+	  "RCPT TO:<c@y>\r\nDATA\r\nsmuggled\r\n]E|", 1 },
+	{ "smuggling: <LF>.<CR><LF> is text", "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"
+	  "hi\n.\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<c@y>\r\nDATA\r\nsmuggled\r\n.\r\nQUIT\r\n",
+	  "220 250 250 354 250 221", "M<a@x>|R<b@y>|D[hi\r\n.\r\nMAIL FROM:<evil@x>\r\n"
+	  "RCPT TO:<c@y>\r\nDATA\r\nsmuggled\r\n]E|", 1 },
+	{ "smuggling: <CR><LF>.<LF> is text", "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n"
+	  "hi\r\n.\nMAIL FROM:<evil@x>\r\nRCPT TO:<c@y>\r\nDATA\r\nsmuggled\r\n.\r\nQUIT\r\n",
+	  "220 250 250 354 250 221", "M<a@x>|R<b@y>|D[hi\r\n.\r\nMAIL FROM:<evil@x>\r\n"
+	  "RCPT TO:<c@y>\r\nDATA\r\nsmuggled\r\n]E|", 1 },
+	{ "smuggling: a bare LF right after DATA, and <LF><LF>.<LF>", "MAIL FROM:<a@x>\r\n"
+	  "RCPT TO:<b@y>\r\nDATA\r\n\n.\n\n.\nRSET\r\n.\r\nNOOP\r\n", "220 250 250 354 250 250",
+	  "M<a@x>|R<b@y>|D[\r\n.\r\n\r\n.\r\nRSET\r\n]E|", 0 },
+	{ "CRLF data: bare LFs become CRLF; stuffing is undone only after CRLF",
+	  "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\na\nb\r\n..c\n.d\r\n..\r\n\r\r\n.\r\n",
+	  "220 250 250 354 250", "M<a@x>|R<b@y>|D[a\r\nb\r\n.c\r\n.d\r\n.\r\n\r\r\n]E|", 0 },
+	{ "LF data (after \"DATA<LF>\"): <LF>.<LF> ends it", "MAIL FROM:<a@x>\r\n"
+	  "RCPT TO:<b@y>\r\nDATA\nhi\n..x\n.\nNOOP\n", "220 250 250 354 250 250",
+	  "M<a@x>|R<b@y>|D[hi\n.x\n]E|", 0 },
 };
 
 static void
@@ -264,6 +292,11 @@ test_replies(void)
 	out = buf_cstr(&r.out);
 	is_str(out, "250 2.1.0 Ok\r\n550 5.1.1 unknown  250 injected\r\n",
 	       "a callback's CR LF cannot add a reply line");
+	buf_reset(&r.out);
+	feeds(&r, "RCPT TO:<bad-c1@y>\r\n");
+	out = buf_cstr(&r.out);
+	is_str(out, "550 5.1.1 unknown?31m \xc3\xa9\r\n",
+	       "a C1 control in a callback's text is shown as ?, UTF-8 text kept");
 	run_free(&r);
 
 	/* MAIL parameters reach the callback decoded. */
@@ -280,6 +313,16 @@ test_replies(void)
 		codes(&r.out, got, sizeof got);
 		is_str(got, "250 501 501 250 501", "bad ENVID xtext, BODY, NOTIFY: 501");
 	}
+	run_free(&r);
+
+	/* 354 says which end of data this DATA line asked for. */
+	run_init(&r);
+	feeds(&r, "MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nDATA\r\n");
+	ok(strstr(buf_cstr(&r.out), "354 End data with <CR><LF>.<CR><LF>\r\n") != NULL,
+	   "DATA<CR><LF>: 354 asks for <CR><LF>.<CR><LF>");
+	feeds(&r, ".\r\nMAIL FROM:<a@x>\nRCPT TO:<b@y>\nDATA\n");
+	ok(strstr(buf_cstr(&r.out), "354 End data with <LF>.<LF>\r\n") != NULL,
+	   "DATA<LF>: 354 asks for <LF>.<LF>");
 	run_free(&r);
 
 	/* The end-of-data reply is the callback's (a refusal passed on). */

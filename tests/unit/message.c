@@ -127,8 +127,22 @@ test_normalise(void)
 		{ "Subject: x\r\r\n\r\nbody\r\r\r\n", 0, "Subject: x\r\n\r\nbody\r\n" },
 		{ "Subject: x\n\nbody", 0, "Subject: x\r\n\r\nbody\r\n" },
 		{ "Subject: x\n\nbody\r", 0, "Subject: x\r\n\r\nbody\r\n" },
-		/* a lone CR inside a line is data */
-		{ "Subject: x\n\na\rb\r\rc\n", 0, "Subject: x\r\n\r\na\rb\r\rc\r\n" },
+		/* a lone CR never reaches the spool (RFC 5321 2.3.8): in the
+		 * body each ends a line, so a "." after one is a line of text
+		 * that the dot-stuffer doubles, never an end of data */
+		{ "Subject: x\n\na\rb\r\rc\n", 0, "Subject: x\r\n\r\na\r\nb\r\n\r\nc\r\n" },
+		{ "Subject: x\n\nline1\r.\r\nline3\n", 0,
+		  "Subject: x\r\n\r\nline1\r\n.\r\nline3\r\n" },
+		/* ... and is not the "." that ends the input without -i */
+		{ "Subject: x\n\nline1\r.\r\nline3\n", 1,
+		  "Subject: x\r\n\r\nline1\r\n.\r\nline3\r\n" },
+		/* a progress meter's CRs (cron output): lines of their own */
+		{ "Subject: x\n\n10%\r50%\r100%\n", 0, "Subject: x\r\n\r\n10%\r\n50%\r\n100%\r\n" },
+		/* in the header block a CR is a space: it can neither end a
+		 * field nor start one (no Bcc injected through -t) */
+		{ "Subject: a\rBcc: evil@x.org\n\nb\n", 0, "Subject: a Bcc: evil@x.org\r\n\r\nb\r\n" },
+		{ "Subject: a\r\r\tb\nX: y\r\n\nb\n", 0, "Subject: a  \tb\r\nX: y\r\n\r\nb\r\n" },
+		{ "line1\r.\r\n", 0, "\r\nline1 .\r\n" },
 		{ "Subject: a\n\tb\n c\n\nx\n", 0, "Subject: a\r\n\tb\r\n c\r\n\r\nx\r\n" },
 		{ "Subject : obsolete space\n\nx\n", 0, "Subject : obsolete space\r\n\r\nx\r\n" },
 		/* body only: the separator goes first */
@@ -223,7 +237,8 @@ test_bad_input(void)
 	char *l998 = repeat('x', 998, "Subject: x\n\n", "\n");
 	char *l999 = repeat('x', 999, "Subject: x\n\n", "\n");
 	char *l998cr = repeat('x', 998, "Subject: x\n\n", "\r\r\r\n");
-	char *l998lone = repeat('x', 997, "Subject: x\n\n", "\r\rx\n");
+	char *l998lone = repeat('h', 993, "X: ", "\r\rx\n\nbody\n");
+	char *l998body = repeat('x', 997, "Subject: x\n\n", "\r\rx\n");
 	char *h999 = repeat('h', 996, "X: ", "\n\nbody\n");
 	char *nofinal = repeat('x', 999, "Subject: x\n\n", "");
 	struct buf big;
@@ -239,7 +254,10 @@ test_bad_input(void)
 		{ l998, strlen(l998), NULL },
 		{ l999, strlen(l999), "line 3: longer than 998 octets" },
 		{ l998cr, strlen(l998cr), NULL },
-		{ l998lone, strlen(l998lone), "line 3: longer than 998 octets" },
+		/* lone CRs in a header are spaces and count; in the body they
+		 * end lines */
+		{ l998lone, strlen(l998lone), "line 1: longer than 998 octets" },
+		{ l998body, strlen(l998body), NULL },
 		{ h999, strlen(h999), "line 1: longer than 998 octets" },
 		{ nofinal, strlen(nofinal), "line 3: longer than 998 octets" },
 		{ NULL, 0, "header block longer than" },
@@ -280,6 +298,7 @@ test_bad_input(void)
 	free(l999);
 	free(l998cr);
 	free(l998lone);
+	free(l998body);
 	free(h999);
 	free(nofinal);
 }
@@ -799,8 +818,24 @@ test_policy(void)
 		  "From: acct@example.org\r\nReply-To: list@x.org\r\n\r\nb\r\n", "acct@example.org" },
 		{ "From: Me <ACCT@example.org>\n\nb\n", 0, 0, "acct@example.org", NULL,
 		  "From: Me <acct@example.org>\r\n\r\nb\r\n", "acct@example.org" },
+		/* force_from: Sender and Resent-Sender go (the account is the
+		 * sender now), Resent-From is forced as From is */
 		{ "From: a@x.org, b@y.org\nSender: a@x.org\n\nb\n", 0, 0, "acct@example.org", NULL,
-		  "From: acct@example.org\r\nSender: a@x.org\r\nReply-To: a@x.org, b@y.org\r\n\r\nb\r\n",
+		  "From: acct@example.org\r\nReply-To: a@x.org, b@y.org\r\n\r\nb\r\n",
+		  "acct@example.org" },
+		{ "Resent-From: Ops <ops@x.org>\nResent-Sender: bot@x.org\nResent-To: c@y.org\n"
+		  "From: Alice <alice@x.org>\nSender: Bot <bot@x.org>\n\nb\n", 0, 0, "acct@example.org",
+		  NULL, "Resent-From: Ops <acct@example.org>\r\nResent-To: c@y.org\r\n"
+		  "From: Alice <acct@example.org>\r\nReply-To: Alice <alice@x.org>\r\n\r\nb\r\n",
+		  "acct@example.org" },
+		{ "Resent-From: a@x.org, b@x.org\nFrom: acct@example.org\n\nb\n", 0, 0,
+		  "acct@example.org", NULL,
+		  "Resent-From: acct@example.org\r\nFrom: acct@example.org\r\n\r\nb\r\n",
+		  "acct@example.org" },
+		/* with set_sender_header on too: no Sender, the envelope is
+		 * the forced From */
+		{ "From: alice@x.org\nSender: old@x.org\n\nb\n", 0, 1, "acct@example.org",
+		  "acct@example.org", "From: acct@example.org\r\nReply-To: alice@x.org\r\n\r\nb\r\n",
 		  "acct@example.org" },
 		{ "From: <<broken\n\nb\n", 0, 0, "acct@example.org", NULL,
 		  "From: acct@example.org\r\n\r\nb\r\n", "acct@example.org" },
