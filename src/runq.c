@@ -812,6 +812,13 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 	return 0;
 }
 
+/* s made printable (log_sanitize) into dst; "" for NULL. */
+static const char *
+clean(char *dst, size_t size, const char *s)
+{
+	return s ? log_sanitize(dst, size, s, strlen(s)) : "";
+}
+
 int
 runq_list(const char *dir, size_t drop_n, unsigned long long drop_bytes, FILE *out,
           struct err *e)
@@ -836,6 +843,7 @@ runq_list(const char *dir, size_t drop_n, unsigned long long drop_bytes, FILE *o
 	for (size_t i = 0; i < n; i++) {
 		const struct queue_item *it = &items[i];
 		char a[24], next[32], rcpts[RUNQ_LIST_RCPTS_MAX + 4];
+		char from[512], text[QUEUE_ERROR_MAX + 8];
 		size_t off = 0;
 
 		age(a, sizeof a, now - it->created);
@@ -859,12 +867,16 @@ runq_list(const char *dir, size_t drop_n, unsigned long long drop_bytes, FILE *o
 		}
 		if (off >= RUNQ_LIST_RCPTS_MAX)
 			memcpy(rcpts + RUNQ_LIST_RCPTS_MAX, "...", 4);
+		/* Addresses from drop files and stored server replies are other
+		 * people's bytes: no control character reaches the terminal. */
 		fprintf(out, "%s %8llu %5s attempts=%d next=%s <%s> -> %s", it->id, it->size, a,
-		        it->attempts, next, it->from ? it->from : "", rcpts);
+		        it->attempts, next, clean(from, sizeof from, it->from),
+		        log_sanitize(rcpts, sizeof rcpts, rcpts, strlen(rcpts)));
 		if (it->failed)
-			fprintf(out, " | failed: %s", it->failed_reason ? it->failed_reason : "?");
+			fprintf(out, " | failed: %s", it->failed_reason ?
+			        clean(text, sizeof text, it->failed_reason) : "?");
 		else if (it->last_error && *it->last_error)
-			fprintf(out, " | last error: %s", it->last_error);
+			fprintf(out, " | last error: %s", clean(text, sizeof text, it->last_error));
 		if (!it->failed && !it->damaged && !it->has_config)
 			fprintf(out, " | no configuration recorded (an older envoi's entry): "
 			        "the queue runner's configuration sends it");

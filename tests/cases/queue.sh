@@ -259,6 +259,22 @@ is "$(sort <<<"$ids" | uniq | wc -l)" 50 "two concurrent runners: all 50 deliver
 is "$(wc -l <<<"$ids")" 50 "... each exactly once"
 is "$(entries)" 0 "queue empty"
 
+# --- mailq prints no control character that reached an entry (a drop
+# file's address, a server's reply): C1 CSI (U+009B) and ESC become '?'
+server_down
+INPUT=$TESTDIR/message; std_message c1 >"$INPUT"
+run_envoi -C "$CONF" bob@example.org
+id=$(sed -n 's/^envoi: queued \([0-9a-f]*\):.*/\1/p' <<<"$STDERR")
+csi=$(printf '\302\233')
+sed -i "s/^from .*/from evil${csi}31m@example.org/; s/^rcpt .*/rcpt bob${csi}2J@example.org/" "$QUEUE/$id.env"
+sed -i "s/^last-error .*/last-error 421 ${csi}1mbusy\x1b[0m/" "$QUEUE/$id.st"
+INPUT=/dev/null
+mailq
+like "$STDOUT" "$id .*<evil\\?31m@example.org> -> bob\\?2J@example.org \\| last error: 421 \\?1mbusy" \
+    "mailq: the entry listed with its controls replaced"
+is "$(printf '%s' "$STDOUT" | LC_ALL=C grep -c $'\302\233\\|\033')" 0 "... no C1 or ESC byte in mailq's output"
+run_envoi -C "$CONF" --rmqueue "$id"
+
 # --- a full disk: EX_IOERR, nothing left behind (root: a private tmpfs)
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 	small=$TESTDIR/small
