@@ -68,24 +68,55 @@ net_wait_fd(int fd, short events, long long deadline)
 	}
 }
 
+static int
+clamp_secs(int s)
+{
+	return s < 0 ? 0 : s > NET_TIMEOUT_MAX_S ? NET_TIMEOUT_MAX_S : s;
+}
+
 void
 conn_init(struct conn *c, int timeout_s, struct log *log)
 {
 	c->fd = -1;
-	if (timeout_s < 0)
-		timeout_s = 0;
-	if (timeout_s > NET_TIMEOUT_MAX_S)
-		timeout_s = NET_TIMEOUT_MAX_S;
-	c->timeout_ms = timeout_s * 1000;
+	c->timeout_ms = clamp_secs(timeout_s) * 1000;
+	c->limit = 0;
+	c->limit_ms = 0;
 	c->tls = NULL;
 	c->rpos = c->rlen = 0;
 	c->log = log;
 }
 
+void
+conn_set_limit(struct conn *c, int limit_s)
+{
+	c->limit_ms = clamp_secs(limit_s) * 1000;
+	c->limit = net_deadline_after(c->limit_ms);
+}
+
+long long
+conn_deadline(const struct conn *c)
+{
+	long long d = net_deadline_after(c->timeout_ms);
+
+	return c->limit && (d == 0 || c->limit < d) ? c->limit : d;
+}
+
+/* The deadline of an operation passed: the reply's own, or the session's. */
+static int
+timed_out(const struct conn *c, long long deadline, const char *what, struct err *e)
+{
+	if (c->limit && deadline == c->limit)
+		return err_set(e, EX_TEMPFAIL, "timed out %s: the session went past its limit "
+		    "of %d s (a server this slow is treated as down)", what,
+		    net_timeout_secs(c->limit_ms));
+	return err_set(e, EX_TEMPFAIL, "timed out after %d s %s", net_timeout_secs(c->timeout_ms),
+	    what);
+}
+
 /* One address: 0 connected (fd in *out), else -1 with the reason in errno
  * (a timeout is reported as ETIMEDOUT). */
 static int
-connect_one(const struct addrinfo *ai, int timeout_ms, int *out)
+connect_one(const struct addrinfo *ai, long long deadline, int *out)
 {
 	int fd, r, soerr = 0, saved;
 	socklen_t len = sizeof soerr;
@@ -97,7 +128,7 @@ connect_one(const struct addrinfo *ai, int timeout_ms, int *out)
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS && errno != EINTR)
 			goto fail;
-		r = net_wait_fd(fd, POLLOUT, net_deadline_after(timeout_ms));
+		r = net_wait_fd(fd, POLLOUT, deadline);
 		if (r == 0) {
 			errno = ETIMEDOUT;
 			goto fail;
@@ -160,11 +191,15 @@ net_connect(struct conn *c, const char *host, int port, struct err *e)
 	if (r != 0) {
 		switch (r) {
 		case EAI_NONAME:
+			/* Configuration, not user input: the message waits
+			 * (net.h), and the line says what to check. */
+			return err_set(e, EX_TEMPFAIL, "cannot resolve %s: the name does not "
+			    "exist (%s); check it with `host %s`", host, gai_strerror(r), host);
 #ifdef EAI_NODATA
 		case EAI_NODATA:
+			return err_set(e, EX_TEMPFAIL, "cannot resolve %s: the name has no "
+			    "address (%s); check it with `host %s`", host, gai_strerror(r), host);
 #endif
-			return err_set(e, EX_NOHOST, "cannot resolve %s: %s", host,
-			    gai_strerror(r));
 		case EAI_SYSTEM:
 			return err_set(e, EX_TEMPFAIL, "cannot resolve %s: %s", host,
 			    strerror(errno));
@@ -181,7 +216,7 @@ net_connect(struct conn *c, const char *host, int port, struct err *e)
 			address_text(ai, where, sizeof where);
 			log_debug(c->log, "connecting to %s port %d (%s)", host, port, where);
 		}
-		if (connect_one(ai, c->timeout_ms, &fd) == 0)
+		if (connect_one(ai, conn_deadline(c), &fd) == 0)
 			break;
 		last_errno = errno;
 		if (c->log)
@@ -189,6 +224,9 @@ net_connect(struct conn *c, const char *host, int port, struct err *e)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
+		if (last_errno == ETIMEDOUT && c->limit && net_now_ms() >= c->limit)
+			return err_set(e, EX_TEMPFAIL, "cannot connect to %s port %d: the session "
+			    "went past its limit of %d s", host, port, net_timeout_secs(c->limit_ms));
 		if (last_errno == ETIMEDOUT)
 			return err_set(e, EX_TEMPFAIL, "cannot connect to %s port %d: timed "
 			    "out after %d s", host, port, net_timeout_secs(c->timeout_ms));
@@ -203,20 +241,20 @@ net_connect(struct conn *c, const char *host, int port, struct err *e)
 	return 0;
 }
 
-/* Refill rbuf after rlen. Returns bytes read, 0 on EOF, -1 with *e. */
+/* Refill rbuf after rlen by deadline. Returns bytes read, 0 on EOF, -1
+ * with *e. */
 static ssize_t
-fill(struct conn *c, struct err *e)
+fill(struct conn *c, long long deadline, struct err *e)
 {
-	long long deadline;
 	ssize_t r;
 	int w;
 
 	if (c->fd < 0)
 		return err_set(e, EX_SOFTWARE, "read on a closed connection");
-	if (c->tls)
-		return tls_recv(c->tls, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen,
-		    c->timeout_ms, e);
-	deadline = net_deadline_after(c->timeout_ms);
+	if (c->tls) {
+		r = tls_recv(c->tls, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, deadline, e);
+		return r == TLS_TIMEOUT ? timed_out(c, deadline, "waiting for the server", e) : r;
+	}
 	for (;;) {
 		r = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
 		if (r >= 0)
@@ -227,8 +265,7 @@ fill(struct conn *c, struct err *e)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
 		w = net_wait_fd(c->fd, POLLIN, deadline);
 		if (w == 0)
-			return err_set(e, EX_TEMPFAIL, "timed out after %d s waiting for "
-			    "the server", net_timeout_secs(c->timeout_ms));
+			return timed_out(c, deadline, "waiting for the server", e);
 		if (w < 0)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
 	}
@@ -247,7 +284,7 @@ append_line(struct buf *line, const char *p, size_t n, struct err *e)
 }
 
 int
-conn_read_line(struct conn *c, struct buf *line, struct err *e)
+conn_read_line(struct conn *c, struct buf *line, long long deadline, struct err *e)
 {
 	buf_reset(line);
 	for (;;) {
@@ -278,7 +315,7 @@ conn_read_line(struct conn *c, struct buf *line, struct err *e)
 				return -1;
 			c->rpos = c->rlen = 0;
 		}
-		r = fill(c, e);
+		r = fill(c, deadline, e);
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -298,9 +335,12 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 
 	if (c->fd < 0)
 		return err_set(e, EX_SOFTWARE, "write on a closed connection");
-	if (c->tls)
-		return tls_send(c->tls, data, len, c->timeout_ms, e);
-	deadline = net_deadline_after(c->timeout_ms);
+	deadline = conn_deadline(c);
+	if (c->tls) {
+		r = tls_send(c->tls, data, len, deadline, e);
+		return r == TLS_TIMEOUT ? timed_out(c, deadline, "sending to the server", e) :
+		    (int)r;
+	}
 	while (off < len) {
 		r = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
 		if (r > 0) {
@@ -313,8 +353,7 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
 		w = net_wait_fd(c->fd, POLLOUT, deadline);
 		if (w == 0)
-			return err_set(e, EX_TEMPFAIL, "timed out after %d s sending to the "
-			    "server", net_timeout_secs(c->timeout_ms));
+			return timed_out(c, deadline, "sending to the server", e);
 		if (w < 0)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
 	}
@@ -339,7 +378,13 @@ conn_start_tls(struct conn *c, const struct tls_opts *o, struct err *e)
 	if (conn_pending(c))
 		return err_set(e, EX_PROTOCOL, "the server sent data after its STARTTLS "
 		    "reply, before TLS started (possible command injection)");
+	/* One deadline for the whole handshake, within the session's limit. */
 	opts.timeout_ms = c->timeout_ms;
+	if (c->limit) {
+		long long left = c->limit - net_now_ms();
+		if (opts.timeout_ms == 0 || left < opts.timeout_ms)
+			opts.timeout_ms = left > 0 ? (int)left : 1;
+	}
 	if (tls_client_start(&c->tls, c->fd, &opts, e) < 0)
 		return -1;
 	c->rpos = c->rlen = 0;

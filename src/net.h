@@ -12,9 +12,13 @@
  * session does that, with redaction), prints, or exits. A dead peer never
  * raises SIGPIPE: plain writes use MSG_NOSIGNAL and GnuTLS is told the same.
  *
- * Timeouts: conn.timeout_ms applies separately to each connect attempt, the
- * TLS handshake, and each conn_read_line / conn_write call. Name resolution
- * is left to the system resolver's own timeouts.
+ * Timeouts: conn.timeout_ms bounds each connect attempt, the whole TLS
+ * handshake, each conn_write call, and whatever one deadline covers: the
+ * session gives conn_read_line one deadline for all the lines of a reply,
+ * so a server that drips a byte at a time cannot stretch a reply past it.
+ * On top of that the caller may bound the whole session (conn_set_limit):
+ * no wait goes past that limit either. Name resolution is left to the
+ * system resolver's own timeouts.
  */
 #ifndef ENVOI_NET_H
 #define ENVOI_NET_H
@@ -32,14 +36,15 @@
 
 struct conn {
 	int fd;                  /* -1 when not connected */
-	int timeout_ms;          /* for connect and every read/write; 0 = none */
+	int timeout_ms;          /* per operation (see above); 0 = none */
+	long long limit;         /* the session's deadline (net_now_ms); 0 = none */
+	int limit_ms;            /* its length, for the message */
 	struct tls *tls;         /* NULL while plaintext */
 	char rbuf[NET_RBUF_SIZE];
 	size_t rpos, rlen;       /* unread bytes are rbuf[rpos..rlen) */
 	struct log *log;         /* may be NULL */
 };
 
-/* A closed connection with timeout_s seconds per operation (0 = none). */
 /* Deadlines, shared with tls.c so every wait in a session is measured the
  * same way. Milliseconds on the monotonic clock; a deadline of 0 = none. */
 long long net_now_ms(void);
@@ -50,29 +55,47 @@ int net_timeout_secs(int timeout_ms);
  * in error: the next I/O call says which), 0 timed out, -1 poll failed. */
 int net_wait_fd(int fd, short events, long long deadline);
 
+/* A closed connection with timeout_s seconds per operation (0 = none)
+ * and no session limit. */
 void conn_init(struct conn *c, int timeout_s, struct log *log);
+
+/* From now on, the session must be over within limit_s seconds (0 = no
+ * limit): every wait ends there, with EX_TEMPFAIL "timed out: ... limit
+ * of N s". A later call replaces the limit (one per message). */
+void conn_set_limit(struct conn *c, int limit_s);
+
+/* The deadline of an operation (a whole reply) that starts now:
+ * timeout_ms from now, or the session's limit if that comes first; 0 when
+ * neither is set. */
+long long conn_deadline(const struct conn *c);
 
 /*
  * Connect to host (an A-label or an IP literal; a UTF-8 name is converted
  * with libidn2 as a safety net) on port, trying every address getaddrinfo
  * returns in turn, each with the full deadline.
  * Sets TCP_NODELAY: envoi coalesces its own writes, so Nagle only adds
- * latency. Errors: EX_NOHOST "cannot resolve HOST: ..." (no such name),
- * EX_TEMPFAIL for resolver failures that may pass, and "cannot connect to
- * HOST port N: <reason>" (refused, unreachable, timed out).
+ * latency. Errors are EX_TEMPFAIL: "cannot resolve HOST: the name does not
+ * exist (...); check it with `host HOST`" (the smarthost is configuration:
+ * a name that resolves only over a VPN, or a resolver that misbehaves,
+ * must not lose the message, so it waits in the queue as for a refused
+ * connection, and the session moves on to the account's next host), other
+ * resolver failures, and "cannot connect to HOST port N: <reason>"
+ * (refused, unreachable, timed out); EX_NOHOST only for a UTF-8 name that
+ * is no valid international name; EX_CONFIG for a bad port.
  */
 int net_connect(struct conn *c, const char *host, int port, struct err *e);
 
 /*
  * Read one line into `line` (reset first), without its LF and the CR
- * before it. The line may not exceed line->max bytes: past that,
- * EX_PROTOCOL "line too long". EOF -> EX_TEMPFAIL "connection closed by
- * server"; timeout -> EX_TEMPFAIL "timed out after N s waiting for the
- * server".
+ * before it, by `deadline` (conn_deadline; 0 = wait forever). The line may
+ * not exceed line->max bytes: past that, EX_PROTOCOL "line too long". EOF
+ * -> EX_TEMPFAIL "connection closed by server"; deadline -> EX_TEMPFAIL
+ * "timed out after N s waiting for the server" (N = timeout_ms), or
+ * "timed out: ... limit of N s" when the session's limit was the deadline.
  */
-int conn_read_line(struct conn *c, struct buf *line, struct err *e);
+int conn_read_line(struct conn *c, struct buf *line, long long deadline, struct err *e);
 
-/* Write all len bytes (through TLS when active) within the timeout.
+/* Write all len bytes (through TLS when active) by conn_deadline().
  * EX_TEMPFAIL "connection lost: ..." or "timed out ...". */
 int conn_write(struct conn *c, const void *data, size_t len, struct err *e);
 
@@ -83,7 +106,8 @@ size_t conn_pending(const struct conn *c);
 
 /*
  * Handshake on the connected socket, then reads and writes go through TLS.
- * o->timeout_ms is ignored in favour of c->timeout_ms. Refuses (EX_PROTOCOL)
+ * o->timeout_ms is ignored: the whole handshake must be done within
+ * c->timeout_ms (and the session's limit). Refuses (EX_PROTOCOL)
  * if plaintext bytes are still buffered. Errors as tls_client_start; on
  * failure the connection should be closed.
  */

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,26 @@
 /* A server reply line longer than this is a protocol error (reply.h
  * bounds the whole reply; this bounds a single read). */
 #define SESSION_LINE_MAX (REPLY_LINE_MAX + 1)
+
+/*
+ * Time. The account's `timeout` bounds each whole reply (all its lines:
+ * a server dripping a byte a second gets no more), each write, each
+ * connect attempt and the whole TLS handshake. RFC 5321 4.5.3.2 sets
+ * per-command limits only, so a server that answers every command just in
+ * time, or takes the body a few bytes at a time, could still hold a queue
+ * run for hours; the session is bounded too (envoi.conf(5), `timeout`):
+ * setting up a connection (connect, greeting, EHLO, STARTTLS, handshake,
+ * EHLO, AUTH) gets SESSION_SETUP_TIMEOUTS timeouts, and each message, from
+ * MAIL to the reply to its end of data, SESSION_MSG_TIMEOUTS timeouts,
+ * one more per SESSION_RCPTS_PER_TIMEOUT recipients, and its size at
+ * SESSION_MIN_RATE bytes a second. timeout off: no bound at all.
+ */
+#define SESSION_SETUP_TIMEOUTS 10
+#define SESSION_MSG_TIMEOUTS 10
+#define SESSION_RCPTS_PER_TIMEOUT 10
+/* 8 KiB/s (64 kbit/s) is a link slower than any that carries a mail
+ * submission today; the default timeout adds minutes of slack on top. */
+#define SESSION_MIN_RATE 8192
 
 struct auth_ctx {
 	const struct account *a;
@@ -95,17 +116,24 @@ auth_finish(void *vctx, struct err *e)
 
 static const struct smtp_auth_ops auth_ops = { auth_start, auth_step, auth_finish };
 
-/* Read one complete reply (all its lines) into r. */
+static int
+secs_int(long long secs)
+{
+	return secs > INT_MAX ? INT_MAX : (int)secs;
+}
+
+/* Read one complete reply (all its lines) into r, within one timeout. */
 static int
 read_reply(struct conn *c, struct reply *r, struct log *log, struct err *e)
 {
+	long long deadline = conn_deadline(c);
 	struct buf line;
 	int done = 0;
 
 	buf_init(&line, SESSION_LINE_MAX);
 	reply_reset(r);
 	while (!done) {
-		if (conn_read_line(c, &line, e) < 0)
+		if (conn_read_line(c, &line, deadline, e) < 0)
 			break;
 		log_proto(log, LOG_RECV, line.data ? line.data : "", line.len);
 		done = reply_feed(r, buf_cstr(&line), line.len, e);
@@ -409,6 +437,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	s->a = a;
 	s->log = log;
 	conn_init(&s->conn, (int)a->timeout, log);
+	conn_set_limit(&s->conn, secs_int((long long)a->timeout * SESSION_SETUP_TIMEOUTS));
 	reply_init(&s->reply);
 	s->actx.a = a;
 	s->actx.conn = &s->conn;
@@ -607,6 +636,17 @@ session_account(const struct session *s)
 	return s ? s->a->name : NULL;
 }
 
+/* The session's limit for one message (see the top). */
+static void
+limit_message(struct session *s, const struct session_msg *m)
+{
+	long long t = s->a->timeout;
+	long long secs = t * (SESSION_MSG_TIMEOUTS + (long long)(m->nrcpts /
+	                 SESSION_RCPTS_PER_TIMEOUT)) + (long long)(m->size / SESSION_MIN_RATE);
+
+	conn_set_limit(&s->conn, t <= 0 ? 0 : secs_int(secs));
+}
+
 /* Send a prepared message; see session_send. */
 static int
 send_prepared(struct session *s, const struct prepared *pm, const struct session_msg *m,
@@ -615,6 +655,7 @@ send_prepared(struct session *s, const struct prepared *pm, const struct session
 	enum smtp_action act;
 	int ret = -1;
 
+	limit_message(s, m);
 	act = drive(s, smtp_next_message(&s->smtp, &pm->m, last), m, e);
 	record_result(&s->smtp, m, res);
 	switch (act) {
@@ -726,6 +767,7 @@ session_verify(struct session *s, const struct session_msg *m, struct session_re
 		return err_set(e, EX_SOFTWARE, "verification on a connection that cannot take it");
 	if (prepare(&pm, m, e) < 0)
 		return -1;
+	limit_message(s, m);
 	act = drive(s, smtp_verify(&s->smtp, &pm.m), NULL, e);
 	record_result(&s->smtp, m, res);
 	for (size_t i = 0; i < m->nrcpts; i++) {

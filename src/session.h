@@ -60,8 +60,10 @@ struct session;
  * Connect to a's server, do TLS, EHLO and AUTH as configured, and stop
  * before the first MAIL. On success *s is the connection (free it with
  * session_close). On -1 *s is NULL, nothing is left open, and *e says why:
- * EX_TEMPFAIL for anything worth retrying (connection refused or lost,
- * timeouts, 4xx such as AUTH 454 or a 421 greeting), else the permanent
+ * EX_TEMPFAIL for anything worth retrying (connection refused or lost, a
+ * name that does not resolve, timeouts: each whole reply within the
+ * account's timeout, the whole session within a bound that session.c
+ * states; 4xx such as AUTH 454 or a 421 greeting), else the permanent
  * class (EX_NOPERM for AUTH refused, EX_UNAVAILABLE, EX_PROTOCOL, ...).
  * a and log must outlive *s.
  *

@@ -568,10 +568,8 @@ io_failure(struct tls *t, int r, struct err *e)
 }
 
 ssize_t
-tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
+tls_recv(struct tls *t, void *buf, size_t n, long long deadline, struct err *e)
 {
-	long long deadline = net_deadline_after(timeout_ms);
-
 	for (;;) {
 		ssize_t r;
 		int w;
@@ -587,8 +585,7 @@ tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			w = net_wait_fd(t->fd, blocked_direction(t->sess), deadline);
 			if (w == 0)
-				return err_set(e, EX_TEMPFAIL, "timed out after %d s waiting "
-				    "for the server", net_timeout_secs(timeout_ms));
+				return TLS_TIMEOUT;
 			if (w < 0)
 				return err_set(e, EX_TEMPFAIL, "connection lost: %s",
 				    strerror(errno));
@@ -598,8 +595,7 @@ tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 		 * renegotiate) or a warning alert. */
 		if (!gnutls_error_is_fatal((int)r)) {
 			if (deadline && net_now_ms() >= deadline)
-				return err_set(e, EX_TEMPFAIL, "timed out after %d s waiting "
-				    "for the server", net_timeout_secs(timeout_ms));
+				return TLS_TIMEOUT;
 			continue;
 		}
 		return io_failure(t, (int)r, e);
@@ -607,9 +603,8 @@ tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e)
 }
 
 int
-tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e)
+tls_send(struct tls *t, const void *buf, size_t n, long long deadline, struct err *e)
 {
-	long long deadline = net_deadline_after(timeout_ms);
 	const char *p = buf;
 	size_t off = 0;
 
@@ -629,8 +624,7 @@ tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e
 			/* Retried with the same arguments, as GnuTLS requires. */
 			w = net_wait_fd(t->fd, POLLOUT, deadline);
 			if (w == 0)
-				return err_set(e, EX_TEMPFAIL, "timed out after %d s sending "
-				    "to the server", net_timeout_secs(timeout_ms));
+				return TLS_TIMEOUT;
 			if (w < 0)
 				return err_set(e, EX_TEMPFAIL, "connection lost: %s",
 				    strerror(errno));

@@ -18,8 +18,9 @@
  * connection continue past a failed verification when certcheck is on.
  *
  * The fd given to tls_client_start must be non-blocking: every operation
- * waits with poll() against its own deadline, so a stalled server costs at
- * most timeout_ms per call.
+ * waits with poll() against a deadline (the whole handshake against one,
+ * reads and writes against the caller's), so a stalled or dripping server
+ * cannot hold it past that.
  *
  * Exit codes: certificate verification failures are EX_NOPERM (the
  * documented choice: the peer is not who it claims to be, retrying will not
@@ -58,16 +59,21 @@ struct tls_opts {
  */
 int tls_client_start(struct tls **t, int fd, const struct tls_opts *o, struct err *e);
 
-/*
- * Read up to n bytes, waiting at most timeout_ms (0 = forever). Returns the
- * count (> 0), 0 when the server closed the connection, or -1 with *e set
- * (EX_TEMPFAIL: timeout or a broken connection). Data GnuTLS has already
- * decrypted is returned without waiting on the fd.
- */
-ssize_t tls_recv(struct tls *t, void *buf, size_t n, int timeout_ms, struct err *e);
+/* Returned by tls_recv and tls_send when the deadline passed first; *e
+ * is left alone (the caller knows which deadline it was and words it). */
+#define TLS_TIMEOUT (-2)
 
-/* Send all n bytes within timeout_ms. 0, or -1 with *e set (EX_TEMPFAIL). */
-int tls_send(struct tls *t, const void *buf, size_t n, int timeout_ms, struct err *e);
+/*
+ * Read up to n bytes by `deadline` (net_now_ms clock; 0 = wait forever).
+ * Returns the count (> 0), 0 when the server closed the connection,
+ * TLS_TIMEOUT, or -1 with *e set (EX_TEMPFAIL: a broken connection). Data
+ * GnuTLS has already decrypted is returned without waiting on the fd.
+ */
+ssize_t tls_recv(struct tls *t, void *buf, size_t n, long long deadline, struct err *e);
+
+/* Send all n bytes by deadline. 0, TLS_TIMEOUT, or -1 with *e set
+ * (EX_TEMPFAIL). */
+int tls_send(struct tls *t, const void *buf, size_t n, long long deadline, struct err *e);
 
 /*
  * Channel binding for SCRAM-PLUS: "tls-exporter" on TLS 1.3, "tls-unique"

@@ -39,6 +39,9 @@
  *                                  when set, MAIL needs AUTH first (530)
  *   user NAME PASSWORD             accepted credentials
  *   token NAME TOKEN               accepted bearer token (XOAUTH2, OAUTHBEARER)
+ *   drip MS                        send every connection's output one byte
+ *                                  every MS ms from the first (the TLS
+ *                                  handshake of "tls implicit" included)
  *   greeting CODE TEXT             the greeting (default "220 localhost ESMTP
  *                                  smtpd-script"); a 4xx/5xx greeting other
  *                                  than 554 is followed by a close, after 554
@@ -53,6 +56,11 @@
  *                                  ACTION is one of
  *                                    reply TEXT      (\n in TEXT separates lines)
  *                                    delay MS        (then the normal reply)
+ *                                    drip MS         (then the normal reply, and
+ *                                                     it and all later output go
+ *                                                     out one byte every MS ms:
+ *                                                     "on STARTTLS drip" drips the
+ *                                                     220 and the handshake)
  *                                    disconnect      (close instead of replying)
  *                                    hang            (never reply; read until EOF)
  *                                    noreply         (send nothing, carry on;
@@ -153,14 +161,14 @@ static const char *const verb_names[V_COUNT] = {
 	"DATA", "DOT", "QUIT", "RSET", "NOOP",
 };
 
-enum action { A_REPLY, A_DELAY, A_DISCONNECT, A_HANG, A_NOREPLY };
+enum action { A_REPLY, A_DELAY, A_DRIP, A_DISCONNECT, A_HANG, A_NOREPLY };
 
 struct rule {
 	enum verb verb;
 	long nth;               /* 0: every occurrence */
 	long conn;              /* 0: every connection */
 	enum action act;
-	long delay_ms;
+	long delay_ms;          /* delay, drip */
 	char reply[REPLY_MAX];
 };
 
@@ -180,6 +188,7 @@ struct script {
 	struct user users[MAX_USERS];
 	size_t nusers;
 	char greeting[REPLY_MAX];
+	long drip_ms;           /* 0: output goes out whole */
 	struct rule rules[MAX_RULES];
 	size_t nrules;
 };
@@ -224,6 +233,7 @@ struct conn {
 	long nrcpt;
 	struct buf env;
 	int timed_out;
+	long drip_ms;           /* output one byte every drip_ms ms */
 };
 
 static void
@@ -474,6 +484,9 @@ script_load(struct script *sc, const char *path)
 			u->secret = xdup(arg + k + 1 + strspn(arg + k + 1,
 			    " \t"));
 			u->is_token = p[0] == 't';
+		} else if (strcmp(p, "drip") == 0) {
+			if (parse_long(arg, 1, 600000, &sc->drip_ms) < 0)
+				die("%s:%ld: drip MILLISECONDS", path, lineno);
 		} else if (strcmp(p, "greeting") == 0 && *arg) {
 			snprintf(sc->greeting, sizeof sc->greeting, "%s", arg);
 		} else if (strcmp(p, "on") == 0) {
@@ -501,6 +514,11 @@ script_load(struct script *sc, const char *path)
 				r->act = A_DELAY;
 				if (parse_long(p, 0, 600000, &r->delay_ms) < 0)
 					die("%s:%ld: delay MILLISECONDS", path,
+					    lineno);
+			} else if (strncmp(act, "drip", k) == 0 && k == 4) {
+				r->act = A_DRIP;
+				if (parse_long(p, 1, 600000, &r->delay_ms) < 0)
+					die("%s:%ld: drip MILLISECONDS", path,
 					    lineno);
 			} else if (strcmp(act, "disconnect") == 0) {
 				r->act = A_DISCONNECT;
@@ -586,6 +604,10 @@ conn_rules(struct conn *c, enum verb v)
 				sleep_ms(r->delay_ms);
 				continue;
 			}
+			if (r->act == A_DRIP) {
+				c->drip_ms = r->delay_ms;
+				continue;
+			}
 			if (!found) {
 				vd.act = r->act;
 				vd.reply = r->reply;
@@ -622,8 +644,11 @@ conn_flush(struct conn *c)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		n = send(c->fd, c->out.data + off, c->out.len - off,
-		    MSG_NOSIGNAL);
+		/* Dripping: a byte, then a pause (a slow or hostile peer). */
+		if (c->drip_ms > 0 && off > 0)
+			sleep_ms(c->drip_ms < ms ? c->drip_ms : ms);
+		n = send(c->fd, c->out.data + off, c->drip_ms > 0 ? 1 :
+		    c->out.len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -869,6 +894,7 @@ conn_verdict(struct conn *c, struct verdict vd, char ok_class)
 		return 1;
 	case A_REPLY:
 	case A_DELAY:
+	case A_DRIP:
 		break;
 	}
 	if (vd.reply == NULL || vd.reply[0] == '\0')
@@ -1850,6 +1876,7 @@ server_accept_one(struct server *s, int lfd)
 	c->fd = fd;
 	c->in = c->inbuf;
 	c->rt = 1;
+	c->drip_ms = s->sc.drip_ms;
 	buf_init(&c->out, OUT_MAX);
 	buf_init(&c->env, ENV_MAX);
 	s->connno++;
