@@ -19,6 +19,7 @@
 #endif
 
 #include "buf.h"
+#include "conf.h"
 #include "queue.h"
 
 /* Longest path we build under the queue directory. */
@@ -53,15 +54,20 @@ entry_path(const char *dir, int failed, const char *id, const char *ext)
 char *
 queue_default_dir(const char *configured, const char *home)
 {
-	const char *state = getenv("XDG_STATE_HOME");
+	char *state, *dir;
 
 	if (configured && *configured)
 		return xstrdup(configured);
 	if (getuid() == 0)
 		return xstrdup(LOCALSTATEDIR "/spool/envoi");
-	if (state && *state == '/')
-		return path_join(state, "envoi", "queue", NULL);
-	return path_join(home ? home : "/", ".local/state/envoi", "queue", NULL);
+	/* $XDG_STATE_HOME only when it is the caller's own directory (su
+	 * without "-" keeps another user's): as conf.c rules for HOME. */
+	state = conf_xdg_dir("XDG_STATE_HOME", home, ".local/state");
+	if (state == NULL)
+		return NULL;
+	dir = path_join(state, "envoi", "queue", NULL);
+	free(state);
+	return dir;
 }
 
 int

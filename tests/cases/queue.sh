@@ -275,6 +275,29 @@ like "$STDOUT" "$id .*<evil\\?31m@example.org> -> bob\\?2J@example.org \\| last 
 is "$(printf '%s' "$STDOUT" | LC_ALL=C grep -c $'\302\233\\|\033')" 0 "... no C1 or ESC byte in mailq's output"
 run_envoi -C "$CONF" --rmqueue "$id"
 
+# --- a user's queue is never under another user's $XDG_STATE_HOME (su
+# without "-" keeps it): only a directory of the caller's own counts
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod o+x "$TESTDIR"
+	nb=$TESTDIR/nobody-home
+	mkdir -p "$TESTDIR/root-state" "$nb"
+	chmod 1777 "$TESTDIR/root-state"
+	chown nobody "$nb"
+	server_down
+	std_config "$nb/rc" "queue_retrier off"
+	sed -i '/^queue_dir /d' "$nb/rc"
+	chown nobody "$nb/rc"
+	std_message xdg >"$nb/msg"
+	HOME=$nb XDG_STATE_HOME=$TESTDIR/root-state setpriv --reuid=nobody --regid=nogroup \
+	    --clear-groups $ENVOI_WRAP "$ENVOI" -C "$nb/rc" -odq bob@example.org <"$nb/msg" \
+	    >/dev/null 2>"$TESTDIR/xdg.err"
+	is "$?" 0 "nobody with root's XDG_STATE_HOME: queued, exit 0"
+	is "$(find "$TESTDIR/root-state" -name '*.env' | wc -l)" 0 "... not in the other user's state directory"
+	is "$(find "$nb/.local/state/envoi/queue" -name '*.env' | wc -l)" 1 "... but in nobody's own"
+else
+	skip "another user's XDG_STATE_HOME" "needs root and setpriv"
+fi
+
 # --- a full disk: EX_IOERR, nothing left behind (root: a private tmpfs)
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 	small=$TESTDIR/small
