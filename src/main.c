@@ -437,8 +437,10 @@ leave_retrier(struct run *r)
 	struct err e;
 	int fd;
 
+	/* --retry is the timers' run: they are the retry mechanism there,
+	 * and systemd would kill a child left in the service's cgroup. */
 	if (r->acct == NULL || r->queue_dir == NULL || !r->acct->queue ||
-	    !r->acct->queue_retrier)
+	    !r->acct->queue_retrier || r->cli.retry_due)
 		return 0;
 	err_init(&e);
 	if (runq_retrier_lock(r->queue_dir, &fd, &e) <= 0) {
