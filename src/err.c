@@ -116,7 +116,7 @@ static const struct {
 	{ EX_DATAERR,     "EX_DATAERR",     "the message is malformed (NUL byte, over-long line, empty)" },
 	{ EX_NOINPUT,     "EX_NOINPUT",     "a file named in the configuration cannot be read" },
 	{ EX_NOUSER,      "EX_NOUSER",      "the server refused a recipient permanently (5xx to RCPT)" },
-	{ EX_NOHOST,      "EX_NOHOST",      "the smarthost name does not exist" },
+	{ EX_NOHOST,      "EX_NOHOST",      "the smarthost name is not a valid host name" },
 	{ EX_UNAVAILABLE, "EX_UNAVAILABLE", "the server refused permanently (5xx), or lacks a required feature" },
 	{ EX_SOFTWARE,    "EX_SOFTWARE",    "internal error" },
 	{ EX_OSERR,       "EX_OSERR",       "operating system error (fork, memory, no passwd entry)" },
