@@ -169,33 +169,31 @@ envelope_format(const struct envelope *env, struct buf *b)
 int
 envelope_read(struct envelope *env, const char *key, const char *value, const char **why)
 {
+	const char *bad = NULL;
+
 	if (strcmp(key, "dsn-notify") == 0 || strcmp(key, "notify") == 0) {
-		*why = "bad DSN notify value (NEVER, or SUCCESS, FAILURE, DELAY)";
-		return envelope_notify_parse(value, &env->notify) < 0 ? -1 : 1;
-	}
-	if (strcmp(key, "dsn-ret") == 0 || strcmp(key, "ret") == 0) {
-		*why = "bad DSN ret value (FULL or HDRS)";
-		return envelope_ret_parse(value, &env->ret) < 0 ? -1 : 1;
-	}
-	if (strcmp(key, "envid") == 0) {
-		*why = "bad envid (1 to 100 printable ASCII characters)";
-		return envelope_set_envid(env, value) < 0 ? -1 : 1;
-	}
-	if (strcmp(key, "body") == 0) {
+		if (envelope_notify_parse(value, &env->notify) < 0)
+			bad = "bad DSN notify value (NEVER, or SUCCESS, FAILURE, DELAY)";
+	} else if (strcmp(key, "dsn-ret") == 0 || strcmp(key, "ret") == 0) {
+		if (envelope_ret_parse(value, &env->ret) < 0)
+			bad = "bad DSN ret value (FULL or HDRS)";
+	} else if (strcmp(key, "envid") == 0) {
+		if (envelope_set_envid(env, value) < 0)
+			bad = "bad envid (1 to 100 printable ASCII characters)";
+	} else if (strcmp(key, "body") == 0) {
 		env->body = envelope_body_parse(value);
-		return 1;
-	}
-	if (strcmp(key, "smtputf8") == 0) {
-		*why = "bad smtputf8 value (yes or no)";
+	} else if (strcmp(key, "smtputf8") == 0) {
 		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
-			return -1;
-		env->smtputf8 = value[0] == 'y' ? ENVELOPE_UTF8_YES : ENVELOPE_UTF8_NO;
-		return 1;
-	}
-	if (strcmp(key, "requiretls") == 0) {
+			bad = "bad smtputf8 value (yes or no)";
+		else
+			env->smtputf8 = value[0] == 'y' ? ENVELOPE_UTF8_YES : ENVELOPE_UTF8_NO;
+	} else if (strcmp(key, "requiretls") == 0) {
 		/* Anything but "no" keeps the request: failing safe. */
 		env->requiretls = strcmp(value, "no") != 0;
-		return 1;
+	} else {
+		return 0;
 	}
-	return 0;
+	if (bad)
+		*why = bad;
+	return bad ? -1 : 1;
 }

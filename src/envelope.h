@@ -93,7 +93,8 @@ int envelope_format(const struct envelope *env, struct buf *b);
 /*
  * One "key value" line of the text form: 1 when key is an envelope key and
  * value valid (stored), 0 when key is not an envelope key (env unchanged),
- * -1 when the value is invalid (*why says which key; env unchanged).
+ * -1 when the value is invalid (*why, set only then, says which key; env
+ * unchanged).
  * Unknown body values are stored as UNSET, as on the command line.
  */
 int envelope_read(struct envelope *env, const char *key, const char *value, const char **why);

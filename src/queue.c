@@ -342,20 +342,8 @@ env_format(struct buf *b, const struct queue_envelope *env, long long created)
 	r |= buf_printf(b, "message-id %s\nsize %llu\n8bit %d\ncreated %lld\n",
 	                env->message_id && clean_value(env->message_id) ? env->message_id : "",
 	                env->size, env->has_8bit ? 1 : 0, created);
-	if (env->dsn_notify)
-		r |= buf_printf(b, "dsn-notify %s\n", env->dsn_notify);
-	if (env->dsn_return)
-		r |= buf_printf(b, "dsn-ret %s\n", env->dsn_return);
-	if (env->envid)
-		r |= buf_printf(b, "envid %s\n", env->envid);
-	if (env->body == 7 || env->body == 8)
-		r |= buf_printf(b, "body %s\n", env->body == 7 ? "7BIT" : "8BITMIME");
-	if (env->smtputf8 == 1 || env->smtputf8 == 2)
-		r |= buf_printf(b, "smtputf8 %s\n", env->smtputf8 == 1 ? "yes" : "no");
-	if (env->requiretls)
-		r |= buf_puts(b, "requiretls yes\n");
-	r |= clean_value(env->dsn_notify) && clean_value(env->dsn_return) &&
-	     clean_value(env->envid) ? 0 : -1;
+	/* envelope.c validated the values: printable, one line each. */
+	r |= envelope_format(&env->opts, b);
 	return r < 0 ? -1 : 0;
 }
 
@@ -764,19 +752,8 @@ env_line(void *ctx, const char *key, const char *v, const char **why)
 			return -1;
 		}
 		it->uid = x;
-	} else if (strcmp(key, "dsn-notify") == 0) {
-		return set_once(&it->dsn_notify, v, why);
-	} else if (strcmp(key, "dsn-ret") == 0) {
-		return set_once(&it->dsn_return, v, why);
-	} else if (strcmp(key, "envid") == 0) {
-		return set_once(&it->envid, v, why);
-	} else if (strcmp(key, "body") == 0) {
-		it->body = strcmp(v, "7BIT") == 0 ? 7 : strcmp(v, "8BITMIME") == 0 ? 8 : 0;
-	} else if (strcmp(key, "smtputf8") == 0) {
-		it->smtputf8 = strcmp(v, "yes") == 0 ? 1 : strcmp(v, "no") == 0 ? 2 : 0;
-	} else if (strcmp(key, "requiretls") == 0) {
-		/* Anything but "no" keeps the request: failing safe. */
-		it->requiretls = strcmp(v, "no") != 0;
+	} else if (envelope_read(&it->opts, key, v, why) < 0) {
+		return -1;
 	}
 	/* Unknown keys are ignored: a later envoi may add optional ones. */
 	return 0;
@@ -867,9 +844,6 @@ queue_item_free(struct queue_item *it)
 	for (size_t i = 0; i < it->nrcpts; i++)
 		free(it->rcpts[i]);
 	free(it->rcpts);
-	free(it->dsn_notify);
-	free(it->dsn_return);
-	free(it->envid);
 	free(it->last_error);
 	free(it->failed_reason);
 	memset(it, 0, sizeof *it);
@@ -1336,12 +1310,7 @@ queue_set_rcpts(const char *dir, const char *id, const char *const *rcpts, size_
 	env.message_id = it.message_id;
 	env.size = it.size;
 	env.has_8bit = it.has_8bit;
-	env.dsn_notify = it.dsn_notify;
-	env.dsn_return = it.dsn_return;
-	env.envid = it.envid;
-	env.body = it.body;
-	env.smtputf8 = it.smtputf8;
-	env.requiretls = it.requiretls;
+	env.opts = it.opts;
 	buf_init(&b, QUEUE_ENV_MAX);
 	snprintf(name, sizeof name, "%s.env.%ld", id, (long)getpid());
 	if (mksub(dir, "tmp", e) < 0) {

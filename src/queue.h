@@ -39,7 +39,8 @@
  *                                              drop file's owner)
  *                         (the three are absent in entries of older builds,
  *                         which any configuration may send, as before)
- *                         and, only when given at submission:
+ *                         and, only when given at submission, the
+ *                         delivery options in envelope.h's text form:
  *                           dsn-notify NEVER|SUCCESS,FAILURE,DELAY
  *                           dsn-ret FULL|HDRS
  *                           envid TEXT
@@ -90,6 +91,7 @@
 
 #include <stddef.h>
 
+#include "envelope.h"
 #include "err.h"
 
 /* "YYYYMMDDhhmmss" + 8 hex digits + NUL is 23; room to spare. */
@@ -157,12 +159,9 @@ struct queue_envelope {
 	const char *message_id;
 	unsigned long long size;
 	int has_8bit;
-	/* Optional (NULL = not given): the DSN parameters of the submission,
-	 * kept so that a retry from the queue sends the same ones. */
-	const char *dsn_notify, *dsn_return, *envid;
-	/* Optional (0 = not given): -B (7 or 8), -O SMTPUTF8= (1 yes, 2
-	 * no), -O REQUIRETLS=yes (1); see smtp.h's struct smtp_msg. */
-	int body, smtputf8, requiretls;
+	/* The submission's delivery options, kept so that a retry from the
+	 * queue sends the same ones. */
+	struct envelope opts;
 };
 
 /* fsync the data, write + fsync the envelope, rename both into place and
@@ -208,8 +207,7 @@ struct queue_item {
 	unsigned long long size;
 	int has_8bit;
 	long long created;                  /* unix time */
-	char *dsn_notify, *dsn_return, *envid;
-	int body, smtputf8, requiretls;     /* 0 when absent; as in queue_envelope */
+	struct envelope opts;               /* as in queue_envelope */
 	/* from ID.st (zero/NULL when never tried) */
 	int attempts;
 	long long first_attempt, last_attempt, next_attempt;

@@ -159,7 +159,7 @@ bounce(struct run *r, const struct account *a, const struct queue_item *it, int 
 	bi.from_addr = from;
 	bi.to_addr = to;
 	bi.queue_id = it->id;
-	bi.envid = it->envid;
+	bi.envid = it->opts.envid[0] ? it->opts.envid : NULL;
 	bi.arrival = it->created;
 	bi.reason = reason;
 	bi.rcpts = br;
@@ -276,13 +276,8 @@ entry_take(struct run *r, const char *id, struct entry *en, struct err *e)
 	en->m.from = en->it.from ? en->it.from : "";
 	en->m.rcpts = (const char *const *)en->it.rcpts;
 	en->m.nrcpts = en->it.nrcpts;
-	/* The DSN request recorded at submission (-N/-R/-V or the account's). */
-	en->m.dsn_notify = en->it.dsn_notify;
-	en->m.dsn_return = en->it.dsn_return;
-	en->m.envid = en->it.envid;
-	en->m.body = en->it.body;
-	en->m.smtputf8 = en->it.smtputf8;
-	en->m.requiretls = en->it.requiretls;
+	/* The delivery options recorded at submission (DSN, -B, -O). */
+	en->m.opts = en->it.opts;
 	return TAKE_OK;
 }
 

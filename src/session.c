@@ -333,12 +333,7 @@ prepare(struct prepared *pm, const struct session_msg *m, struct err *e)
 	pm->m.nrcpts = m->nrcpts;
 	pm->m.size = m->size;
 	pm->m.has_8bit = m->has_8bit;
-	pm->m.dsn_notify = m->dsn_notify;
-	pm->m.dsn_return = m->dsn_return;
-	pm->m.envid = m->envid;
-	pm->m.body = m->body;
-	pm->m.smtputf8 = m->smtputf8;
-	pm->m.requiretls = m->requiretls;
+	pm->m.opts = m->opts;
 	if (smtp_msg_check(&pm->m, e) < 0)
 		goto fail;
 	return 0;

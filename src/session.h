@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "envelope.h"
 #include "err.h"
 #include "log.h"
 
@@ -34,8 +35,7 @@ struct session_msg {
 	const char *from;                /* envelope sender, "" = null sender */
 	const char *const *rcpts;
 	size_t nrcpts;
-	const char *dsn_notify, *dsn_return, *envid;   /* NULL = none */
-	int body, smtputf8, requiretls;  /* -B, -O SMTPUTF8=, -O REQUIRETLS= (smtp.h) */
+	struct envelope opts;            /* DSN, -B, -O SMTPUTF8=, REQUIRETLS */
 };
 
 struct session_rcpt {

@@ -418,12 +418,7 @@ smtp_init(struct smtp *s, const struct smtp_params *p)
 	s->m.nrcpts = p->nrcpts;
 	s->m.size = p->size;
 	s->m.has_8bit = p->has_8bit;
-	s->m.dsn_notify = p->dsn_notify;
-	s->m.dsn_return = p->dsn_return;
-	s->m.envid = p->envid;
-	s->m.body = p->body;
-	s->m.smtputf8 = p->smtputf8;
-	s->m.requiretls = p->requiretls;
+	s->m.opts = p->opts;
 	s->last = 1;
 	(void)txn_alloc(s, &s->err);
 }
@@ -452,10 +447,6 @@ smtp_msg_check(const struct smtp_msg *m, struct err *e)
 			return err_set(e, EX_SOFTWARE, "recipient %zu is empty or contains a control "
 			               "character", i + 1);
 	}
-	if (m->dsn_notify && !is_token(m->dsn_notify))
-		return err_set(e, EX_CONFIG, "invalid dsn_notify value");
-	if (m->dsn_return && !is_token(m->dsn_return))
-		return err_set(e, EX_CONFIG, "invalid dsn_return value");
 	return 0;
 }
 
@@ -731,21 +722,21 @@ queue_mail(struct smtp *s)
 	/* RFC 6152: BODY only to a server that offers 8BITMIME. -B 7BIT
 	 * never mislabels 8-bit content: the content wins. */
 	if (r == 0 && s->caps.eightbitmime && !s->verify) {
-		if (p->has_8bit || p->body == 8)
+		if (p->has_8bit || p->opts.body == ENVELOPE_BODY_8BITMIME)
 			r = buf_puts(&line, " BODY=8BITMIME");
-		else if (p->body == 7)
+		else if (p->opts.body == ENVELOPE_BODY_7BIT)
 			r = buf_puts(&line, " BODY=7BIT");
 	}
 	if (r == 0 && s->use_utf8)
 		r = buf_puts(&line, " SMTPUTF8");
-	if (r == 0 && p->requiretls && !s->verify)
+	if (r == 0 && p->opts.requiretls && !s->verify)
 		r = buf_puts(&line, " REQUIRETLS");
-	if (r == 0 && s->caps.dsn && p->dsn_return)
-		r = buf_printf(&line, " RET=%s", p->dsn_return);
-	if (r == 0 && s->caps.dsn && p->envid && *p->envid) {
+	if (r == 0 && s->caps.dsn && p->opts.ret != ENVELOPE_RET_UNSET)
+		r = buf_printf(&line, " RET=%s", envelope_ret_text(p->opts.ret));
+	if (r == 0 && s->caps.dsn && p->opts.envid[0]) {
 		r = buf_puts(&line, " ENVID=");
 		if (r == 0)
-			r = put_xtext(&line, p->envid);
+			r = put_xtext(&line, p->opts.envid);
 	}
 	if (r == 0)
 		r = buf_puts(&line, "\r\n");
@@ -763,8 +754,11 @@ queue_rcpt(struct smtp *s, size_t i)
 
 	buf_init(&line, SMTP_CMD_MAX);
 	r = buf_printf(&line, "RCPT TO:<%s>", addr_form(s, &s->m.rcpts[i]));
-	if (r == 0 && s->caps.dsn && s->m.dsn_notify)
-		r = buf_printf(&line, " NOTIFY=%s", s->m.dsn_notify);
+	if (r == 0 && s->caps.dsn && s->m.opts.notify) {
+		char notify[64];
+		r = buf_printf(&line, " NOTIFY=%s",
+		               envelope_notify_text(s->m.opts.notify, notify, sizeof notify));
+	}
 	if (r == 0)
 		r = buf_puts(&line, "\r\n");
 	if (r == 0)
@@ -867,9 +861,9 @@ utf8_decision(const struct smtp *s, const struct smtp_msg *m)
 {
 	int need = 0;
 
-	if (m->smtputf8 == 2)
+	if (m->opts.smtputf8 == ENVELOPE_UTF8_NO)
 		return 0;
-	if (m->smtputf8 == 1)
+	if (m->opts.smtputf8 == ENVELOPE_UTF8_YES)
 		return s->caps.smtputf8;
 	if (!is_null_sender(&m->from) && needs_utf8(&m->from))
 		need = 1;
@@ -885,7 +879,7 @@ utf8_decision(const struct smtp *s, const struct smtp_msg *m)
 static const char *
 requiretls_problem(const struct smtp *s, const struct smtp_msg *m)
 {
-	if (!m->requiretls)
+	if (!m->opts.requiretls)
 		return NULL;
 	if (!s->tls_active)
 		return "the connection is not TLS-protected";
@@ -904,8 +898,8 @@ begin_envelope(struct smtp *s)
 	        "non-ASCII local part needs SMTPUTF8, which the server does not offer";
 	static const char utf8_off[] =
 	        "non-ASCII local part needs SMTPUTF8, which -O SMTPUTF8=no forbids";
-	const char *why_not = p->smtputf8 == 2 ? utf8_off : no_utf8;
-	int why_ex = p->smtputf8 == 2 ? EX_DATAERR : EX_UNAVAILABLE;
+	const char *why_not = p->opts.smtputf8 == ENVELOPE_UTF8_NO ? utf8_off : no_utf8;
+	int why_ex = p->opts.smtputf8 == ENVELOPE_UTF8_NO ? EX_DATAERR : EX_UNAVAILABLE;
 	const char *tls_problem;
 	int rset = s->need_rset;
 	size_t mark;

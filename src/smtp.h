@@ -66,6 +66,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "envelope.h"
 #include "err.h"
 #include "log.h"
 #include "reply.h"
@@ -149,17 +150,13 @@ struct smtp_msg {
 	size_t nrcpts;
 	unsigned long long size;        /* spool size, for SIZE= and the early check */
 	int has_8bit;                   /* BODY=8BITMIME when offered */
-	const char *dsn_notify, *dsn_return, *envid;   /* NULL = none; only sent if DSN is offered */
-	int body;                       /* -B: 0 from the content, 7 BODY=7BIT (unless the
-	                                 * content is 8-bit), 8 BODY=8BITMIME always;
-	                                 * sent only when 8BITMIME is offered */
-	int smtputf8;                   /* -O SMTPUTF8=: 0 when needed, 1 whenever offered,
-	                                 * 2 never (A-label domains; a non-ASCII local
-	                                 * part then fails with EX_DATAERR) */
-	int requiretls;                 /* -O REQUIRETLS=yes (RFC 8689): MAIL gets
-	                                 * REQUIRETLS; needs a verified TLS session and
-	                                 * the server's REQUIRETLS, else the message
-	                                 * fails for good (5.7.30) */
+	/* The delivery options (envelope.h). DSN's only go to a server that
+	 * offers DSN, BODY only with 8BITMIME (BODY=7BIT never for 8-bit
+	 * content); SMTPUTF8 NO means A-label domains, and a non-ASCII local
+	 * part then fails with EX_DATAERR; REQUIRETLS (RFC 8689) needs a
+	 * verified TLS session and the server's REQUIRETLS, else the message
+	 * fails for good (5.7.30). */
+	struct envelope opts;
 };
 
 struct smtp_params {
@@ -180,8 +177,7 @@ struct smtp_params {
 	size_t nrcpts;
 	unsigned long long size;        /* spool size, for SIZE= and the early check */
 	int has_8bit;                   /* BODY=8BITMIME when offered */
-	const char *dsn_notify, *dsn_return, *envid;   /* NULL = none; only sent if DSN is offered */
-	int body, smtputf8, requiretls; /* as in struct smtp_msg */
+	struct envelope opts;           /* as in struct smtp_msg */
 	struct log *log;                /* state-transition traces; may be NULL */
 };
 

@@ -177,6 +177,31 @@ submit_rcpt_arg(struct submission *s, const char *arg, struct err *e)
 	return ret;
 }
 
+/* The entry's delivery options: the caller's, else the account's DSN
+ * defaults, every value checked (envelope.h) whichever way it came. */
+static int
+envelope_of(const struct submission *s, struct envelope *o, struct err *e)
+{
+	const char *notify = s->dsn_notify ? s->dsn_notify : s->acct->dsn_notify;
+	const char *ret = s->dsn_return ? s->dsn_return : s->acct->dsn_return;
+
+	envelope_init(o);
+	if (notify && envelope_notify_parse(notify, &o->notify) < 0)
+		return err_set(e, EX_USAGE, "invalid DSN notify value \"%s\" (NEVER, or a list of "
+		               "SUCCESS, FAILURE and DELAY)", notify);
+	if (ret && envelope_ret_parse(ret, &o->ret) < 0)
+		return err_set(e, EX_USAGE, "invalid DSN return value \"%s\" (FULL or HDRS)", ret);
+	if (s->envid && envelope_set_envid(o, s->envid) < 0)
+		return err_set(e, EX_USAGE, "invalid envelope id: it must be 1 to %d printable "
+		               "ASCII characters", ENVELOPE_ENVID_MAX);
+	o->body = s->body == 7 ? ENVELOPE_BODY_7BIT :
+	          s->body == 8 ? ENVELOPE_BODY_8BITMIME : ENVELOPE_BODY_UNSET;
+	o->smtputf8 = s->smtputf8 == 1 ? ENVELOPE_UTF8_YES :
+	              s->smtputf8 == 2 ? ENVELOPE_UTF8_NO : ENVELOPE_UTF8_UNSET;
+	o->requiretls = s->requiretls != 0;
+	return 0;
+}
+
 static int
 spool(struct submission *s, int fd, struct err *e)
 {
@@ -184,6 +209,9 @@ spool(struct submission *s, int fd, struct err *e)
 	struct msg_opts mo;
 	struct queue_envelope env;
 
+	memset(&env, 0, sizeof env);
+	if (envelope_of(s, &env.opts, e) < 0)
+		return -1;
 	if (!s->extract_rcpts && s->rcpts.n == 0)
 		return err_set(e, EX_USAGE, "no recipients given (name them as arguments, or use -t)");
 
@@ -222,7 +250,6 @@ spool(struct submission *s, int fd, struct err *e)
 		return err_set(e, EX_USAGE, "no recipients: none given as arguments and none found "
 		               "in the To, Cc or Bcc headers");
 
-	memset(&env, 0, sizeof env);
 	env.account = a->name;
 	/* The entry is delivered only through this configuration (runq.h). */
 	runq_envelope_config(&env, s->conf);
@@ -233,12 +260,6 @@ spool(struct submission *s, int fd, struct err *e)
 	env.message_id = s->info.message_id;
 	env.size = s->info.size;
 	env.has_8bit = s->info.has_8bit;
-	env.dsn_notify = s->dsn_notify ? s->dsn_notify : a->dsn_notify;
-	env.dsn_return = s->dsn_return ? s->dsn_return : a->dsn_return;
-	env.envid = s->envid;
-	env.body = s->body;
-	env.smtputf8 = s->smtputf8;
-	env.requiretls = s->requiretls;
 	return queue_entry_commit(&s->q, &env, e);
 }
 

@@ -191,9 +191,16 @@ child_lock(const char *dir, const char *id)
 
 /* ------------------------------------------------------------ tests */
 
+static const char *
+nonempty(const char *s)
+{
+	return *s ? s : NULL;
+}
+
 static void
 test_roundtrip(void)
 {
+	char notify[64];
 	static const char *const r3[] = { "a@example.org", "b@example.net", "c@xn--bcher-kva.example" };
 	static const char *const r1[] = { "only@example.com" };
 	static const struct {
@@ -231,9 +238,12 @@ test_roundtrip(void)
 		env.message_id = cases[i].message_id;
 		env.size = strlen(cases[i].body);
 		env.has_8bit = cases[i].has_8bit;
-		env.dsn_notify = cases[i].notify;
-		env.dsn_return = cases[i].ret;
-		env.envid = cases[i].envid;
+		if (cases[i].notify)
+			envelope_notify_parse(cases[i].notify, &env.opts.notify);
+		if (cases[i].ret)
+			envelope_ret_parse(cases[i].ret, &env.opts.ret);
+		if (cases[i].envid)
+			envelope_set_envid(&env.opts, cases[i].envid);
 		is_int(add_entry(dir, &env, cases[i].body, ids[i]), 0, "%s: committed",
 		       cases[i].name);
 		ok(queue_id_valid(ids[i]), "%s: id %s is a valid queue id", cases[i].name, ids[i]);
@@ -267,9 +277,10 @@ test_roundtrip(void)
 		is_str(it->message_id, cases[i].message_id, "%s: message-id", cases[i].name);
 		is_int(it->size, strlen(cases[i].body), "%s: size", cases[i].name);
 		is_int(it->has_8bit, cases[i].has_8bit, "%s: 8bit", cases[i].name);
-		is_str(it->dsn_notify, cases[i].notify, "%s: dsn-notify", cases[i].name);
-		is_str(it->dsn_return, cases[i].ret, "%s: dsn-ret", cases[i].name);
-		is_str(it->envid, cases[i].envid, "%s: envid", cases[i].name);
+		is_str(nonempty(envelope_notify_text(it->opts.notify, notify, sizeof notify)),
+		       cases[i].notify, "%s: dsn-notify", cases[i].name);
+		is_str(envelope_ret_text(it->opts.ret), cases[i].ret, "%s: dsn-ret", cases[i].name);
+		is_str(nonempty(it->opts.envid), cases[i].envid, "%s: envid", cases[i].name);
 		ok(it->created >= t0 && it->created <= t1, "%s: created is now", cases[i].name);
 		is_int(it->attempts, 0, "%s: never tried", cases[i].name);
 		ok(it->last_error == NULL, "%s: no last error", cases[i].name);
@@ -517,8 +528,8 @@ test_set_rcpts(void)
 	err_init(&e);
 	env.rcpts = three;
 	env.nrcpts = 3;
-	env.dsn_notify = "FAILURE";
-	env.envid = "E1";
+	env.opts.notify = ENVELOPE_NOTIFY_FAILURE;
+	envelope_set_envid(&env.opts, "E1");
 	is_int(add_entry(dir, &env, "hello\n", id), 0, "entry with three recipients");
 	is_int(queue_item_load(dir, id, &before, &e), 0, "load before");
 	is_int(queue_set_rcpts(dir, id, left, 1, &e), 0, "keep one recipient");
@@ -530,8 +541,8 @@ test_set_rcpts(void)
 	is_str(it.message_id, before.message_id, "message-id kept");
 	is_int(it.created, before.created, "created kept (the lifetime still counts)");
 	is_int(it.size, before.size, "size kept");
-	is_str(it.dsn_notify, "FAILURE", "dsn-notify kept");
-	is_str(it.envid, "E1", "envid kept");
+	is_int(it.opts.notify, ENVELOPE_NOTIFY_FAILURE, "dsn-notify kept");
+	is_str(it.opts.envid, "E1", "envid kept");
 	queue_item_free(&it);
 	queue_item_free(&before);
 
