@@ -10,7 +10,8 @@
 # TAP:      plan N | done_testing | ok DESC CMD... | is GOT WANT DESC |
 #           isnt GOT WANT DESC | like GOT ERE DESC | unlike GOT ERE DESC |
 #           file_is FILE DESC <WANT | pass DESC | fail DESC | diag TEXT... |
-#           skip DESC REASON | skip_all REASON | bail_out REASON
+#           skip DESC REASON | skip_all REASON | bail_out REASON |
+#           TODO=REASON (checks become TAP TODO tests until unset)
 # Server:   start_server SCRIPT|- [smtpd-script args]   (- = script on stdin)
 #             sets PORT SRVPID SRVDIR TRANSCRIPT MAILDIR
 #           wait_server [SECONDS]  wait for the server to exit by itself
@@ -28,6 +29,11 @@
 #             STDERR ELAPSED (seconds, decimals)
 # Files:    TESTDIR (private temp dir, removed at exit unless KEEP_TESTDIR=1
 #           or a test failed), CERTDIR (tests/mkcerts.sh output).
+# System:   the script runs where envoi's compiled-in system files and
+#           queue do not exist and writes to them stay private (see
+#           tests/isolate.sh); ENVOI_SYSCONFDIR, ENVOI_LOCALSTATEDIR name
+#           them. iso_private DIR: DIR privately writable too (root).
+#           iso_searchable DIR: DIR and its ancestors o+x, privately.
 
 if [ -z "${BASH_VERSION:-}" ]; then
 	echo "Bail out! tests/lib.sh needs bash"
@@ -40,6 +46,11 @@ set -u
 : "${ENVOI:=$top_builddir/src/envoi}"
 : "${SMTPD_SCRIPT:=$top_builddir/tests/smtpd-script}"
 : "${ENVOI_WRAP:=}"
+
+# The script goes on in a mount namespace where envoi's system files and
+# queue are private and empty (tests/isolate.sh), before anything else.
+. "$top_srcdir/tests/isolate.sh"
+iso_enter "$@"
 
 # The counters live in a file: a check run inside a pipeline or $(...)
 # (e.g. `crlf <in | file_is ...`) is in a subshell, whose variables vanish.
@@ -61,14 +72,21 @@ diag() {
 	done
 }
 
+# While TODO is set (to the reason), checks are TAP "TODO" tests: a known
+# bug, reported as XFAIL; once it passes (XPASS, a failure for automake)
+# the TODO is due for removal.
 pass() {
 	_tap_count PASS
-	printf 'ok %d - %s\n' "$_tap_n" "$1"
+	printf 'ok %d - %s%s\n' "$_tap_n" "$1" "${TODO:+ # TODO $TODO}"
 }
 
 fail() {
-	_tap_count FAIL
-	printf 'not ok %d - %s\n' "$_tap_n" "$1"
+	if [ -n "${TODO:-}" ]; then
+		_tap_count PASS
+	else
+		_tap_count FAIL
+	fi
+	printf 'not ok %d - %s%s\n' "$_tap_n" "$1" "${TODO:+ # TODO $TODO}"
 	return 1
 }
 
@@ -208,6 +226,17 @@ _cleanup() {
 }
 trap _cleanup EXIT
 trap 'exit 1' INT TERM HUP
+
+# A user's script with no namespace to hide the system files in (see
+# tests/isolate.sh) runs only where there are none.
+if [ "${ENVOI_TEST_ISO:-}" = none ]; then
+	for _f in "$ENVOI_SYSCONFDIR/envoi.conf" "$ENVOI_SYSCONFDIR/msmtprc"; do
+		if [ -e "$_f" ] || [ -L "$_f" ] ||
+		    { [ -d "$ENVOI_SYSCONFDIR" ] && [ ! -x "$ENVOI_SYSCONFDIR" ]; }; then
+			skip_all "$_f exists and no private layer can hide it from envoi here (no user namespace, or one that cannot mount it): run as root"
+		fi
+	done
+fi
 
 # envoi must touch nothing of the real user's: home, config, queue.
 mkdir -p "$TESTDIR/home" "$TESTDIR/queue"
