@@ -14,6 +14,7 @@
 #include "bounce.h"
 #include "buf.h"
 #include "message.h"
+#include "queue.h"
 
 /* read() and write() chunk: the same reasoning as MSG_IO_CHUNK. */
 #define BOUNCE_IO_CHUNK MSG_IO_CHUNK
@@ -309,10 +310,8 @@ rcpt_status(const struct bounce_rcpt *r)
 	return strcmp(rcpt_action(r), "delayed") == 0 ? "4.0.0" : "5.0.0";
 }
 
-/* RFC 5322 3.3 date-time, local time with a numeric zone; the names come
- * from our own tables because strftime's follow the locale. */
-static int
-fmt_date(long long when, char *out, size_t size)
+int
+bounce_date(long long when, char *out, size_t size)
 {
 	static const char *const wday[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -642,7 +641,7 @@ put_headers(struct writer *w, const struct bounce_info *b, const char *boundary,
 		free(host);
 		return -1;
 	}
-	if (fmt_date((long long)time(NULL), date, sizeof date) < 0) {
+	if (bounce_date((long long)time(NULL), date, sizeof date) < 0) {
 		free(host);
 		return err_set(e, EX_OSERR, "cannot convert the current time");
 	}
@@ -750,7 +749,7 @@ put_report(struct writer *w, const struct bounce_info *b, const char *boundary,
 		clean_ascii(&v, b->envid);
 		ret = w_printf(w, e, "Original-Envelope-Id: %s\r\n", v.s);
 	}
-	if (ret == 0 && b->arrival > 0 && fmt_date(b->arrival, date, sizeof date) == 0)
+	if (ret == 0 && b->arrival > 0 && bounce_date(b->arrival, date, sizeof date) == 0)
 		ret = w_printf(w, e, "Arrival-Date: %s\r\n", date);
 	for (size_t i = 0; ret == 0 && i < b->nrcpts; i++) {
 		const struct bounce_rcpt *r = &b->rcpts[i];
@@ -844,5 +843,51 @@ bounce_write(int out_fd, int orig_fd, unsigned long long orig_size,
 out:
 	*size = w.total;
 	free(w.buf);
+	return ret;
+}
+
+int
+bounce_queue(const char *dir, const struct queue_envelope *tmpl, int orig_fd,
+    unsigned long long orig_size, int orig_8bit, const struct bounce_info *b, char *id,
+    struct err *e)
+{
+	struct queue_envelope env = *tmpl;
+	struct queue_entry q;
+	struct err ignore;
+	unsigned long long size = 0;
+	long long offset = (long long)lseek(orig_fd, 0, SEEK_CUR);
+	int found, ret = -1;
+
+	if (check_info(b, e) < 0)
+		return -1;
+	if (orig_8bit < 0) {
+		/* Unknown: 8bit unless the part the bounce includes is not. */
+		orig_8bit = 1;
+		if (offset >= 0 && bounce_part_contains(orig_fd, offset,
+		    orig_size > BOUNCE_FULL_MAX_DEFAULT, "", &found, &orig_8bit, e) < 0)
+			return -1;
+	}
+	if (queue_entry_create(&q, dir, e) < 0) {
+		queue_entry_free(&q);
+		return -1;
+	}
+	if (bounce_write(q.msg_fd, orig_fd, orig_size, BOUNCE_FULL_MAX_DEFAULT, b, &size,
+	    e) < 0) {
+		queue_entry_remove(&q, &ignore);
+		goto out;
+	}
+	env.from = "";
+	if (env.nrcpts == 0) {
+		env.rcpts = &b->to_addr;
+		env.nrcpts = 1;
+	}
+	env.size = size;
+	env.has_8bit = bounce_is_8bit(b, orig_8bit);
+	if (queue_entry_commit(&q, &env, e) < 0)
+		goto out;
+	snprintf(id, QUEUE_ID_MAX, "%s", q.id);
+	ret = 0;
+out:
+	queue_entry_free(&q);
 	return ret;
 }

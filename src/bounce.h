@@ -23,10 +23,15 @@
  * "rfc822; addr". Server text is made one printable ASCII line. The human
  * part is us-ascii unless an address is non-ASCII (then utf-8, 8bit).
  *
- * Never: touches the network, the queue or its envelope files, decides
- * whether a bounce is due (the caller checks bounce_is_null_sender so a
- * bounce is never bounced), or holds the original in memory: it is
- * streamed through a fixed buffer, so memory is flat for any size.
+ * Also bounce_queue, which puts a bounce into a queue as a new entry
+ * through queue.c (create, write, commit), for any caller that reports a
+ * message it will not send.
+ *
+ * Never: touches the network, reads or changes existing queue entries,
+ * decides whether a bounce is due (the caller checks
+ * bounce_is_null_sender so a bounce is never bounced), or holds the
+ * original in memory: it is streamed through a fixed buffer, so memory is
+ * flat for any size.
  *
  * RFCs: 3464 (DSN format), 6522 (multipart/report), 3461 (ENVID), 6533
  * (utf-8 address type), 3834 (Auto-Submitted), 2045/2046 (MIME), 5322.
@@ -116,5 +121,28 @@ int bounce_is_8bit(const struct bounce_info *b, int orig_8bit);
  */
 int bounce_part_contains(int orig_fd, long long offset, int headers_only,
     const char *needle, int *found, int *eightbit, struct err *e);
+
+/* RFC 5322 3.3 date-time of `when` in local time with a numeric zone
+ * ("Tue, 1 Jul 2025 09:30:00 +0200"), the day and month names from fixed
+ * tables (strftime's follow the locale). out: at least 40 bytes. Returns
+ * 0, or -1 when the time cannot be converted. */
+int bounce_date(long long when, char *out, size_t size);
+
+/*
+ * Queue a bounce for the message in orig_fd (spool form, from its current
+ * offset, orig_size octets; the whole original up to
+ * BOUNCE_FULL_MAX_DEFAULT, else its headers) as a new entry of the queue
+ * in dir. tmpl gives the entry's account, configuration and submitter
+ * uid, and its recipients (nrcpts 0: b->to_addr alone); the envelope
+ * sender is the null sender, the size and 8bit flag are the bounce's
+ * (orig_8bit: the original's "8bit" flag, or -1 to learn it by reading
+ * the part included). id (QUEUE_ID_MAX bytes) gets the new entry's id.
+ * On error nothing is left in the queue. Errors: bounce_write's and
+ * queue.c's classes (EX_CANTCREAT, EX_IOERR, EX_OSERR, EX_SOFTWARE).
+ */
+struct queue_envelope;
+int bounce_queue(const char *dir, const struct queue_envelope *tmpl, int orig_fd,
+    unsigned long long orig_size, int orig_8bit, const struct bounce_info *b, char *id,
+    struct err *e);
 
 #endif

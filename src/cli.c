@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "envelope.h"
+#include "message.h"
 
 /*
  * No input limit is needed here: argv is bounded by the kernel (ARG_MAX),
@@ -464,6 +466,34 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 			break;  /* the cases that consumed the rest */
 		}
 	}
+	return cli_check_values(c->full_name, c->dsn_notify, c->dsn_return, c->envid, e);
+}
+
+int
+cli_check_values(const char *full_name, const char *notify, const char *ret,
+    const char *envid, struct err *e)
+{
+	struct envelope env;
+	enum envelope_ret r;
+	unsigned bits;
+
+	if (full_name && strlen(full_name) > MSG_FULL_NAME_MAX)
+		return err_set(e, EX_USAGE, "the full name given with -F is longer than %d "
+		    "octets", MSG_FULL_NAME_MAX);
+	if (full_name && has_control(full_name))
+		return err_set(e, EX_USAGE, "the full name given with -F contains a control "
+		    "character");
+	/* envelope.c holds RFC 3461's rules; only the words are ours. */
+	if (notify && envelope_notify_parse(notify, &bits) < 0)
+		return err_set(e, EX_USAGE, "the DSN notify value given with -N (\"%.40s\") is "
+		    "not NEVER or a list of SUCCESS, FAILURE and DELAY (RFC 3461)", notify);
+	if (ret && envelope_ret_parse(ret, &r) < 0)
+		return err_set(e, EX_USAGE, "the DSN return value given with -R (\"%.40s\") is "
+		    "not FULL or HDRS (RFC 3461)", ret);
+	envelope_init(&env);
+	if (envid && envelope_set_envid(&env, envid) < 0)
+		return err_set(e, EX_USAGE, "the envelope id given with -V must be 1 to %d "
+		    "printable ASCII characters (RFC 3461)", ENVELOPE_ENVID_MAX);
 	return 0;
 }
 

@@ -86,10 +86,26 @@ struct cli {
  * ignored list), so argv must outlive *c.
  *
  * Returns 0, or -1 with EX_USAGE (unknown --long option, missing argument,
- * control character in -f/-r/-F/-N/-R/-V/-B/-a or a recipient) or EX_OSERR
- * (out of memory). Call cli_free in both cases.
+ * control character in -f/-r/-F/-N/-R/-V/-B/-a or a recipient, a value
+ * cli_check_values refuses) or EX_OSERR (out of memory). Call cli_free in
+ * both cases.
  */
 int cli_parse(struct cli *c, int argc, char **argv, struct err *e);
+
+/*
+ * The one rule for the values a submission carries beside its addresses,
+ * whether from this command line or from a drop file (drop.c's pickup,
+ * where they are another user's input). NULL is "not given". Checks:
+ *  - notify (-N), ret (-R) and envid (-V) as envelope.h parses them (RFC
+ *    3461: NEVER or a list of SUCCESS, FAILURE and DELAY; FULL or HDRS;
+ *    1 to 100 printable US-ASCII octets);
+ *  - full_name (-F): at most MSG_FULL_NAME_MAX (256) octets, no control
+ *    character (message.c puts it in a From header).
+ * Pure. Returns 0, or -1 with EX_USAGE naming the option. cli_parse
+ * applies it to every command line.
+ */
+int cli_check_values(const char *full_name, const char *notify, const char *ret,
+    const char *envid, struct err *e);
 
 /* Release what cli_parse allocated; *c may be parsed again afterwards. */
 void cli_free(struct cli *c);

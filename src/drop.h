@@ -29,9 +29,15 @@
  *       d.ID                 a complete drop file, ready for the pickup
  *     corrupt/               mode 0700: drop files the pickup refused,
  *                            renamed here (never deleted), with the reason
- *                            logged
+ *                            logged, as TIME.uidUID.NAME (NAME "odd-name"
+ *                            when the original has characters outside
+ *                            [A-Za-z0-9._-] or is over 64 octets), or
+ *                            TIME.uidUID.iINODE.N.NAME when that is taken
+ *                            (N counts up until a name is free: refusing
+ *                            never fails for want of a name)
  *
- * ID is the UTC time (YYYYMMDDhhmmss) and 16 random hex digits.
+ * ID is the UTC time (YYYYMMDDhhmmss) and 16 random lower-case hex digits;
+ * the pickup imports only files named exactly so (d.ID).
  *
  * Drop file format (written by envoi as the submitter, read by root):
  *
@@ -52,14 +58,23 @@
  *
  * Every option line is optional and appears at most once, except rcpt.
  * Values are the command-line strings: no control characters (cli.c
- * refuses them already). The option block is at most DROP_HEADER_MAX
- * octets. The message has CRLF line ends and is what message.c produced
+ * refuses them already); full-name, notify, ret and envid as
+ * cli_check_values (cli.h) accepts them: at most 256 octets; RFC 3461's
+ * NEVER or SUCCESS,FAILURE,DELAY list; FULL or HDRS; 1 to 100 printable
+ * ASCII octets. The option block is at most DROP_HEADER_MAX octets. The message has CRLF line ends and is what message.c produced
  * from the submitter's input with no header completed: line ends
  * normalised, the "." line already honoured (so the pickup never applies
  * it again), NUL bytes, over-long lines and header blocks refused by the
  * submitter's own run, where the caller sees the error. The pickup reads
  * it again through message.c with the account's settings, which is
- * idempotent on such input. -a is not recorded: a maildrop message always
+ * idempotent on such input, after a trace field it puts first:
+ *
+ *   Received: by HOST (envoi maildrop, from userid UID (LOGIN));
+ *   \tDATE
+ *
+ * (and an empty line after it when the message's first line starts with
+ * a blank, which message.c would otherwise read as a continuation of the
+ * trace field: such a message has no header block). -a is not recorded: a maildrop message always
  * uses the system configuration's default account (see drop_pickup). -i
  * is not recorded: the "." line was handled by the writer.
  *
@@ -144,15 +159,18 @@ int drop_format(const struct drop_opts *o, struct buf *out, struct err *e);
 int drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e);
 
 /*
- * The submitter's side: check the options (addresses parse), copy the
- * message from in_fd through message.c (nothing completed, dot_ends_input
- * honoured here, -t fields checked) into SPOOL/maildrop/t.ID, fsync, rename
- * to d.ID, fsync. id (DROP_ID_MAX bytes) gets "d.ID". On error nothing is
- * left behind. dot_ends_input: no -i. Errors: EX_USAGE (bad -f or
- * recipient, no recipients), message.c's EX_DATAERR, EX_DATAERR for a
- * message over DROP_FILE_MAX, EX_UNAVAILABLE (no maildrop: root's envoi -q
- * creates it), EX_NOPERM (not allowed to write there), EX_CANTCREAT,
- * EX_IOERR, EX_OSERR.
+ * The submitter's side: make every check a direct submission makes, with
+ * the same exit codes (cli_check_values on -F -N -R -V, the addresses
+ * parse, at most ADDR_LIST_MAX recipients), so that a file the pickup
+ * would refuse is never acknowledged with exit 0; copy the message from
+ * in_fd through message.c (nothing completed, dot_ends_input honoured
+ * here, -t fields checked) into SPOOL/maildrop/t.ID, fsync, rename to
+ * d.ID, fsync. id (DROP_ID_MAX bytes) gets "d.ID". On error nothing is
+ * left behind. dot_ends_input: no -i. Errors: EX_USAGE (bad -f, -F, -N,
+ * -R, -V or recipient, no recipients), message.c's EX_DATAERR, EX_DATAERR
+ * for a message over DROP_FILE_MAX or more than ADDR_LIST_MAX recipients,
+ * EX_UNAVAILABLE (no maildrop: root's envoi -q creates it), EX_NOPERM (not
+ * allowed to write there), EX_CANTCREAT, EX_IOERR, EX_OSERR.
  */
 int drop_write(const char *spool, const struct drop_opts *o, int dot_ends_input,
     int in_fd, char *id, struct err *e);
@@ -171,34 +189,66 @@ int drop_check_addr(const char *addr, struct err *e);
  */
 int drop_count(const char *spool, size_t *n, unsigned long long *bytes, struct err *e);
 
+/* What one uid may have in root's queue and its failed/ together
+ * (submitter-uid): messages, and octets. The byte cap is twice
+ * DROP_FILE_MAX, so the largest message always fits an empty share. */
+#define DROP_QUOTA_MSGS 10000
+#define DROP_QUOTA_BYTES (2ull * DROP_FILE_MAX)
+
 struct drop_stats {
 	size_t imported, refused, waiting;  /* waiting: t.ID still being written */
+	size_t held;    /* left in the maildrop: the owner is over quota, or
+	                 * the disk is too full for the file */
 };
 
 /*
  * Root's pickup: create maildrop/ (1733) and corrupt/ (0700) if missing and
- * make the spool directory searchable (0711); then, under an exclusive lock
- * on maildrop/ (concurrent runners take turns), for each entry:
+ * make the spool directory searchable (0711); remove the entries of the
+ * queue's failed/ older than QUEUE_FAILED_MAX_AGE (queue_expire_failed);
+ * then, under an exclusive lock on maildrop/ (concurrent runners take
+ * turns), for each entry:
+ *  - a t.* file is left alone (being written) unless older than
+ *    DROP_TMP_MAX_AGE;
  *  - open with O_NOFOLLOW|O_NONBLOCK; it must be a regular file with one
  *    link, owned by a uid other than 0 that has a password database entry,
- *    of at most DROP_FILE_MAX octets, with a valid option block;
- *  - the owner's login name becomes the submitter (submission.user), the
- *    account is the configuration's default one (conf_select with no -a
- *    and no -f: a user without the secret does not choose among root's
- *    accounts; -f still asks for an envelope sender, subject to the
- *    account's force_from), and the message is copied (at most the size
- *    seen at open) and submitted through submit.c into that account's
- *    queue (queue only; the queue run that follows delivers it);
+ *    writable by nobody but its owner (no group or other write bit: else
+ *    the owner is not necessarily its author), of at most DROP_FILE_MAX
+ *    octets, named d.ID exactly, with a valid option block;
+ *  - the owner's share of the queue (DROP_QUOTA_MSGS, DROP_QUOTA_BYTES,
+ *    failed/ included; entries count by their submitter-uid) must have
+ *    room for the file, and the disk twice its size beyond root's
+ *    reserve; else it waits in the maildrop (held), still the owner's
+ *    file, with a log line;
+ *  - the owner's login name becomes the submitter (submission.user, and
+ *    the uid submission.uid), the account is the configuration's default
+ *    one (conf_select with no -a and no -f: a user without the secret does
+ *    not choose among root's accounts; -f still asks for an envelope
+ *    sender, subject to the account's force_from), and the message is
+ *    copied (the trace field first, then at most the size seen at open)
+ *    and submitted through submit.c into that account's queue (queue
+ *    only; the queue run that follows delivers it), with a log line
+ *    naming uid and login;
  *  - after the entry is committed the drop file is removed (a crash in
  *    between gives one duplicate later);
- *  - a refused file (any check above, or submit.c refusing the content:
- *    EX_USAGE, EX_DATAERR, EX_NOUSER) moves to corrupt/ with a log line;
- *    a t.ID file is left alone unless older than DROP_TMP_MAX_AGE.
+ *  - a file any check refuses moves to corrupt/ with a log line and the
+ *    pass goes on. A d.ID file with an option block is what drop_write
+ *    makes, and its owner was told exit 0: when it is refused for its
+ *    content (its options, an empty message, or anything submit.c refuses
+ *    that is not a local fault) its owner gets a bounce (bounce.h), to the
+ *    login as submit.c resolves a recipient (qualified with the account's
+ *    domain, through the aliases), queued in root's queue under the
+ *    owner's uid (none when the owner is over quota). Other refused files
+ *    (links, odd names, devices, writable ones) were never acknowledged
+ *    by envoi: no bounce.
+ * Nothing a file contains ends the pass; only a local fault does (memory,
+ * I/O, a full disk, the configuration: EX_OSERR, EX_IOERR, EX_TEMPFAIL,
+ * EX_CANTCREAT, EX_CONFIG, EX_NOPERM), and its error names the file. With
+ * no logfile or syslog in log, the pickup logs to syslog (LOG_MAIL).
  * home is root's home (for the queue directory), conf root's loaded
  * configuration. Returns 0, or -1 when the maildrop cannot be used at
- * all or a file could not be imported for a reason that is not its fault
- * (no account, queue not writable, disk full: EX_CONFIG, EX_CANTCREAT,
- * EX_IOERR, EX_OSERR...); the files left wait for the next run.
+ * all, a local fault ended the pass, or a file waits for disk space
+ * (EX_TEMPFAIL, after the others were imported); the files left wait for
+ * the next run.
  */
 int drop_pickup(const char *spool, const struct conf *conf, const char *home,
     struct log *log, struct drop_stats *st, struct err *e);

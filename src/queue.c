@@ -1517,3 +1517,57 @@ queue_clean_tmp(const char *dir, struct err *e)
 	free(path);
 	return removed;
 }
+
+/* When the failed/ entry id failed (queue_expire_failed), or -1. */
+static long long
+failed_time(int dfd, const char *id)
+{
+	char name[QUEUE_ID_MAX + 8];
+	struct stat st;
+
+	snprintf(name, sizeof name, "%s.st", id);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return (long long)st.st_mtime;
+	snprintf(name, sizeof name, "%s.env", id);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return (long long)st.st_mtime;
+	return -1;
+}
+
+int
+queue_expire_failed(const char *dir, long long max_age, long long now, struct err *e)
+{
+	char *path = path_join(dir, "failed", NULL, NULL);
+	DIR *d;
+	struct dirent *de;
+	int removed = 0, r = 0;
+
+	if (path == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	d = opendir(path);
+	if (d == NULL) {
+		if (errno != ENOENT)
+			r = err_set(e, EX_IOERR, "cannot read %s: %s", path, strerror(errno));
+		free(path);
+		return r;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char id[QUEUE_ID_MAX];
+		long long t;
+
+		if (len <= 4 || len - 4 >= QUEUE_ID_MAX || strcmp(de->d_name + len - 4, ".env") != 0)
+			continue;
+		memcpy(id, de->d_name, len - 4);
+		id[len - 4] = '\0';
+		if (!queue_id_valid(id) || (t = failed_time(dirfd(d), id)) < 0 || t > now - max_age)
+			continue;
+		if (queue_remove(dir, id, 1, e) == 0)
+			removed++;
+		else if (e->ex != EX_NOINPUT)   /* gone meanwhile: --rmqueue */
+			r = -1;
+	}
+	closedir(d);
+	free(path);
+	return r < 0 ? -1 : removed;
+}

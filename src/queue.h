@@ -59,7 +59,9 @@
  *     failed/             mode 0700: entries that failed for good (5xx or
  *                         older than queue_lifetime); same three files,
  *                         and ID.st gains "failed-reason TEXT". Never
- *                         delivered from; removed only by --rmqueue.
+ *                         delivered from; removed by --rmqueue, and
+ *                         in root's queue after QUEUE_FAILED_MAX_AGE
+ *                         (queue_expire_failed, at each maildrop pickup).
  *
  * ID is the creation time (YYYYMMDDhhmmss, UTC) plus 8 random hex digits,
  * so `ls` sorts entries by age.
@@ -322,5 +324,24 @@ int queue_clean_tmp(const char *dir, struct err *e);
 /* Is s a well-formed queue id (what make_id produces)? Used to refuse
  * ids with '/' or ".." from the command line. */
 int queue_id_valid(const char *s);
+
+/* ---------------------------------------------------- failed/ expiry */
+
+/* How long failed/ keeps an entry (seconds): its bounce went out when it
+ * failed, so the copy is for an admin who looks within a month; after
+ * that it only takes space (in root's queue, space that users' mail from
+ * the maildrop would otherwise be able to hold for ever). */
+#define QUEUE_FAILED_MAX_AGE (30 * 24 * 60 * 60)
+
+/*
+ * Remove the entries of DIR/failed that failed at least max_age seconds
+ * before now. When an entry failed is the modification time of its
+ * failed/ID.st (written by queue_move_failed), or of failed/ID.env when
+ * it has no ID.st. Removal is queue_remove's (ID.env first). Returns the
+ * number removed (a missing failed/ is 0), or -1: EX_IOERR (failed/
+ * cannot be read, an entry cannot be removed; the entries removed before
+ * stay removed), EX_OSERR.
+ */
+int queue_expire_failed(const char *dir, long long max_age, long long now, struct err *e);
 
 #endif

@@ -2,8 +2,10 @@
  * report fields, what of the original is included, CRLF, streaming, errors. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "bounce.h"
 #include "buf.h"
 #include "err.h"
+#include "queue.h"
 #include "tap.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -953,6 +956,107 @@ test_streaming(void)
 	close(out);
 }
 
+
+/* bounce_date: RFC 5322 3.3 in C-locale names, whatever the locale. */
+static void
+test_date(void)
+{
+	char d[64];
+
+	is_int(bounce_date(0, d, sizeof d), 0, "bounce_date of the epoch");
+	is_str(d, "Thu, 1 Jan 1970 00:00:00 +0000", "... RFC 5322 form (TZ=UTC)");
+	is_int(bounce_date(1796394446LL, d, sizeof d), 0, "bounce_date of a 2026 time");
+	is_str(d, "Fri, 4 Dec 2026 14:27:26 +0000", "... day and month names from our tables");
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* The queue entries (ID.env) in dir. */
+static int
+envs_in(const char *dir, char *last_env, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (d && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len > 4 && strcmp(de->d_name + len - 4, ".env") == 0) {
+			n++;
+			snprintf(last_env, size, "%s/%s", dir, de->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* bounce_queue: the bounce as a committed entry from the null sender, to
+ * the template's recipients or to_addr; nothing left behind on error. */
+static void
+test_queue(void)
+{
+	static const char orig[] = "Subject: caf\xc3\xa9\r\n\r\nbody\r\n";
+	const char *owners[] = { "admin@example.org", "ops@example.org" };
+	struct bounce_rcpt r = { .addr = "bob@example.org", .status = "5.6.0" };
+	struct bounce_info b = { .from_addr = "MAILER-DAEMON@example.org",
+				 .to_addr = "www-data@example.org", .rcpts = &r, .nrcpts = 1,
+				 .reason = "refused", .queue_id = "d.1" };
+	struct queue_envelope env;
+	char dir[] = "/tmp/envoi-bq-XXXXXX", id[QUEUE_ID_MAX], envp[512], text[2048];
+	struct err e;
+	int fd, n;
+
+	if (mkdtemp(dir) == NULL)
+		exit(99);
+	memset(&env, 0, sizeof env);
+	env.account = "default";
+	env.uid = 33;
+	fd = file_with(orig, sizeof orig - 1);
+	err_init(&e);
+	is_int(bounce_queue(dir, &env, fd, sizeof orig - 1, -1, &b, id, &e), 0,
+	    "bounce_queue: queued (%s)", e.msg);
+	is_int(queue_id_valid(id), 1, "... id %s is a queue id", id);
+	is_int(envs_in(dir, envp, sizeof envp), 1, "... one entry");
+	{
+		int efd = open(envp, O_RDONLY);
+		ssize_t got = efd < 0 ? -1 : read(efd, text, sizeof text - 1);
+
+		text[got < 0 ? 0 : got] = '\0';
+		if (efd >= 0)
+			close(efd);
+	}
+	ok(strstr(text, "\nfrom \n") != NULL, "... from the null sender");
+	ok(strstr(text, "\nrcpt www-data@example.org\n") != NULL, "... to to_addr (no rcpts given)");
+	ok(strstr(text, "\nsubmitter-uid 33\n") != NULL, "... the template's uid");
+	ok(strstr(text, "\n8bit 1\n") != NULL, "... 8bit learned from the original (-1)");
+	close(fd);
+
+	env.rcpts = owners;
+	env.nrcpts = 2;
+	fd = file_with("Subject: x\r\n\r\nascii\r\n", 21);
+	is_int(bounce_queue(dir, &env, fd, 21, -1, &b, id, &e), 0, "a second, to two owners");
+	close(fd);
+	n = envs_in(dir, envp, sizeof envp);
+	is_int(n, 2, "... two entries");
+
+	b.to_addr = "";
+	fd = file_with(orig, sizeof orig - 1);
+	is_int(bounce_queue(dir, &env, fd, sizeof orig - 1, 0, &b, id, &e), -1,
+	    "no bounce to the null sender");
+	is_int(e.ex, EX_SOFTWARE, "... EX_SOFTWARE");
+	is_int(envs_in(dir, envp, sizeof envp), 2, "... and nothing left in the queue");
+	close(fd);
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(void)
 {
@@ -972,5 +1076,7 @@ main(void)
 	test_long_values();
 	test_errors();
 	test_streaming();
+	test_date();
+	test_queue();
 	return done_testing();
 }

@@ -13,6 +13,12 @@
 
 #define MAXARGS 24
 
+/* The limits: RFC 3461 4.4's 100 octets of ENVID, message.h's
+ * MSG_FULL_NAME_MAX (256) for -F. */
+#define X10 "0123456789"
+#define ENVID100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define NAME256 ENVID100 ENVID100 X10 X10 X10 X10 X10 "abcdef"
+
 /* Expected values; zero/NULL fields mean the parser's default, except
  * where the field is named for the non-default (no_dot, dmode). */
 struct want {
@@ -264,6 +270,28 @@ static const struct {
 	{ "DEL in a recipient", { "s", "a@b\x7f" }, { .ex = EX_USAGE, .msg_has = "recipient" } },
 	{ "LF in -N", { "s", "-N", "never\nQUIT" }, { .ex = EX_USAGE, .msg_has = "-N" } },
 	{ "LF in -B", { "s", "-B8BIT\n" }, { .ex = EX_USAGE, .msg_has = "-B" } },
+
+	/* ---- DSN values (RFC 3461) and -F: refused here, as the maildrop
+	 * pickup refuses them in a drop file (cli_check_values) ---- */
+	{ "-N bogus", { "s", "-N", "sometimes", "a@b" }, { .ex = EX_USAGE, .msg_has = "-N" } },
+	{ "-N empty", { "s", "-N", "", "a@b" }, { .ex = EX_USAGE, .msg_has = "-N" } },
+	{ "-N trailing comma", { "s", "-Nsuccess,", "a@b" }, { .ex = EX_USAGE, .msg_has = "-N" } },
+	{ "-N empty item", { "s", "-Nsuccess,,delay", "a@b" }, { .ex = EX_USAGE, .msg_has = "-N" } },
+	{ "-N never with others", { "s", "-Nnever,success", "a@b" }, { .ex = EX_USAGE, .msg_has = "-N" } },
+	{ "-N with a blank", { "s", "-N", "success, delay", "a@b" }, { .ex = EX_USAGE, .msg_has = "-N" } },
+	{ "-N mixed case", { "s", "-N", "Success,DELAY", "a@b" },
+	  { .notify = "Success,DELAY", .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "-R bogus", { "s", "-R", "all", "a@b" }, { .ex = EX_USAGE, .msg_has = "-R" } },
+	{ "-R empty", { "s", "-R", "", "a@b" }, { .ex = EX_USAGE, .msg_has = "-R" } },
+	{ "-R HDRS", { "s", "-RHDRS" }, { .ret = "HDRS" } },
+	{ "-V of 100 octets", { "s", "-V", ENVID100 }, { .envid = ENVID100 } },
+	{ "-V of 101 octets", { "s", "-V", ENVID100 "x" }, { .ex = EX_USAGE, .msg_has = "-V" } },
+	{ "-V not ASCII", { "s", "-V", "caf\xc3\xa9" }, { .ex = EX_USAGE, .msg_has = "-V" } },
+	{ "-V with a blank", { "s", "-V", "id 1" }, { .envid = "id 1" } },
+	{ "-F of 256 octets", { "s", "-F", NAME256 }, { .full_name = NAME256 } },
+	{ "-F of 257 octets", { "s", "-F", NAME256 "x" }, { .ex = EX_USAGE, .msg_has = "-F" } },
+	{ "--from then a long -F", { "s", "--from=a@b", "-F" NAME256 "x" },
+	  { .ex = EX_USAGE, .msg_has = "256" } },
 };
 
 static int
@@ -407,6 +435,45 @@ test_O(void)
 	}
 }
 
+
+/* cli_check_values: the one rule for -F -N -R -V, which drop.c's pickup
+ * applies to a drop file as cli_parse does to argv. */
+static void
+test_check_values(void)
+{
+	static const struct {
+		const char *full_name, *notify, *ret, *envid, *msg_has;
+	} t[] = {
+		{ NULL, NULL, NULL, NULL, NULL },
+		{ "Cron Daemon", "never", "HDRS", "id-1", NULL },
+		{ NULL, "FAILURE,success,Delay", "full", ENVID100, NULL },
+		{ NAME256 "x", NULL, NULL, NULL, "-F" },
+		{ "a\nBcc: x", NULL, NULL, NULL, "-F" },
+		{ NULL, "never,delay", NULL, NULL, "-N" },
+		{ NULL, "success,success", NULL, NULL, "-N" },
+		{ NULL, ",", NULL, NULL, "-N" },
+		{ NULL, NULL, "FULL HDRS", NULL, "-R" },
+		{ NULL, NULL, NULL, "", "-V" },
+		{ NULL, NULL, NULL, ENVID100 "x", "-V" },
+		{ NULL, NULL, NULL, "a\tb", "-V" },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct err e;
+		int r;
+
+		err_init(&e);
+		r = cli_check_values(t[i].full_name, t[i].notify, t[i].ret, t[i].envid, &e);
+		if (t[i].msg_has == NULL) {
+			is_int(r, 0, "cli_check_values case %zu: accepted (%s)", i, e.msg);
+			continue;
+		}
+		is_int(r, -1, "cli_check_values case %zu: refused", i);
+		is_int(e.ex, EX_USAGE, "... EX_USAGE");
+		ok(strstr(e.msg, t[i].msg_has) != NULL, "... \"%s\" names %s", e.msg, t[i].msg_has);
+	}
+}
+
 int
 main(void)
 {
@@ -415,5 +482,6 @@ main(void)
 	test_usage();
 	test_reuse();
 	test_O();
+	test_check_values();
 	return done_testing();
 }

@@ -14,13 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "buf.h"
+#include "cli.h"
 #include "conf.h"
 #include "drop.h"
+#include "envelope.h"
 #include "err.h"
 #include "log.h"
+#include "message.h"
+#include "queue.h"
 #include "tap.h"
 
 static char base[64];
@@ -254,40 +260,164 @@ test_write(void)
 	end();
 }
 
+/* The writer makes every check a direct submission makes, with the same
+ * exit codes: the user hears of a problem now, not root's corrupt/. */
+static void
+test_write_checks(void)
+{
+	static const char msg[] = "Subject: hi\n\nline\n";
+	static const struct {
+		const char *what, *full_name, *notify, *ret, *envid;
+		int ex;
+	} t[] = {
+		{ "-F over 256 octets", NULL, NULL, NULL, NULL, EX_USAGE },
+		{ "-N sometimes", NULL, "sometimes", NULL, NULL, EX_USAGE },
+		{ "-N success,", NULL, "success,", NULL, NULL, EX_USAGE },
+		{ "-R everything", NULL, NULL, "everything", NULL, EX_USAGE },
+		{ "-V over 100 octets", NULL, NULL, NULL, NULL, EX_USAGE },
+		{ "-V not ASCII", NULL, NULL, NULL, "caf\xc3\xa9", EX_USAGE },
+		{ "all valid", "Web Server", "SUCCESS,delay", "hdrs", "id-1", 0 },
+	};
+	char *rc[] = { "bob@example.org" }, **many;
+	char longname[MSG_FULL_NAME_MAX + 2], longid[ENVELOPE_ENVID_MAX + 2];
+	char id[DROP_ID_MAX];
+	struct drop_opts o;
+	struct err e;
+	int in;
+
+	start();
+	mkdir(path("maildrop"), 0700);
+	memset(longname, 'n', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	memset(longid, 'i', sizeof longid - 1);
+	longid[sizeof longid - 1] = '\0';
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		memset(&o, 0, sizeof o);
+		o.rcpts = rc;
+		o.nrcpts = 1;
+		o.full_name = i == 0 ? longname : t[i].full_name;
+		o.notify = t[i].notify;
+		o.ret = t[i].ret;
+		o.envid = i == 4 ? longid : t[i].envid;
+		err_init(&e);
+		in = input(msg, sizeof msg - 1);
+		is_int(drop_write(base, &o, 1, in, id, &e), t[i].ex ? -1 : 0, "writer, %s: %s",
+		    t[i].what, t[i].ex ? "refused" : "written");
+		is_int(e.ex, t[i].ex, "... exit code %d (%s)", t[i].ex, e.msg);
+		close(in);
+	}
+	/* More recipient arguments than a drop file may carry. */
+	many = calloc(ADDR_LIST_MAX + 1, sizeof *many);
+	for (size_t i = 0; many && i <= ADDR_LIST_MAX; i++)
+		many[i] = rc[0];
+	memset(&o, 0, sizeof o);
+	o.rcpts = many;
+	o.nrcpts = ADDR_LIST_MAX + 1;
+	err_init(&e);
+	in = input(msg, sizeof msg - 1);
+	is_int(drop_write(base, &o, 1, in, id, &e), -1, "writer: %d recipient arguments refused",
+	    ADDR_LIST_MAX + 1);
+	is_int(e.ex, EX_DATAERR, "... EX_DATAERR, as for the direct path (%s)", e.msg);
+	close(in);
+	free(many);
+	is_int(count(path("maildrop"), "d."), 1, "only the valid one is in maildrop/");
+	end();
+}
+
 /* ------------------------------------------------------------ pickup */
 
-static void
-test_pickup(void)
-{
-	char *rc[] = { "bob@example.org" };
-	char id[DROP_ID_MAX], conf_path[256], p[512];
-	struct drop_opts o;
-	struct drop_stats st;
+/* Root's side, as a hostile local user (nobody) would meet it. */
+struct pk {
 	struct conf c;
 	struct log log;
-	struct err e;
+	uid_t uid;
+	char user[64], owner_addr[128];
+};
+
+static int
+pk_start(struct pk *k)
+{
 	struct passwd *pw = getpwnam("nobody");
+	char conf_path[256];
+	struct err e;
 	FILE *f;
-	int in;
 
 	if (getuid() != 0 || pw == NULL) {
 		ok(1, "# SKIP the pickup test needs root and a user nobody");
-		return;
+		return -1;
 	}
+	k->uid = pw->pw_uid;
+	snprintf(k->user, sizeof k->user, "%s", pw->pw_name);
+	snprintf(k->owner_addr, sizeof k->owner_addr, "%s@client.example", pw->pw_name);
 	start();
 	chmod(base, 0755);
-	log_init(&log, "envoi");
-	log.err = fopen("/dev/null", "w");
-	conf_init(&c);
+	log_init(&k->log, "envoi");
+	k->log.err = fopen("/dev/null", "w");
+	log_configure(&k->log, path("log"), NULL);
+	conf_init(&k->c);
 	snprintf(conf_path, sizeof conf_path, "%s/conf", base);
 	f = fopen(conf_path, "w");
 	fprintf(f, "account default\nhost 127.0.0.1\ndomain client.example\nqueue_dir %s/queue\n",
 	    base);
 	fclose(f);
 	err_init(&e);
-	is_int(conf_load_file(&c, conf_path, 0, &log, &e), 0, "config");
+	is_int(conf_load_file(&k->c, conf_path, 0, &k->log, &e), 0, "config%s%s",
+	    e.ex ? ": " : "", e.msg);
+	return e.ex ? -1 : 0;
+}
 
-	is_int(drop_pickup(path("spool"), &c, "/root", &log, &st, &e), 0, "pickup of nothing");
+static void
+pk_end(struct pk *k)
+{
+	conf_free(&k->c);
+	log_close(&k->log);
+	fclose(k->log.err);
+	end();
+}
+
+/* Root's pickup; it must succeed (what: the test's words). */
+static void
+pk_run(struct pk *k, struct drop_stats *st, const char *what)
+{
+	struct err e;
+
+	err_init(&e);
+	is_int(drop_pickup(path("spool"), &k->c, "/root", &k->log, st, &e), 0, "%s: no error%s%s",
+	    what, e.ex ? ": " : "", e.msg);
+}
+
+/* A file in maildrop/ as its owner could make it. */
+static void
+plant(const char *name, const char *text, size_t len, mode_t mode, uid_t uid)
+{
+	char p[512];
+	int fd;
+
+	snprintf(p, sizeof p, "%s/spool/maildrop/%s", base, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fchown(fd, uid, uid) < 0 ||
+	    fchmod(fd, mode) < 0) {
+		perror(p);
+		exit(1);
+	}
+	close(fd);
+}
+
+
+static void
+test_pickup(void)
+{
+	char *rc[] = { "bob@example.org" };
+	char id[DROP_ID_MAX], p[512];
+	struct drop_opts o;
+	struct drop_stats st;
+	struct pk k;
+	struct err e;
+	int in;
+
+	if (pk_start(&k) < 0)
+		return;
+	pk_run(&k, &st, "pickup of nothing");
 	is_int(st.imported + st.refused, 0, "... nothing done");
 	snprintf(p, sizeof p, "%s/spool/maildrop", base);
 	{
@@ -305,7 +435,7 @@ test_pickup(void)
 	is_int(drop_write(path("spool"), &o, 1, in, id, &e), 0, "a drop file");
 	close(in);
 	snprintf(p, sizeof p, "%s/spool/maildrop/%s", base, id);
-	is_int(drop_pickup(path("spool"), &c, "/root", &log, &st, &e), 0, "owned by root: no error");
+	pk_run(&k, &st, "owned by root");
 	is_int(st.refused, 1, "... but refused");
 	is_int(count(path("spool/corrupt"), ""), 1, "... moved to corrupt/");
 
@@ -316,8 +446,8 @@ test_pickup(void)
 	is_int(drop_write(path("spool"), &o, 1, in, id, &e), 0, "another drop file");
 	close(in);
 	snprintf(p, sizeof p, "%s/spool/maildrop/%s", base, id);
-	is_int(chown(p, pw->pw_uid, pw->pw_gid), 0, "... given to nobody");
-	is_int(drop_pickup(path("spool"), &c, "/root", &log, &st, &e), 0, "pickup (%s)", e.msg);
+	is_int(chown(p, k.uid, k.uid), 0, "... given to nobody");
+	pk_run(&k, &st, "owned by nobody");
 	is_int(st.imported, 1, "... imported");
 	is_int(count(path("spool/maildrop"), ""), 0, "... the maildrop is empty");
 	is_int(count(path("queue"), ""), 3, "... one queue entry (tmp/, ID.msg, ID.env)");
@@ -339,9 +469,214 @@ test_pickup(void)
 		ok(strstr(env, "\nsmtputf8 yes\n") != NULL, "... -O SMTPUTF8=yes kept");
 		ok(strstr(env, "\nrequiretls yes\n") != NULL, "... -O REQUIRETLS=yes kept");
 	}
-	conf_free(&c);
-	fclose(log.err);
-	end();
+	pk_end(&k);
+}
+
+
+/* ------------------------------------------------ the hostile pickup */
+
+/* How many queue entries (in dir, not failed/) hold `what` in their
+ * ID.env (ext ".env") or ID.msg (".msg"). */
+static int
+entries_with(const char *ext, const char *what)
+{
+	DIR *d = opendir(path("queue"));
+	struct dirent *de;
+	char p[512];
+	int n = 0;
+
+	while (d && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 4 || strcmp(de->d_name + len - 4, ext) != 0)
+			continue;
+		snprintf(p, sizeof p, "%s/queue/%s", base, de->d_name);
+		if (strstr(slurp(p), what) != NULL)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+#define GOOD_BLOCK "envoi-maildrop 1\nrcpt bob@example.org\n\n"
+#define DROP_NAME(n) "d.20250101000000" "00000000000000" n
+
+/* Issue 8, 5.1: a value that passes the parser but not the queue, or
+ * breaks RFC 3461, is the file's fault: refused, reported, and the
+ * others go on. */
+static void
+test_pickup_poison(void)
+{
+	static const char good[] = GOOD_BLOCK "Subject: good\n\nbody\n";
+	static const char *const bad[] = {
+		"envoi-maildrop 1\nnotify sometimes\nrcpt bob@example.org\n\nSubject: n\n\nx\n",
+		"envoi-maildrop 1\nret everything\nrcpt bob@example.org\n\nSubject: r\n\nx\n",
+		"envoi-maildrop 1\nenvid caf\xc3\xa9\nrcpt bob@example.org\n\nSubject: v\n\nx\n",
+	};
+	const size_t big = DROP_HEADER_MAX - 100;
+	char name[DROP_ID_MAX], *poison;
+	struct drop_stats st;
+	struct pk k;
+	size_t n = 0;
+
+	if (pk_start(&k) < 0)
+		return;
+	pk_run(&k, &st, "the first pickup makes the maildrop");
+	poison = malloc(big + 100);
+	n += (size_t)snprintf(poison, 40, "envoi-maildrop 1\nenvid ");
+	memset(poison + n, 'A', big - n - 40);
+	n = big - 40;
+	n += (size_t)snprintf(poison + n, 100, "\nrcpt bob@example.org\n\nSubject: p\n\nx\n");
+	plant(DROP_NAME("aa"), poison, n, 0600, k.uid);
+	free(poison);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(name, sizeof name, DROP_NAME("b%zu"), i);
+		plant(name, bad[i], strlen(bad[i]), 0600, k.uid);
+	}
+	plant(DROP_NAME("ff"), good, sizeof good - 1, 0600, k.uid);
+	pk_run(&k, &st, "a pickup with poison files in it");
+	is_int(st.imported, 1, "... the good file imported");
+	is_int(st.refused, 4, "... the 4 MB envid, NOTIFY, RET and non-ASCII ENVID refused");
+	is_int(count(path("spool/maildrop"), ""), 0, "... none left behind to stop the next run");
+	is_int(count(path("spool/corrupt"), ""), 4, "... all four in corrupt/");
+	is_int(entries_with(".msg", "Subject: good"), 1, "... the good one queued");
+	is_int(entries_with(".env", "\nfrom \n"), 4, "... and four bounces (null sender)");
+	{
+		char rcpt[160];
+
+		snprintf(rcpt, sizeof rcpt, "\nrcpt %s\n", k.owner_addr);
+		is_int(entries_with(".env", rcpt), 4, "... to the owner, %s", k.owner_addr);
+	}
+	is_int(entries_with(".msg", "multipart/report; report-type=delivery-status"), 4,
+	    "... RFC 3464 reports");
+	is_int(entries_with(".msg", "Reason: the system queue refused it: the DSN notify value"),
+	    1, "... saying why");
+	is_int(entries_with(".env", "\nsubmitter-uid "), 5, "... all counted for their owner");
+	pk_end(&k);
+}
+
+/* 5.9: only d.ID names are imported, and only files no one else may
+ * write; 5.10: refusing never fails for want of a name. */
+static void
+test_pickup_names(void)
+{
+	static const char good[] = GOOD_BLOCK "Subject: spoof\n\nx\n";
+	struct drop_stats st;
+	struct pk k;
+	char name[64];
+
+	if (pk_start(&k) < 0)
+		return;
+	pk_run(&k, &st, "the first pickup makes the maildrop");
+	plant("x.spoof", good, sizeof good - 1, 0600, k.uid);
+	plant("d.2025", good, sizeof good - 1, 0600, k.uid);
+	plant(DROP_NAME("0A"), good, sizeof good - 1, 0600, k.uid);   /* upper-case hex */
+	plant(DROP_NAME("01"), good, sizeof good - 1, 0666, k.uid);
+	plant(DROP_NAME("02"), good, sizeof good - 1, 0620, k.uid);
+	for (int i = 0; i < 1100; i++) {
+		snprintf(name, sizeof name, "odd name %d", i);
+		plant(name, "x", 1, 0600, k.uid);
+	}
+	pk_run(&k, &st, "odd names, writable files and 1100 refusals in a second");
+	is_int(st.imported, 0, "... nothing imported");
+	is_int(st.refused, 1105, "... all refused");
+	is_int(count(path("spool/maildrop"), ""), 0, "... the maildrop is empty");
+	is_int(count(path("spool/corrupt"), ""), 1105, "... each under a name of its own");
+	is_int(entries_with(".env", "\nfrom \n"), 0, "... and no bounce: envoi never wrote them");
+	pk_end(&k);
+}
+
+/* 5.3: the imported message names the local user; 5.1: what message.c
+ * would take as a header continuation or an empty message cannot ride
+ * on the trace field. */
+static void
+test_pickup_trace(void)
+{
+	static const char plain[] = GOOD_BLOCK "Subject: traced\n\nbody\n";
+	static const char indented[] = GOOD_BLOCK " indented first line\nsecond\n";
+	static const char empty[] = GOOD_BLOCK;
+	struct drop_stats st;
+	struct pk k;
+	char want[200];
+
+	if (pk_start(&k) < 0)
+		return;
+	pk_run(&k, &st, "the first pickup makes the maildrop");
+	plant(DROP_NAME("01"), plain, sizeof plain - 1, 0600, k.uid);
+	plant(DROP_NAME("02"), indented, sizeof indented - 1, 0600, k.uid);
+	plant(DROP_NAME("03"), empty, sizeof empty - 1, 0600, k.uid);
+	pk_run(&k, &st, "pickup");
+	is_int(st.imported, 2, "... two imported");
+	is_int(st.refused, 1, "... the empty message refused");
+	snprintf(want, sizeof want, "Received: by ");
+	is_int(entries_with(".msg", want), 3, "... each queued message (and the bounce's copy) "
+	    "carries a Received field");
+	snprintf(want, sizeof want, " (envoi maildrop, from userid %lu (%s));\r\n\t",
+	    (unsigned long)k.uid, k.user);
+	is_int(entries_with(".msg", want), 3, "... naming uid %lu and login %s",
+	    (unsigned long)k.uid, k.user);
+	is_int(entries_with(".msg", "\r\n\r\n indented first line\r\nsecond\r\n"), 1,
+	    "... an indented first line stays in the body, not in the trace field");
+	{
+		char log[512];
+
+		snprintf(log, sizeof log, "%s", slurp(path("log")));
+		snprintf(want, sizeof want, "uid %lu (%s) queued as id=", (unsigned long)k.uid,
+		    k.user);
+		ok(strstr(log, want) != NULL, "the log names uid and login of each import");
+	}
+	pk_end(&k);
+}
+
+/* 5.8: one uid's share of root's queue and failed/ is capped; failed/
+ * expires. */
+static void
+test_pickup_quota(void)
+{
+	static const char good[] = GOOD_BLOCK "Subject: quota\n\nx\n";
+	struct drop_stats st;
+	struct pk k;
+	char p[512];
+	FILE *f;
+
+	if (pk_start(&k) < 0)
+		return;
+	pk_run(&k, &st, "the first pickup makes the maildrop");
+	/* A failed entry of nobody's that fills the byte quota. */
+	mkdir(path("queue"), 0700);
+	mkdir(path("queue/failed"), 0700);
+	snprintf(p, sizeof p, "%s/queue/failed/20200101000000abcdef01.env", base);
+	f = fopen(p, "w");
+	fprintf(f, "version 1\naccount default\nfrom a@example.org\nrcpt b@example.org\n"
+	    "submitter-uid %lu\nmessage-id x@y\nsize %llu\n8bit 0\ncreated 1577836800\n",
+	    (unsigned long)k.uid, (unsigned long long)DROP_QUOTA_BYTES);
+	fclose(f);
+	snprintf(p, sizeof p, "%s/queue/failed/20200101000000abcdef01.msg", base);
+	fclose(fopen(p, "w"));
+	snprintf(p, sizeof p, "%s/queue/failed/20200101000000abcdef01.st", base);
+	f = fopen(p, "w");
+	fprintf(f, "attempts 1\nfailed-reason 550 no\n");
+	fclose(f);
+
+	plant(DROP_NAME("01"), good, sizeof good - 1, 0600, k.uid);
+	pk_run(&k, &st, "owner over quota");
+	is_int(st.imported + st.refused, 0, "... the file neither imported nor refused");
+	is_int(st.held, 1, "... but held");
+	is_int(count(path("spool/maildrop"), "d."), 1, "... it waits in the maildrop, still theirs");
+	ok(strstr(slurp(path("log")), "over its quota") != NULL, "... the log says why");
+
+	/* A month later failed/ forgets it, and the file goes. */
+	{
+		struct timespec ts[2] = { { time(NULL) - QUEUE_FAILED_MAX_AGE - 60, 0 },
+					  { time(NULL) - QUEUE_FAILED_MAX_AGE - 60, 0 } };
+
+		utimensat(AT_FDCWD, p, ts, 0);
+	}
+	pk_run(&k, &st, "a month later");
+	is_int(count(path("queue/failed"), ""), 0, "... the failed entry expired");
+	is_int(st.imported, 1, "... and the file imported");
+	pk_end(&k);
 }
 
 int
@@ -350,6 +685,11 @@ main(void)
 	test_roundtrip();
 	test_parse_garbage();
 	test_write();
+	test_write_checks();
 	test_pickup();
+	test_pickup_poison();
+	test_pickup_names();
+	test_pickup_trace();
+	test_pickup_quota();
 	return done_testing();
 }
