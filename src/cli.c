@@ -145,8 +145,8 @@ boolean(const char *v)
 	return -1;
 }
 
-/* -O NAME=VALUE: SMTPUTF8 and REQUIRETLS mean something (design item
- * 6); every other long option, and these with a value that is not a
+/* -O NAME=VALUE: SMTPUTF8 and REQUIRETLS mean something (RFC 6531, RFC
+ * 8689); every other long option, and these with a value that is not a
  * boolean, is accepted and ignored. */
 static int
 apply_O(struct cli *c, const char *v, int separate, struct err *e)
@@ -155,11 +155,11 @@ apply_O(struct cli *c, const char *v, int separate, struct err *e)
 	int b = eq ? boolean(eq + 1) : -1;
 
 	if (b >= 0 && (size_t)(eq - v) == 8 && strncasecmp(v, "SMTPUTF8", 8) == 0) {
-		c->smtputf8 = b ? 1 : 2;
+		c->opts.smtputf8 = b ? ENVELOPE_UTF8_YES : ENVELOPE_UTF8_NO;
 		return 0;
 	}
 	if (b >= 0 && (size_t)(eq - v) == 10 && strncasecmp(v, "REQUIRETLS", 10) == 0) {
-		c->requiretls = b;
+		c->opts.requiretls = b;
 		return 0;
 	}
 	return add_ignored(c, "-O", v, separate, e);
@@ -221,22 +221,30 @@ apply_arg(struct cli *c, char letter, const char *v, int separate,
 	case 'N':
 		if (check_line("the DSN notify value given with -N", v, e) < 0)
 			return -1;
-		c->dsn_notify = v;
+		/* envelope.c holds RFC 3461's rules; only the words are ours. */
+		if (envelope_notify_parse(v, &c->opts.notify) < 0)
+			return err_set(e, EX_USAGE, "the DSN notify value given with -N (\"%.40s\") "
+			    "is not NEVER or a list of SUCCESS, FAILURE and DELAY (RFC 3461)", v);
 		return 0;
 	case 'R':
 		if (check_line("the DSN return value given with -R", v, e) < 0)
 			return -1;
-		c->dsn_return = v;
+		if (envelope_ret_parse(v, &c->opts.ret) < 0)
+			return err_set(e, EX_USAGE, "the DSN return value given with -R (\"%.40s\") "
+			    "is not FULL or HDRS (RFC 3461)", v);
 		return 0;
 	case 'V':
 		if (check_line("the envelope id given with -V", v, e) < 0)
 			return -1;
-		c->envid = v;
+		if (envelope_set_envid(&c->opts, v) < 0)
+			return err_set(e, EX_USAGE, "the envelope id given with -V must be 1 to %d "
+			    "printable ASCII characters (RFC 3461)", ENVELOPE_ENVID_MAX);
 		return 0;
 	case 'B':
 		if (check_line("the body type given with -B", v, e) < 0)
 			return -1;
 		c->body_type = v;
+		c->opts.body = envelope_body_parse(v);
 		return 0;
 	case 'L':
 		if (check_line("the syslog tag given with -L", v, e) < 0)
@@ -466,34 +474,18 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 			break;  /* the cases that consumed the rest */
 		}
 	}
-	return cli_check_values(c->full_name, c->dsn_notify, c->dsn_return, c->envid, e);
+	return cli_check_full_name(c->full_name, e);
 }
 
 int
-cli_check_values(const char *full_name, const char *notify, const char *ret,
-    const char *envid, struct err *e)
+cli_check_full_name(const char *full_name, struct err *e)
 {
-	struct envelope env;
-	enum envelope_ret r;
-	unsigned bits;
-
 	if (full_name && strlen(full_name) > MSG_FULL_NAME_MAX)
 		return err_set(e, EX_USAGE, "the full name given with -F is longer than %d "
 		    "octets", MSG_FULL_NAME_MAX);
 	if (full_name && has_control(full_name))
 		return err_set(e, EX_USAGE, "the full name given with -F contains a control "
 		    "character");
-	/* envelope.c holds RFC 3461's rules; only the words are ours. */
-	if (notify && envelope_notify_parse(notify, &bits) < 0)
-		return err_set(e, EX_USAGE, "the DSN notify value given with -N (\"%.40s\") is "
-		    "not NEVER or a list of SUCCESS, FAILURE and DELAY (RFC 3461)", notify);
-	if (ret && envelope_ret_parse(ret, &r) < 0)
-		return err_set(e, EX_USAGE, "the DSN return value given with -R (\"%.40s\") is "
-		    "not FULL or HDRS (RFC 3461)", ret);
-	envelope_init(&env);
-	if (envid && envelope_set_envid(&env, envid) < 0)
-		return err_set(e, EX_USAGE, "the envelope id given with -V must be 1 to %d "
-		    "printable ASCII characters (RFC 3461)", ENVELOPE_ENVID_MAX);
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "envelope.h"
 #include "err.h"
 
 enum cli_mode {
@@ -53,12 +54,10 @@ struct cli {
 	const char *config_file;  /* -C, --file */
 	const char *account;      /* -a, --account */
 	int verbose;              /* count of -v, --debug and a bare -d */
-	const char *dsn_notify;   /* -N */
-	const char *dsn_return;   /* -R */
-	const char *envid;        /* -V */
-	const char *body_type;    /* -B; any value accepted, main decides */
-	int smtputf8;             /* -O SMTPUTF8=yes|no: 1 yes, 2 no, 0 not given */
-	int requiretls;           /* -O REQUIRETLS=yes|no: 1 yes, 0 no or not given */
+	struct envelope opts;     /* -N, -R, -V (checked: envelope.h), -B,
+	                           * -O SMTPUTF8=yes|no, -O REQUIRETLS=yes|no */
+	const char *body_type;    /* -B as given: any value is accepted (an
+	                           * unknown one leaves opts.body unset) */
 	char delivery_mode;       /* -od[biqd]: 'i' (default), 'b', 'q' ('d' = 'q') */
 	char error_mode;          /* -oe[mpqwe]; 0 if absent */
 	const char *syslog_tag;   /* -L */
@@ -93,19 +92,14 @@ struct cli {
 int cli_parse(struct cli *c, int argc, char **argv, struct err *e);
 
 /*
- * The one rule for the values a submission carries beside its addresses,
- * whether from this command line or from a drop file (drop.c's pickup,
- * where they are another user's input). NULL is "not given". Checks:
- *  - notify (-N), ret (-R) and envid (-V) as envelope.h parses them (RFC
- *    3461: NEVER or a list of SUCCESS, FAILURE and DELAY; FULL or HDRS;
- *    1 to 100 printable US-ASCII octets);
- *  - full_name (-F): at most MSG_FULL_NAME_MAX (256) octets, no control
- *    character (message.c puts it in a From header).
- * Pure. Returns 0, or -1 with EX_USAGE naming the option. cli_parse
- * applies it to every command line.
+ * The rule for -F, whether from this command line or from a drop file
+ * (drop.c's writer and pickup, where it is another user's input): at most
+ * MSG_FULL_NAME_MAX (256) octets, no control character (message.c puts it
+ * in a From header). NULL is "not given". Pure. Returns 0, or -1 with
+ * EX_USAGE. (-N, -R and -V are checked by envelope.h as they are parsed,
+ * here and in drop files alike.)
  */
-int cli_check_values(const char *full_name, const char *notify, const char *ret,
-    const char *envid, struct err *e);
+int cli_check_full_name(const char *full_name, struct err *e);
 
 /* Release what cli_parse allocated; *c may be parsed again afterwards. */
 void cli_free(struct cli *c);

@@ -57,12 +57,6 @@ drop_opts_free(struct drop_opts *o)
 	if (o->owned) {
 		free((char *)o->from);
 		free((char *)o->full_name);
-		free((char *)o->notify);
-		free((char *)o->ret);
-		free((char *)o->envid);
-		free((char *)o->body);
-		free((char *)o->smtputf8);
-		free((char *)o->requiretls);
 		for (size_t i = 0; i < o->nrcpts; i++)
 			free(o->rcpts[i]);
 		free(o->rcpts);
@@ -110,20 +104,51 @@ drop_format(const struct drop_opts *o, struct buf *out, struct err *e)
 		return oom(e);
 	if (put_opt(out, "from", o->from, e) < 0 ||
 	    put_opt(out, "full-name", o->full_name, e) < 0 ||
-	    (o->read_rcpts && buf_puts(out, "read-recipients\n") < 0 && oom(e)) ||
-	    put_opt(out, "notify", o->notify, e) < 0 ||
-	    put_opt(out, "ret", o->ret, e) < 0 ||
-	    put_opt(out, "envid", o->envid, e) < 0 ||
-	    put_opt(out, "body", o->body, e) < 0 ||
-	    put_opt(out, "smtputf8", o->smtputf8, e) < 0 ||
-	    put_opt(out, "requiretls", o->requiretls, e) < 0)
+	    (o->read_rcpts && buf_puts(out, "read-recipients\n") < 0 && oom(e)))
 		return -1;
+	if (envelope_format(&o->opts, out) < 0)
+		return errno == ENOSPC ? err_set(e, EX_DATAERR, "options longer than %u bytes",
+		    DROP_HEADER_MAX) : oom(e);
 	for (size_t i = 0; i < o->nrcpts; i++)
 		if (put_opt(out, "rcpt", o->rcpts[i], e) < 0)
 			return -1;
 	if (buf_putc(out, '\n') < 0)
 		return errno == ENOSPC ? err_set(e, EX_DATAERR, "options longer than %u bytes",
 		    DROP_HEADER_MAX) : oom(e);
+	return 0;
+}
+
+/* A delivery option line (envelope.h's text form, which checks the
+ * value), each option at most once; anything else is unknown. */
+static int
+parse_envelope_line(struct drop_opts *o, const char *line, size_t klen, const char *val,
+    size_t vlen, unsigned *seen, size_t lineno, struct err *e)
+{
+	static const char *const keys[] = { "dsn-notify", "notify", "dsn-ret", "ret", "envid",
+	    "body", "smtputf8", "requiretls" };
+	/* notify and ret are the older names of dsn-notify and dsn-ret. */
+	static const unsigned bit[] = { 1, 1, 2, 2, 4, 8, 16, 32 };
+	const char *why = NULL;
+	char key[16], *v;
+	size_t k;
+	int r;
+
+	for (k = 0; k < sizeof keys / sizeof keys[0]; k++)
+		if (strlen(keys[k]) == klen && memcmp(line, keys[k], klen) == 0)
+			break;
+	if (k == sizeof keys / sizeof keys[0])
+		return err_set(e, EX_DATAERR, "option line %zu: unknown option \"%.*s\"",
+		    lineno, (int)(klen > 40 ? 40 : klen), line);
+	if (*seen & bit[k])
+		return err_set(e, EX_DATAERR, "option line %zu: %s repeated", lineno, keys[k]);
+	*seen |= bit[k];
+	snprintf(key, sizeof key, "%s", keys[k]);
+	if ((v = strndup(val, vlen)) == NULL)
+		return oom(e);
+	r = envelope_read(&o->opts, key, v, &why);
+	free(v);
+	if (r < 0)
+		return err_set(e, EX_DATAERR, "option line %zu: %s", lineno, why);
 	return 0;
 }
 
@@ -135,11 +160,9 @@ drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e)
 		const char **field;
 	} opts[] = {
 		{ "from", &o->from }, { "full-name", &o->full_name },
-		{ "notify", &o->notify }, { "ret", &o->ret },
-		{ "envid", &o->envid }, { "body", &o->body },
-		{ "smtputf8", &o->smtputf8 }, { "requiretls", &o->requiretls },
 	};
 	size_t pos = 0, lineno = 0;
+	unsigned env_seen = 0;
 
 	memset(o, 0, sizeof *o);
 	o->owned = 1;
@@ -187,9 +210,11 @@ drop_parse(const char *text, size_t len, struct drop_opts *o, struct err *e)
 		for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
 			if (strlen(opts[k].key) == klen && memcmp(line, opts[k].key, klen) == 0)
 				break;
-		if (k == sizeof opts / sizeof opts[0])
-			return err_set(e, EX_DATAERR, "option line %zu: unknown option \"%.*s\"",
-			    lineno, (int)(klen > 40 ? 40 : klen), line);
+		if (k == sizeof opts / sizeof opts[0]) {
+			if (parse_envelope_line(o, line, klen, val, vlen, &env_seen, lineno, e) < 0)
+				return -1;
+			continue;
+		}
 		if (*opts[k].field)
 			return err_set(e, EX_DATAERR, "option line %zu: %s repeated", lineno,
 			    opts[k].key);
@@ -256,7 +281,7 @@ check_opts(const struct drop_opts *o, struct err *e)
 	struct addr_list all;
 	int r = 0;
 
-	if (cli_check_values(o->full_name, o->notify, o->ret, o->envid, e) < 0)
+	if (cli_check_full_name(o->full_name, e) < 0)
 		return -1;
 	if (o->from && addr_check(o->from, 1, e) < 0) {
 		e->ex = EX_USAGE;
@@ -1048,8 +1073,7 @@ queue_bounce(struct pickup *p, const struct entry *en, const char *why,
 	bi.from_addr = from;
 	bi.to_addr = to;
 	bi.queue_id = en->name;     /* what the user's -v said: "as d.ID" */
-	bi.envid = en->o.envid && cli_check_values(NULL, NULL, NULL, en->o.envid, e) == 0 ?
-	    en->o.envid : NULL;
+	bi.envid = en->o.opts.envid[0] ? en->o.opts.envid : NULL;
 	err_init(e);
 	bi.arrival = (long long)en->st.st_mtime;
 	bi.reason = reason;
@@ -1140,15 +1164,8 @@ submit_entry(struct pickup *p, struct entry *en, struct err *e)
 	s.full_name = o->full_name;
 	s.extract_rcpts = o->read_rcpts;
 	s.dot_ends_input = 0;           /* the writer honoured the "." line */
-	s.dsn_notify = o->notify;
-	s.dsn_return = o->ret;
-	s.envid = o->envid;
+	s.opts = o->opts;               /* checked by drop_parse */
 	s.delivery_mode = 'q';
-	/* As main's submit_setup reads -B and -O: unknown values are no error. */
-	s.body = submit_body_type(o->body);
-	if (o->smtputf8)
-		s.smtputf8 = strcmp(o->smtputf8, "yes") == 0 ? 1 : strcmp(o->smtputf8, "no") == 0 ? 2 : 0;
-	s.requiretls = o->requiretls && strcmp(o->requiretls, "yes") == 0;
 	r = submit_sender(&s, e);
 	for (size_t i = 0; r == 0 && i < o->nrcpts; i++)
 		r = submit_rcpt_arg(&s, o->rcpts[i], e);
@@ -1199,6 +1216,7 @@ import(struct pickup *p, struct entry *en, struct err *e)
 			goto out;
 		}
 		snprintf(why, sizeof why, "%s", e->msg);
+		err_init(e);    /* the file's fault, kept in why */
 	}
 	/* drop_write makes only d.ID names: anything else was made by hand,
 	 * and its owner heard no exit 0 from envoi, so it is not reported. */
@@ -1215,7 +1233,7 @@ import(struct pickup *p, struct entry *en, struct err *e)
 		goto out;
 	if (!why[0] && en->empty)
 		snprintf(why, sizeof why, "no message after the option block");
-	if (!why[0] && cli_check_values(o->full_name, o->notify, o->ret, o->envid, e) < 0)
+	if (!why[0] && cli_check_full_name(o->full_name, e) < 0)
 		snprintf(why, sizeof why, "%s", e->msg);
 	r = why[0] ? refuse(p, en, why, 1, e) : submit_entry(p, en, e);
 out:

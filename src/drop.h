@@ -45,10 +45,10 @@
  *   from ADDR                 -f/-r; an empty value is the null sender
  *   full-name TEXT            -F
  *   read-recipients           -t
- *   notify VALUE              -N
- *   ret VALUE                 -R
- *   envid VALUE               -V
- *   body VALUE                -B
+ *   dsn-notify VALUE          -N   } the delivery options in envelope.h's
+ *   dsn-ret FULL|HDRS         -R   } text form, as queue entries keep them
+ *   envid VALUE               -V   } (files of earlier builds say "notify"
+ *   body 7BIT|8BITMIME        -B   } and "ret", which still read)
  *   smtputf8 yes|no           -O SMTPUTF8=
  *   requiretls yes            -O REQUIRETLS=yes
  *   rcpt ARG                  one line per recipient argument, as given
@@ -58,10 +58,10 @@
  *
  * Every option line is optional and appears at most once, except rcpt.
  * Values are the command-line strings: no control characters (cli.c
- * refuses them already); full-name, notify, ret and envid as
- * cli_check_values (cli.h) accepts them: at most 256 octets; RFC 3461's
- * NEVER or SUCCESS,FAILURE,DELAY list; FULL or HDRS; 1 to 100 printable
- * ASCII octets. The option block is at most DROP_HEADER_MAX octets. The message has CRLF line ends and is what message.c produced
+ * refuses them already); full-name as cli_check_full_name (cli.h) accepts
+ * it (at most 256 octets); the delivery options as envelope_read does (RFC
+ * 3461's NEVER or SUCCESS,FAILURE,DELAY list; FULL or HDRS; 1 to 100
+ * printable ASCII octets). The option block is at most DROP_HEADER_MAX octets. The message has CRLF line ends and is what message.c produced
  * from the submitter's input with no header completed: line ends
  * normalised, the "." line already honoured (so the pickup never applies
  * it again), NUL bytes, over-long lines and header blocks refused by the
@@ -90,6 +90,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "envelope.h"
 #include "err.h"
 #include "log.h"
 
@@ -123,9 +124,7 @@ struct drop_opts {
 	const char *from;       /* "" = the null sender */
 	const char *full_name;
 	int read_rcpts;         /* -t */
-	const char *notify, *ret, *envid, *body;
-	const char *smtputf8;   /* "yes", "no" or NULL */
-	const char *requiretls; /* "yes" or NULL */
+	struct envelope opts;   /* -N -R -V -B -O (envelope.h) */
 	char **rcpts;           /* recipient arguments */
 	size_t nrcpts;
 	int owned;

@@ -270,30 +270,13 @@ xtext_decode(char *v)
 		if (c < 0x20 || c > 0x7e)
 			return -1;
 		*w++ = (char)c;
-		if (++n > LSMTP_ENVID_MAX)
+		/* envelope_set_envid checks the length and the characters;
+		 * this bound only stops a long parameter early. */
+		if (++n > ENVELOPE_ENVID_MAX)
 			return -1;
 	}
 	*w = '\0';
 	return 0;
-}
-
-/* NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY (RFC 3461 4.1). */
-static int
-notify_valid(const char *v)
-{
-	char copy[64];
-	char *save = NULL;
-
-	if (strcasecmp(v, "NEVER") == 0)
-		return 1;
-	if (*v == '\0' || strlen(v) >= sizeof copy)
-		return 0;
-	memcpy(copy, v, strlen(v) + 1);
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (strcasecmp(t, "SUCCESS") != 0 && strcasecmp(t, "FAILURE") != 0 &&
-		    strcasecmp(t, "DELAY") != 0)
-			return 0;
-	return v[strlen(v) - 1] != ',';
 }
 
 /* ------------------------------------------------------------ commands */
@@ -343,28 +326,26 @@ do_mail(struct lsmtp *s, char *arg)
 			}
 			m.size = (unsigned long long)v;
 		} else if (strcasecmp(key, "BODY") == 0 && val) {
-			if (strcasecmp(val, "7BIT") == 0)
-				m.body = 7;
-			else if (strcasecmp(val, "8BITMIME") == 0)
-				m.body = 8;
-			else {
+			m.opts.body = envelope_body_parse(val);
+			if (m.opts.body == ENVELOPE_BODY_UNSET) {
 				error_reply(s, 501, "5.5.4 Unsupported BODY type: %.64s", val);
 				return;
 			}
 		} else if (strcasecmp(key, "SMTPUTF8") == 0 && val == NULL) {
-			m.smtputf8 = 1;
+			m.opts.smtputf8 = ENVELOPE_UTF8_YES;
 		} else if (strcasecmp(key, "RET") == 0 && val) {
-			if (strcasecmp(val, "FULL") != 0 && strcasecmp(val, "HDRS") != 0) {
+			/* RFC 3461 4.3: FULL or HDRS ("headers" is only the
+			 * configuration's word). */
+			if (strcasecmp(val, "headers") == 0 ||
+			    envelope_ret_parse(val, &m.opts.ret) < 0) {
 				error_reply(s, 501, "5.5.4 Bad RET parameter");
 				return;
 			}
-			m.ret = strcasecmp(val, "FULL") == 0 ? "FULL" : "HDRS";
 		} else if (strcasecmp(key, "ENVID") == 0 && val) {
-			if (xtext_decode(val) < 0) {
+			if (xtext_decode(val) < 0 || envelope_set_envid(&m.opts, val) < 0) {
 				error_reply(s, 501, "5.5.4 Bad ENVID parameter");
 				return;
 			}
-			m.envid = val;
 		} else {
 			error_reply(s, 555, "5.5.4 Unsupported option: %.64s", key);
 			return;
@@ -388,7 +369,7 @@ do_rcpt(struct lsmtp *s, char *arg)
 {
 	struct lsmtp_reply r;
 	char *addr, *params, *key, *val;
-	const char *notify = NULL;
+	unsigned notify = 0;
 
 	if (s->state != LSMTP_STATE_MAIL && s->state != LSMTP_STATE_RCPT) {
 		error_reply(s, 503, "5.5.1 Error: need MAIL command");
@@ -401,11 +382,10 @@ do_rcpt(struct lsmtp *s, char *arg)
 	}
 	while ((key = next_param(&params, &val)) != NULL) {
 		if (strcasecmp(key, "NOTIFY") == 0 && val) {
-			if (!notify_valid(val)) {
+			if (envelope_notify_parse(val, &notify) < 0) {
 				error_reply(s, 501, "5.5.4 Bad NOTIFY parameter");
 				return;
 			}
-			notify = val;
 		} else if (strcasecmp(key, "ORCPT") == 0 && val) {
 			/* The original recipient is for DSNs we do not generate
 			 * per recipient: accepted, not kept. */
@@ -667,7 +647,8 @@ struct serve {
 	const char *drop_spool;  /* non-NULL: messages go to root's maildrop */
 	struct submission sub;
 	int active;              /* sub holds a transaction */
-	char *from, *envid, *notify;   /* owned; sub points at them */
+	char *from;              /* owned; sub points at it */
+	int notify_set;          /* a RCPT's NOTIFY is the message's */
 	int fd;                  /* the body's scratch file, -1 while none */
 	struct err data_err;     /* storing the body failed */
 	size_t queued;           /* -odb: entries left for the detached child */
@@ -694,13 +675,27 @@ cb_reset(void *vctx)
 		submit_free(&c->sub);
 	c->active = 0;
 	free(c->from);
-	free(c->envid);
-	free(c->notify);
-	c->from = c->envid = c->notify = NULL;
+	c->from = NULL;
+	c->notify_set = 0;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	err_init(&c->data_err);
+}
+
+/* MAIL's RET= and ENVID= are the message's; its BODY= and SMTPUTF8 too,
+ * unless the command line decided (-B, -O SMTPUTF8=). */
+static void
+mail_opts(struct envelope *dst, const struct envelope *m)
+{
+	if (m->ret != ENVELOPE_RET_UNSET)
+		dst->ret = m->ret;
+	if (m->envid[0])
+		memcpy(dst->envid, m->envid, sizeof dst->envid);
+	if (dst->body == ENVELOPE_BODY_UNSET)
+		dst->body = m->body;
+	if (dst->smtputf8 == ENVELOPE_UTF8_UNSET)
+		dst->smtputf8 = m->smtputf8;
 }
 
 static void
@@ -715,8 +710,7 @@ cb_mail(void *vctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 	c->sub = *c->base;
 	c->active = 1;
 	c->from = xstrdup(m->from);
-	c->envid = m->envid ? xstrdup(m->envid) : NULL;
-	if (c->from == NULL || (m->envid && c->envid == NULL)) {
+	if (c->from == NULL) {
 		set_reply(r, 451, "4.3.0 Error: out of memory");
 		return;
 	}
@@ -726,25 +720,14 @@ cb_mail(void *vctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 		err_init(&e);
 		if (addr_check(c->from, 1, &e) < 0)
 			set_reply(r, 553, "5.1.7 envelope sender <%s>: %s", c->from, e.msg);
-		if (m->ret)
-			c->sub.dsn_return = m->ret;
-		if (m->envid)
-			c->sub.envid = c->envid;
+		mail_opts(&c->sub.opts, &m->opts);
 		return;
 	}
 	c->sub.req_from = c->from;
 	c->sub.extract_rcpts = 0;
 	/* The body is un-stuffed already: a "." line is message text. */
 	c->sub.dot_ends_input = 0;
-	if (m->ret)
-		c->sub.dsn_return = m->ret;
-	if (m->envid)
-		c->sub.envid = c->envid;
-	/* The client's own declarations, unless the command line decided. */
-	if (c->sub.body == 0)
-		c->sub.body = m->body;
-	if (c->sub.smtputf8 == 0 && m->smtputf8)
-		c->sub.smtputf8 = 1;
+	mail_opts(&c->sub.opts, &m->opts);
 	err_init(&e);
 	if (submit_sender(&c->sub, &e) < 0) {
 		if (e.ex == EX_USAGE)
@@ -755,7 +738,7 @@ cb_mail(void *vctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 }
 
 static void
-cb_rcpt(void *vctx, const char *addr, const char *notify, struct lsmtp_reply *r)
+cb_rcpt(void *vctx, const char *addr, unsigned notify, struct lsmtp_reply *r)
 {
 	struct serve *c = vctx;
 	struct err e;
@@ -780,10 +763,9 @@ cb_rcpt(void *vctx, const char *addr, const char *notify, struct lsmtp_reply *r)
 		return;
 	}
 	/* One NOTIFY per message is what the queue keeps: the first given. */
-	if (notify && c->notify == NULL) {
-		c->notify = xstrdup(notify);
-		if (c->notify)
-			c->sub.dsn_notify = c->notify;
+	if (notify && !c->notify_set) {
+		c->notify_set = 1;
+		c->sub.opts.notify = notify;
 	}
 }
 
@@ -829,12 +811,7 @@ drop_end(struct serve *c, struct lsmtp_reply *r)
 	memset(&o, 0, sizeof o);
 	o.from = *c->from ? c->from : "";
 	o.full_name = s->full_name;
-	o.notify = s->dsn_notify;
-	o.ret = s->dsn_return;
-	o.envid = s->envid;
-	o.body = s->body == 7 ? "7BIT" : s->body == 8 ? "8BITMIME" : NULL;
-	o.smtputf8 = s->smtputf8 == 1 ? "yes" : s->smtputf8 == 2 ? "no" : NULL;
-	o.requiretls = s->requiretls ? "yes" : NULL;
+	o.opts = s->opts;
 	o.rcpts = s->rcpts.v;
 	o.nrcpts = s->rcpts.n;
 	if (s->rcpts.n == 0) {

@@ -57,6 +57,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "envelope.h"
 #include "err.h"
 #include "log.h"
 #include "submit.h"
@@ -81,9 +82,6 @@
  * a smarthost's refusal we pass on is cut to fit). */
 #define LSMTP_REPLY_MAX 480
 
-/* RFC 3461 4.4: ENVID is at most 100 characters (decoded). */
-#define LSMTP_ENVID_MAX 100
-
 /* Bytes read at once: pipelined commands arrive in one read. */
 #define LSMTP_CHUNK (64 * 1024)
 
@@ -98,10 +96,9 @@ enum lsmtp_state {
 /* MAIL FROM as the client sent it. Strings are valid during the callback. */
 struct lsmtp_mail {
 	const char *from;          /* "" = the null sender */
-	int body;                  /* 0 not given, 7 BODY=7BIT, 8 BODY=8BITMIME */
-	int smtputf8;              /* SMTPUTF8 was given */
-	const char *ret;           /* "FULL" / "HDRS", or NULL */
-	const char *envid;         /* decoded xtext, or NULL */
+	struct envelope opts;      /* BODY=, SMTPUTF8 (YES when given), RET=,
+	                            * ENVID= (xtext decoded), each checked by
+	                            * envelope.h; unset when not given */
 	unsigned long long size;   /* SIZE=, 0 when not given */
 };
 
@@ -115,8 +112,9 @@ struct lsmtp_reply {
 struct lsmtp_ops {
 	/* MAIL was syntactically fine: accept (leave r) or refuse. */
 	void (*mail)(void *ctx, const struct lsmtp_mail *m, struct lsmtp_reply *r);
-	/* RCPT: accept or refuse one recipient; notify is NOTIFY= or NULL. */
-	void (*rcpt)(void *ctx, const char *addr, const char *notify, struct lsmtp_reply *r);
+	/* RCPT: accept or refuse one recipient; notify is NOTIFY= as
+	 * envelope.h's bits, 0 when not given. */
+	void (*rcpt)(void *ctx, const char *addr, unsigned notify, struct lsmtp_reply *r);
 	/* Body bytes, dot-stuffing removed, line ends as sent; the end-of-data
 	 * line is not included. Errors are for end() to report. */
 	void (*data)(void *ctx, const char *p, size_t n);
@@ -176,7 +174,7 @@ void lsmtp_free(struct lsmtp *s);
  * The -bs session: serve in_fd/out_fd until QUIT or end of input, each
  * message submitted through submit.c. base is a submit_init'ed submission
  * with only the caller's fields set (conf, acct, queue_dir, log, user,
- * full_name, dsn_*, envid, delivery_mode, ...); each transaction starts
+ * full_name, opts, delivery_mode, ...); each transaction starts
  * from a copy of it, with MAIL FROM as req_from, no -t and no dot rule
  * (the body arrives un-stuffed in a scratch file of the queue). With
  * -odb and something queued, the parent returns after QUIT and a detached

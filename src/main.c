@@ -144,12 +144,7 @@ run_drop(struct run *r, struct err *e)
 	o.from = r->cli.from;
 	o.full_name = r->cli.full_name;
 	o.read_rcpts = r->cli.read_recipients;
-	o.notify = r->cli.dsn_notify;
-	o.ret = r->cli.dsn_return;
-	o.envid = r->cli.envid;
-	o.body = r->cli.body_type;
-	o.smtputf8 = r->cli.smtputf8 == 1 ? "yes" : r->cli.smtputf8 == 2 ? "no" : NULL;
-	o.requiretls = r->cli.requiretls ? "yes" : NULL;
+	o.opts = r->cli.opts;
 	o.rcpts = r->cli.rcpts;
 	o.nrcpts = r->cli.nrcpts;
 	if (drop_write(DROP_SPOOL_DIR, &o, r->cli.dot_ends_input, STDIN_FILENO, id, e) < 0)
@@ -172,16 +167,11 @@ caller_fields(struct run *r)
 	s->full_name = r->cli.full_name;
 	s->extract_rcpts = r->cli.read_recipients;
 	s->dot_ends_input = r->cli.dot_ends_input;
-	s->dsn_notify = r->cli.dsn_notify;
-	s->dsn_return = r->cli.dsn_return;
-	s->envid = r->cli.envid;
+	s->opts = r->cli.opts;
 	s->delivery_mode = r->cli.delivery_mode;
 	s->error_mode = r->cli.error_mode;
-	s->smtputf8 = r->cli.smtputf8;
-	s->requiretls = r->cli.requiretls;
 	/* -B: Debian cron passes -B8BITMIME; no value may ever fail. */
-	s->body = submit_body_type(r->cli.body_type);
-	if (r->cli.body_type && s->body == 0)
+	if (r->cli.body_type && s->opts.body == ENVELOPE_BODY_UNSET)
 		log_debug(&r->log, "-B %s is not a body type envoi knows (7BIT, 8BITMIME); "
 		          "ignored", r->cli.body_type);
 }

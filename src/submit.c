@@ -14,16 +14,6 @@
 #include "runq.h"
 #include "submit.h"
 
-int
-submit_body_type(const char *v)
-{
-	if (v && strcasecmp(v, "7BIT") == 0)
-		return 7;
-	if (v && strcasecmp(v, "8BITMIME") == 0)
-		return 8;
-	return 0;
-}
-
 void
 submit_init(struct submission *s)
 {
@@ -177,28 +167,22 @@ submit_rcpt_arg(struct submission *s, const char *arg, struct err *e)
 	return ret;
 }
 
-/* The entry's delivery options: the caller's, else the account's DSN
- * defaults, every value checked (envelope.h) whichever way it came. */
+/* The entry's delivery options: the caller's (checked where they came
+ * in), and the account's DSN defaults for what the caller left unset
+ * (checked by conf.c, and here again: one rule). */
 static int
 envelope_of(const struct submission *s, struct envelope *o, struct err *e)
 {
-	const char *notify = s->dsn_notify ? s->dsn_notify : s->acct->dsn_notify;
-	const char *ret = s->dsn_return ? s->dsn_return : s->acct->dsn_return;
+	const struct account *a = s->acct;
 
-	envelope_init(o);
-	if (notify && envelope_notify_parse(notify, &o->notify) < 0)
-		return err_set(e, EX_USAGE, "invalid DSN notify value \"%s\" (NEVER, or a list of "
-		               "SUCCESS, FAILURE and DELAY)", notify);
-	if (ret && envelope_ret_parse(ret, &o->ret) < 0)
-		return err_set(e, EX_USAGE, "invalid DSN return value \"%s\" (FULL or HDRS)", ret);
-	if (s->envid && envelope_set_envid(o, s->envid) < 0)
-		return err_set(e, EX_USAGE, "invalid envelope id: it must be 1 to %d printable "
-		               "ASCII characters", ENVELOPE_ENVID_MAX);
-	o->body = s->body == 7 ? ENVELOPE_BODY_7BIT :
-	          s->body == 8 ? ENVELOPE_BODY_8BITMIME : ENVELOPE_BODY_UNSET;
-	o->smtputf8 = s->smtputf8 == 1 ? ENVELOPE_UTF8_YES :
-	              s->smtputf8 == 2 ? ENVELOPE_UTF8_NO : ENVELOPE_UTF8_UNSET;
-	o->requiretls = s->requiretls != 0;
+	*o = s->opts;
+	if (!o->notify && a->dsn_notify && envelope_notify_parse(a->dsn_notify, &o->notify) < 0)
+		return err_set(e, EX_CONFIG, "account %s: invalid dsn_notify %s", a->name,
+		               a->dsn_notify);
+	if (o->ret == ENVELOPE_RET_UNSET && a->dsn_return &&
+	    envelope_ret_parse(a->dsn_return, &o->ret) < 0)
+		return err_set(e, EX_CONFIG, "account %s: invalid dsn_return %s", a->name,
+		               a->dsn_return);
 	return 0;
 }
 

@@ -41,11 +41,9 @@ struct submission {
 	const char *full_name;       /* -F, or NULL for the account's */
 	int extract_rcpts;           /* -t */
 	int dot_ends_input;          /* no -i */
-	const char *dsn_notify, *dsn_return, *envid;  /* -N -R -V, or NULL */
+	struct envelope opts;        /* -N -R -V -B -O (checked: envelope.h); an
+	                              * unset notify or ret takes the account's */
 	char delivery_mode;          /* 'i', 'b' or 'q' */
-	int body;                    /* -B: 0 from the content, 7, 8 */
-	int smtputf8;                /* -O SMTPUTF8=: 0 when needed, 1 yes, 2 no */
-	int requiretls;              /* -O REQUIRETLS=yes */
 	char error_mode;             /* -oe: 0 (= 'p'), 'p', 'w', 'q', 'm', 'e' */
 
 	/* Filled in (owned; submit_free releases them). */
@@ -63,10 +61,6 @@ struct submission {
 	int fate;                    /* submit_deliver: the first attempt's enum
 	                              * runq_fate, or -1 when none was made now */
 };
-
-/* -B's value as submission.body: 7 for 7BIT, 8 for 8BITMIME (any case),
- * 0 for NULL or anything else (never an error: cron passes -B8BITMIME). */
-int submit_body_type(const char *v);
 
 /* Zero *s, ready for the caller's fields. */
 void submit_init(struct submission *s);

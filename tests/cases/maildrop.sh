@@ -126,10 +126,10 @@ server 1
 INPUT=/dev/null run_envoi -q
 is_status 0 "root's envoi -q with poison files: exit 0"
 unlike "$STDERR" "rolled|queue id" "... no error about a rolled-back queue entry"
-like "$STDERR" "maildrop $(dname 1) \\(uid $WWW\\) refused: the envelope id" \
+like "$STDERR" "maildrop $(dname 1) \\(uid $WWW\\) refused: option line [0-9]+: bad envid" \
     "the 4 MB envid: refused, the file named"
 like "$STDERR" "maildrop $(dname 2) \\(uid $WWW\\) refused: the full name" "the long -F: refused"
-like "$STDERR" "maildrop $(dname 3) \\(uid $WWW\\) refused: the DSN notify" "the bad NOTIFY: refused"
+like "$STDERR" "maildrop $(dname 3) \\(uid $WWW\\) refused: option line [0-9]+: bad DSN notify" "the bad NOTIFY: refused"
 wait_server
 is "$(drops)" 0 "the maildrop is empty"
 is "$(corrupt)" 3 "the three poison files are in corrupt/"

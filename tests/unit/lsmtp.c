@@ -18,7 +18,7 @@ struct rec {
 	struct buf body;
 	int refuse_rcpt;         /* refuse recipients containing "bad" */
 	int end_code;            /* reply to the end of data (0 = 250) */
-	char mail_flags[64];     /* BODY, SMTPUTF8, RET, ENVID, SIZE of the last MAIL */
+	char mail_flags[192];    /* BODY, SMTPUTF8, RET, ENVID, SIZE of the last MAIL */
 	char notify[32];
 };
 
@@ -28,8 +28,11 @@ r_mail(void *ctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 	struct rec *c = ctx;
 
 	buf_printf(&c->log, "M<%s>|", m->from);
-	snprintf(c->mail_flags, sizeof c->mail_flags, "b%d u%d r%s e%s s%llu", m->body,
-	         m->smtputf8, m->ret ? m->ret : "-", m->envid ? m->envid : "-", m->size);
+	snprintf(c->mail_flags, sizeof c->mail_flags, "b%d u%d r%s e%s s%llu",
+	         m->opts.body == ENVELOPE_BODY_7BIT ? 7 : m->opts.body == ENVELOPE_BODY_8BITMIME ? 8 : 0,
+	         m->opts.smtputf8 == ENVELOPE_UTF8_YES,
+	         m->opts.ret != ENVELOPE_RET_UNSET ? envelope_ret_text(m->opts.ret) : "-",
+	         m->opts.envid[0] ? m->opts.envid : "-", m->size);
 	if (strstr(m->from, "refuse")) {
 		r->code = 553;
 		snprintf(r->text, sizeof r->text, "5.1.7 no");
@@ -37,12 +40,15 @@ r_mail(void *ctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 }
 
 static void
-r_rcpt(void *ctx, const char *addr, const char *notify, struct lsmtp_reply *r)
+r_rcpt(void *ctx, const char *addr, unsigned notify, struct lsmtp_reply *r)
 {
 	struct rec *c = ctx;
 
 	buf_printf(&c->log, "R<%s>|", addr);
-	snprintf(c->notify, sizeof c->notify, "%s", notify ? notify : "-");
+	if (notify)
+		envelope_notify_text(notify, c->notify, sizeof c->notify);
+	else
+		snprintf(c->notify, sizeof c->notify, "-");
 	if (c->refuse_rcpt && strstr(addr, "bad-c1")) {
 		r->code = 550;
 		snprintf(r->text, sizeof r->text, "5.1.1 unknown\xc2\x9b" "31m \xc3\xa9");
