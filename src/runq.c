@@ -139,13 +139,11 @@ static void
 bounce(struct run *r, const struct account *a, const struct queue_item *it, int orig_fd,
        const struct bounce_rcpt *br, size_t n, const char *reason)
 {
-	struct queue_entry q;
 	struct queue_envelope env;
 	struct bounce_info bi;
 	struct err e;
-	char from[512];
+	char from[512], id[QUEUE_ID_MAX];
 	const char *to = it->from ? it->from : "";
-	unsigned long long size = 0;
 
 	err_init(&e);
 	if (bounce_is_null_sender(to)) {
@@ -165,36 +163,22 @@ bounce(struct run *r, const struct account *a, const struct queue_item *it, int 
 	bi.rcpts = br;
 	bi.nrcpts = n;
 	bi.domain = a->domain;
-	if (queue_entry_create(&q, r->dir, &e) < 0)
-		goto fail;
-	if (lseek(orig_fd, 0, SEEK_SET) < 0 ||
-	    bounce_write(q.msg_fd, orig_fd, it->size, BOUNCE_FULL_MAX_DEFAULT, &bi, &size, &e) < 0)
-		goto fail_remove;
 	memset(&env, 0, sizeof env);
 	env.account = a->name;
 	/* The report leaves through the configuration that tried the
 	 * message (the runner's own when the entry's is unusable). */
 	runq_envelope_config(&env, r->conf);
 	env.uid = -1;
-	env.from = "";
-	env.rcpts = &to;
-	env.nrcpts = 1;
-	env.size = size;
-	env.has_8bit = bounce_is_8bit(&bi, it->has_8bit);
-	if (queue_entry_commit(&q, &env, &e) < 0)
-		goto fail_remove;
-	log_event(r->log, 0, "id=%s bounce=%s to=<%s> reason='%s'", it->id, q.id, to, reason);
-	r->st->bounced++;
-	snprintf(r->bounce_id, sizeof r->bounce_id, "%s", q.id);
-	queue_entry_free(&q);
-	return;
-fail_remove:
-	{
-		struct err ignore;
-		queue_entry_remove(&q, &ignore);
+	if (lseek(orig_fd, 0, SEEK_SET) < 0) {
+		err_set(&e, EX_IOERR, "cannot read %s: %s", it->id, strerror(errno));
+	} else if (bounce_queue(r->dir, &env, orig_fd, it->size, it->has_8bit, &bi, id,
+	                        &e) == 0) {
+		log_event(r->log, 0, "id=%s bounce=%s to=<%s> reason='%s'", it->id, id, to,
+		          reason);
+		r->st->bounced++;
+		snprintf(r->bounce_id, sizeof r->bounce_id, "%s", id);
+		return;
 	}
-	queue_entry_free(&q);
-fail:
 	log_error(r->log, "cannot create a bounce for %s: %s", it->id, e.msg);
 }
 
