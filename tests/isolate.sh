@@ -47,17 +47,27 @@
 : "${ISO_SOURCE:=envoi-iso}"
 
 # iso_dirs: ENVOI_SYSCONFDIR and ENVOI_LOCALSTATEDIR, this envoi's system
-# paths, from the binary itself (from the Makefile's environment when it
-# cannot say); status 1 if neither knows.
+# paths, from the binary itself, which must agree with the build's (the
+# Makefile exports them): a binary partly compiled with other paths (make
+# run with prefix=... over a tree whose sources had changed) would read
+# files that no layer hides. Status 1, with the reason in _iso_why, when
+# the paths are unknown or disagree.
 iso_dirs() {
-	local ver re='System configuration: (/[^;]*)/envoi\.conf; system queue: (/[^;]*)/spool/envoi \('
+	local ver s='' l='' re='System configuration: (/[^;]*)/envoi\.conf; system queue: (/[^;]*)/spool/envoi \('
 	ver=$("$ENVOI" --version 2>/dev/null)
 	if [[ $ver =~ $re ]]; then
-		ENVOI_SYSCONFDIR=${BASH_REMATCH[1]}
-		ENVOI_LOCALSTATEDIR=${BASH_REMATCH[2]}
+		s=${BASH_REMATCH[1]} l=${BASH_REMATCH[2]}
 	fi
+	if [ -n "$s" ] && [ "${ENVOI_SYSCONFDIR:-$s} ${ENVOI_LOCALSTATEDIR:-$l}" != "$s $l" ]; then
+		_iso_why="$ENVOI was built for $s and $l, the build tree says $ENVOI_SYSCONFDIR and $ENVOI_LOCALSTATEDIR (rebuild it: make clean all)"
+		return 1
+	fi
+	ENVOI_SYSCONFDIR=${s:-${ENVOI_SYSCONFDIR:-}}
+	ENVOI_LOCALSTATEDIR=${l:-${ENVOI_LOCALSTATEDIR:-}}
 	export ENVOI_SYSCONFDIR ENVOI_LOCALSTATEDIR
-	[ -n "$ENVOI_SYSCONFDIR" ] && [ -n "$ENVOI_LOCALSTATEDIR" ]
+	_iso_why="$ENVOI --version names no system paths"
+	[ "${ENVOI_SYSCONFDIR#/}" != "$ENVOI_SYSCONFDIR" ] &&
+		[ "${ENVOI_LOCALSTATEDIR#/}" != "$ENVOI_LOCALSTATEDIR" ]
 }
 
 # _iso_paths: _iso_p, the paths that must not exist for a test.
@@ -120,6 +130,8 @@ iso_inside() {
 _iso_layer() {
 	local d=$1 n=0 sub=() l keep name hidden mp
 	shift
+	# A layer on / would not be seen: the process root stays the old one.
+	[ "$d" != / ] || return 1
 	# One directory per layer, numbered across the script's processes.
 	while [ -e "$ENVOI_TEST_ISO_DIR/$n" ]; do
 		n=$((n + 1))
@@ -271,7 +283,7 @@ iso_enter() {
 	setup:*) _iso_supervise "$@" ;;
 	esac
 	if ! iso_dirs; then
-		echo "Bail out! tests/isolate.sh: $ENVOI --version names no system paths"
+		echo "Bail out! tests/isolate.sh: $_iso_why"
 		exit 1
 	elif iso_inside; then
 		ENVOI_TEST_ISO=run

@@ -60,7 +60,7 @@ hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 plant() {
 	local spool sys id now drop f kind ino path created_md=""
 	[ "$(id -u)" = 0 ] || die "plant needs root (the system queue is root's)"
-	iso_dirs || die "$ENVOI --version names no system paths"
+	iso_dirs || die "$_iso_why"
 	mkdir "$STATE" || die "cannot make $STATE (left from an earlier run? $me clean $STATE)"
 	: >"$STATE/created"
 	spool=$ENVOI_LOCALSTATEDIR/spool/envoi sys=$ENVOI_SYSCONFDIR
@@ -128,12 +128,12 @@ check() {
 	if [ -f "$STATE/reads" ]; then
 		while read -r t path; do
 			[ "$(stat -c %X "$path" 2>/dev/null)" = "$t" ] ||
-				{ echo "$me: something read $path"; bad=1; }
+				{ echo "$me: something read $path ($(stat -c %x "$path" 2>&1))"; bad=1; }
 		done <"$STATE/atime"
 	fi
 	while read -r a u g t path; do
 		[ "$(stat -c '%a %u %g %Y' "$path" 2>/dev/null)" = "$a $u $g $t" ] ||
-			{ echo "$me: $path was changed (mode, owner or content: $(stat -c '%a %u %g %y' "$path" 2>&1))"; bad=1; }
+			{ echo "$me: $path was changed (now mode, owner, group, time: $(stat -c '%a %u %g %y' "$path" 2>&1))"; bad=1; }
 	done <"$STATE/stat"
 	while read -r kind ino path; do
 		n=$((n + 1))

@@ -14,8 +14,11 @@ QUEUE=$TESTDIR/queue
 # The layout of a Debian admin's ./configure --prefix=/usr.
 dirs=(prefix=/usr exec_prefix=/usr bindir=/usr/bin sbindir=/usr/sbin)
 
+# -o src/envoi: the installed binary is the one built, never one remade
+# here with prefix=/usr (sources edited since the build would be compiled
+# with /usr/etc, and every later test would use that binary).
 install_into() {  # install_into TARGET...: make TARGET into $D, output kept
-	make -s -C "$top_builddir" "$@" DESTDIR="$D" "${dirs[@]}" >"$TESTDIR/make.out" 2>&1
+	make -s -C "$top_builddir" -o src/envoi "$@" DESTDIR="$D" "${dirs[@]}" >"$TESTDIR/make.out" 2>&1
 }
 
 ok "make install into a DESTDIR" install_into install-exec
