@@ -98,16 +98,17 @@ _iso_root() {
 # one of our overlays: the file system that serves it, whatever is mounted
 # where, is one whose mountinfo line says overlay from $ISO_SOURCE.
 _iso_covered() {
-	local d roots=()
+	local d devs roots=()
 	for d in "$@"; do
 		_iso_root "$d"
 		roots+=("$_iso_r")
 	done
-	stat -c '%Hd:%Ld' "${roots[@]}" | awk -v src="$ISO_SOURCE" '
-		FILENAME == "-" { want[$1] = 1; next }
+	devs=$(stat -c '%Hd:%Ld' "${roots[@]}") || return 1
+	awk -v devs="$devs" -v src="$ISO_SOURCE" '
 		{ for (i = 7; $i != "-"; i++); }
 		$(i + 1) == "overlay" && $(i + 2) == src { ours[$3] = 1 }
-		END { for (d in want) if (!(d in ours)) exit 1 }' - /proc/self/mountinfo
+		END { n = split(devs, want, "\n"); if (!n) exit 1
+			for (d = 1; d <= n; d++) if (!(want[d] in ours)) exit 1 }' /proc/self/mountinfo
 }
 
 # iso_inside: the script runs where the system paths are ours.
