@@ -528,7 +528,11 @@ mkparents(const char *path, struct err *e)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		/* Searchable by the users who drop mail below it: main's
+		 * umask 077 would make it 0700, so chmod what we created. */
+		if (mkdir(tmp, 0755) == 0)
+			(void)chmod(tmp, 0755);
+		else if (errno != EEXIST)
 			return err_set(e, EX_CANTCREAT, "cannot create %s: %s", tmp,
 			    strerror(errno));
 		*p = '/';

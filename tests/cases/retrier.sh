@@ -28,14 +28,23 @@ stop_server
 INPUT=$TESTDIR/message
 std_message retry >"$INPUT"
 t0=$(date +%s)
-# Through a pipe, as cron and PHP read the mailer's output: the pipeline
-# must end when envoi does, not when its retrier does.
-timeout 20 bash -c "$ENVOI_WRAP \"$ENVOI\" -C \"$CONF\" bob@example.org <\"$INPUT\" 2>&1 | cat" \
-	>"$TESTDIR/piped.out"
-status=$?
-is "$status" 0 "server down: exit 0 through a pipe"
-like "$(cat "$TESTDIR/piped.out")" 'queued [0-9a-f]+: cannot connect.*will retry' "... queued"
-ok "... the caller's pipe closed at once (no retrier holds it)" test $(( $(date +%s) - t0 )) -lt 15
+if [ -n "${ENVOI_UNDER_VALGRIND:-}" ]; then
+	# valgrind keeps a copy of the caller's stderr in the retrier (its
+	# own log descriptor, which the program may not close).
+	$ENVOI_WRAP "$ENVOI" -C "$CONF" bob@example.org <"$INPUT" >"$TESTDIR/piped.out" 2>&1
+	is "$?" 0 "server down: exit 0"
+	like "$(cat "$TESTDIR/piped.out")" 'queued [0-9a-f]+: cannot connect.*will retry' "... queued"
+	skip "... the caller's pipe closed at once" "valgrind holds its own copy of stderr"
+else
+	# Through a pipe, as cron and PHP read the mailer's output: the
+	# pipeline must end when envoi does, not when its retrier does.
+	timeout 20 bash -c "\"$ENVOI\" -C \"$CONF\" bob@example.org <\"$INPUT\" 2>&1 | cat" \
+		>"$TESTDIR/piped.out"
+	is "$?" 0 "server down: exit 0 through a pipe"
+	like "$(cat "$TESTDIR/piped.out")" 'queued [0-9a-f]+: cannot connect.*will retry' "... queued"
+	ok "... the caller's pipe closed at once (no retrier holds it)" \
+	    test $(( $(date +%s) - t0 )) -lt 15
+fi
 pid=$(retrier_pid)
 like "$pid" '^[0-9]+$' "a retrier holds $LOCK, with its pid in it"
 ok "... it is alive" kill -0 "${pid:-0}"

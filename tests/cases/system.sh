@@ -117,9 +117,7 @@ unreachable() {
 		d=$(dirname "$d")
 	done
 }
-TODO="drop.c mkparents: mkdir 0755 under umask 077"
 is "$(unreachable)" "" "the parents root's first run made are searchable by users"
-TODO=
 iso_searchable "$SPOOL_PARENT" || bail_out "cannot make the spool's parents reachable"
 
 # --- the submission: exit 0, a drop file owned by uid 33, no secret in -v
