@@ -425,7 +425,7 @@ static int
 leave_retrier(struct run *r)
 {
 	struct err e;
-	int fd;
+	int fd, pid;
 
 	/* --retry is the timers' run: they are the retry mechanism there,
 	 * and systemd would kill a child left in the service's cgroup. */
@@ -438,8 +438,11 @@ leave_retrier(struct run *r)
 			log_warn(&r->log, "no retrier: %s", e.msg);
 		return 0;
 	}
-	if (proc_detach(&e) != 0) {
-		if (e.ex)
+	pid = proc_detach(&e);
+	if (pid != 0) {
+		if (pid > 0)
+			runq_retrier_note_pid(fd, (long)pid);
+		else
 			log_warn(&r->log, "no retrier: %s", e.msg);
 		close(fd);
 		return 0;

@@ -20,7 +20,7 @@ proc_detach(struct err *e)
 	if (pid < 0)
 		return err_set(e, EX_OSERR, "cannot fork: %s", strerror(errno));
 	if (pid > 0)
-		return 1;
+		return (int)pid;
 	/* A new session: no controlling terminal, and a signal to the
 	 * caller's process group (Ctrl-C, a service stop) is not ours. */
 	setsid();

@@ -17,8 +17,8 @@
 
 /* Fork a child in a new session with stdin, stdout and stderr on
  * /dev/null (nobody reads them any more; the log records what happens).
- * Other descriptors are inherited. Returns 1 in the parent, 0 in the
- * child, -1 when fork fails (EX_OSERR). */
+ * Other descriptors are inherited. Returns the child's pid (> 0) in the
+ * parent, 0 in the child, -1 when fork fails (EX_OSERR). */
 int proc_detach(struct err *e);
 
 /* Close every descriptor above standard error except keep (-1: none): a

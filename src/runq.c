@@ -1006,13 +1006,11 @@ runq_retrier_lock(const char *dir, int *lock_fd, struct err *e)
 	return 1;
 }
 
-/* The pid in the lock file, for mailq readers and for the tests, which
- * stop the retriers they caused. */
-static void
-retrier_note_pid(int fd)
+void
+runq_retrier_note_pid(int fd, long pid)
 {
 	char line[32];
-	int len = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	int len = snprintf(line, sizeof line, "%ld\n", pid);
 
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)len, 0) != len)
 		return;   /* only informative */
@@ -1045,7 +1043,6 @@ runq_retrier(const char *cli_file, const char *dir, int lock_fd, struct log *log
 {
 	size_t deferred;
 
-	retrier_note_pid(lock_fd);
 	log_event(log, 0, "retrier started for %s (pid %ld)", dir, (long)getpid());
 	for (;;) {
 		long long now, next, nap;

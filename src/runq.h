@@ -86,9 +86,14 @@ int runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o
 #define RUNQ_RETRIER_LOCK "retrier.lock"
 int runq_retrier_lock(const char *dir, int *lock_fd, struct err *e);
 
+/* Write the retrier's pid into its lock file: the parent does, before it
+ * returns, so that admins (and the tests, which stop the retriers they
+ * caused) can read it at once. Best effort. */
+void runq_retrier_note_pid(int fd, long pid);
+
 /*
- * The retrier's life, in the detached child: records its pid in the lock
- * file, then runs the queue (only due entries; each entry through its own
+ * The retrier's life, in the detached child (its parent wrote its pid into
+ * the lock file): runs the queue (only due entries; each entry through its own
  * configuration; cli_file, the -C file or NULL, is reloaded every pass so
  * an edited file is followed) and sleeps until the next entry is due
  * (waking at least every RUNQ_RETRIER_NAP_MAX seconds, so a removed queue

@@ -117,8 +117,8 @@ int submit_deliver(struct submission *s, int *detached, struct err *e);
 
 /* -odb's detachment: fork a child in a new session with stdin, stdout and
  * stderr on /dev/null (nobody reads them any more; the log and the queue
- * record what happens). Returns 1 in the parent, 0 in the child, -1 when
- * fork fails (EX_OSERR). */
+ * record what happens). Returns the child's pid in the parent, 0 in the
+ * child, -1 when fork fails (EX_OSERR). */
 int submit_detach(struct err *e);
 
 #endif
