@@ -307,6 +307,8 @@ parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 		{ "flush", 0, 0 },      /* = -qf */
 		{ "retry", 0, 0 },      /* -q honouring the backoff */
 		{ "rmqueue", 0, 1 },
+		{ "serverinfo", 0, 0 },
+		{ "pretend", 'P', 0 },
 	};
 	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
 	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -335,6 +337,10 @@ parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 			}
 			else if (strcmp(longs[k].name, "help") == 0)
 				set_mode(c, CLI_HELP);
+			else if (strcmp(longs[k].name, "serverinfo") == 0)
+				set_mode(c, CLI_SERVERINFO);
+			else if (longs[k].letter == 'P')
+				c->pretend = 1;
 			else if (longs[k].letter == 't')
 				c->read_recipients = 1;
 			else
@@ -436,6 +442,9 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 				continue;
 			case 'I':
 				set_mode(c, CLI_NEWALIASES);
+				continue;
+			case 'P':       /* msmtp's --pretend */
+				c->pretend = 1;
 				continue;
 			case 'q':
 				/* -q, -q30m, -qf, -qRsite, -qSsite, -qIid:

@@ -42,6 +42,8 @@ enum cli_mode {
 	CLI_VERIFY,        /* -bv */
 	CLI_NOOP,          /* -bd -bD -bh -bH -bt -ba -bl: accepted, do nothing */
 	CLI_REMOVE,        /* --rmqueue ID|all */
+	CLI_SERVERINFO,    /* --serverinfo: connect, print what the server
+	                    * offers and its certificate, send nothing */
 };
 
 struct cli {
@@ -54,6 +56,9 @@ struct cli {
 	const char *config_file;  /* -C, --file */
 	const char *account;      /* -a, --account */
 	int verbose;              /* count of -v, --debug and a bare -d */
+	int pretend;              /* -P, --pretend: print the configuration
+	                           * and envelope that would be used; never
+	                           * connect, never queue */
 	struct envelope opts;     /* -N, -R, -V (checked: envelope.h), -B,
 	                           * -O SMTPUTF8=yes|no, -O REQUIRETLS=yes|no */
 	const char *body_type;    /* -B as given: any value is accepted (an

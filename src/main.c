@@ -286,6 +286,15 @@ print_verdict(const char *arg, const char *addr, const struct session_rcpt *sr,
 	return 1;
 }
 
+/* --serverinfo: connect as the account would, print what the server
+ * offers and its certificate, send no message. */
+static int
+run_serverinfo(struct run *r, struct err *e)
+{
+	(void)r;
+	return err_set(e, EX_UNAVAILABLE, "--serverinfo is not built yet");
+}
+
 /* -bv: resolve each address as a submission would, then ask the
  * smarthost with RCPT in a transaction that is reset (never DATA). */
 static int
@@ -522,6 +531,10 @@ main(int argc, char **argv)
 	case CLI_VERIFY:
 		if (identify_user(&r, &e) == 0)
 			run_verify(&r, &e);
+		break;
+	case CLI_SERVERINFO:
+		if (identify_user(&r, &e) == 0)
+			run_serverinfo(&r, &e);
 		break;
 	case CLI_SEND:
 		if (identify_user(&r, &e) == 0)
