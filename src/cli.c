@@ -106,6 +106,9 @@ set_from(struct cli *c, const char *opt, const char *v, struct err *e)
 	return 0;
 }
 
+static int add_setting(struct cli *c, const char *option,
+    const char *directive, const char *v, struct err *e);
+
 /* -o VALUE: -oi, -od?, -oe? mean something; everything else is ignored. */
 static int
 apply_o(struct cli *c, const char *v, int separate, struct err *e)
@@ -221,6 +224,9 @@ apply_arg(struct cli *c, char letter, const char *v, int separate,
 	case 'N':
 		if (check_line("the DSN notify value given with -N", v, e) < 0)
 			return -1;
+		/* msmtp's "off": no DSN request, whatever the account says. */
+		if (strcmp(v, "off") == 0)
+			return add_setting(c, "-N", "dsn_notify", v, e);
 		/* envelope.c holds RFC 3461's rules; only the words are ours. */
 		if (envelope_notify_parse(v, &c->opts.notify) < 0)
 			return err_set(e, EX_USAGE, "the DSN notify value given with -N (\"%.40s\") "
@@ -229,6 +235,10 @@ apply_arg(struct cli *c, char letter, const char *v, int separate,
 	case 'R':
 		if (check_line("the DSN return value given with -R", v, e) < 0)
 			return -1;
+		if (strcmp(v, "off") == 0)      /* msmtp's, as for -N */
+			return add_setting(c, "-R", "dsn_return", v, e);
+		if (strcasecmp(v, "headers") == 0)      /* msmtp's spelling */
+			v = "HDRS";
 		if (envelope_ret_parse(v, &c->opts.ret) < 0)
 			return err_set(e, EX_USAGE, "the DSN return value given with -R (\"%.40s\") "
 			    "is not FULL or HDRS (RFC 3461)", v);
@@ -257,10 +267,17 @@ apply_arg(struct cli *c, char letter, const char *v, int separate,
 		return apply_O(c, v, separate, e);
 	case 'b':
 		return apply_b(c, v, separate, e);
+	case 'X':
+		/* msmtp's -X is its --logfile, and a user typed it; sendmail's
+		 * -X names a file for the SMTP traffic, which is how
+		 * PHPMailer's argument injection wrote a script (never
+		 * honoured). */
+		if (c->msmtp)
+			return add_setting(c, "-X", "logfile", v, e);
+		return add_ignored(c, name, v, separate, e);
 	default:
-		/* X D h p A e: accepted, never honoured. -X and -D name
-		 * files sendmail would write the traffic or debug output
-		 * to. */
+		/* D h p A e: accepted, never honoured. -D names a file
+		 * sendmail would write its debug output to. */
 		return add_ignored(c, name, v, separate, e);
 	}
 }
@@ -284,6 +301,211 @@ add_rcpt(struct cli *c, char *a, struct err *e)
 	return 0;
 }
 
+/* A configuration setting from the command line, applied by
+ * conf_select_cli after the files. */
+static int
+add_setting(struct cli *c, const char *option, const char *directive,
+    const char *v, struct err *e)
+{
+	struct conf_setting *l;
+	char what[64];
+
+	snprintf(what, sizeof what, "the value given with %s", option);
+	if (check_line(what, v, e) < 0)
+		return -1;
+	l = realloc(c->settings, (c->nsettings + 1) * sizeof *l);
+	if (l == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	c->settings = l;
+	l[c->nsettings].directive = directive;
+	l[c->nsettings].value = v;
+	l[c->nsettings].option = option;
+	c->nsettings++;
+	return 0;
+}
+
+/* How a long option takes its value. */
+enum long_arg {
+	LONG_NONE,      /* "--opt=x" is an error */
+	LONG_REQUIRED,  /* "--opt=x" or "--opt x" */
+	LONG_OPTIONAL,  /* only "--opt=x": as with getopt_long (and msmtp),
+	                 * "--tls on" is --tls and a recipient "on" */
+};
+
+/* What a long option does. */
+enum long_act {
+	LONG_LETTER,    /* the same as the short option `letter` */
+	LONG_SETTING,   /* the configuration directive `directive` */
+	LONG_HOST,      /* --host: a setting, and no configuration file */
+	LONG_ENVFROM,   /* --read-envelope-from */
+	LONG_CONFIGURE,
+	LONG_VERSION, LONG_HELP, LONG_QUEUE, LONG_FLUSH, LONG_RETRY,
+	LONG_RMQUEUE, LONG_SERVERINFO,
+	LONG_REFUSED,   /* parsed, then refused: see refused_why */
+};
+
+static const struct long_opt {
+	const char *opt;        /* as typed, "--port"; the name is opt + 2 */
+	enum long_arg arg;
+	enum long_act act;
+	char letter;            /* LONG_LETTER */
+	const char *directive;  /* LONG_SETTING, LONG_HOST */
+} longs[] = {
+	/* sendmail letters under msmtp's long names */
+	{ "--account", LONG_REQUIRED, LONG_LETTER, 'a', NULL },
+	{ "--file", LONG_REQUIRED, LONG_LETTER, 'C', NULL },
+	{ "--from", LONG_REQUIRED, LONG_LETTER, 'f', NULL },
+	{ "--read-recipients", LONG_NONE, LONG_LETTER, 't', NULL },
+	{ "--debug", LONG_NONE, LONG_LETTER, 'v', NULL },
+	{ "--pretend", LONG_NONE, LONG_LETTER, 'P', NULL },
+	{ "--dsn-notify", LONG_REQUIRED, LONG_LETTER, 'N', NULL },
+	{ "--dsn-return", LONG_REQUIRED, LONG_LETTER, 'R', NULL },
+	/* modes */
+	{ "--version", LONG_NONE, LONG_VERSION, 0, NULL },
+	{ "--help", LONG_NONE, LONG_HELP, 0, NULL },
+	{ "--queue", LONG_NONE, LONG_QUEUE, 0, NULL },          /* = -bp */
+	{ "--flush", LONG_NONE, LONG_FLUSH, 0, NULL },          /* = -qf */
+	{ "--retry", LONG_NONE, LONG_RETRY, 0, NULL },
+	{ "--rmqueue", LONG_REQUIRED, LONG_RMQUEUE, 0, NULL },
+	{ "--serverinfo", LONG_NONE, LONG_SERVERINFO, 0, NULL },
+	{ "--configure", LONG_REQUIRED, LONG_CONFIGURE, 0, NULL },
+	/* msmtp's settings: each overrides the configuration's directive */
+	{ "--host", LONG_REQUIRED, LONG_HOST, 0, "host" },
+	{ "--port", LONG_REQUIRED, LONG_SETTING, 0, "port" },
+	{ "--timeout", LONG_REQUIRED, LONG_SETTING, 0, "timeout" },
+	{ "--connect-timeout", LONG_REQUIRED, LONG_SETTING, 0, "timeout" },
+	{ "--protocol", LONG_REQUIRED, LONG_SETTING, 0, "protocol" },
+	{ "--domain", LONG_REQUIRED, LONG_SETTING, 0, "domain" },
+	{ "--auth", LONG_OPTIONAL, LONG_SETTING, 0, "auth" },
+	{ "--user", LONG_REQUIRED, LONG_SETTING, 0, "user" },
+	{ "--passwordeval", LONG_REQUIRED, LONG_SETTING, 0, "passwordeval" },
+	{ "--tls", LONG_OPTIONAL, LONG_SETTING, 0, "tls" },
+	{ "--tls-starttls", LONG_OPTIONAL, LONG_SETTING, 0, "tls_starttls" },
+	{ "--tls-trust-file", LONG_REQUIRED, LONG_SETTING, 0, "tls_trust_file" },
+	{ "--tls-crl-file", LONG_REQUIRED, LONG_SETTING, 0, "tls_crl_file" },
+	{ "--tls-fingerprint", LONG_REQUIRED, LONG_SETTING, 0, "tls_fingerprint" },
+	{ "--tls-key-file", LONG_REQUIRED, LONG_SETTING, 0, "tls_key_file" },
+	{ "--tls-cert-file", LONG_REQUIRED, LONG_SETTING, 0, "tls_cert_file" },
+	{ "--tls-certcheck", LONG_OPTIONAL, LONG_SETTING, 0, "tls_certcheck" },
+	{ "--tls-priorities", LONG_REQUIRED, LONG_SETTING, 0, "tls_priorities" },
+	{ "--tls-host-override", LONG_REQUIRED, LONG_SETTING, 0, "tls_host_override" },
+	{ "--tls-min-dh-prime-bits", LONG_REQUIRED, LONG_SETTING, 0, "tls_min_dh_prime_bits" },
+	{ "--tls-force-sslv3", LONG_OPTIONAL, LONG_SETTING, 0, "tls_force_sslv3" },
+	{ "--logfile", LONG_REQUIRED, LONG_SETTING, 0, "logfile" },
+	{ "--logfile-time-format", LONG_REQUIRED, LONG_SETTING, 0, "logfile_time_format" },
+	{ "--syslog", LONG_OPTIONAL, LONG_SETTING, 0, "syslog" },
+	{ "--aliases", LONG_REQUIRED, LONG_SETTING, 0, "aliases" },
+	{ "--source-ip", LONG_REQUIRED, LONG_SETTING, 0, "source_ip" },
+	{ "--proxy-host", LONG_REQUIRED, LONG_REFUSED, 0, NULL },
+	{ "--proxy-port", LONG_REQUIRED, LONG_REFUSED, 0, NULL },
+	{ "--socket", LONG_REQUIRED, LONG_REFUSED, 0, NULL },
+	{ "--set-from-header", LONG_OPTIONAL, LONG_SETTING, 0, "set_from_header" },
+	{ "--set-date-header", LONG_OPTIONAL, LONG_SETTING, 0, "set_date_header" },
+	{ "--set-msgid-header", LONG_OPTIONAL, LONG_SETTING, 0, "set_msgid_header" },
+	{ "--set-to-header", LONG_OPTIONAL, LONG_SETTING, 0, "set_to_header" },
+	{ "--remove-bcc-headers", LONG_OPTIONAL, LONG_SETTING, 0, "remove_bcc_headers" },
+	{ "--read-envelope-from", LONG_NONE, LONG_ENVFROM, 0, NULL },
+	{ "--auto-from", LONG_OPTIONAL, LONG_SETTING, 0, "auto_from" },
+	{ "--maildomain", LONG_REQUIRED, LONG_SETTING, 0, "maildomain" },
+	{ "--undisclosed-recipients", LONG_OPTIONAL, LONG_SETTING, 0, "undisclosed_recipients" },
+	{ "--keepbcc", LONG_OPTIONAL, LONG_SETTING, 0, "keepbcc" },
+	{ "--add-missing-from-header", LONG_OPTIONAL, LONG_SETTING, 0, "add_missing_from_header" },
+	{ "--add-missing-date-header", LONG_OPTIONAL, LONG_SETTING, 0, "add_missing_date_header" },
+};
+
+/* Why a LONG_REFUSED option is refused rather than ignored: ignoring it
+ * would send the mail some other way than the caller asked. */
+static int
+refused_why(const struct long_opt *o, struct err *e)
+{
+	if (strcmp(o->opt, "--socket") == 0)
+		return err_set(e, EX_USAGE, "--socket: envoi does not connect to "
+		    "Unix sockets; refusing rather than sending to another "
+		    "server (use --host and --port)");
+	return err_set(e, EX_USAGE, "%s: envoi does not implement SOCKS "
+	    "proxies; refusing rather than connecting directly, around "
+	    "the proxy", o->opt);
+}
+
+/* A --long option without a value: the modes and the flags. */
+static int
+long_flag(struct cli *c, const struct long_opt *o, struct err *e)
+{
+	switch (o->act) {
+	case LONG_VERSION: set_mode(c, CLI_VERSION); return 0;
+	case LONG_HELP: set_mode(c, CLI_HELP); return 0;
+	case LONG_QUEUE: set_mode(c, CLI_LIST_QUEUE); return 0;
+	case LONG_SERVERINFO: set_mode(c, CLI_SERVERINFO); return 0;
+	case LONG_FLUSH:
+		set_mode(c, CLI_RUN_QUEUE);
+		c->queue_arg = "f";
+		return 0;
+	case LONG_RETRY:
+		set_mode(c, CLI_RUN_QUEUE);
+		c->queue_arg = "";
+		c->retry_due = 1;
+		return 0;
+	case LONG_ENVFROM:
+		c->read_envelope_from = 1;
+		return 0;
+	case LONG_LETTER:
+		if (o->letter == 'P')
+			c->pretend = 1;
+		else if (o->letter == 't')
+			c->read_recipients = 1;
+		else
+			c->verbose++;
+		return 0;
+	default:
+		return err_set(e, EX_SOFTWARE, "option %s: internal error", o->opt);
+	}
+}
+
+/* A --long option with its value v. */
+static int
+long_value(struct cli *c, const struct long_opt *o, const char *v,
+    struct err *e)
+{
+	switch (o->act) {
+	case LONG_LETTER:
+		if (o->letter == 'f')
+			return set_from(c, o->opt, v, e);
+		return apply_arg(c, o->letter, v, 0, e);
+	case LONG_HOST:
+		c->config_free = 1;
+		/* FALLTHROUGH */
+	case LONG_SETTING:
+		return add_setting(c, o->opt, o->directive, v, e);
+	case LONG_RMQUEUE:
+		set_mode(c, CLI_REMOVE);
+		c->rmqueue_arg = v;
+		return 0;
+	case LONG_CONFIGURE:
+		if (check_line("the address given with --configure", v, e) < 0)
+			return -1;
+		set_mode(c, CLI_CONFIGURE);
+		c->configure_addr = v;
+		return 0;
+	case LONG_REFUSED:
+		return refused_why(o, e);
+	default:
+		return err_set(e, EX_SOFTWARE, "option %s: internal error", o->opt);
+	}
+}
+
+/* An unknown --name: always an error (see cli.h), with a pointer for the
+ * password option people look for. */
+static int
+long_unknown(const char *arg, size_t n, struct err *e)
+{
+	if (n == 8 && strncmp(arg, "password", 8) == 0)
+		return err_set(e, EX_USAGE, "there is no --password option (nor in "
+		    "msmtp): a password in argv is visible to every user through "
+		    "ps; use --passwordeval='COMMAND' or the configuration file");
+	return err_set(e, EX_USAGE, "unknown option --%.*s (see --help)",
+	    (int)(n > 64 ? 64 : n), arg);
+}
+
 /*
  * A long option; *i may advance when the value is the next word.
  * Returns 0 or -1.
@@ -291,81 +513,48 @@ add_rcpt(struct cli *c, char *a, struct err *e)
 static int
 parse_long_opt(struct cli *c, int argc, char **argv, int *i, struct err *e)
 {
-	static const struct {
-		const char *name;
-		char letter;    /* the short option it equals; 0 = special */
-		int has_arg;
-	} longs[] = {
-		{ "account", 'a', 1 },
-		{ "file", 'C', 1 },
-		{ "from", 'f', 1 },
-		{ "read-recipients", 't', 0 },
-		{ "debug", 'v', 0 },
-		{ "version", 0, 0 },
-		{ "help", 0, 0 },
-		{ "queue", 0, 0 },      /* = -bp */
-		{ "flush", 0, 0 },      /* = -qf */
-		{ "retry", 0, 0 },      /* -q honouring the backoff */
-		{ "rmqueue", 0, 1 },
-		{ "serverinfo", 0, 0 },
-		{ "pretend", 'P', 0 },
-	};
 	const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
 	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+	const struct long_opt *o = NULL;
 
-	for (size_t k = 0; k < sizeof longs / sizeof longs[0]; k++) {
-		const char *v;
-
-		if (strlen(longs[k].name) != n ||
-		    strncmp(longs[k].name, arg, n) != 0)
-			continue;
-		if (!longs[k].has_arg) {
-			if (eq)
-				return err_set(e, EX_USAGE, "option --%s takes "
-				    "no argument", longs[k].name);
-			if (strcmp(longs[k].name, "version") == 0)
-				set_mode(c, CLI_VERSION);
-			else if (strcmp(longs[k].name, "queue") == 0)
-				set_mode(c, CLI_LIST_QUEUE);
-			else if (strcmp(longs[k].name, "flush") == 0) {
-				set_mode(c, CLI_RUN_QUEUE);
-				c->queue_arg = "f";
-			} else if (strcmp(longs[k].name, "retry") == 0) {
-				set_mode(c, CLI_RUN_QUEUE);
-				c->queue_arg = "";
-				c->retry_due = 1;
-			}
-			else if (strcmp(longs[k].name, "help") == 0)
-				set_mode(c, CLI_HELP);
-			else if (strcmp(longs[k].name, "serverinfo") == 0)
-				set_mode(c, CLI_SERVERINFO);
-			else if (longs[k].letter == 'P')
-				c->pretend = 1;
-			else if (longs[k].letter == 't')
-				c->read_recipients = 1;
-			else
-				c->verbose++;
-			return 0;
-		}
-		if (eq) {
-			v = eq + 1;
-		} else {
-			if (*i + 1 >= argc)
-				return err_set(e, EX_USAGE, "option --%s needs "
-				    "an argument", longs[k].name);
-			v = argv[++*i];
-		}
-		if (longs[k].letter == 'f')
-			return set_from(c, "--from", v, e);
-		if (longs[k].letter == 0) {     /* --rmqueue */
-			set_mode(c, CLI_REMOVE);
-			c->rmqueue_arg = v;
-			return 0;
-		}
-		return apply_arg(c, longs[k].letter, v, 0, e);
+	for (size_t k = 0; k < sizeof longs / sizeof longs[0]; k++)
+		if (strlen(longs[k].opt + 2) == n &&
+		    strncmp(longs[k].opt + 2, arg, n) == 0)
+			o = &longs[k];
+	if (o == NULL)
+		return long_unknown(arg, n, e);
+	switch (o->arg) {
+	case LONG_NONE:
+		if (eq)
+			return err_set(e, EX_USAGE, "option %s takes no argument",
+			    o->opt);
+		return long_flag(c, o, e);
+	case LONG_OPTIONAL:
+		return long_value(c, o, eq ? eq + 1 : "", e);
+	case LONG_REQUIRED:
+		break;
 	}
-	return err_set(e, EX_USAGE, "unknown option --%.*s (see --help)",
-	    (int)(n > 64 ? 64 : n), arg);
+	if (eq)
+		return long_value(c, o, eq + 1, e);
+	if (*i + 1 >= argc)
+		return err_set(e, EX_USAGE, "option %s needs an argument", o->opt);
+	return long_value(c, o, argv[++*i], e);
+}
+
+/* What may not go together, as in msmtp; and msmtp's reading to EOF. */
+static int
+check_combinations(struct cli *c, struct err *e)
+{
+	/* msmtp reads the whole input: a line holding a dot is text. */
+	if (c->msmtp)
+		c->dot_ends_input = 0;
+	if (c->config_free && c->account)
+		return err_set(e, EX_USAGE, "--host and --account (-a) cannot be "
+		    "used together: --host uses no configuration file at all");
+	if (c->read_envelope_from && c->from)
+		return err_set(e, EX_USAGE, "--read-envelope-from and --from (-f) "
+		    "cannot be used together: both set the envelope sender");
+	return cli_check_full_name(c->full_name, e);
 }
 
 int
@@ -386,6 +575,8 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->mode = CLI_LIST_QUEUE;
 		else if (strcmp(base, "newaliases") == 0)
 			c->mode = CLI_NEWALIASES;
+		else if (strcmp(base, "msmtp") == 0)
+			c->msmtp = 1;
 	}
 	c->rcpts = calloc(argc > 0 ? (size_t)argc : 1, sizeof *c->rcpts);
 	if (c->rcpts == NULL)
@@ -454,8 +645,12 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 				break;
 			case 'd':
 				/* A bare -d is msmtp's --debug; sendmail's
-				 * -dX.Y debug flags are ignored. */
-				if (*rest == '\0')
+				 * -dX.Y debug flags are ignored. msmtp's
+				 * -d takes any glued value as debug, and
+				 * -d0.1 prints the version as sendmail's. */
+				if (c->msmtp && strcmp(rest, "0.1") == 0)
+					set_mode(c, CLI_VERSION);
+				if (*rest == '\0' || c->msmtp)
 					c->verbose++;
 				else if (add_ignored(c, "-d", rest, 0, e) < 0)
 					return -1;
@@ -483,7 +678,7 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 			break;  /* the cases that consumed the rest */
 		}
 	}
-	return cli_check_full_name(c->full_name, e);
+	return check_combinations(c, e);
 }
 
 int
@@ -508,6 +703,9 @@ cli_free(struct cli *c)
 		free(c->unknown[i]);
 	free(c->unknown);
 	free(c->rcpts);
+	free(c->settings);
+	c->settings = NULL;
+	c->nsettings = 0;
 	c->ignored = c->unknown = NULL;
 	c->rcpts = NULL;
 	c->nignored = c->nunknown = c->nrcpts = 0;
@@ -565,8 +763,116 @@ cli_usage(FILE *out)
 		"Any other option letter is accepted too, with a warning in the log (and",
 		"on stderr when it is a terminal): rejecting options loses cron mail.",
 		"Unknown --long options are errors: only envoi's own users type those.",
+		"",
+		"msmtp's options (envoi(1), \"msmtp compatibility\"): called as msmtp, the",
+		"input is read to its end, -X FILE is --logfile and -d is --debug.",
+		"  --host=HOST            no configuration file: the account is these options",
+		"  --configure=ADDR       print a configuration template for ADDR",
+		"  --serverinfo, -P/--pretend  show the server, or the configuration and envelope",
+		"  --read-envelope-from   envelope sender (and account) from the From header",
+		"  --dsn-notify=LIST, --dsn-return=RET  as -N and -R (also: off, headers)",
+		"  Each overrides its configuration directive (--tls-trust-file is tls_trust_file):",
+		"  --port --timeout --connect-timeout --protocol --domain --auth[=on|off|METHOD]",
+		"  --user --passwordeval --tls[=on|off] --tls-starttls[=on|off] --tls-trust-file",
+		"  --tls-crl-file --tls-fingerprint --tls-key-file --tls-cert-file",
+		"  --tls-certcheck[=on|off] --tls-priorities --tls-host-override",
+		"  --tls-min-dh-prime-bits --tls-force-sslv3 --logfile --logfile-time-format",
+		"  --syslog[=on|off|FACILITY] --aliases --source-ip --set-from-header[=auto|on|off]",
+		"  --set-date-header --set-msgid-header --set-to-header --remove-bcc-headers",
+		"  --auto-from --maildomain --undisclosed-recipients --keepbcc",
+		"  --add-missing-from-header --add-missing-date-header",
+		"  [=VALUE] options take their value only after \"=\"; the others also as a",
+		"  separate word. With settings that change delivery, nothing is queued: a",
+		"  temporary failure exits 75, as msmtp does.",
+		"  Refused: --password (use --passwordeval), --proxy-host, --proxy-port, --socket,",
+		"  --host with -a, --read-envelope-from with -f.",
 	};
 
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		fprintf(out, "%s\n", lines[i]);
+}
+
+/*
+ * Well-known providers' submission servers, for --configure. A table and
+ * not DNS (RFC 6186 SRV records, which msmtp asks for): few providers
+ * publish them, and an answer that arrives over unauthenticated DNS
+ * would decide where a password goes.
+ */
+static const struct provider {
+	const char *domains;    /* blank-separated */
+	const char *name;
+	const char *host;
+	int port;               /* 465: implicit TLS; else STARTTLS */
+	const char *note;       /* NULL or one comment line */
+} providers[] = {
+	{ "gmail.com googlemail.com", "Gmail", "smtp.gmail.com", 587,
+	  "Gmail takes an app password (Google account, Security) or OAuth" },
+	{ "outlook.com hotmail.com live.com msn.com", "Outlook.com",
+	  "smtp-mail.outlook.com", 587, NULL },
+	{ "yahoo.com ymail.com", "Yahoo", "smtp.mail.yahoo.com", 465,
+	  "Yahoo takes an app password (Account security)" },
+	{ "aol.com", "AOL", "smtp.aol.com", 465, NULL },
+	{ "icloud.com me.com mac.com", "iCloud", "smtp.mail.me.com", 587,
+	  "iCloud takes an app-specific password (appleid.apple.com)" },
+	{ "gmx.de gmx.net gmx.at gmx.ch", "GMX", "mail.gmx.net", 587, NULL },
+	{ "gmx.com", "GMX", "mail.gmx.com", 587, NULL },
+	{ "web.de", "WEB.DE", "smtp.web.de", 587, NULL },
+	{ "fastmail.com fastmail.fm", "Fastmail", "smtp.fastmail.com", 465,
+	  "Fastmail takes an app password (Settings, Privacy & Security)" },
+	{ "posteo.de posteo.net", "Posteo", "posteo.de", 587, NULL },
+	{ "mailbox.org", "mailbox.org", "smtp.mailbox.org", 465, NULL },
+	{ "zoho.com", "Zoho", "smtp.zoho.com", 465, NULL },
+	{ "yandex.ru yandex.com", "Yandex", "smtp.yandex.com", 465, NULL },
+	{ "mail.ru", "Mail.ru", "smtp.mail.ru", 465, NULL },
+	{ "t-online.de", "Telekom", "securesmtp.t-online.de", 465, NULL },
+	{ "riseup.net", "Riseup", "mail.riseup.net", 465, NULL },
+	{ "disroot.org", "Disroot", "disroot.org", 587, NULL },
+};
+
+static const struct provider *
+provider_of(const char *domain)
+{
+	size_t n = strlen(domain);
+
+	for (size_t i = 0; i < sizeof providers / sizeof providers[0]; i++)
+		for (const char *d = providers[i].domains; *d;) {
+			size_t len = strcspn(d, " ");
+
+			if (len == n && strncasecmp(d, domain, n) == 0)
+				return &providers[i];
+			d += len + (d[len] == ' ');
+		}
+	return NULL;
+}
+
+int
+cli_configure(FILE *out, const char *addr, struct err *e)
+{
+	const char *at = strrchr(addr, '@');
+	const struct provider *p;
+
+	/* It goes into a file unquoted and is a user and account name. */
+	if (at == NULL || at == addr || at[1] == '\0' ||
+	    addr[strcspn(addr, " \t\"\\:,#")] != '\0' || has_control(addr))
+		return err_set(e, EX_USAGE, "--configure needs a mail address "
+		    "(user@example.org), not \"%.80s\"", addr);
+	p = provider_of(at + 1);
+	fprintf(out, "# envoi configuration for %s (envoi --configure)\n", addr);
+	fprintf(out, "# Copy it to ~/.config/envoi/config (or ~/.msmtprc) and "
+	    "give the password\n# command; the file then holds no secret.\n");
+	if (p == NULL)
+		fprintf(out, "# envoi does not know the provider of %s: put its "
+		    "submission server\n# below (its documentation names it; "
+		    "port 465 means implicit TLS).\n", at + 1);
+	else if (p->note)
+		fprintf(out, "# %s\n", p->note);
+	fprintf(out, "account %s\n", addr);
+	fprintf(out, "host %s%s\nport %d\n", p ? "" : "smtp.",
+	    p ? p->host : at + 1, p ? p->port : 587);
+	fprintf(out, "tls on\ntls_starttls %s\nauth on\nuser %s\nfrom %s\n",
+	    p && p->port == 465 ? "off" : "on", addr, addr);
+	fprintf(out, "passwordeval \"secret-tool lookup host %s%s user %s\"\n",
+	    p ? "" : "smtp.", p ? p->host : at + 1, addr);
+	fprintf(out, "\naccount default : %s\n", addr);
+	return 0;
 }

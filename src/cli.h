@@ -18,9 +18,29 @@
  * Options and recipients may be mixed, as with glibc getopt (which msmtp
  * and most Linux sendmails use); "--" ends the options.
  *
+ * msmtp's command line (msmtp 1.8's documented options, so that muttrc,
+ * git and scripts written for msmtp keep working): every long option
+ * msmtp has parses, "--opt=value" and "--opt value" for those that need a
+ * value, only "--opt=value" for those whose value is optional (--tls,
+ * --auth, --syslog, ...: with getopt_long, as in msmtp, "--tls on" is
+ * --tls and a recipient "on"). Options that stand for configuration
+ * directives become a list of settings that conf_select_cli applies over
+ * the chosen account, through conf.c's own checks; --host also means "no
+ * configuration file" and cannot go with -a. --password does not exist
+ * (a password in argv is visible to every user), --proxy-host,
+ * --proxy-port and --socket are refused (ignoring them would send mail
+ * some other way than asked), --read-envelope-from cannot go with -f.
+ * When argv[0]'s basename is "msmtp" (msmtp mode), three sendmail options
+ * take msmtp's meaning: the input is always read to its end (-i makes no
+ * difference), -X FILE is --logfile FILE (a user's option, not
+ * sendmail's traffic log), and -d with any value is debug output (-d0.1
+ * also prints the version). -b modes and -q stay envoi's in both modes: a
+ * superset breaks no msmtp caller.
+ *
  * Never: opens files (not even -X's, which sendmail would write to: that is
  * how PHPMailer's argument injection became code execution), prints (only
- * cli_usage writes, to the stream it is given), or exits.
+ * cli_usage and cli_configure write, to the stream they are given), or
+ * exits.
  */
 #ifndef ENVOI_CLI_H
 #define ENVOI_CLI_H
@@ -28,6 +48,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "conf.h"
 #include "envelope.h"
 #include "err.h"
 
@@ -44,6 +65,8 @@ enum cli_mode {
 	CLI_REMOVE,        /* --rmqueue ID|all */
 	CLI_SERVERINFO,    /* --serverinfo: connect, print what the server
 	                    * offers and its certificate, send nothing */
+	CLI_CONFIGURE,     /* --configure ADDR: print a configuration
+	                    * template for the address (cli_configure) */
 };
 
 struct cli {
@@ -81,6 +104,19 @@ struct cli {
 	                           * have either ("-Z", "-bz"): accepted with a
 	                           * warning */
 	size_t nunknown;
+
+	/* msmtp's command line (see "msmtp mode" above). */
+	int msmtp;                /* argv[0]'s basename is "msmtp" */
+	struct conf_setting *settings;  /* malloc'd array, in argv order: the
+	                           * configuration settings given as options
+	                           * (--port=2525, --tls=off, -X in msmtp mode),
+	                           * values pointing into argv; for
+	                           * conf_select_cli */
+	size_t nsettings;
+	int config_free;          /* --host: no configuration file is read */
+	int read_envelope_from;   /* --read-envelope-from: the envelope sender
+	                           * (and account choice) from the From header */
+	const char *configure_addr;  /* --configure ADDR */
 };
 
 /*
@@ -111,5 +147,15 @@ void cli_free(struct cli *c);
 
 /* The --help text: every option on one line, saying which are ignored. */
 void cli_usage(FILE *out);
+
+/*
+ * --configure ADDR: write a configuration template for the address to
+ * out: the submission server, port and TLS of its provider when the
+ * domain is one of a built-in table of well-known providers (no DNS
+ * lookup: the table is the whole knowledge), otherwise a template with
+ * the host to fill in. Returns 0, or -1 with EX_USAGE when ADDR is not
+ * local@domain.
+ */
+int cli_configure(FILE *out, const char *addr, struct err *e);
 
 #endif

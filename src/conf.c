@@ -374,6 +374,8 @@ perr(struct parser *p, struct err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (p->lineno == 0)     /* a command-line setting */
+		return err_set(e, EX_CONFIG, "%s: %s", p->path, msg);
 	return err_set(e, EX_CONFIG, "%s:%d: %s", p->path, p->lineno, msg);
 }
 
@@ -1749,12 +1751,12 @@ check_fallbacks(const struct conf *c, const struct account *pick,
 	return 0;
 }
 
-struct account *
-conf_select(const struct conf *c, const char *name, const char *env_from,
+/* The account conf_select chooses, not yet copied; NULL with e set. */
+static const struct account *
+pick_account(const struct conf *c, const char *name, const char *env_from,
     struct err *e)
 {
 	const struct account *pick = NULL;
-	struct account *a;
 	char files[ERR_MSG_MAX / 2];
 	int have_files = files_list(c, files, sizeof files);
 
@@ -1816,11 +1818,132 @@ conf_select(const struct conf *c, const char *name, const char *env_from,
 	}
 	if (check_fallbacks(c, pick, e) < 0)
 		return NULL;
+	return pick;
+}
+
+struct account *
+conf_select(const struct conf *c, const char *name, const char *env_from,
+    struct err *e)
+{
+	const struct account *pick = pick_account(c, name, env_from, e);
+	struct account *a;
+
+	if (pick == NULL)
+		return NULL;
 	a = account_dup(pick);
 	if (a == NULL) {
 		oom(e);
 		return NULL;
 	}
+	if (conf_finalize(a, e) < 0) {
+		account_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* ------------------------------------------------------------------ */
+/* Settings from the command line (msmtp's long options). */
+
+/* One setting, through the same directive code as a file line; errors
+ * read "--port: port: ..." and are EX_USAGE: the command line is wrong. */
+static int
+apply_setting(struct conf *c, struct account *a, const struct conf_setting *s,
+    struct log *log, struct err *e)
+{
+	struct parser p;
+	size_t idx;
+	int r;
+
+	for (idx = 0; idx < NDIRECTIVES; idx++)
+		if (strcmp(directives[idx].name, s->directive) == 0)
+			break;
+	/* No option may name a password (it would be visible in ps) or
+	 * restructure the file. */
+	if (idx == NDIRECTIVES || directives[idx].kind == V_DEFAULTS ||
+	    directives[idx].kind == V_ACCOUNT || directives[idx].kind == V_EVAL ||
+	    directives[idx].kind == V_PASSWORD)
+		return err_set(e, EX_SOFTWARE, "%s: no such setting %s",
+		    s->option, s->directive);
+	memset(&p, 0, sizeof p);
+	p.c = c;
+	p.log = log;
+	p.path = s->option;     /* lineno 0: perr writes "OPTION: ..." */
+	p.user_file = 1;
+	p.cur = a;
+	r = apply(&p, idx, s->value, 0, e);
+	free(p.home);
+	if (r < 0 && e->ex == EX_CONFIG)
+		e->ex = EX_USAGE;
+	return r;
+}
+
+/* Does this directive act only while the message is taken in (headers,
+ * recipients, the log), so that a queued retry, which uses the file's
+ * account, still sends it as asked? */
+static int
+submission_only(const char *directive)
+{
+	static const char *const names[] = {
+		"set_from_header", "set_date_header", "set_msgid_header",
+		"add_missing_from_header", "add_missing_date_header",
+		"remove_bcc_headers", "keepbcc", "set_to_header",
+		"undisclosed_recipients", "auto_from", "maildomain", "aliases",
+		"dsn_notify", "dsn_return", "logfile", "logfile_time_format",
+		"syslog",
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(names[i], directive) == 0)
+			return 1;
+	return 0;
+}
+
+struct account *
+conf_select_cli(struct conf *c, const char *name, const char *env_from,
+    const struct conf_setting *set, size_t nset, int config_free,
+    struct log *log, struct err *e)
+{
+	const struct account *pick = NULL;
+	struct account *a;
+	char *label;
+	struct buf b;
+
+	if (nset == 0 && !config_free)
+		return conf_select(c, name, env_from, e);
+	if (!config_free && (pick = pick_account(c, name, env_from, e)) == NULL)
+		return NULL;
+	a = pick ? account_dup(pick) : account_new(NULL, NULL, 0);
+	if (a == NULL) {
+		oom(e);
+		return NULL;
+	}
+	for (size_t i = 0; i < nset; i++) {
+		if (apply_setting(c, a, &set[i], log, e) < 0) {
+			account_free(a);
+			return NULL;
+		}
+		config_free |= !submission_only(set[i].directive);
+	}
+	if (!config_free)
+		goto finalize;
+	/* A name no file can define (files refuse blanks in names): no
+	 * queued entry of the file's account rides on this connection,
+	 * and a runner never takes this one for the file's. Nothing is
+	 * kept for later either: a retry would not have these settings. */
+	buf_init(&b, CONF_NAME_MAX + 32);
+	buf_printf(&b, "%s%s(command line)", pick ? pick->name : "",
+	    pick ? " " : "");
+	if ((label = buf_take(&b)) == NULL) {
+		account_free(a);
+		oom(e);
+		return NULL;
+	}
+	free(a->name);
+	a->name = label;
+	a->queue = 0;
+	a->queue_retrier = 0;
+finalize:
 	if (conf_finalize(a, e) < 0) {
 		account_free(a);
 		return NULL;

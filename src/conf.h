@@ -6,8 +6,9 @@
  * `#` comments, double-quoted arguments, `~` in file names, `eval CMD`;
  * the layering of the system file under the user (or -C) file; the
  * permission check on files holding a password; account selection (-a,
- * then `from` matching -f, then "default"); and the finalised, read-only
- * account with envoi's secure defaults applied.
+ * then `from` matching -f, then "default"); settings given on the command
+ * line over the chosen account (conf_select_cli); and the finalised,
+ * read-only account with envoi's secure defaults applied.
  *
  * Errors are one line, "FILE:LINE: message", with EX_CONFIG. Directives
  * msmtp knows but envoi does not implement yet are accepted with one
@@ -205,6 +206,39 @@ int conf_load(struct conf *c, const char *cli_file, struct log *log,
  */
 struct account *conf_select(const struct conf *c, const char *name,
     const char *env_from, struct err *e);
+
+/*
+ * One setting given on the command line (msmtp's --port=2525, --tls=off):
+ * a directive of this file format and its value, applied after the files
+ * exactly as a line of the chosen account would be, with the same checks.
+ * option is the option as typed, for messages ("--port").
+ */
+struct conf_setting {
+	const char *directive;   /* "port", "tls_starttls", ... */
+	const char *value;       /* "" = no value (on, for on/off ones) */
+	const char *option;
+};
+
+/*
+ * conf_select, then the command line's settings in order (a later one
+ * wins), then conf_finalize, so that --tls=off with a password to a
+ * remote host is refused as the same line in a file would be. With
+ * config_free (msmtp's --host), no account of c is used: the account is
+ * built from the settings alone. With config_free, or a setting that acts
+ * on delivery (host, port, TLS, auth, ...; not the header, recipient and
+ * log ones, which are done once the message is spooled), the account is
+ * named "NAME (command line)" or "(command line)", a name no file can
+ * define, and has queue and queue_retrier off: a retry could not know
+ * the settings, so a temporary failure is the caller's (EX_TEMPFAIL), as
+ * with msmtp, and no entry queued through the file rides on the
+ * connection. c is not const: warnings about unimplemented directives are
+ * remembered in it. Errors: conf_select's and conf_finalize's; a bad
+ * value is EX_USAGE "OPTION: directive: reason"; a directive that is not
+ * a setting (account, eval, password) EX_SOFTWARE.
+ */
+struct account *conf_select_cli(struct conf *c, const char *name,
+    const char *env_from, const struct conf_setting *set, size_t nset,
+    int config_free, struct log *log, struct err *e);
 
 /*
  * Apply defaults and the secure-default rules to *a in place:

@@ -48,6 +48,9 @@ struct run {
 	char *user;
 	char *home;
 	int options_reported;
+	struct buf peeked;     /* --read-envelope-from: the message's first
+	                        * bytes, read before the account is chosen */
+	char *header_from;     /* ... and its From address, if any */
 };
 
 /*
@@ -104,6 +107,56 @@ identify_user(struct run *r, struct err *e)
 	return 0;
 }
 
+/* msmtp's --read-envelope-from, when a message is sent: the From
+ * header's address is the envelope sender and chooses the account, as
+ * -f would (submit_peek_from; the bytes read go to the spool first). */
+static int
+peek_envelope_from(struct run *r, struct err *e)
+{
+	if (!r->cli.read_envelope_from || r->cli.mode != CLI_SEND)
+		return 0;
+	buf_init(&r->peeked, MSG_HEADER_MAX + MSG_IO_CHUNK);
+	if (submit_peek_from(STDIN_FILENO, &r->peeked, &r->header_from, e) < 0)
+		return -1;
+	r->sub.prefix = buf_cstr(&r->peeked);
+	r->sub.prefix_len = r->peeked.len;
+	if (r->header_from)
+		r->cli.from = r->header_from;
+	else
+		log_debug(&r->log, "--read-envelope-from: no From address with a domain in "
+		          "the message; the usual sender");
+	return 0;
+}
+
+/*
+ * A log file named on the command line (--logfile, msmtp-mode -X) is
+ * appended to only when it exists, is a regular file and is the
+ * caller's: envoi never creates a file where argv says. A web
+ * application's argument injection (PHPMailer, CVE-2016-10033) wrote a
+ * PHP script under the web root with sendmail's -X; PHP installs often
+ * name msmtp as their sendmail. "-" (stderr) is always fine.
+ */
+static int
+check_cli_logfile(struct run *r, struct err *e)
+{
+	const char *path = r->acct->logfile;
+	struct stat st;
+	int named = 0;
+
+	for (size_t i = 0; i < r->cli.nsettings; i++)
+		named |= strcmp(r->cli.settings[i].directive, "logfile") == 0;
+	if (!named || path == NULL || strcmp(path, "-") == 0)
+		return 0;
+	if (lstat(path, &st) < 0)
+		return err_set(e, EX_USAGE, "log file %s: %s; envoi appends only to an existing "
+		               "file of yours when the command line names it (create it, or "
+		               "set logfile in the configuration)", path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_uid != getuid())
+		return err_set(e, EX_USAGE, "log file %s: not a regular file of yours; refusing "
+		               "to write to it from the command line", path);
+	return 0;
+}
+
 /* 0 with r->acct chosen, or -1. With no configuration of the caller's
  * own and the system's unreadable (drop.h), the error says so and sets
  * r->use_drop: the modes that can go through root's maildrop (sending,
@@ -111,18 +164,23 @@ identify_user(struct run *r, struct err *e)
 static int
 load_account(struct run *r, struct err *e)
 {
-	if (conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
+	/* msmtp's --host: the command line is the whole configuration. */
+	if (!r->cli.config_free && conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
 		return -1;
-	if (drop_wanted(&r->conf, r->cli.config_file)) {
+	if (!r->cli.config_free && drop_wanted(&r->conf, r->cli.config_file)) {
 		r->use_drop = 1;
 		return err_set(e, EX_CONFIG, "the system configuration is root's and you have "
 		               "none of your own: this mode cannot use it (sending and -bs "
 		               "go through the system queue)");
 	}
-	r->acct = conf_select(&r->conf, r->cli.account, r->cli.from, e);
-	if (r->acct == NULL)
+	if (peek_envelope_from(r, e) < 0)
 		return -1;
-	log_configure(&r->log, r->acct->logfile, r->acct->syslog);
+	r->acct = conf_select_cli(&r->conf, r->cli.account, r->cli.from, r->cli.settings,
+	                          r->cli.nsettings, r->cli.config_free, &r->log, e);
+	if (r->acct == NULL || check_cli_logfile(r, e) < 0)
+		return -1;
+	if (!r->cli.pretend)     /* --pretend writes no log */
+		log_configure(&r->log, r->acct->logfile, r->acct->syslog);
 	report_options(r);
 	r->queue_dir = queue_default_dir(r->acct->queue_dir, r->home);
 	if (r->queue_dir == NULL)
@@ -140,6 +198,9 @@ run_drop(struct run *r, struct err *e)
 	if (r->cli.account)
 		log_warn(&r->log, "-a %s ignored: the system queue sends with its default "
 		         "account", r->cli.account);
+	if (r->cli.nsettings > 0 || r->cli.read_envelope_from)
+		log_warn(&r->log, "%s ignored: the system queue sends with its default account",
+		         r->cli.nsettings ? r->cli.settings[0].option : "--read-envelope-from");
 	memset(&o, 0, sizeof o);
 	o.from = r->cli.from;
 	o.full_name = r->cli.full_name;
@@ -478,6 +539,8 @@ run_free(struct run *r)
 	free(r->queue_dir);
 	free(r->user);
 	free(r->home);
+	buf_free(&r->peeked);
+	free(r->header_from);
 }
 
 int
@@ -511,6 +574,9 @@ main(int argc, char **argv)
 		break;
 	case CLI_HELP:
 		cli_usage(stdout);
+		break;
+	case CLI_CONFIGURE:
+		cli_configure(stdout, r.cli.configure_addr, &e);
 		break;
 	case CLI_NEWALIASES:
 		run_newaliases(&r, &e);

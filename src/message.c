@@ -1025,6 +1025,11 @@ message_read(int in_fd, int out_fd, const struct msg_opts *o, struct msg_info *i
 	r->w.fd = out_fd;
 	buf_init(&r->hdr, MSG_HEADER_MAX);
 
+	if (o->prefix_len > 0) {
+		total = o->prefix_len;
+		if (feed(r, o->prefix, o->prefix_len, e) < 0)
+			goto out;
+	}
 	while (!r->done) {
 		ssize_t n = read(in_fd, r->in, sizeof r->in);
 		if (n < 0 && errno == EINTR)

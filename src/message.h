@@ -87,6 +87,8 @@ struct msg_opts {
 	int set_sender;          /* 0 auto (leave Sender alone), 1 on, 2 off (remove) */
 	const char *sender_addr; /* set_sender on: the envelope sender ("" = <>: none) */
 	const char *force_from;  /* force_from header: the address every From carries */
+	const char *prefix;      /* bytes already read from in_fd (submit_peek_from), */
+	size_t prefix_len;       /* taken as its first bytes; NULL/0 = none */
 };
 
 struct msg_info {

@@ -220,6 +220,8 @@ spool(struct submission *s, int fd, struct err *e)
 		mo.rewrite = header_rewrite;
 		mo.rewrite_ctx = s;
 	}
+	mo.prefix = s->prefix;
+	mo.prefix_len = s->prefix_len;
 	mo.set_sender = (int)a->set_sender_header;
 	mo.sender_addr = s->from;
 	if (a->force_from == FORCE_FROM_HEADER)
@@ -245,6 +247,88 @@ spool(struct submission *s, int fd, struct err *e)
 	env.size = s->info.size;
 	env.has_8bit = s->info.has_8bit;
 	return queue_entry_commit(&s->q, &env, e);
+}
+
+/* Where the header block ends in the bytes read so far: just after its
+ * empty line, or 0 when it has not ended yet. */
+static size_t
+header_end(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && p[i - 1] != '\n')
+			continue;
+		if (p[i] == '\n')
+			return i + 1;
+		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
+			return i + 2;
+	}
+	return 0;
+}
+
+/* The first From field's first address in a header block of n bytes
+ * (NUL-terminated) into *from, or NULL. Returns 0, or -1 on ENOMEM. */
+static int
+first_from(const char *p, size_t n, char **from)
+{
+	struct addr_list l;
+	struct err e;
+	size_t i = 0, start, end;
+	int r = 0;
+
+	*from = NULL;
+	while (i < n && strncasecmp(p + i, "From:", 5) != 0) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		if (nl == NULL)
+			return 0;
+		i = (size_t)(nl - p) + 1;
+	}
+	if (i >= n)
+		return 0;
+	/* The field runs on over continuation lines. */
+	start = end = i + 5;
+	while (end < n) {
+		const char *nl = memchr(p + end, '\n', n - end);
+		end = nl ? (size_t)(nl - p) + 1 : n;
+		if (end >= n || (p[end] != ' ' && p[end] != '\t'))
+			break;
+	}
+	addr_list_init(&l);
+	err_init(&e);
+	if (addr_parse_list(&l, p + start, end - start, &e) == 0 && l.n > 0 &&
+	    strchr(l.v[0], '@') != NULL && (*from = xstrdup(l.v[0])) == NULL)
+		r = -1;
+	if (e.ex == EX_OSERR)
+		r = -1;
+	addr_list_free(&l);
+	return r;
+}
+
+int
+submit_peek_from(int fd, struct buf *prefix, char **from, struct err *e)
+{
+	char chunk[MSG_IO_CHUNK];
+	size_t end = 0;
+
+	*from = NULL;
+	while (prefix->len <= MSG_HEADER_MAX) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(e, EX_IOERR, "reading the message: %s", strerror(errno));
+		if (n == 0)
+			break;
+		if (buf_append(prefix, chunk, (size_t)n) < 0)
+			return err_set(e, EX_OSERR, "out of memory");
+		if ((end = header_end(buf_cstr(prefix), prefix->len)) > 0)
+			break;
+	}
+	/* A header block past the limit is message.c's to refuse. */
+	if (prefix->len > 0 &&
+	    first_from(buf_cstr(prefix), end ? end : prefix->len, from) < 0)
+		return err_set(e, EX_OSERR, "out of memory");
+	return 0;
 }
 
 int

@@ -22,6 +22,7 @@
 
 #include "addr.h"
 #include "alias.h"
+#include "buf.h"
 #include "conf.h"
 #include "err.h"
 #include "log.h"
@@ -45,6 +46,8 @@ struct submission {
 	                              * unset notify or ret takes the account's */
 	char delivery_mode;          /* 'i', 'b' or 'q' */
 	char error_mode;             /* -oe: 0 (= 'p'), 'p', 'w', 'q', 'm', 'e' */
+	const char *prefix;          /* what submit_peek_from read of the */
+	size_t prefix_len;           /* message already; NULL/0 = nothing */
 
 	/* Filled in (owned; submit_free releases them). */
 	char *from;                  /* the envelope sender chosen; "" = <> */
@@ -88,6 +91,17 @@ int submit_rcpt(struct submission *s, const char *addr, int ex_bad, struct err *
 /* Add a command-line recipient argument, which may be an address list
  * ("Bob <bob@x>, carol"). Errors: EX_USAGE, EX_OSERR. */
 int submit_rcpt_arg(struct submission *s, const char *arg, struct err *e);
+
+/*
+ * msmtp's --read-envelope-from, before any account is chosen: read fd up
+ * to the end of the header block (at most MSG_HEADER_MAX and one read
+ * beyond) into *prefix (buf_init'ed by the caller, who then hands it to
+ * submit_spool as s->prefix), and set *from to the first address of the
+ * first From field (malloc'd), or NULL when there is none, it does not
+ * parse, or it has no domain (then the usual sender rule applies).
+ * Returns 0, or -1 with EX_IOERR or EX_OSERR.
+ */
+int submit_peek_from(int fd, struct buf *prefix, char **from, struct err *e);
 
 /*
  * Read the message from fd into a new queue entry (message.c completes
