@@ -340,7 +340,7 @@ enum long_act {
 	LONG_ENVFROM,   /* --read-envelope-from */
 	LONG_CONFIGURE,
 	LONG_VERSION, LONG_HELP, LONG_QUEUE, LONG_FLUSH, LONG_RETRY,
-	LONG_RMQUEUE, LONG_SERVERINFO,
+	LONG_RMQUEUE, LONG_SERVERINFO, LONG_RMQS,
 	LONG_REFUSED,   /* parsed, then refused: see refused_why */
 };
 
@@ -368,6 +368,7 @@ static const struct long_opt {
 	{ "--retry", LONG_NONE, LONG_RETRY, 0, NULL },
 	{ "--rmqueue", LONG_REQUIRED, LONG_RMQUEUE, 0, NULL },
 	{ "--serverinfo", LONG_NONE, LONG_SERVERINFO, 0, NULL },
+	{ "--rmqs", LONG_REQUIRED, LONG_RMQS, 0, NULL },        /* ETRN */
 	{ "--configure", LONG_REQUIRED, LONG_CONFIGURE, 0, NULL },
 	/* msmtp's settings: each overrides the configuration's directive */
 	{ "--host", LONG_REQUIRED, LONG_HOST, 0, "host" },
@@ -479,6 +480,12 @@ long_value(struct cli *c, const struct long_opt *o, const char *v,
 	case LONG_RMQUEUE:
 		set_mode(c, CLI_REMOVE);
 		c->rmqueue_arg = v;
+		return 0;
+	case LONG_RMQS:
+		if (check_line("the node given with --rmqs", v, e) < 0)
+			return -1;
+		set_mode(c, CLI_RMQS);
+		c->rmqs_arg = v;
 		return 0;
 	case LONG_CONFIGURE:
 		if (check_line("the address given with --configure", v, e) < 0)

@@ -67,6 +67,8 @@ enum cli_mode {
 	                    * offers and its certificate, send nothing */
 	CLI_CONFIGURE,     /* --configure ADDR: print a configuration
 	                    * template for the address (cli_configure) */
+	CLI_RMQS,          /* --rmqs NODE: ETRN, ask the server to run its
+	                    * queue for NODE */
 };
 
 struct cli {
@@ -94,6 +96,7 @@ struct cli {
 	int retry_due;            /* --retry: only entries whose next attempt
 	                           * is due (the backoff is honoured) */
 	const char *rmqueue_arg;  /* --rmqueue: a queue id, or "all" */
+	const char *rmqs_arg;     /* --rmqs: host, @domain or #queue (ETRN) */
 	char **rcpts;             /* malloc'd array of pointers into argv */
 	size_t nrcpts;
 	char **ignored;           /* malloc'd array of malloc'd strings: the

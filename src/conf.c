@@ -341,6 +341,77 @@ static const char *const mechanisms[] = {
 };
 
 /* ------------------------------------------------------------------ */
+/* Describing an account (--pretend): the table above is walked, so a new
+ * directive is described without anyone remembering to. */
+
+static const char *
+describe_value(const struct account *a, const struct directive *d, char *tmp,
+    size_t size)
+{
+	static const char *const hdr[] = { "auto", "on", "off" };
+	static const char *const force[] = { "off", "envelope", "header" };
+	const char *p = (const char *)a + fields[d->field].off;
+	const char *str = fields[d->field].type == FT_STR ?
+	    *(char *const *)(const void *)p : NULL;
+	long n = fields[d->field].type == FT_LONG ? *(const long *)(const void *)p :
+	    fields[d->field].type == FT_INT ? *(const int *)(const void *)p :
+	    fields[d->field].type == FT_HDR ? (long)*(const enum hdr_mode *)(const void *)p : 0;
+
+	/* Secrets: whether, never what (a passwordeval command may hold
+	 * a token or a password as an argument). */
+	if (d->field == AF_PASSWORD || d->field == AF_PASSWORDEVAL)
+		return str ? "set" : "unset";
+	switch (d->kind) {
+	case V_TRUST:
+		return str == NULL ? "system" : *str ? str : "(none)";
+	case V_SYSLOG:
+	case V_DSN_NOTIFY:
+	case V_DSN_RETURN:
+		return str ? str : "off";
+	case V_ONOFF:
+		return n < 0 ? "(unset)" : n ? "on" : "off";
+	case V_TIMEOUT:
+		if (n == 0)
+			return "off";
+		break;
+	case V_HDR:
+		return n >= 0 && n <= 2 ? hdr[n] : "?";
+	case V_FORCE_FROM:
+		return n >= 0 && n <= 2 ? force[n] : "?";
+	default:
+		break;
+	}
+	if (fields[d->field].type == FT_STR)
+		return str ? str : "(unset)";
+	if (n == 0 && d->kind == V_PORT)
+		return "(unset)";
+	snprintf(tmp, size, "%ld%s", n, d->kind == V_DURATION ? " s" : "");
+	return tmp;
+}
+
+void
+conf_describe(const struct account *a,
+    void (*emit)(void *ctx, const char *directive, const char *value, int explicit),
+    void *ctx)
+{
+	unsigned long long done = 0;
+	char tmp[64];
+
+	for (size_t i = 0; i < NDIRECTIVES; i++) {
+		const struct directive *d = &directives[i];
+
+		/* The first directive naming a field speaks for it; its
+		 * aliases (connect_timeout, keepbcc, tls_nocertcheck, ...)
+		 * come later in the table. */
+		if (d->field < 0 || (done >> d->field) & 1ULL)
+			continue;
+		done |= 1ULL << d->field;
+		emit(ctx, d->name, describe_value(a, d, tmp, sizeof tmp),
+		    (int)ACCOUNT_IS_SET(a, d->field));
+	}
+}
+
+/* ------------------------------------------------------------------ */
 /* Parsing one file. */
 
 struct parser {
@@ -1123,6 +1194,20 @@ parser_free(struct parser *p)
 	free(p->home);
 }
 
+/* conf.lenient (--pretend): a problem is reported and counted, and the
+ * reading goes on, so that one run shows every problem. */
+static int
+tolerate(struct conf *c, struct log *log, int r, struct err *e)
+{
+	if (r == 0 || !c->lenient || e->ex != EX_CONFIG)
+		return r;
+	if (log)
+		log_warn(log, "%s", e->msg);
+	c->problems++;
+	err_init(e);
+	return 0;
+}
+
 static int
 read_lines(struct parser *p, FILE *f, struct err *e)
 {
@@ -1161,7 +1246,7 @@ read_lines(struct parser *p, FILE *f, struct err *e)
 		if (line.len > 0 && line.data[line.len - 1] == '\r')
 			line.data[--line.len] = '\0';
 		if (line.len > 0)
-			r = parse_line(p, line.data, 0, e);
+			r = tolerate(p->c, p->log, parse_line(p, line.data, 0, e), e);
 	}
 	buf_wipe(&line);    /* a password line may be in it */
 	return r;
@@ -1203,9 +1288,9 @@ conf_load_file(struct conf *c, const char *path, int is_user_file,
 	r = read_lines(&p, f, e);
 	fclose(f);
 	if (r == 0)
-		r = check_commands(&p, e);
+		r = tolerate(c, log, check_commands(&p, e), e);
 	if (r == 0 && p.has_password)
-		r = check_permissions(path, &st, is_user_file, e);
+		r = tolerate(c, log, check_permissions(path, &st, is_user_file, e), e);
 	if (r == 0)
 		r = add_file(c, path, "", e);
 	if (r == 0 && is_user_file)

@@ -157,6 +157,13 @@ struct conf {
 	/* Set before conf_load: with no cli_file, read the system file
 	 * alone (a queue entry submitted with no file of the user's). */
 	int system_only;
+	/* Set before conf_load for --pretend: a problem in a file (a line
+	 * it cannot use, an unknown directive, a readable file holding a
+	 * password, an untrusted passwordeval) is reported with log_warn
+	 * and counted in problems, and reading goes on, so that one run
+	 * shows them all. The result must not be used to send. */
+	int lenient;
+	unsigned problems;
 	/* Where to look; NULL = the real ones. Tests set these. */
 	const char *sysconfdir;     /* default SYSCONFDIR */
 	const char *home;           /* default: see conf_home() */
@@ -258,6 +265,19 @@ struct account *conf_select_cli(struct conf *c, const char *name,
  * EX_OSERR.
  */
 int conf_finalize(struct account *a, struct err *e);
+
+/*
+ * Every setting of a (for --pretend), in the directive table's order, one
+ * call per setting: emit(ctx, directive, value, explicit), explicit 1
+ * when a file (or an inherited account, or defaults) set it, 0 for a
+ * default. Secrets (password, passwordeval) are given only as "set" or
+ * "unset", never their value. Aliases of a directive (connect_timeout,
+ * keepbcc, tls_nocertcheck, ...) are not repeated. value lives for the
+ * call only. Pure.
+ */
+void conf_describe(const struct account *a,
+    void (*emit)(void *ctx, const char *directive, const char *value, int explicit),
+    void *ctx);
 
 /* Deep copy (NULL on ENOMEM). */
 struct account *account_dup(const struct account *a);

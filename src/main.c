@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "drop.h"
 #include "err.h"
+#include "info.h"
 #include "log.h"
 #include "lsmtp.h"
 #include "proc.h"
@@ -348,12 +349,105 @@ print_verdict(const char *arg, const char *addr, const struct session_rcpt *sr,
 }
 
 /* --serverinfo: connect as the account would, print what the server
- * offers and its certificate, send no message. */
+ * offers and its certificate, send no message. What was seen is
+ * printed on failure too (a refused certificate above all), then the
+ * error line. */
 static int
 run_serverinfo(struct run *r, struct err *e)
 {
-	(void)r;
-	return err_set(e, EX_UNAVAILABLE, "--serverinfo is not built yet");
+	struct session_info *si;
+	int ret;
+
+	if (load_account(r, e) < 0)
+		return -1;
+	si = malloc(sizeof *si);
+	if (si == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	ret = session_serverinfo(r->acct, &r->log, si, e);
+	if (ret == 0 || *si->host)
+		info_serverinfo(stdout, r->acct->name, si);
+	free(si);
+	return ret;
+}
+
+/* --rmqs NODE: ETRN over a connection set up as for sending. */
+static int
+run_rmqs(struct run *r, struct err *e)
+{
+	struct session *s = NULL;
+	char reply[512];
+	int ret;
+
+	if (load_account(r, e) < 0 || session_open(&s, r->acct, &r->log, e) < 0)
+		return -1;
+	ret = session_etrn(s, r->cli.rmqs_arg, reply, sizeof reply, e);
+	session_close(s);
+	if (*reply)
+		printf("%s\n", reply);
+	return ret;
+}
+
+/* How the account of run_pretend was chosen, as conf_select does. */
+static const char *
+pretend_why(const struct run *r, char *dst, size_t size)
+{
+	const struct account *a = r->acct;
+
+	if (r->cli.config_free)
+		return "config-free: --host and the other options of the command line";
+	if (r->cli.account)
+		snprintf(dst, size, "named with -a %s", r->cli.account);
+	else if (r->cli.from && *r->cli.from && a->from && strcmp(a->name, "default") != 0)
+		snprintf(dst, size, "its from %s matches -f %s", a->from, r->cli.from);
+	else if (r->cli.from && *r->cli.from)
+		snprintf(dst, size, "the default account: -f %s matches no other account's from",
+		         r->cli.from);
+	else
+		snprintf(dst, size, "the default account");
+	return dst;
+}
+
+/* -P / --pretend: the configuration and envelope a send would use,
+ * every problem seen as a warning; no connection, no queue, stdin not
+ * read. EX_CONFIG when sending would fail on the configuration. */
+static int
+run_pretend(struct run *r, struct err *e)
+{
+	struct info_pretend p;
+	struct err re;
+	char why[512];
+	unsigned problems;
+
+	r->conf.lenient = 1;
+	/* No account (none matches, no host, ...): main says why, and it
+	 * is EX_CONFIG like the problems warned about while reading. */
+	if (submit_setup(r, e) < 0)
+		return -1;
+	problems = r->conf.problems;
+	err_init(&re);
+	if (submit_sender(&r->sub, &re) < 0) {
+		log_warn(&r->log, "%s", re.msg);
+		problems++;
+	}
+	for (size_t i = 0; i < r->cli.nrcpts; i++)
+		if (submit_rcpt_arg(&r->sub, r->cli.rcpts[i], &re) < 0) {
+			log_warn(&r->log, "%s", re.msg);
+			problems++;
+		}
+	memset(&p, 0, sizeof p);
+	p.conf = &r->conf;
+	p.acct = r->acct;
+	p.why = pretend_why(r, why, sizeof why);
+	p.from = r->sub.from;
+	p.rcpts = (const char *const *)r->sub.rcpts.v;
+	p.nrcpts = r->sub.rcpts.n;
+	p.read_rcpts = r->cli.read_recipients;
+	p.queue_dir = r->queue_dir;
+	problems += (unsigned)info_pretend(stdout, &p, &r->log);
+	if (problems > 0)
+		return err_set(e, EX_CONFIG, "--pretend: %u problem%s found (see the warnings "
+		               "above)", problems, problems == 1 ? "" : "s");
+	return 0;
 }
 
 /* -bv: resolve each address as a submission would, then ask the
@@ -602,8 +696,14 @@ main(int argc, char **argv)
 		if (identify_user(&r, &e) == 0)
 			run_serverinfo(&r, &e);
 		break;
-	case CLI_SEND:
+	case CLI_RMQS:
 		if (identify_user(&r, &e) == 0)
+			run_rmqs(&r, &e);
+		break;
+	case CLI_SEND:
+		if (identify_user(&r, &e) == 0 && r.cli.pretend)
+			run_pretend(&r, &e);
+		else if (e.ex == 0)
 			run_send(&r, &e);
 		break;
 	}

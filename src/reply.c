@@ -308,6 +308,7 @@ static const struct {
 	{ "ENHANCEDSTATUSCODES", offsetof(struct caps, enhancedstatuscodes) },
 	{ "CHUNKING",            offsetof(struct caps, chunking) },
 	{ "REQUIRETLS",          offsetof(struct caps, requiretls) },
+	{ "ETRN",                offsetof(struct caps, etrn) },
 };
 
 static void

@@ -5,7 +5,7 @@
  * RFC 2034 and RFC 3463 (enhanced status codes), and the EHLO keywords of
  * RFC 3207 (STARTTLS), RFC 4954 (AUTH), RFC 1870 (SIZE), RFC 6152
  * (8BITMIME), RFC 6531 (SMTPUTF8), RFC 3461 (DSN), RFC 2920 (PIPELINING),
- * RFC 3030 (CHUNKING).
+ * RFC 3030 (CHUNKING), RFC 1985 (ETRN).
  *
  * Owns: struct reply (one complete, validated server reply) and struct caps
  * (what the server said it supports in its EHLO reply). Every line is
@@ -89,6 +89,7 @@ const char *reply_summary(const struct reply *r, char *dst, size_t size);
 struct caps {
 	int pipelining, starttls, eightbitmime, smtputf8, dsn, enhancedstatuscodes, chunking;
 	int requiretls;              /* RFC 8689 */
+	int etrn;                    /* RFC 1985 (--rmqs) */
 	int size_set;                /* SIZE was advertised */
 	unsigned long long size;     /* its limit in bytes; 0 = no limit given */
 	char auth[CAPS_AUTH_MAX];    /* space-separated upper-case mechanisms from

@@ -288,6 +288,7 @@ struct session {
 	int usable;                     /* the engine is READY and the connection sound */
 	/* the next message, whose envelope may ride behind the end of data */
 	const struct smtp_msg *body_next;   /* for send_body, during session_send_next */
+	struct session_info *info;      /* --serverinfo: what to record; NULL = nothing */
 };
 
 
@@ -371,6 +372,8 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 		case SMTP_READ:
 			if (read_reply(&s->conn, &s->reply, s->log, e) < 0)
 				return SMTP_FAIL;
+			if (s->info && smtp_state(&s->smtp) == SMTP_STATE_GREETING)
+				reply_summary(&s->reply, s->info->greeting, sizeof s->info->greeting);
 			act = smtp_on_reply(&s->smtp, &s->reply);
 			continue;
 		case SMTP_STARTTLS:
@@ -380,6 +383,10 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 				err_set(e, EX_PROTOCOL, "%s sent data after its STARTTLS reply; refusing "
 				        "to continue", s->host_given);
 				return SMTP_FAIL;
+			}
+			if (s->info) {
+				s->info->plain_caps = *smtp_caps(&s->smtp);
+				s->info->have_plain_caps = 1;
 			}
 			if (conn_start_tls(&s->conn, &s->to, e) < 0)
 				return SMTP_FAIL;
@@ -417,10 +424,11 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 	}
 }
 
-/* One host of a's list: connect, TLS, EHLO, AUTH. See session_open. */
+/* One host of a's list: connect, TLS, EHLO, AUTH (not with info: that
+ * records what the server shows instead). See session_open. */
 static int
 open_host(struct session **sp, const struct account *a, const char *host, struct log *log,
-          struct err *e)
+          struct session_info *info, struct err *e)
 {
 	struct session *s;
 	int implicit = a->tls == 1 && a->tls_starttls == 0;
@@ -431,6 +439,14 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 		return err_set(e, EX_OSERR, "out of memory");
 	s->a = a;
 	s->log = log;
+	if (info) {
+		memset(info, 0, sizeof *info);
+		snprintf(info->host, sizeof info->host, "%s", host);
+		info->port = a->port;
+		info->tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
+		s->info = info;
+		s->to.peer = &info->tls_peer;
+	}
 	conn_init(&s->conn, (int)a->timeout, log);
 	conn_set_limit(&s->conn, secs_int((long long)a->timeout * SESSION_SETUP_TIMEOUTS));
 	reply_init(&s->reply);
@@ -464,7 +480,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	s->p.multi = 1;
 	s->p.helo = a->domain ? a->domain : "localhost";
 	s->p.tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
-	s->p.auth = a->auth && strcmp(a->auth, "off") != 0;
+	s->p.auth = info == NULL && a->auth && strcmp(a->auth, "off") != 0;
 	s->p.tls_verified = a->tls_certcheck != 0 || (a->tls_fingerprint && *a->tls_fingerprint);
 	s->p.auth_ops = &auth_ops;
 	s->p.auth_ctx = &s->actx;
@@ -475,6 +491,10 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 		if (e->ex == 0)
 			err_set(e, EX_SOFTWARE, "the SMTP engine stopped before the first message");
 		goto fail;
+	}
+	if (info) {
+		info->caps = *smtp_caps(&s->smtp);
+		info->have_caps = 1;
 	}
 	*sp = s;
 	return 0;
@@ -501,8 +521,10 @@ moves_on(int ex)
 	return ex == EX_TEMPFAIL || ex == EX_NOHOST;
 }
 
-int
-session_open(struct session **sp, const struct account *a, struct log *log, struct err *e)
+/* session_open; with info, for session_serverinfo. */
+static int
+open_hosts(struct session **sp, const struct account *a, struct log *log,
+           struct session_info *info, struct err *e)
 {
 	size_t n = 0;
 	char **hosts = conf_hosts(a->host ? a->host : "", &n);
@@ -517,7 +539,7 @@ session_open(struct session **sp, const struct account *a, struct log *log, stru
 	}
 	for (size_t i = 0; i < n; i++) {
 		err_init(e);
-		if (open_host(sp, a, hosts[i], log, e) == 0) {
+		if (open_host(sp, a, hosts[i], log, info, e) == 0) {
 			if (i > 0)
 				log_event(log, 0, "account=%s host=%s connected (host %zu of %zu)",
 				          a->name, hosts[i], i + 1, n);
@@ -542,6 +564,53 @@ session_open(struct session **sp, const struct account *a, struct log *log, stru
 	}
 	conf_hosts_free(hosts);
 	return ret;
+}
+
+int
+session_open(struct session **sp, const struct account *a, struct log *log, struct err *e)
+{
+	return open_hosts(sp, a, log, NULL, e);
+}
+
+int
+session_serverinfo(const struct account *a, struct log *log, struct session_info *info,
+                   struct err *e)
+{
+	struct session *s = NULL;
+
+	memset(info, 0, sizeof *info);
+	if (open_hosts(&s, a, log, info, e) < 0)
+		return -1;
+	session_close(s);
+	return 0;
+}
+
+int
+session_etrn(struct session *s, const char *node, char *reply, size_t size, struct err *e)
+{
+	enum smtp_action act;
+	int sent;
+
+	reply[0] = '\0';
+	if (s == NULL || !s->usable || s->next_src)
+		return err_set(e, EX_SOFTWARE, "ETRN on a connection that cannot take it");
+	act = smtp_etrn(&s->smtp, node);
+	sent = act == SMTP_SEND;
+	act = drive(s, act, NULL, e);
+	/* Then the latest reply read is ETRN's. */
+	if (sent && act == SMTP_READY)
+		reply_summary(&s->reply, reply, size);
+	if (act != SMTP_READY) {
+		if (e->ex == 0)
+			err_set(e, EX_SOFTWARE, "the SMTP engine stopped in state %s",
+			        smtp_state_name(smtp_state(&s->smtp)));
+		return -1;
+	}
+	if (smtp_msg_error(&s->smtp)->ex) {
+		*e = *smtp_msg_error(&s->smtp);
+		return -1;
+	}
+	return 0;
 }
 
 /* A chain of fallback accounts longer than this is surely a mistake. */

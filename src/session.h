@@ -13,7 +13,9 @@
  * QUIT). Or a connection object for many messages of one account:
  * session_open, then session_send per message (the last one with last = 1,
  * or any number followed by session_close), then session_close. Both put
- * the same bytes on the wire for one message.
+ * the same bytes on the wire for one message. Two questions ride on the
+ * same setup: session_serverinfo (no AUTH, no message: what the server
+ * shows) and session_etrn (ETRN on an open connection).
  *
  * Never: decides exit codes for main beyond filling struct err, touches the
  * queue, or keeps a secret after AUTH (wiped as soon as it was used).
@@ -27,6 +29,8 @@
 #include "envelope.h"
 #include "err.h"
 #include "log.h"
+#include "reply.h"
+#include "tls.h"
 
 struct session_msg {
 	int fd;                          /* spool data file; read from offset 0 */
@@ -93,6 +97,42 @@ int session_open(struct session **s, const struct account *a, struct log *log,
  */
 int session_open_route(struct session **s, const struct conf *conf, const struct account *a,
                        struct log *log, struct err *e);
+
+/* What --serverinfo shows (session_serverinfo). */
+struct session_info {
+	char host[256];                  /* the host of the account's list it is about */
+	long port;
+	int tls;                         /* 0 none, 1 STARTTLS, 2 implicit TLS */
+	char greeting[1024];             /* the greeting, reply_summary's form ("" none) */
+	int have_plain_caps;             /* STARTTLS: the EHLO reply before it ... */
+	struct caps plain_caps;          /* ... (void once TLS is up: RFC 3207 4.2) */
+	int have_caps;                   /* the setup got through EHLO (or HELO) */
+	struct caps caps;                /* the capabilities in force (inside TLS) */
+	struct tls_peer tls_peer;        /* tls != 0: what the handshake showed (also
+	                                  * when the certificate was refused) */
+};
+
+/*
+ * --serverinfo: set up a connection exactly as session_open does for a
+ * (its hosts in turn, its port, TLS mode, trust and fingerprint checks,
+ * EHLO again after STARTTLS) but never AUTH, then QUIT. *info says what
+ * was seen, as far as the connection got, success or not (a certificate
+ * that fails its check is described all the same). Fallback accounts are
+ * not followed: the question is about a's server. Errors as session_open.
+ */
+int session_serverinfo(const struct account *a, struct log *log, struct session_info *info,
+                       struct err *e);
+
+/*
+ * --rmqs: on an open connection (session_open: TLS and AUTH as the account
+ * says), ask the server to run its queue for node (ETRN, RFC 1985).
+ * reply gets the server's reply summary ("250 Queuing started"), or ""
+ * when nothing was asked. Returns 0 on a 2xx; -1 with *e: EX_TEMPFAIL
+ * for a 4xx or a lost connection, EX_UNAVAILABLE for a 5xx or a server
+ * that does not offer ETRN, EX_USAGE for an unusable node. The connection
+ * stays open either way; session_close it.
+ */
+int session_etrn(struct session *s, const char *node, char *reply, size_t size, struct err *e);
 
 /* The host (as the account's host list names it) and the name of the
  * account s is connected through; valid until session_close. */

@@ -1,6 +1,8 @@
 /*
  * smtp.c - see smtp.h. RFC 5321, 3207, 4954, 2920, 1870, 6152, 6531, 3461.
  *
+ * (ETRN: RFC 1985.)
+ *
  * Shape: one set_state() for every transition; per state, a function that
  * consumes the reply and emits the next commands. Output is built one
  * command line at a time in a bounded buffer, then appended to the output
@@ -33,6 +35,7 @@ static const char *const state_names[] = {
 	[SMTP_STATE_DOT]      = "DOT",
 	[SMTP_STATE_DRAIN]    = "DRAIN",
 	[SMTP_STATE_VRSET]    = "VRSET",
+	[SMTP_STATE_ETRN]     = "ETRN",
 	[SMTP_STATE_QUIT]     = "QUIT",
 	[SMTP_STATE_DONE]     = "DONE",
 	[SMTP_STATE_FAILED]   = "FAILED",
@@ -135,6 +138,8 @@ reply_phase(const struct smtp *s)
 static const char *
 reply_command(const struct smtp *s)
 {
+	if (s->state == SMTP_STATE_ETRN)
+		return "ETRN";
 	return s->state == SMTP_STATE_HELO ? "HELO" : err_phase_name(reply_phase(s));
 }
 
@@ -1273,6 +1278,54 @@ on_drain(struct smtp *s, const struct reply *r)
 }
 
 enum smtp_action
+smtp_etrn(struct smtp *s, const char *node)
+{
+	char who[300];
+	struct buf line;
+
+	if (s->state == SMTP_STATE_FAILED)
+		return SMTP_FAIL;
+	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent)
+		return fail(s, EX_SOFTWARE, "ETRN in state %s", smtp_state_name(s->state));
+	err_init(&s->msg_err);
+	/* Nothing is sent for these: the connection stays READY. */
+	if (node == NULL || !is_token(node)) {
+		err_set(&s->msg_err, EX_USAGE, "--rmqs needs a host name, @domain or #queue "
+		        "without spaces");
+		return SMTP_READY;
+	}
+	if (!s->caps.etrn) {
+		err_set(&s->msg_err, EX_UNAVAILABLE, "%s does not offer ETRN (remote queue "
+		        "starting)", server_name(s, who, sizeof who));
+		return SMTP_READY;
+	}
+	buf_init(&line, SMTP_CMD_MAX);
+	if (buf_printf(&line, "ETRN %s\r\n", node) < 0 || queue_line(s, &line, 0) < 0) {
+		buf_wipe(&line);
+		return fail(s, EX_SOFTWARE, "cannot queue ETRN");
+	}
+	set_state(s, SMTP_STATE_ETRN);
+	return SMTP_SEND;
+}
+
+/* RFC 1985 5: 250/251/252/253 started (or will start) the queue; 458
+ * and 459 refuse for now; 500/501/502 are the server saying no. */
+static enum smtp_action
+on_etrn(struct smtp *s, const struct reply *r)
+{
+	char sum[512];
+
+	if (r->code / 100 != 2) {
+		reply_summary(r, sum, sizeof sum);
+		err_set(&s->msg_err, r->code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE,
+		        "%s (in reply to ETRN)", sum);
+		s->msg_err.smtp_code = r->code;
+	}
+	set_state(s, SMTP_STATE_READY);
+	return SMTP_READY;
+}
+
+enum smtp_action
 smtp_finish(struct smtp *s)
 {
 	switch (s->state) {
@@ -1344,6 +1397,7 @@ smtp_on_reply(struct smtp *s, const struct reply *r)
 	case SMTP_STATE_RSET:     return on_rset(s, r);
 	case SMTP_STATE_DRAIN:    return on_drain(s, r);
 	case SMTP_STATE_VRSET:    return on_vrset(s, r);
+	case SMTP_STATE_ETRN:     return on_etrn(s, r);
 	default:
 		break;
 	}

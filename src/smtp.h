@@ -4,7 +4,7 @@
  * Implements the client side of RFC 5321 (greeting, EHLO with HELO
  * fallback, MAIL, RCPT, DATA, QUIT), RFC 3207 (STARTTLS), RFC 4954 (AUTH),
  * RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 6531
- * (SMTPUTF8), RFC 3461 (DSN: RET, ENVID, NOTIFY).
+ * (SMTPUTF8), RFC 3461 (DSN: RET, ENVID, NOTIFY), RFC 1985 (ETRN).
  *
  * Owns: the protocol state (an enum with a name table; every transition
  * goes through one set_state() that traces "OLD -> NEW" with log_debug),
@@ -102,6 +102,7 @@ enum smtp_state {
 	SMTP_STATE_DRAIN,       /* a failed transaction's pipelined replies are
 	                         * still due; they are read and dropped */
 	SMTP_STATE_VRSET,       /* a verify transaction's closing RSET sent */
+	SMTP_STATE_ETRN,        /* ETRN sent (--rmqs) */
 	SMTP_STATE_QUIT,        /* accepted; QUIT queued or sent, its reply not needed */
 	SMTP_STATE_DONE,        /* the session read QUIT's reply anyway */
 	SMTP_STATE_FAILED,
@@ -270,6 +271,18 @@ enum smtp_action smtp_next_message(struct smtp *s, const struct smtp_msg *m, int
  * the connection (SMTP_FAIL); the statuses gathered stay readable.
  */
 enum smtp_action smtp_verify(struct smtp *s, const struct smtp_msg *m);
+
+/*
+ * Multi mode, in READY: ask the server to start delivering the queue it
+ * holds for `node` (RFC 1985 ETRN; msmtp's --rmqs): "host.example",
+ * "@example.org" or "#queue", sent as given. Ends in READY (SMTP_READY)
+ * with the verdict in smtp_msg_error: clear for a 2xx, EX_TEMPFAIL for a
+ * 4xx, EX_UNAVAILABLE for a 5xx, and EX_UNAVAILABLE without sending
+ * anything when the server did not offer ETRN; EX_USAGE for a node that
+ * is empty or holds a space or control character. A 421 ends the
+ * connection (SMTP_FAIL).
+ */
+enum smtp_action smtp_etrn(struct smtp *s, const char *node);
 
 /*
  * Multi mode: end the connection. In READY queues QUIT -> SMTP_DONE (send

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,6 +415,119 @@ explain_failure(struct tls *t, const gnutls_datum_t *chain, unsigned n,
 	return ret;
 }
 
+/* "AB:CD:...": the form tls_fingerprint takes and conf.c normalises to. */
+static void
+hex_colons(const unsigned char *v, size_t n, char *dst, size_t size)
+{
+	size_t used = 0;
+
+	dst[0] = '\0';
+	for (size_t i = 0; i < n && used < size; i++)
+		used += (size_t)snprintf(dst + used, size - used, "%s%02X", i ? ":" : "", v[i]);
+}
+
+/* All subjectAltNames: "DNS:a.example, IP:192.0.2.1, email:x@y, URI:...". */
+static void
+all_names(gnutls_x509_crt_t crt, char *dst, size_t size)
+{
+	char raw[TLS_TEXT_MAX], text[TLS_TEXT_MAX];
+	size_t used = 0;
+
+	dst[0] = '\0';
+	for (unsigned i = 0; used + 1 < size; i++) {
+		size_t len = sizeof raw - 1;
+		unsigned crit;
+		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, raw, &len, &crit);
+		const char *kind;
+
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;
+		if (type < 0)
+			break;
+		if (type == GNUTLS_SAN_IPADDRESS) {
+			if ((len != 4 && len != 16) || inet_ntop(len == 4 ? AF_INET : AF_INET6,
+			    raw, text, sizeof text) == NULL)
+				continue;
+			kind = "IP";
+		} else {
+			log_sanitize(text, sizeof text, raw, len);
+			kind = type == GNUTLS_SAN_DNSNAME ? "DNS" : type == GNUTLS_SAN_RFC822NAME ?
+			    "email" : type == GNUTLS_SAN_URI ? "URI" : "other";
+		}
+		used += (size_t)snprintf(dst + used, size - used, "%s%s:%s", used ? ", " : "",
+		    kind, text);
+	}
+	if (used >= size)
+		snprintf(dst + size - 4, 4, "...");
+}
+
+static void
+describe_crt(gnutls_x509_crt_t crt, struct tls_cert_info *ci)
+{
+	unsigned char fpr[TLS_PIN_LEN];
+	size_t flen = sizeof fpr;
+	time_t t;
+
+	memset(ci, 0, sizeof *ci);
+	subject_name(crt, ci->subject, sizeof ci->subject);
+	issuer_name(crt, ci->issuer, sizeof ci->issuer);
+	t = gnutls_x509_crt_get_activation_time(crt);
+	ci->not_before_t = t == (time_t)-1 ? -1 : (long long)t;
+	format_time(t, ci->not_before, sizeof ci->not_before);
+	t = gnutls_x509_crt_get_expiration_time(crt);
+	ci->not_after_t = t == (time_t)-1 ? -1 : (long long)t;
+	format_time(t, ci->not_after, sizeof ci->not_after);
+	all_names(crt, ci->names, sizeof ci->names);
+	if (gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, fpr, &flen) == 0 &&
+	    flen == sizeof fpr)
+		hex_colons(fpr, flen, ci->sha256, sizeof ci->sha256);
+}
+
+int
+tls_cert_describe(const void *data, size_t len, int pem, struct tls_cert_info *ci,
+    struct err *e)
+{
+	gnutls_datum_t d = { (unsigned char *)(uintptr_t)data, (unsigned)len };
+	gnutls_x509_crt_t crt;
+	int r;
+
+	memset(ci, 0, sizeof *ci);
+	if (len > UINT_MAX || gnutls_x509_crt_init(&crt) < 0)
+		return err_set(e, EX_DATAERR, "cannot parse the certificate");
+	r = gnutls_x509_crt_import(crt, &d, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+	if (r < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return err_set(e, EX_DATAERR, "cannot parse the certificate: %s",
+		    gnutls_strerror(r));
+	}
+	describe_crt(crt, ci);
+	gnutls_x509_crt_deinit(crt);
+	return 0;
+}
+
+/* The handshake's outcome for o->peer, before the certificate is judged. */
+static void
+fill_peer(struct tls *t, struct tls_peer *p)
+{
+	const gnutls_datum_t *chain;
+	unsigned n = 0;
+	char *desc = gnutls_session_get_desc(t->sess);
+	struct err ignore;
+
+	memset(p, 0, sizeof *p);
+	snprintf(p->version, sizeof p->version, "%s", tls_version_name(t));
+	if (desc)
+		log_sanitize(p->suite, sizeof p->suite, desc, strlen(desc));
+	gnutls_free(desc);
+	if (gnutls_certificate_type_get(t->sess) != GNUTLS_CRT_X509 ||
+	    (chain = gnutls_certificate_get_peers(t->sess, &n)) == NULL || n == 0)
+		return;
+	err_init(&ignore);
+	p->chain_len = n;
+	p->have_cert = tls_cert_describe(chain[0].data, chain[0].size, 0, &p->cert,
+	    &ignore) == 0;
+}
+
 static int
 check_pin(struct tls *t, const unsigned char want[TLS_PIN_LEN],
     const gnutls_datum_t *leaf, struct err *e)
@@ -429,11 +543,7 @@ check_pin(struct tls *t, const unsigned char want[TLS_PIN_LEN],
 		    "pinned SHA-256 fingerprint (CA and name not checked)");
 		return 0;
 	}
-	hex[0] = '\0';
-	for (size_t i = 0; i < sizeof got; i++) {
-		size_t used = strlen(hex);
-		snprintf(hex + used, sizeof hex - used, "%s%02X", i ? ":" : "", got[i]);
-	}
+	hex_colons(got, sizeof got, hex, sizeof hex);
 	return err_set(e, EX_NOPERM, "certificate fingerprint SHA256:%s does not match "
 	    "tls_fingerprint", hex);
 }
@@ -540,12 +650,16 @@ tls_client_start(struct tls **tp, int fd, const struct tls_opts *o, struct err *
 	if (handshake(t, o->timeout_ms, e) < 0)
 		goto fail;
 	t->established = 1;
+	if (o->peer)
+		fill_peer(t, o->peer);
 	if (verify(t, o, o->certcheck && o->fingerprint ? pin : NULL, e) < 0) {
 		/* Tell the server why we leave; no close_notify after that. */
 		gnutls_alert_send(t->sess, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
 		t->established = 0;
 		goto fail;
 	}
+	if (o->peer)
+		snprintf(o->peer->verdict, sizeof o->peer->verdict, "%s", t->verdict);
 	*tp = t;
 	return 0;
 fail:

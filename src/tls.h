@@ -41,6 +41,41 @@
 
 struct tls;
 
+/* A certificate as a person (--serverinfo) sees it. Every text field is
+ * NUL-terminated, stripped of control characters (it is server-controlled)
+ * and cut to size when longer. */
+#define TLS_CERT_TEXT_MAX 512
+#define TLS_FPR_MAX (3 * 32)        /* "AB:CD:...:EF" and the NUL */
+struct tls_cert_info {
+	char subject[TLS_CERT_TEXT_MAX];    /* RFC 4514 DN, "CN=mx.example.org,O=..." */
+	char issuer[TLS_CERT_TEXT_MAX];
+	char not_before[40], not_after[40]; /* "2025-01-31 12:00:00 UTC" */
+	long long not_before_t, not_after_t;/* the same as time_t; -1 unknown */
+	char names[1024];           /* subjectAltNames, "DNS:a.example, IP:192.0.2.1",
+	                             * or "" when there are none */
+	char sha256[TLS_FPR_MAX];   /* "AB:CD:...": exactly the form tls_fingerprint
+	                             * takes (envoi.conf(5)), for pinning */
+};
+
+/* What a handshake showed, for --serverinfo: filled as soon as the
+ * handshake is done, before (and whether or not) the certificate is
+ * accepted, so that a refusal can show what was refused. */
+struct tls_peer {
+	char version[32];           /* "TLS1.3" */
+	char suite[160];            /* "(TLS1.3-X.509)-(ECDHE-X25519)-(RSA-PSS-...)-(AES-256-GCM)" */
+	int have_cert;              /* the server sent an X.509 certificate ... */
+	size_t chain_len;           /* ... in a chain this long */
+	struct tls_cert_info cert;  /* the server's own (the chain's first) */
+	char verdict[TLS_CERT_TEXT_MAX + 320];  /* how it was accepted; "" if not */
+};
+
+/*
+ * Describe one certificate, DER (pem 0) or PEM (pem 1). Pure (no session
+ * needed). Returns 0, or -1 with EX_DATAERR when it cannot be parsed.
+ */
+int tls_cert_describe(const void *data, size_t len, int pem, struct tls_cert_info *ci,
+                      struct err *e);
+
 struct tls_opts {
 	const char *host;          /* name to verify and send as SNI; UTF-8 (IDN) allowed;
 	                            * an IP literal gets no SNI and is checked against IP SANs */
@@ -50,6 +85,7 @@ struct tls_opts {
 	int certcheck;             /* 0 disables verification (dangerous, documented so) */
 	const char *priorities;    /* GnuTLS priority string; NULL = TLS_DEFAULT_PRIORITIES */
 	int timeout_ms;            /* for the whole handshake; 0 = none */
+	struct tls_peer *peer;     /* NULL, or filled as struct tls_peer says */
 };
 
 /*

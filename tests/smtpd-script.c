@@ -48,7 +48,7 @@
  *                                  only QUIT is accepted
  *   on VERB[#N][@C] ACTION         override for VERB: CONNECT (greeting) EHLO
  *                                  HELO STARTTLS AUTH MAIL RCPT DATA DOT
- *                                  (end of data) QUIT RSET NOOP; #N = only the
+ *                                  (end of data) QUIT RSET NOOP ETRN; #N = only the
  *                                  Nth occurrence in a connection, @C = only in
  *                                  the Cth connection. Occurrences are counted
  *                                  once a command passed the server's own
@@ -154,11 +154,11 @@ enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 
 enum verb {
 	V_CONNECT, V_EHLO, V_HELO, V_STARTTLS, V_AUTH, V_MAIL, V_RCPT,
-	V_DATA, V_DOT, V_QUIT, V_RSET, V_NOOP, V_COUNT
+	V_DATA, V_DOT, V_QUIT, V_RSET, V_NOOP, V_ETRN, V_COUNT
 };
 static const char *const verb_names[V_COUNT] = {
 	"CONNECT", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT",
-	"DATA", "DOT", "QUIT", "RSET", "NOOP",
+	"DATA", "DOT", "QUIT", "RSET", "NOOP", "ETRN",
 };
 
 enum action { A_REPLY, A_DELAY, A_DRIP, A_DISCONNECT, A_HANG, A_NOREPLY };
@@ -1759,6 +1759,10 @@ conn_command(struct conn *c, const char *line)
 		vd = conn_rules(c, V_NOOP);
 		if (conn_verdict(c, vd, '2') == 0)
 			conn_reply(c, "250 2.0.0 Ok");
+	} else if (is_cmd(line, "ETRN")) {     /* RFC 1985; advertise: cap ETRN */
+		vd = conn_rules(c, V_ETRN);
+		if (conn_verdict(c, vd, '2') == 0)
+			conn_reply(c, "250 Queuing started");
 	} else if (is_cmd(line, "QUIT")) {
 		vd = conn_rules(c, V_QUIT);
 		r = conn_verdict(c, vd, '2');

@@ -216,6 +216,16 @@ test_caps(void)
 		is_str(c.auth, cases[i].auth, "%zu: AUTH mechanisms", i);
 	}
 
+	/* ETRN (--rmqs) */
+	reply_reset(&r);
+	is_int(feed(&r, "250-mx|250-etrn|250 PIPELINING", &e), 1, "ETRN caps parse");
+	caps_parse(&c, &r);
+	is_int(c.etrn, 1, "ETRN offered (any case)");
+	reply_reset(&r);
+	feed(&r, "250-mx|250 ETRNX", &e);
+	caps_parse(&c, &r);
+	is_int(c.etrn, 0, "ETRNX is not ETRN");
+
 	/* many mechanisms: the list stays bounded and well-formed */
 	reply_reset(&r);
 	reply_feed(&r, "250-mx", 6, &e);

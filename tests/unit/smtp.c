@@ -904,7 +904,8 @@ test_details(void)
  * count, recipient statuses, and whether the next envelope is in flight);
  * BODYN is smtp_body_done_next with message `msg` as the next one.
  */
-enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK, M_BODYN, M_VERIFY };
+enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK, M_BODYN, M_VERIFY,
+             M_ETRN };
 
 struct mstep {
 	enum mkind kind;
@@ -920,6 +921,7 @@ struct mstep {
 	int nostatus;                   /* CHECK: an invalid message has no statuses */
 	int inflight;                   /* CHECK: smtp_next_in_flight */
 	enum smtp_state state;          /* NEXT, FINISH, CHECK: state after (0 = unchecked) */
+	const char *node;               /* ETRN: smtp_etrn's argument */
 };
 
 #define MMAXSTEPS 40
@@ -951,6 +953,7 @@ static const struct smtp_addr rc_bad[] = { { "b@y\r\nRSET", "b@y\r\nRSET" } };
 #define RSET "RSET\r\n"
 #define CAPS_P "250-mx.example.org|250-PIPELINING|250 SIZE 1000"
 #define CAPS_NOP "250-mx.example.org|250 SIZE 1000"
+#define CAPS_ETRN "250-mx.example.org|250-PIPELINING|250 ETRN"
 
 /* Greeting and EHLO of a plain connection, ending READY. */
 #define SETUP(caps) \
@@ -1633,13 +1636,72 @@ static const struct mscenario mscenarios[] = {
 		},
 		.ex = EX_SOFTWARE, .state = SMTP_STATE_FAILED,
 	},
+	{
+		.name = "ETRN (--rmqs) offered and accepted: the exact line, READY again, QUIT",
+		.steps = {
+			SETUP(CAPS_ETRN),
+			{ M_ETRN, NULL, SMTP_SEND, "ETRN @relay.example\r\n", .node = "@relay.example",
+			  .state = SMTP_STATE_ETRN },
+			{ M_R, "250 2.0.0 Queuing for node relay.example started", SMTP_READY, "",
+			  .state = SMTP_STATE_READY },
+			{ M_CHECK },
+			{ M_FINISH, NULL, SMTP_DONE, QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "ETRN refused for now (458): temporary, the connection stays",
+		.steps = {
+			SETUP(CAPS_ETRN),
+			{ M_ETRN, NULL, SMTP_SEND, "ETRN relay.example\r\n", .node = "relay.example" },
+			{ M_R, "458 Unable to queue messages for node relay.example", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 458,
+			  .has = "458 Unable to queue messages for node relay.example (in reply to ETRN)" },
+			{ M_FINISH, NULL, SMTP_DONE, QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "ETRN refused for good (502): EX_UNAVAILABLE",
+		.steps = {
+			SETUP(CAPS_ETRN),
+			{ M_ETRN, NULL, SMTP_SEND, "ETRN relay.example\r\n", .node = "relay.example" },
+			{ M_R, "502 5.5.1 Command not implemented", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 502, .has = "(in reply to ETRN)" },
+		},
+		.state = SMTP_STATE_READY,
+	},
+	{
+		.name = "ETRN not offered: nothing sent, EX_UNAVAILABLE",
+		.steps = {
+			SETUP(CAPS_P),
+			{ M_ETRN, NULL, SMTP_READY, "", .node = "relay.example",
+			  .state = SMTP_STATE_READY },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .has = "does not offer ETRN" },
+			{ M_ETRN, NULL, SMTP_READY, "", .node = "a b\r\nRSET" },
+			{ M_CHECK, .ex = EX_USAGE, .has = "without spaces" },
+			{ M_FINISH, NULL, SMTP_DONE, QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "ETRN answered with 421: the connection ends",
+		.steps = {
+			SETUP(CAPS_ETRN),
+			{ M_ETRN, NULL, SMTP_SEND, "ETRN relay.example\r\n", .node = "relay.example" },
+			{ M_R, "421 4.3.2 shutting down", SMTP_FAIL, "", .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_TEMPFAIL, .has = "421 4.3.2 shutting down (in reply to ETRN)",
+		.state = SMTP_STATE_FAILED,
+	},
 };
 
 static const char *
 mkind_name(enum mkind k)
 {
 	static const char *const names[] = { "end", "reply", "TLS done", "body done", "next",
-	                                     "finish", "check", "body done, next" };
+	                                     "finish", "check", "body done, next", "verify",
+	                                     "ETRN" };
 
 	return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -1731,6 +1793,10 @@ mrun(const struct mscenario *sc)
 		case M_VERIFY:
 			cur = &sc->msgs[st->msg];
 			act = smtp_verify(&s, cur);
+			break;
+		case M_ETRN:
+			cur = NULL;
+			act = smtp_etrn(&s, st->node);
 			break;
 		default:
 			act = SMTP_FAIL;
@@ -1856,6 +1922,7 @@ test_multi_details(void)
 	is_str(smtp_state_name(SMTP_STATE_RSET), "RSET", "RSET has a name");
 	is_str(smtp_state_name(SMTP_STATE_DRAIN), "DRAIN", "DRAIN has a name");
 	is_str(smtp_state_name(SMTP_STATE_VRSET), "VRSET", "VRSET has a name");
+	is_str(smtp_state_name(SMTP_STATE_ETRN), "ETRN", "ETRN has a name");
 	p.log = NULL;
 	smtp_init(&s, &p);
 	smtp_start(&s);
