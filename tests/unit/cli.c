@@ -1,13 +1,17 @@
 /*
  * Unit tests for src/cli.c: every real caller's argv from
  * shared/reference/sendmail-interface.md section 2, bundling, glued and
- * separate arguments, the ignored list, and the EX_USAGE cases.
+ * separate arguments, the ignored list, and the EX_USAGE cases; msmtp's
+ * long options (msmtp-format.md 1.2) in both value forms, what each sets
+ * on an account through conf_select_cli, msmtp mode, and the refusals.
  */
 #include "config.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "err.h"
 #include "tap.h"
 
@@ -317,10 +321,8 @@ streq(const char *a, const char *b)
 }
 
 static void
-check(size_t k)
+check_one(const char *name, const char *const *args, const struct want *w)
 {
-	const struct want *w = &cases[k].w;
-	const char *name = cases[k].name;
 	char *argv[MAXARGS + 1];
 	int argc = 0;
 	struct cli c;
@@ -328,8 +330,8 @@ check(size_t k)
 	int r;
 
 	/* The parser takes char **, as main's argv is. */
-	while (argc < MAXARGS && cases[k].argv[argc] != NULL) {
-		argv[argc] = (char *)cases[k].argv[argc];
+	while (argc < MAXARGS && args[argc] != NULL) {
+		argv[argc] = (char *)args[argc];
 		argc++;
 	}
 	argv[argc] = NULL;
@@ -375,6 +377,390 @@ check(size_t k)
 }
 
 static void
+check(size_t k)
+{
+	check_one(cases[k].name, cases[k].argv, &cases[k].w);
+}
+
+/* Parse a NULL-terminated argv literal. */
+static int
+parse(struct cli *c, const char *const *args, struct err *e)
+{
+	char *argv[MAXARGS + 1];
+	int argc = 0;
+
+	while (argc < MAXARGS && args[argc] != NULL) {
+		argv[argc] = (char *)args[argc];
+		argc++;
+	}
+	argv[argc] = NULL;
+	err_init(e);
+	return cli_parse(c, argc, argv, e);
+}
+
+/* Every msmtp option that stands for a directive: the directive and value
+ * it becomes, given as "--opt=V" and (when the value is required) as
+ * "--opt V"; the optional ones also bare ("" = on). */
+static void
+test_msmtp_settings(void)
+{
+	static const struct {
+		const char *opt, *value, *directive;
+		int optional;           /* value only after '=' */
+	} t[] = {
+		{ "--host", "mail.example.org", "host", 0 },
+		{ "--port", "2525", "port", 0 },
+		{ "--timeout", "30", "timeout", 0 },
+		{ "--connect-timeout", "off", "timeout", 0 },
+		{ "--protocol", "smtp", "protocol", 0 },
+		{ "--domain", "client.example.org", "domain", 0 },
+		{ "--auth", "scram-sha-256", "auth", 1 },
+		{ "--user", "alice", "user", 0 },
+		{ "--passwordeval", "pass show mail", "passwordeval", 0 },
+		{ "--tls", "off", "tls", 1 },
+		{ "--tls-starttls", "off", "tls_starttls", 1 },
+		{ "--tls-trust-file", "/etc/ssl/ca.pem", "tls_trust_file", 0 },
+		{ "--tls-crl-file", "/etc/ssl/crl.pem", "tls_crl_file", 0 },
+		{ "--tls-fingerprint", "AB:CD", "tls_fingerprint", 0 },
+		{ "--tls-key-file", "/k.pem", "tls_key_file", 0 },
+		{ "--tls-cert-file", "/c.pem", "tls_cert_file", 0 },
+		{ "--tls-certcheck", "off", "tls_certcheck", 1 },
+		{ "--tls-priorities", "NORMAL:-VERS-TLS1.2", "tls_priorities", 0 },
+		{ "--tls-host-override", "mx.example.org", "tls_host_override", 0 },
+		{ "--tls-min-dh-prime-bits", "2048", "tls_min_dh_prime_bits", 0 },
+		{ "--tls-force-sslv3", "off", "tls_force_sslv3", 1 },
+		{ "--logfile", "/tmp/log", "logfile", 0 },
+		{ "--logfile-time-format", "%F %T", "logfile_time_format", 0 },
+		{ "--syslog", "LOG_MAIL", "syslog", 1 },
+		{ "--aliases", "/etc/aliases", "aliases", 0 },
+		{ "--source-ip", "192.0.2.1", "source_ip", 0 },
+		{ "--set-from-header", "on", "set_from_header", 1 },
+		{ "--set-date-header", "off", "set_date_header", 1 },
+		{ "--set-msgid-header", "off", "set_msgid_header", 1 },
+		{ "--set-to-header", "off", "set_to_header", 1 },
+		{ "--remove-bcc-headers", "off", "remove_bcc_headers", 1 },
+		{ "--auto-from", "off", "auto_from", 1 },
+		{ "--maildomain", "example.org", "maildomain", 0 },
+		{ "--undisclosed-recipients", "off", "undisclosed_recipients", 1 },
+		{ "--keepbcc", "on", "keepbcc", 1 },
+		{ "--add-missing-from-header", "off", "add_missing_from_header", 1 },
+		{ "--add-missing-date-header", "off", "add_missing_date_header", 1 },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char glued[128];
+		struct cli c;
+		struct err e;
+		int r;
+
+		snprintf(glued, sizeof glued, "%s=%s", t[i].opt, t[i].value);
+		r = parse(&c, (const char *const[]){ "msmtp", glued, "a@b", NULL }, &e);
+		is_int(r, 0, "%s: parses (%s)", glued, e.msg);
+		ok(c.nsettings == 1 && streq(c.settings[0].directive, t[i].directive) &&
+		    streq(c.settings[0].value, t[i].value) &&
+		    streq(c.settings[0].option, t[i].opt) && c.nrcpts == 1,
+		    "%s: setting %s \"%s\"", glued, t[i].directive, t[i].value);
+		cli_free(&c);
+
+		/* The value as the next word: taken, or (optional values, as
+		 * getopt_long) a recipient. */
+		r = parse(&c, (const char *const[]){ "msmtp", t[i].opt, t[i].value, "a@b", NULL }, &e);
+		is_int(r, 0, "%s %s: parses (%s)", t[i].opt, t[i].value, e.msg);
+		ok(c.nsettings == 1 && streq(c.settings[0].value, t[i].optional ? "" : t[i].value) &&
+		    c.nrcpts == (t[i].optional ? 2u : 1u),
+		    "%s %s: %s", t[i].opt, t[i].value, t[i].optional ?
+		    "bare (on), and the word is a recipient" : "the word is the value");
+		cli_free(&c);
+
+		/* A required value at the end of argv is missing. */
+		if (!t[i].optional) {
+			r = parse(&c, (const char *const[]){ "msmtp", t[i].opt, NULL }, &e);
+			ok(r < 0 && e.ex == EX_USAGE && strstr(e.msg, "needs an argument"),
+			    "%s at the end: \"%s\"", t[i].opt, e.msg);
+			cli_free(&c);
+		}
+	}
+}
+
+/* The msmtp options that are sendmail letters or modes, and flags. */
+static const struct {
+	const char *name;
+	const char *argv[MAXARGS];
+	struct want w;
+} msmtp_cases[] = {
+	{ "--account=", { "msmtp", "--account=work", "a@b" },
+	  { .account = "work", .no_dot = 1, .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "--account NAME", { "msmtp", "--account", "work", "a@b" },
+	  { .account = "work", .no_dot = 1, .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "--file FILE", { "msmtp", "--file", "/x/rc" }, { .config = "/x/rc", .no_dot = 1 } },
+	{ "--file=FILE", { "msmtp", "--file=/x/rc" }, { .config = "/x/rc", .no_dot = 1 } },
+	{ "--from ADDR", { "msmtp", "--from", "me@x" }, { .from = "me@x", .no_dot = 1 } },
+	{ "--read-recipients", { "msmtp", "--read-recipients" }, { .t = 1, .no_dot = 1 } },
+	{ "--debug", { "msmtp", "--debug" }, { .verbose = 1, .no_dot = 1 } },
+	{ "-d", { "msmtp", "-d" }, { .verbose = 1, .no_dot = 1 } },
+	{ "-d0.1 is the version", { "msmtp", "-d0.1" },
+	  { .mode = CLI_VERSION, .verbose = 1, .no_dot = 1 } },
+	{ "sendmail's -d0.1 is ignored", { "sendmail", "-d0.1" },
+	  { .nignored = 1, .ign = { "-d0.1" } } },
+	{ "--dsn-notify=", { "msmtp", "--dsn-notify=failure,delay" },
+	  { .notify = "failure,delay", .no_dot = 1 } },
+	{ "--dsn-notify LIST", { "msmtp", "--dsn-notify", "never" }, { .notify = "never", .no_dot = 1 } },
+	{ "--dsn-return=headers", { "msmtp", "--dsn-return=headers" }, { .ret = "HDRS", .no_dot = 1 } },
+	{ "--dsn-return full", { "msmtp", "--dsn-return", "full" }, { .ret = "FULL", .no_dot = 1 } },
+	{ "-R headers", { "sendmail", "-R", "headers" }, { .ret = "HDRS" } },
+	{ "--version", { "msmtp", "--version" }, { .mode = CLI_VERSION, .no_dot = 1 } },
+	{ "--help", { "msmtp", "--help" }, { .mode = CLI_HELP, .no_dot = 1 } },
+	{ "--serverinfo", { "msmtp", "--serverinfo" }, { .mode = CLI_SERVERINFO, .no_dot = 1 } },
+	{ "--configure ADDR", { "msmtp", "--configure", "a@gmail.com" },
+	  { .mode = CLI_CONFIGURE, .no_dot = 1 } },
+	/* msmtp mode: the input is read to its end */
+	{ "msmtp reads to EOF", { "/usr/bin/msmtp", "-t" }, { .t = 1, .no_dot = 1 } },
+	{ "msmtp -i -oi", { "msmtp", "-i", "-oi", "a@b" },
+	  { .no_dot = 1, .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "sendmail stops at a dot", { "/usr/sbin/sendmail", "-t" }, { .t = 1 } },
+	{ "envoi stops at a dot", { "envoi", "a@b" }, { .nrcpts = 1, .rcpt = { "a@b" } } },
+	{ "msmtp -t adds to the arguments", { "msmtp", "-t", "a@b", "c@d" },
+	  { .t = 1, .no_dot = 1, .nrcpts = 2, .rcpt = { "a@b", "c@d" } } },
+	{ "msmtp keeps envoi's -bp", { "msmtp", "-bp" }, { .mode = CLI_LIST_QUEUE, .no_dot = 1 } },
+	{ "mutt's call", { "msmtp", "-a", "work", "--read-envelope-from", "--", "bob@x" },
+	  { .account = "work", .no_dot = 1, .nrcpts = 1, .rcpt = { "bob@x" } } },
+	{ "git send-email's call", { "/usr/bin/msmtp", "-i", "bob@x", "carol@y" },
+	  { .no_dot = 1, .nrcpts = 2, .rcpt = { "bob@x", "carol@y" } } },
+	/* refusals */
+	{ "--host with -a", { "msmtp", "--host=h", "-a", "work", "a@b" },
+	  { .ex = EX_USAGE, .msg_has = "--host and --account" } },
+	{ "-a with --host", { "msmtp", "--account=work", "--host", "h" },
+	  { .ex = EX_USAGE, .msg_has = "--host and --account" } },
+	{ "--read-envelope-from with -f", { "msmtp", "--read-envelope-from", "-f", "a@b" },
+	  { .ex = EX_USAGE, .msg_has = "--read-envelope-from and --from" } },
+	{ "--from with --read-envelope-from", { "msmtp", "--from=a@b", "--read-envelope-from" },
+	  { .ex = EX_USAGE, .msg_has = "--read-envelope-from and --from" } },
+	{ "--password", { "msmtp", "--password=secret", "a@b" },
+	  { .ex = EX_USAGE, .msg_has = "--passwordeval" } },
+	{ "--password WORD", { "msmtp", "--password", "secret" },
+	  { .ex = EX_USAGE, .msg_has = "visible" } },
+	{ "--socket", { "msmtp", "--socket=/run/smtp" }, { .ex = EX_USAGE, .msg_has = "--socket" } },
+	{ "--proxy-host", { "msmtp", "--proxy-host", "p" }, { .ex = EX_USAGE, .msg_has = "SOCKS" } },
+	{ "--proxy-port", { "msmtp", "--proxy-port=1080" }, { .ex = EX_USAGE, .msg_has = "--proxy-port" } },
+	{ "--read-envelope-from=x", { "msmtp", "--read-envelope-from=x" },
+	  { .ex = EX_USAGE, .msg_has = "no argument" } },
+	{ "CR in --domain", { "msmtp", "--domain=x\r\nQUIT" }, { .ex = EX_USAGE, .msg_has = "--domain" } },
+	{ "LF in --passwordeval", { "msmtp", "--passwordeval", "a\nb" },
+	  { .ex = EX_USAGE, .msg_has = "--passwordeval" } },
+	{ "LF in --configure", { "msmtp", "--configure=a@b\n" }, { .ex = EX_USAGE, .msg_has = "--configure" } },
+	{ "unknown long option stays an error", { "msmtp", "--frobnicate" },
+	  { .ex = EX_USAGE, .msg_has = "unknown option --frobnicate" } },
+	{ "a typo of a msmtp option", { "msmtp", "--acount", "work" },
+	  { .ex = EX_USAGE, .msg_has = "--acount" } },
+};
+
+static void
+test_msmtp_cases(void)
+{
+	for (size_t k = 0; k < sizeof msmtp_cases / sizeof msmtp_cases[0]; k++)
+		check_one(msmtp_cases[k].name, msmtp_cases[k].argv, &msmtp_cases[k].w);
+}
+
+/* The flags and -X, -N off, -R off, which become settings or fields. */
+static void
+test_msmtp_flags(void)
+{
+	struct cli c;
+	struct err e;
+
+	is_int(parse(&c, (const char *const[]){ "msmtp", "--read-envelope-from", "-t", NULL }, &e),
+	    0, "--read-envelope-from parses");
+	ok(c.read_envelope_from == 1 && c.msmtp == 1, "... sets read_envelope_from, msmtp mode");
+	cli_free(&c);
+	is_int(parse(&c, (const char *const[]){ "msmtp", "--host", "h.example", NULL }, &e), 0,
+	    "--host parses");
+	ok(c.config_free == 1 && c.nsettings == 1 && streq(c.settings[0].directive, "host"),
+	    "... config-free, setting host");
+	cli_free(&c);
+	is_int(parse(&c, (const char *const[]){ "msmtp", "-X", "/tmp/l", "a@b", NULL }, &e), 0,
+	    "msmtp -X parses");
+	ok(c.nsettings == 1 && streq(c.settings[0].directive, "logfile") &&
+	    streq(c.settings[0].value, "/tmp/l") && streq(c.settings[0].option, "-X") &&
+	    c.nignored == 0, "msmtp -X FILE is --logfile FILE");
+	cli_free(&c);
+	is_int(parse(&c, (const char *const[]){ "sendmail", "-X", "/tmp/l", NULL }, &e), 0,
+	    "sendmail -X parses");
+	ok(c.nsettings == 0 && c.nignored == 1, "sendmail -X FILE stays ignored, never a log file");
+	cli_free(&c);
+	is_int(parse(&c, (const char *const[]){ "envoi", "--logfile=/tmp/l", NULL }, &e), 0,
+	    "--logfile as envoi");
+	ok(c.nsettings == 1 && !c.msmtp, "--logfile is msmtp's in every mode");
+	cli_free(&c);
+	is_int(parse(&c, (const char *const[]){ "msmtp", "-N", "off", "-R", "off", NULL }, &e), 0,
+	    "-N off -R off parse");
+	ok(c.nsettings == 2 && streq(c.settings[0].directive, "dsn_notify") &&
+	    streq(c.settings[1].directive, "dsn_return") && !c.opts.notify,
+	    "-N off and -R off turn the account's DSN off");
+	cli_free(&c);
+	is_int(parse(&c, (const char *const[]){ "msmtp", "--port=1", "--port=2", NULL }, &e), 0,
+	    "a setting twice");
+	ok(c.nsettings == 2 && streq(c.settings[1].value, "2"), "... both kept, in order (the last wins)");
+	cli_free(&c);
+}
+
+/* What the settings do to an account: conf_select_cli with --host and
+ * with a file's account; and conf's checks refusing a bad value. */
+static void
+test_msmtp_account(void)
+{
+	struct cli c;
+	struct conf cf;
+	struct account *a;
+	struct err e;
+
+	conf_init(&cf);
+	parse(&c, (const char *const[]){ "msmtp", "--host=127.0.0.1", "--port", "2525",
+	    "--tls", "--tls-starttls=off", "--tls-certcheck=off", "--auth=plain", "--user=u",
+	    "--passwordeval=echo p", "--domain=me.example", "--timeout=7",
+	    "--set-date-header=off", "--keepbcc", "--syslog=LOG_MAIL",
+	    "--tls-fingerprint=" "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+	    "--tls-force-sslv3", NULL }, &e);
+	a = conf_select_cli(&cf, c.account, c.from, c.settings, c.nsettings, c.config_free, NULL, &e);
+	ok(a != NULL, "config-free account built (%s)", a ? "" : e.msg);
+	if (a) {
+		ok(streq(a->host, "127.0.0.1") && a->port == 2525 && a->tls == 1 &&
+		    a->tls_starttls == 0 && a->tls_certcheck == 0, "host, port, tls, starttls, certcheck");
+		ok(streq(a->auth, "PLAIN") && streq(a->user, "u") && streq(a->passwordeval, "echo p"),
+		    "auth, user, passwordeval");
+		ok(streq(a->domain, "me.example") && a->timeout == 7 &&
+		    a->set_date_header == HDR_OFF && a->remove_bcc_headers == 0 &&
+		    streq(a->syslog, "LOG_MAIL"), "domain, timeout, set_date_header, keepbcc, syslog");
+		ok(a->tls_fingerprint && strncmp(a->tls_fingerprint, "01:02:03", 8) == 0,
+		    "fingerprint normalised by conf's parser");
+		ok(streq(a->name, "(command line)") && !a->queue && !a->queue_retrier,
+		    "named (command line), nothing queued");
+	}
+	account_free(a);
+	cli_free(&c);
+
+	/* A bad value is conf's message, as EX_USAGE, naming the option. */
+	static const struct {
+		const char *args[4];
+		int ex;
+		const char *msg;
+	} bad[] = {
+		{ { "msmtp", "--host=h", "--port=0" }, EX_USAGE, "--port: port" },
+		{ { "msmtp", "--host=h", "--tls=maybe" }, EX_USAGE, "--tls: tls: expected on or off" },
+		{ { "msmtp", "--host=h", "--auth=magic" }, EX_USAGE, "unknown method" },
+		{ { "msmtp", "--host=h", "--protocol=uucp" }, EX_USAGE, "--protocol" },
+		{ { "msmtp", "--host=h", "--timeout=forever" }, EX_USAGE, "--timeout" },
+		{ { "msmtp", "--host=h", "--tls-fingerprint=zz" }, EX_USAGE, "--tls-fingerprint" },
+		{ { "msmtp", "--host=h", "--syslog=LOG_KERN" }, EX_USAGE, "--syslog" },
+		{ { "msmtp", "--host=h", "--set-from-header=x" }, EX_USAGE, "--set-from-header" },
+		{ { "msmtp", "--host=h", "-N", "off" }, 0, NULL },
+		/* envoi's secure default, as from a file: no password in clear */
+		{ { "msmtp", "--host=192.0.2.7", "--user=u", "--tls=off" }, EX_CONFIG,
+		  "refusing to send a password without TLS" },
+		{ { "msmtp", "--host=127.0.0.1", "--user=u", "--tls=off" }, 0, NULL },
+		{ { "msmtp", "--port=25" }, EX_CONFIG, "no configuration found" },
+		{ { "msmtp", "--host=h", "--tls-cert-file=/c" }, EX_CONFIG, "together" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const char *args[5] = { bad[i].args[0], bad[i].args[1], bad[i].args[2],
+		    bad[i].args[3], NULL };
+
+		is_int(parse(&c, args, &e), 0, "bad value %zu: parses", i);
+		a = conf_select_cli(&cf, c.account, c.from, c.settings, c.nsettings,
+		    c.config_free, NULL, &e);
+		if (bad[i].ex == 0)
+			ok(a != NULL, "%s %s: accepted (%s)", args[1], args[2], a ? "" : e.msg);
+		else
+			ok(a == NULL && e.ex == bad[i].ex && strstr(e.msg, bad[i].msg),
+			    "%s %s: refused, %d, \"%s\"", args[1], args[2] ? args[2] : "",
+			    e.ex, e.msg);
+		account_free(a);
+		cli_free(&c);
+	}
+	conf_free(&cf);
+}
+
+/* Settings over a file's account: they win, and only delivery ones
+ * rename it and turn queueing off. */
+static void
+test_msmtp_over_file(void)
+{
+	char path[] = "/tmp/envoi-cli-test-XXXXXX";
+	int fd = mkstemp(path);
+	static const char rc[] = "account work\nhost smtp.example.org\nport 587\n"
+	    "from me@example.org\nset_date_header auto\n"
+	    "account default : work\n";
+	struct conf cf;
+	struct cli c;
+	struct account *a;
+	struct err e;
+
+	ok(fd >= 0 && write(fd, rc, sizeof rc - 1) == (ssize_t)(sizeof rc - 1), "config written");
+	close(fd);
+	conf_init(&cf);
+	err_init(&e);
+	is_int(conf_load_file(&cf, path, 1, NULL, &e), 0, "config loads (%s)", e.msg);
+	parse(&c, (const char *const[]){ "msmtp", "-a", "work", "--port=2525", NULL }, &e);
+	a = conf_select_cli(&cf, c.account, c.from, c.settings, c.nsettings, 0, NULL, &e);
+	ok(a && a->port == 2525 && streq(a->host, "smtp.example.org") &&
+	    streq(a->name, "work (command line)") && !a->queue,
+	    "--port beats the file's port; the rest is the file's; not queued");
+	account_free(a);
+	cli_free(&c);
+	parse(&c, (const char *const[]){ "msmtp", "-a", "work", "--set-date-header=off", NULL }, &e);
+	a = conf_select_cli(&cf, c.account, c.from, c.settings, c.nsettings, 0, NULL, &e);
+	ok(a && a->set_date_header == HDR_OFF && streq(a->name, "work") && a->queue,
+	    "a header setting keeps the account's name and queue");
+	account_free(a);
+	cli_free(&c);
+	parse(&c, (const char *const[]){ "msmtp", "-f", "me@example.org", NULL }, &e);
+	a = conf_select_cli(&cf, c.account, c.from, c.settings, c.nsettings, 0, NULL, &e);
+	ok(a && streq(a->name, "work"), "-f chooses the account whose from matches");
+	account_free(a);
+	cli_free(&c);
+	conf_free(&cf);
+	unlink(path);
+}
+
+static void
+test_configure(void)
+{
+	static const struct {
+		const char *addr;
+		const char *has[3];
+	} t[] = {
+		{ "alice@gmail.com", { "host smtp.gmail.com\nport 587\n", "tls_starttls on",
+		  "user alice@gmail.com" } },
+		{ "bob@Yahoo.com", { "host smtp.mail.yahoo.com\nport 465", "tls_starttls off",
+		  "account default : bob@Yahoo.com" } },
+		{ "carol@example.org", { "does not know", "host smtp.example.org", "passwordeval" } },
+	};
+	struct err e;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		err_init(&e);
+		is_int(cli_configure(f, t[i].addr, &e), 0, "--configure %s", t[i].addr);
+		fclose(f);
+		for (size_t k = 0; k < 3; k++)
+			ok(text && strstr(text, t[i].has[k]), "... has \"%s\"", t[i].has[k]);
+		ok(text && !strstr(text, "\npassword "), "... and no password line");
+		free(text);
+	}
+	static const char *const badaddr[] = { "alice", "@gmail.com", "a@", "a b@c", "a\"@b" };
+	for (size_t i = 0; i < sizeof badaddr / sizeof badaddr[0]; i++) {
+		FILE *f = fopen("/dev/null", "w");
+
+		err_init(&e);
+		ok(cli_configure(f, badaddr[i], &e) < 0 && e.ex == EX_USAGE,
+		    "--configure %s refused: %s", badaddr[i], e.msg);
+		fclose(f);
+	}
+}
+
+static void
 test_usage(void)
 {
 	char *text = NULL;
@@ -384,6 +770,8 @@ test_usage(void)
 		"-t", "-i", "-oi", "-f ADDR", "-F NAME", "-C FILE", "-a NAME",
 		"-v", "--version", "--help", "-bs", "-bp", "-q", "-X FILE", "-B TYPE",
 		"-N", "-R", "-L", "-odb", "-oem", "ignored",
+		"--host", "--read-envelope-from", "--configure", "--tls-trust-file",
+		"--passwordeval", "--add-missing-date-header", "--password", "exits 75",
 	};
 
 	cli_usage(f);
@@ -492,5 +880,11 @@ main(void)
 	test_reuse();
 	test_O();
 	test_check_full_name();
+	test_msmtp_settings();
+	test_msmtp_cases();
+	test_msmtp_flags();
+	test_msmtp_account();
+	test_msmtp_over_file();
+	test_configure();
 	return done_testing();
 }
