@@ -156,7 +156,10 @@ info_serverinfo(FILE *out, const char *account, const struct session_info *si)
 static void
 emit_setting(void *ctx, const char *directive, const char *value, int explicit)
 {
-	fprintf((FILE *)ctx, "    %-22s %s%s\n", directive, value, explicit ? "" : "  (default)");
+	/* "(default)" marks a value envoi chose, not the absence of one. */
+	int chosen = !explicit && strcmp(value, "(unset)") != 0 && strcmp(value, "unset") != 0;
+
+	fprintf((FILE *)ctx, "    %-22s %s%s\n", directive, value, chosen ? "  (default)" : "");
 }
 
 /* A file the account names and envoi would have to read when sending. */
@@ -219,7 +222,9 @@ info_pretend(FILE *out, const struct info_pretend *p, struct log *log)
 		        "headers (-t; the message is not read by --pretend)\n");
 	else if (p->nrcpts == 0)
 		fprintf(out, "    recipients: none given\n");
-	if (p->queue_dir)
+	if (!a->queue)
+		fprintf(out, "Queue: off (a temporary failure would exit 75, nothing kept)\n");
+	else if (p->queue_dir)
 		fprintf(out, "Queue: %s (nothing is queued by --pretend)\n", p->queue_dir);
 	fflush(out);
 	return check_account(a, log);

@@ -185,7 +185,7 @@ like "$STDOUT" '^Account: default \(the default account: -f sender@example\.org 
 like "$STDOUT" '^    host +127\.0\.0\.1$' "pretend: host"
 like "$STDOUT" "^    port +$PORT\$" "pretend: port"
 like "$STDOUT" '^    password +set$' "pretend: the password is 'set'"
-like "$STDOUT" '^    passwordeval +unset  \(default\)$' "pretend: passwordeval unset, a default"
+like "$STDOUT" '^    passwordeval +unset$' "pretend: passwordeval unset"
 like "$STDOUT" '^    timeout +20$' "pretend: timeout as set"
 like "$STDOUT" '^    tls_certcheck +on  \(default\)$' "pretend: a default is marked as one"
 like "$STDOUT" '^    queue_lifetime +432000 s  \(default\)$' "pretend: queue_lifetime"

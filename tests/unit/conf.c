@@ -1126,6 +1126,67 @@ test_dup(void)
 	conf_free(&c);
 }
 
+/* conf_describe (--pretend): one line per field, secrets as set/unset. */
+struct described {
+	char text[4096];
+	int n;
+};
+
+static void
+describe_one(void *ctx, const char *directive, const char *value, int explicit)
+{
+	struct described *d = ctx;
+	size_t used = strlen(d->text);
+
+	snprintf(d->text + used, sizeof d->text - used, "%s=%s%s\n", directive, value,
+	    explicit ? "" : "*");
+	d->n++;
+}
+
+static void
+test_describe(void)
+{
+	const char *path = new_file("account a\nhost h\nuser u\npassword hunter2\n"
+	    "passwordeval echo tok3n\nconnect_timeout 7\nkeepbcc on\n"
+	    "tls_trust_file \"\"\nsyslog LOG_MAIL\n", 0600);
+	struct described d;
+	struct conf c;
+	struct err e;
+
+	conf_init(&c);
+	is_int(conf_load_file(&c, path, 1, NULL, &e), 0, "describe: file loads");
+	memset(&d, 0, sizeof d);
+	conf_describe(c.accounts[0], describe_one, &d);
+	is_int(d.n, AF_COUNT, "describe: every field once (%d), aliases not repeated", AF_COUNT);
+	ok(strstr(d.text, "password=set\n") != NULL, "describe: password is 'set'");
+	ok(strstr(d.text, "passwordeval=set\n") != NULL, "describe: passwordeval is 'set'");
+	ok(strstr(d.text, "hunter2") == NULL && strstr(d.text, "tok3n") == NULL,
+	    "describe: no secret, no command");
+	ok(strstr(d.text, "timeout=7\n") != NULL, "describe: connect_timeout under timeout");
+	ok(strstr(d.text, "remove_bcc_headers=off\n") != NULL, "describe: keepbcc as its field");
+	ok(strstr(d.text, "keepbcc") == NULL && strstr(d.text, "connect_timeout") == NULL,
+	    "describe: aliases are not listed");
+	ok(strstr(d.text, "tls_trust_file=(none)\n") != NULL, "describe: empty trust file");
+	ok(strstr(d.text, "syslog=LOG_MAIL\n") != NULL, "describe: syslog facility");
+	ok(strstr(d.text, "port=(unset)*\n") != NULL, "describe: unset port, not explicit");
+	ok(strstr(d.text, "tls=(unset)*\n") != NULL, "describe: tls unset before finalize");
+	ok(strstr(d.text, "queue_lifetime=432000 s*\n") != NULL, "describe: a default duration");
+	ok(strstr(d.text, "set_from_header=auto*\n") != NULL, "describe: a header mode");
+	conf_free(&c);
+
+	/* --pretend's lenient reading: every problem counted, none fatal */
+	path = new_file("account a\nhost h\nfrobnicate 1\nport x\nbogus\npassword p\n", 0644);
+	conf_init(&c);
+	c.lenient = 1;
+	is_int(conf_load_file(&c, path, 1, NULL, &e), 0, "lenient: the file still loads");
+	is_int(c.problems, 4, "lenient: 2 unknown, 1 bad value, 1 readable password file");
+	is_int(c.naccounts, 1, "lenient: the account is there");
+	conf_free(&c);
+	conf_init(&c);
+	is_int(conf_load_file(&c, path, 1, NULL, &e), -1, "strict: the same file fails");
+	conf_free(&c);
+}
+
 /* envoi's directives of the sendmail-interface work: parsed, inherited,
  * and the host list split. */
 static void
@@ -1276,6 +1337,7 @@ main(void)
 	test_loopback();
 	test_dup();
 	test_envoi_directives();
+	test_describe();
 	cleanup();
 	return done_testing();
 }
