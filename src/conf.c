@@ -1957,6 +1957,9 @@ apply_setting(struct conf *c, struct account *a, const struct conf_setting *s,
 	p.user_file = 1;
 	p.cur = a;
 	r = apply(&p, idx, s->value, 0, e);
+	/* The command given now is the secret asked for, over the file's. */
+	if (r == 0 && directives[idx].field == AF_PASSWORDEVAL)
+		set_str(a, AF_PASSWORD, NULL);
 	free(p.home);
 	if (r < 0 && e->ex == EX_CONFIG)
 		e->ex = EX_USAGE;

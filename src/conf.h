@@ -241,7 +241,8 @@ struct conf_setting {
  * connection. c is not const: warnings about unimplemented directives are
  * remembered in it. Errors: conf_select's and conf_finalize's; a bad
  * value is EX_USAGE "OPTION: directive: reason"; a directive that is not
- * a setting (account, eval, password) EX_SOFTWARE.
+ * a setting (account, eval, password) EX_SOFTWARE. A passwordeval setting
+ * drops the file's password: the command given is the secret asked for.
  */
 struct account *conf_select_cli(struct conf *c, const char *name,
     const char *env_from, const struct conf_setting *set, size_t nset,
