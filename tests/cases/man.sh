@@ -92,9 +92,9 @@ for m in $omodes; do
 	check_opt "-o$m"
 done
 
-# Long options: the { "name", letter, has_arg } table of parse_long_opt.
-longs=$(sed -n '/^parse_long_opt(/,/^}/p' "$CLI_C" |
-    sed -n 's/^[[:space:]]*{ *"\([a-z-]*\)", .*/\1/p')
+# Long options: the { "--name", ... } table longs[] of cli.c.
+longs=$(sed -n '/^} longs\[\] = {$/,/^};$/p' "$CLI_C" |
+    sed -n 's/^[[:space:]]*{ *"--\([a-z0-9-]*\)", .*/\1/p')
 n=$(printf '%s\n' "$longs" | grep -c .)
 ok "cli.c's long options were found ($n)" test "$n" -ge 8
 for l in $longs; do
