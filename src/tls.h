@@ -9,8 +9,9 @@
  * via libidn2).
  *
  * Owns: one struct tls per connection (the GnuTLS session and its
- * credentials), the decision "is this certificate acceptable", and the
- * wording of every verification failure.
+ * credentials), the decision "is this certificate acceptable", the
+ * wording of every verification failure, and a certificate's description
+ * for people (tls_cert_describe, struct tls_peer: --serverinfo).
  *
  * Never: opens or closes sockets (the caller owns the fd), knows anything
  * about SMTP, prints, exits, or keeps global state of its own (GnuTLS
