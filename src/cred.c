@@ -33,23 +33,38 @@ cred_free(char *secret)
 }
 
 /* Start /bin/sh -c cmd with stdin from /dev/null and stdout and stderr
- * on the given pipe ends. Returns 0 or an errno value. */
+ * on the given pipe ends. SIGPIPE is back to its default in the child:
+ * main ignores it for envoi's own sake, and an ignored signal is
+ * inherited, so a helper such as "pass show x | head -1" would otherwise
+ * see write errors where it expects to be stopped quietly.
+ * Returns 0 or an errno value. */
 static int
 spawn_shell(const char *cmd, int out_fd, int err_fd, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t dfl;
 	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 	int r = posix_spawn_file_actions_init(&fa);
 
 	if (r != 0)
 		return r;
+	if ((r = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return r;
+	}
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
 	/* dup2 clears close-on-exec on the copy, so the child keeps only
 	 * its own ends of the pipes. */
-	if ((r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)) == 0 &&
+	if ((r = posix_spawnattr_setsigdefault(&at, &dfl)) == 0 &&
+	    (r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF)) == 0 &&
+	    (r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)) == 0 &&
 	    (r = posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO)) == 0 &&
 	    (r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 	    O_RDONLY, 0)) == 0)
-		r = posix_spawn(pid, "/bin/sh", &fa, NULL, argv, environ);
+		r = posix_spawn(pid, "/bin/sh", &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -138,10 +139,34 @@ test_secret_streams(void)
 	cred_free(secret);
 }
 
+/* main ignores SIGPIPE; the command must not inherit that (Linux: its
+ * ignored signals are a hex mask in /proc/PID/status, SIGPIPE bit 12). */
+static void
+test_sigpipe_default(void)
+{
+	struct cred_cmd res;
+	struct err e;
+	char *line = NULL;
+	unsigned long long mask = ~0ULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	err_init(&e);
+	is_int(cred_run_command("grep '^SigIgn:' /proc/$$/status", 100, &line, &res, &e),
+	    0, "run a command while envoi ignores SIGPIPE");
+	ok(line != NULL && sscanf(line, "SigIgn: %llx", &mask) == 1 &&
+	    (mask & (1ULL << (SIGPIPE - 1))) == 0,
+	    "... the command gets SIGPIPE back at its default (%s)", line ? line : "");
+	cred_free(line);
+	signal(SIGPIPE, SIG_DFL);
+}
+
 /* The runner itself, shared with conf.c's eval. */
 static void
 test_run_command(void)
 {
+	/* "killed by signal 2" below needs SIGINT to kill: a test started in
+	 * the background by a non-interactive shell inherits it ignored. */
+	signal(SIGINT, SIG_DFL);
 	static const struct {
 		const char *cmd, *line, *errline, *how;
 	} cases[] = {
@@ -176,6 +201,7 @@ test_run_command(void)
 		}
 		cred_free(line);
 	}
+	test_sigpipe_default();
 }
 
 static void
