@@ -561,6 +561,16 @@ check_combinations(struct cli *c, struct err *e)
 	if (c->read_envelope_from && c->from)
 		return err_set(e, EX_USAGE, "--read-envelope-from and --from (-f) "
 		    "cannot be used together: both set the envelope sender");
+	/* An option that runs a command is code execution for whoever can
+	 * slip a word into a program's sendmail call (PHPMailer's -f with
+	 * spaces, CVE-2016-10033). Only people and scripts call envoi or
+	 * msmtp by name; programs call "sendmail". */
+	for (size_t k = 0; c->as_sendmail && k < c->nsettings; k++)
+		if (strcmp(c->settings[k].directive, "passwordeval") == 0)
+			return err_set(e, EX_USAGE, "--passwordeval is refused when "
+			    "called as sendmail (an injected argument would run a "
+			    "command); put passwordeval in the configuration file, "
+			    "or call envoi or msmtp by that name");
 	return cli_check_full_name(c->full_name, e);
 }
 
@@ -584,6 +594,8 @@ cli_parse(struct cli *c, int argc, char **argv, struct err *e)
 			c->mode = CLI_NEWALIASES;
 		else if (strcmp(base, "msmtp") == 0)
 			c->msmtp = 1;
+		else if (strcmp(base, "sendmail") == 0)
+			c->as_sendmail = 1;
 	}
 	c->rcpts = calloc(argc > 0 ? (size_t)argc : 1, sizeof *c->rcpts);
 	if (c->rcpts == NULL)

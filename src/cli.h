@@ -110,6 +110,10 @@ struct cli {
 
 	/* msmtp's command line (see "msmtp mode" above). */
 	int msmtp;                /* argv[0]'s basename is "msmtp" */
+	int as_sendmail;          /* argv[0]'s basename is "sendmail": the
+	                           * name programs call, whose arguments may
+	                           * carry injected options (PHP mail()), so
+	                           * --passwordeval is refused under it */
 	struct conf_setting *settings;  /* malloc'd array, in argv order: the
 	                           * configuration settings given as options
 	                           * (--port=2525, --tls=off, -X in msmtp mode),
