@@ -42,6 +42,11 @@
  *   drip MS                        send every connection's output one byte
  *                                  every MS ms from the first (the TLS
  *                                  handshake of "tls implicit" included)
+ *   split                          every byte of output in a send() of its
+ *                                  own (TCP_NODELAY: a segment of its own),
+ *                                  the TLS handshake included, and under
+ *                                  TLS every reply byte in a TLS record of
+ *                                  its own
  *   greeting CODE TEXT             the greeting (default "220 localhost ESMTP
  *                                  smtpd-script"); a 4xx/5xx greeting other
  *                                  than 554 is followed by a close, after 554
@@ -60,14 +65,47 @@
  *                                                     it and all later output go
  *                                                     out one byte every MS ms:
  *                                                     "on STARTTLS drip" drips the
- *                                                     220 and the handshake)
+ *                                                     220 and the handshake;
+ *                                                     drip 0 stops dripping)
+ *                                    longline N      (instead of the reply, one
+ *                                                     line of N octets: the
+ *                                                     verb's success code, then
+ *                                                     'x's; N up to 3 MiB)
+ *                                    endless         (instead of the reply,
+ *                                                     "CODE-continued line N"
+ *                                                     lines until the client
+ *                                                     leaves or -T; then close)
+ *                                    cut TEXT        (instead of the reply, TEXT
+ *                                                     without a line end, then
+ *                                                     close: under TLS after a
+ *                                                     close_notify, gnutls_bye)
+ *                                    garbage N       (after the command's
+ *                                                     reply(ies), N octets of
+ *                                                     every byte value: NUL, CR,
+ *                                                     bare LF; for DATA after
+ *                                                     the end-of-data reply)
+ *                                    reset [N]       (the normal reply, then
+ *                                                     once N more octets of
+ *                                                     input were read (default
+ *                                                     0; for DATA: of the body;
+ *                                                     TLS records counted whole)
+ *                                                     a TCP RST: SO_LINGER 0,
+ *                                                     close)
+ *                                    deaf            (the normal reply, then
+ *                                                     nothing is ever read
+ *                                                     again: the client's send
+ *                                                     buffer fills; the server
+ *                                                     waits for the client to
+ *                                                     close, or -T)
  *                                    disconnect      (close instead of replying)
  *                                    hang            (never reply; read until EOF)
  *                                    noreply         (send nothing, carry on;
  *                                                     QUIT then just closes)
  *                                  An overriding reply of the success class
  *                                  (2xx; 3xx for DATA) keeps the command's
- *                                  effect; other classes refuse it.
+ *                                  effect; other classes refuse it. delay,
+ *                                  drip, garbage, reset and deaf combine with
+ *                                  the other actions of the same command.
  *
  * Transcript (TRANSCRIPT, flushed line by line):
  *   "C: line"  every command line received (AUTH payload lines included),
@@ -142,8 +180,11 @@
 #define AUTH_LINE_MAX 12288
 /* Input buffer: longer data lines are stored in pieces. */
 #define IN_MAX 65536
-/* Queued output; the biggest is an EHLO reply or a TLS flight. */
-#define OUT_MAX (1024 * 1024)
+/* Queued output; the biggest is a "longline" reply (LONGLINE_MAX) in TLS
+ * records, else an EHLO reply or a TLS flight. */
+#define OUT_MAX (4 * 1024 * 1024)
+/* A "longline" reply: a few MB show that a client bounds what it takes. */
+#define LONGLINE_MAX (3 * 1024 * 1024)
 /* Envelope text per message (MAIL and up to RCPT_MAX RCPT lines). */
 #define RCPT_MAX 100
 #define ENV_MAX ((RCPT_MAX + 1) * (CMD_LINE_MAX + 1))
@@ -161,15 +202,19 @@ static const char *const verb_names[V_COUNT] = {
 	"DATA", "DOT", "QUIT", "RSET", "NOOP", "ETRN",
 };
 
-enum action { A_REPLY, A_DELAY, A_DRIP, A_DISCONNECT, A_HANG, A_NOREPLY };
+enum action {
+	A_REPLY, A_DELAY, A_DRIP, A_DISCONNECT, A_HANG, A_NOREPLY,
+	A_LONGLINE, A_ENDLESS, A_CUT, A_GARBAGE, A_RESET, A_DEAF
+};
 
 struct rule {
 	enum verb verb;
 	long nth;               /* 0: every occurrence */
 	long conn;              /* 0: every connection */
 	enum action act;
-	long delay_ms;          /* delay, drip */
-	char reply[REPLY_MAX];
+	long n;                 /* delay, drip: ms; longline, garbage,
+	                         * reset: octets */
+	char reply[REPLY_MAX];  /* reply, cut */
 };
 
 struct user {
@@ -189,6 +234,7 @@ struct script {
 	size_t nusers;
 	char greeting[REPLY_MAX];
 	long drip_ms;           /* 0: output goes out whole */
+	int split;              /* a send() per byte, a TLS record per byte */
 	struct rule rules[MAX_RULES];
 	size_t nrules;
 };
@@ -210,6 +256,8 @@ struct server {
 struct verdict {
 	enum action act;        /* A_REPLY with reply[0] == 0: default reply */
 	const char *reply;
+	long n;
+	enum verb verb;
 };
 
 struct conn {
@@ -234,6 +282,12 @@ struct conn {
 	struct buf env;
 	int timed_out;
 	long drip_ms;           /* output one byte every drip_ms ms */
+	int split;              /* output one byte per send, per TLS record */
+	long garbage;           /* junk octets due after this command's reply */
+	int reset_armed;        /* reset the connection ... */
+	long reset_left;        /* ... after this many more octets of input */
+	int deaf;               /* read nothing more, ever */
+	int bye_sent;           /* TLS close_notify already queued */
 };
 
 static void
@@ -389,6 +443,58 @@ rule_target(struct rule *r, const char *w)
 	return 0;
 }
 
+/* The actions of "on" lines (see the top comment): what argument each
+ * takes, and for a number its range. */
+enum arg_kind { ARG_NONE, ARG_TEXT, ARG_NUM, ARG_OPTNUM };
+static const struct {
+	const char *name;
+	enum action act;
+	enum arg_kind arg;
+	long min, max;
+} actions[] = {
+	{ "reply", A_REPLY, ARG_TEXT, 0, 0 },
+	{ "delay", A_DELAY, ARG_NUM, 0, 600000 },
+	{ "drip", A_DRIP, ARG_NUM, 0, 600000 },
+	{ "disconnect", A_DISCONNECT, ARG_NONE, 0, 0 },
+	{ "hang", A_HANG, ARG_NONE, 0, 0 },
+	{ "noreply", A_NOREPLY, ARG_NONE, 0, 0 },
+	{ "longline", A_LONGLINE, ARG_NUM, 4, LONGLINE_MAX },
+	{ "endless", A_ENDLESS, ARG_NONE, 0, 0 },
+	{ "cut", A_CUT, ARG_TEXT, 0, 0 },
+	{ "garbage", A_GARBAGE, ARG_NUM, 1, 1000000 },
+	{ "reset", A_RESET, ARG_OPTNUM, 0, 1000000000 },
+	{ "deaf", A_DEAF, ARG_NONE, 0, 0 },
+};
+
+/* The ACTION of an "on" line: its word act[0 .. k), its argument p. */
+static int
+rule_action(struct rule *r, const char *act, size_t k, const char *p)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+		if (strlen(actions[i].name) != k ||
+		    strncmp(act, actions[i].name, k) != 0)
+			continue;
+		r->act = actions[i].act;
+		switch (actions[i].arg) {
+		case ARG_NONE:
+			return *p == '\0' ? 0 : -1;
+		case ARG_TEXT:
+			snprintf(r->reply, sizeof r->reply, "%s", p);
+			return *p ? 0 : -1;
+		case ARG_OPTNUM:
+			if (*p == '\0')
+				return 0;
+			/* FALLTHROUGH */
+		case ARG_NUM:
+			return parse_long(p, actions[i].min, actions[i].max,
+			    &r->n);
+		}
+	}
+	return -1;
+}
+
 static void
 script_load(struct script *sc, const char *path)
 {
@@ -487,6 +593,8 @@ script_load(struct script *sc, const char *path)
 		} else if (strcmp(p, "drip") == 0) {
 			if (parse_long(arg, 1, 600000, &sc->drip_ms) < 0)
 				die("%s:%ld: drip MILLISECONDS", path, lineno);
+		} else if (strcmp(p, "split") == 0 && *arg == '\0') {
+			sc->split = 1;
 		} else if (strcmp(p, "greeting") == 0 && *arg) {
 			snprintf(sc->greeting, sizeof sc->greeting, "%s", arg);
 		} else if (strcmp(p, "on") == 0) {
@@ -507,29 +615,9 @@ script_load(struct script *sc, const char *path)
 				    arg);
 			k = strcspn(act, " \t");
 			p = act + k + strspn(act + k, " \t");
-			if (strncmp(act, "reply", k) == 0 && k == 5 && *p) {
-				r->act = A_REPLY;
-				snprintf(r->reply, sizeof r->reply, "%s", p);
-			} else if (strncmp(act, "delay", k) == 0 && k == 5) {
-				r->act = A_DELAY;
-				if (parse_long(p, 0, 600000, &r->delay_ms) < 0)
-					die("%s:%ld: delay MILLISECONDS", path,
-					    lineno);
-			} else if (strncmp(act, "drip", k) == 0 && k == 4) {
-				r->act = A_DRIP;
-				if (parse_long(p, 1, 600000, &r->delay_ms) < 0)
-					die("%s:%ld: drip MILLISECONDS", path,
-					    lineno);
-			} else if (strcmp(act, "disconnect") == 0) {
-				r->act = A_DISCONNECT;
-			} else if (strcmp(act, "hang") == 0) {
-				r->act = A_HANG;
-			} else if (strcmp(act, "noreply") == 0) {
-				r->act = A_NOREPLY;
-			} else {
+			if (rule_action(r, act, k, p) < 0)
 				die("%s:%ld: bad action '%s'", path, lineno,
 				    act);
-			}
 			sc->nrules++;
 		} else {
 			die("%s:%ld: unknown directive '%s'", path, lineno, p);
@@ -586,7 +674,7 @@ static struct verdict
 conn_rules(struct conn *c, enum verb v)
 {
 	struct script *sc = &c->srv->sc;
-	struct verdict vd = { A_REPLY, "" };
+	struct verdict vd = { A_REPLY, "", 0, v };
 	long nth = ++c->count[v];
 	int pass, found = 0;
 	size_t i;
@@ -601,16 +689,31 @@ conn_rules(struct conn *c, enum verb v)
 			if ((r->nth != 0) != (pass == 0))
 				continue;
 			if (r->act == A_DELAY) {
-				sleep_ms(r->delay_ms);
+				sleep_ms(r->n);
 				continue;
 			}
 			if (r->act == A_DRIP) {
-				c->drip_ms = r->delay_ms;
+				c->drip_ms = r->n;
+				continue;
+			}
+			/* These change what follows the reply, not the reply. */
+			if (r->act == A_GARBAGE) {
+				c->garbage = r->n;
+				continue;
+			}
+			if (r->act == A_RESET) {
+				c->reset_armed = 1;
+				c->reset_left = r->n;
+				continue;
+			}
+			if (r->act == A_DEAF) {
+				c->deaf = 1;
 				continue;
 			}
 			if (!found) {
 				vd.act = r->act;
 				vd.reply = r->reply;
+				vd.n = r->n;
 				found = 1;
 			}
 		}
@@ -638,6 +741,11 @@ conn_flush(struct conn *c)
 		ssize_t n;
 		long ms = ms_left(c->srv);
 
+		if (c->fd < 0) {        /* reset by us */
+			buf_reset(&c->out);
+			errno = ECONNRESET;
+			return -1;
+		}
 		if (ms == 0 || poll(&p, 1, (int)ms) == 0) {
 			c->timed_out = 1;
 			buf_reset(&c->out);
@@ -647,8 +755,8 @@ conn_flush(struct conn *c)
 		/* Dripping: a byte, then a pause (a slow or hostile peer). */
 		if (c->drip_ms > 0 && off > 0)
 			sleep_ms(c->drip_ms < ms ? c->drip_ms : ms);
-		n = send(c->fd, c->out.data + off, c->drip_ms > 0 ? 1 :
-		    c->out.len - off, MSG_NOSIGNAL);
+		n = send(c->fd, c->out.data + off, c->drip_ms > 0 ||
+		    c->split ? 1 : c->out.len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -661,6 +769,64 @@ conn_flush(struct conn *c)
 	return 0;
 }
 
+/* Wait for events on the socket until the server's deadline: 1, or -1
+ * (ETIMEDOUT, or poll's own error). */
+static int
+conn_poll(struct conn *c, short events)
+{
+	struct pollfd pfd = { c->fd, events, 0 };
+	long ms;
+	int r;
+
+	for (;;) {
+		ms = ms_left(c->srv);
+		if (ms == 0 || (r = poll(&pfd, 1, (int)ms)) == 0) {
+			c->timed_out = 1;
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r > 0)
+			return 1;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * "reset": what is queued goes out, then, a moment later (the client has
+ * read it and gone on), the connection is reset: SO_LINGER 0 makes
+ * close() send a TCP RST instead of a FIN.
+ */
+static void
+conn_reset(struct conn *c)
+{
+	struct linger lg = { 1, 0 };
+
+	if (c->out.len > 0 && conn_flush(c) == 0)
+		sleep_ms(100);
+	tr_printf(c->srv, "I: reset");
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	close(c->fd);
+	c->fd = -1;
+	c->closing = 1;
+}
+
+/*
+ * "deaf": read nothing, ever; the client's data piles up in the socket
+ * buffers. Waits until the client closes its side (POLLRDHUP is seen
+ * without reading) or the server's deadline: 0 or -1 (ETIMEDOUT).
+ */
+static ssize_t
+conn_deaf(struct conn *c)
+{
+	tr_printf(c->srv, "I: deaf");
+	if (conn_poll(c, POLLRDHUP) < 0)
+		return -1;
+	tr_printf(c->srv, "I: client closed the connection, unread");
+	c->closing = 1;
+	return 0;
+}
+
 /*
  * The only place the socket is read. Queued output is sent first unless
  * the client has already sent more (it is pipelining); sending and then
@@ -669,10 +835,17 @@ conn_flush(struct conn *c)
 static ssize_t
 conn_sock_read(struct conn *c, void *p, size_t n)
 {
-	struct pollfd pfd = { c->fd, POLLIN, 0 };
 	ssize_t r;
-	long ms;
 
+	if (c->fd < 0) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if (c->reset_armed && c->reset_left == 0) {
+		conn_reset(c);
+		errno = ECONNRESET;
+		return -1;
+	}
 	if (c->out.len > 0 && !readable_now(c->fd)) {
 		if (conn_flush(c) < 0)
 			return -1;
@@ -680,18 +853,18 @@ conn_sock_read(struct conn *c, void *p, size_t n)
 		if (getenv("SMTPD_SCRIPT_DEBUG"))
 			tr_printf(c->srv, "I: round trip %ld", c->rt);
 	}
+	if (c->deaf)
+		return conn_deaf(c);
+	if (c->reset_armed && n > (size_t)c->reset_left)
+		n = (size_t)c->reset_left;
 	for (;;) {
-		ms = ms_left(c->srv);
-		if (ms == 0 || (r = poll(&pfd, 1, (int)ms)) == 0) {
-			c->timed_out = 1;
-			errno = ETIMEDOUT;
+		if (conn_poll(c, POLLIN) < 0)
 			return -1;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
 		r = recv(c->fd, p, n, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		if (r > 0 && c->reset_armed)
+			c->reset_left -= (long)r;
 		return r;
 	}
 }
@@ -821,6 +994,30 @@ conn_discard_input(struct conn *c)
 	c->inlen = 0;
 }
 
+/* Queue bytes as they are (through TLS when it is on): with "split", every
+ * byte is a TLS record of its own. */
+static void
+conn_send_raw(struct conn *c, const char *p, size_t n)
+{
+	size_t off = 0;
+
+	if (c->tls == NULL) {
+		if (buf_append(&c->out, p, n) < 0)
+			die("output queue full");
+		return;
+	}
+	while (off < n) {
+		ssize_t r = gnutls_record_send(c->tls, p + off, c->split ? 1 :
+		    n - off);
+
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (r < 0)
+			die("TLS send: %s", gnutls_strerror((int)r));
+		off += (size_t)r;
+	}
+}
+
 /* Queue reply text; "\n" (two characters) separates lines. */
 static void
 conn_reply(struct conn *c, const char *text)
@@ -840,18 +1037,7 @@ conn_reply(struct conn *c, const char *text)
 			break;
 		p = e + 2;
 	}
-	if (c->tls == NULL) {
-		if (buf_append(&c->out, b.data, b.len) < 0)
-			die("output queue full");
-	} else {
-		ssize_t r;
-
-		do {
-			r = gnutls_record_send(c->tls, b.data, b.len);
-		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
-		if (r < 0)
-			die("TLS send: %s", gnutls_strerror((int)r));
-	}
+	conn_send_raw(c, b.data, b.len);
 	buf_free(&b);
 }
 
@@ -868,6 +1054,96 @@ conn_replyf(struct conn *c, const char *fmt, ...)
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	conn_reply(c, line);
+}
+
+/* The code a verb's success reply has ("longline", "endless"). */
+static int
+verb_ok_code(enum verb v)
+{
+	switch (v) {
+	case V_CONNECT:
+	case V_STARTTLS:
+		return 220;
+	case V_AUTH:
+		return 235;
+	case V_DATA:
+		return 354;
+	case V_QUIT:
+		return 221;
+	default:
+		return 250;
+	}
+}
+
+/* "longline": one reply line of n octets (without its CRLF). */
+static void
+conn_longline(struct conn *c, enum verb v, long n)
+{
+	char *line = malloc((size_t)n + 2);
+
+	if (line == NULL)
+		die("out of memory");
+	snprintf(line, 5, "%03d ", verb_ok_code(v));
+	memset(line + 4, 'x', (size_t)n - 4);
+	memcpy(line + n, "\r\n", 2);
+	tr_printf(c->srv, "S: [%d line of %ld octets]", verb_ok_code(v), n);
+	conn_send_raw(c, line, (size_t)n + 2);
+	free(line);
+}
+
+/* "endless": continuation lines until the client goes away or the
+ * server's deadline; then the connection ends. */
+static void
+conn_endless(struct conn *c, enum verb v)
+{
+	char line[64];
+	long i = 0;
+	int n;
+
+	tr_printf(c->srv, "S: [%d- lines without end]", verb_ok_code(v));
+	for (;;) {
+		n = snprintf(line, sizeof line, "%03d-continued line %ld\r\n",
+		    verb_ok_code(v), ++i);
+		conn_send_raw(c, line, (size_t)n);
+		if (c->out.len >= 4096 && conn_flush(c) < 0)
+			break;
+	}
+	tr_printf(c->srv, "I: %ld continuation lines queued", i);
+	c->closing = 1;
+}
+
+/* "garbage": n octets of every value, NUL, CR and bare LF included. */
+static void
+conn_garbage(struct conn *c)
+{
+	char junk[256];
+	long left = c->garbage;
+	size_t i;
+
+	for (i = 0; i < sizeof junk; i++)
+		junk[i] = (char)(255 - i);
+	tr_printf(c->srv, "S: [%ld octets of garbage]", left);
+	while (left > 0) {
+		size_t k = left < (long)sizeof junk ? (size_t)left : sizeof junk;
+
+		conn_send_raw(c, junk, k);
+		left -= (long)k;
+	}
+	c->garbage = 0;
+}
+
+/* "cut": text without a line end, then the end of the connection (with
+ * TLS, a close_notify first: an orderly end in the middle of a reply). */
+static void
+conn_cut(struct conn *c, const char *text)
+{
+	tr_printf(c->srv, "S: [cut] %s", text);
+	conn_send_raw(c, text, strlen(text));
+	if (c->tls != NULL) {
+		gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+		c->bye_sent = 1;
+	}
+	c->closing = 1;
 }
 
 /*
@@ -892,9 +1168,21 @@ conn_verdict(struct conn *c, struct verdict vd, char ok_class)
 		return 1;
 	case A_NOREPLY:
 		return 1;
+	case A_LONGLINE:
+		conn_longline(c, vd.verb, vd.n);
+		return 1;
+	case A_ENDLESS:
+		conn_endless(c, vd.verb);
+		return 1;
+	case A_CUT:
+		conn_cut(c, vd.reply);
+		return 1;
 	case A_REPLY:
 	case A_DELAY:
 	case A_DRIP:
+	case A_GARBAGE:
+	case A_RESET:
+	case A_DEAF:
 		break;
 	}
 	if (vd.reply == NULL || vd.reply[0] == '\0')
@@ -1795,6 +2083,8 @@ conn_serve(struct conn *c)
 	}
 	/* After a refusing greeting only QUIT is served (554), or the
 	 * connection ends (421 and the like). */
+	if (c->garbage > 0)
+		conn_garbage(c);
 	greet_ok = g == NULL || g[0] == '2';
 	if (!greet_ok && strncmp(g, "554", 3) != 0)
 		c->closing = 1;
@@ -1845,6 +2135,8 @@ conn_serve(struct conn *c)
 				continue;
 			}
 			conn_command(c, line);
+			if (c->garbage > 0)
+				conn_garbage(c);
 		}
 	}
 	if (c->timed_out) {
@@ -1852,7 +2144,7 @@ conn_serve(struct conn *c)
 		s->timeout_reported = 1;
 	}
 	if (c->out.len > 0) {
-		if (c->tls != NULL)
+		if (c->tls != NULL && !c->bye_sent)
 			gnutls_bye(c->tls, GNUTLS_SHUT_WR);
 		if (conn_flush(c) == 0)
 			c->rt++;
@@ -1881,6 +2173,7 @@ server_accept_one(struct server *s, int lfd)
 	c->in = c->inbuf;
 	c->rt = 1;
 	c->drip_ms = s->sc.drip_ms;
+	c->split = s->sc.split;
 	buf_init(&c->out, OUT_MAX);
 	buf_init(&c->env, ENV_MAX);
 	s->connno++;
@@ -1889,7 +2182,8 @@ server_accept_one(struct server *s, int lfd)
 	tr_printf(s, "RT: %ld", c->rt);
 	if (c->tls != NULL)
 		gnutls_deinit(c->tls);
-	close(fd);
+	if (c->fd >= 0)         /* not reset */
+		close(c->fd);
 	buf_free(&c->out);
 	buf_free(&c->env);
 	free(c);
