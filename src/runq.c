@@ -296,6 +296,16 @@ expire(struct run *r, const struct account *a, struct entry *en, struct err *why
 	return RUNQ_FAILED;
 }
 
+/* Worth another attempt later: a temporary failure, or a server that broke
+ * the protocol (a garbled, endless or overlong reply). That is the server's
+ * fault, not the message's, and it may have taken the message before
+ * garbling its answer: a retry risks a duplicate, a bounce a loss. */
+static int
+retryable(const struct err *e)
+{
+	return e->ex == EX_TEMPFAIL || e->ex == EX_PROTOCOL;
+}
+
 /* A temporary failure of the whole message: it stays, with e as its last
  * error and the next attempt after the backoff. */
 static enum runq_fate
@@ -560,7 +570,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			 * configuration's fault, not the message's: keep the entry
 			 * (fixing the configuration sends it; queue_lifetime
 			 * bounces it). */
-			fate = first && e.ex != EX_TEMPFAIL ? record_failed(r, id, 1, &e, why) :
+			fate = first && !retryable(&e) ? record_failed(r, id, 1, &e, why) :
 			       record_deferred(r, a, id, &e, why);
 			goto out;
 		}
@@ -578,7 +588,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 		if (ret < 0)
 			*down = 1;
 	}
-	if (ret < 0 && e.ex == EX_TEMPFAIL)
+	if (ret < 0 && retryable(&e))
 		fate = record_deferred(r, a, id, &e, why);
 	else
 		fate = record_answer(r, a, en, first, ret, &res, &e, via_host, via_acct, why);

@@ -6,7 +6,8 @@
  * connection (with PIPELINING, the next entry's envelope rides behind the
  * previous end of data; it is locked before it is sent), and what happens
  * after each attempt: removal only after the
- * server accepted the message; on a temporary failure the entry stays
+ * server accepted the message; on a temporary failure (a server that
+ * breaks the protocol, EX_PROTOCOL, counts as one) the entry stays
  * with its attempt count, last error and next attempt (exponential
  * backoff); on a permanent failure or when the entry outlived
  * queue_lifetime, a bounce (RFC 3464) goes to the envelope sender (never

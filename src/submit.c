@@ -403,7 +403,9 @@ submit_deliver(struct submission *s, int *detached, struct err *e)
 		err_init(&rm);
 		if (queue_remove(s->queue_dir, s->q.id, 0, &rm) < 0)
 			log_warn(s->log, "%s", rm.msg);
-		e->ex = EX_TEMPFAIL;
+		/* A protocol violation keeps msmtp's 76 (envoi(1)). */
+		if (e->ex != EX_PROTOCOL)
+			e->ex = EX_TEMPFAIL;
 		return -1;
 	}
 	/* Safely queued: exit 0 is the promise that it will be delivered or
