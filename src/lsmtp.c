@@ -52,12 +52,20 @@ enum { BODY_BOL, BODY_MID, BODY_CR, BODY_DOT, BODY_DOTCR };
 
 /* ------------------------------------------------------------ replies */
 
+/* Control characters in text we echo (the client's own words in a
+ * diagnostic, a smarthost's reply) would break the reply's line
+ * structure; C1 controls and stray 8-bit bytes would reach the terminal
+ * of a client that shows the reply (alpine). */
 static void ENVOI_PRINTF(3, 0)
 vreply(struct lsmtp *s, int code, const char *fmt, va_list ap)
 {
 	char text[LSMTP_REPLY_MAX];
 
 	vsnprintf(text, sizeof text, fmt, ap);
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	log_sanitize(text, sizeof text, text, strlen(text));
 	if (buf_printf(&s->out, "%d %s\r\n", code, text) < 0 && s->err.ex == 0)
 		err_set(&s->err, EX_OSERR, "local SMTP: cannot queue a reply: %s", strerror(errno));
 }
@@ -72,22 +80,11 @@ reply(struct lsmtp *s, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Control characters in text we echo (a smarthost's, or our own
- * diagnostics) would break the reply's line structure; C1 controls and
- * stray 8-bit bytes would reach the terminal of a client that shows the
- * reply (alpine). */
+/* A callback's reply; vreply makes its text safe to echo. */
 static void
 reply_cb(struct lsmtp *s, const struct lsmtp_reply *r)
 {
-	char text[LSMTP_REPLY_MAX];
-	int code = r->code >= 200 && r->code <= 599 ? r->code : 451;
-
-	snprintf(text, sizeof text, "%s", r->text);
-	for (char *p = text; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	log_sanitize(text, sizeof text, text, strlen(text));
-	reply(s, code, "%s", text);
+	reply(s, r->code >= 200 && r->code <= 599 ? r->code : 451, "%s", r->text);
 }
 
 /* A protocol error of the client: counted; too many end the session. */
@@ -169,7 +166,8 @@ lsmtp_error(const struct lsmtp *s)
 
 /* "FROM:" + path + params: *addr (NUL-terminated in place) and *params.
  * Accepts "<a@b>", the common "FROM: <a@b>" and a bare "a@b"; a source
- * route ("<@r1,@r2:a@b>", RFC 5321 4.1.1.3) is dropped. -1 on bad syntax. */
+ * route ("<@r1,@r2:a@b>", RFC 5321 4.1.1.3) is dropped. -1 on bad syntax,
+ * a control byte in the address included. */
 static int
 parse_path(char *p, char **addr, char **params)
 {
@@ -206,6 +204,11 @@ parse_path(char *p, char **addr, char **params)
 	p = end + (*end == '>');
 	if (*p != '\0' && *p != ' ')
 		return -1;
+	/* No control byte is part of a path (RFC 5321 4.1.2): a CR kept in
+	 * the line must not reach the callbacks inside an address. */
+	for (const char *c = a; c < end; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return -1;
 	*end = '\0';
 	if (*p)
 		p++;

@@ -305,6 +305,27 @@ test_replies(void)
 	       "a C1 control in a callback's text is shown as ?, UTF-8 text kept");
 	run_free(&r);
 
+	/* Found by tests/fuzz/lsmtp.c: the client's own bytes echoed in a
+	 * diagnostic ("Unsupported option: SIZ^C") are made safe too. */
+	run_init(&r);
+	drain(&r);
+	buf_reset(&r.out);
+	feeds(&r, "MAIL FROM:<a@x> SIZ\x03\x1b[2J\xc2\x9b=1\r\n");
+	is_str(buf_cstr(&r.out), "555 5.5.4 Unsupported option: SIZ  [2J?\r\n",
+	       "fuzz: control bytes the client sent are not echoed in a reply");
+	/* Found by tests/fuzz/lsmtp.c: a CR inside a path reached the
+	 * callbacks as part of the address. */
+	buf_reset(&r.out);
+	buf_reset(&r.rec.log);
+	feeds(&r, "MAIL FROM:\x03\nMAIL FROM:<a@x>\r\nRCPT TO:<\r>\nRCPT TO:<b\x7f@y>\r\n");
+	{
+		char got[64];
+		codes(&r.out, got, sizeof got);
+		is_str(got, "501 250 501 501", "fuzz: a control byte in a path is a syntax error");
+	}
+	is_str(buf_cstr(&r.rec.log), "M<a@x>|", "... and never reaches the callbacks");
+	run_free(&r);
+
 	/* MAIL parameters reach the callback decoded. */
 	run_init(&r);
 	feeds(&r, "MAIL FROM:<a@x> BODY=8BITMIME SMTPUTF8 RET=hdrs ENVID=a+2Bb SIZE=42\r\n"
