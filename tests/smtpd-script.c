@@ -70,7 +70,8 @@
  *                                    longline N      (instead of the reply, one
  *                                                     line of N octets: the
  *                                                     verb's success code, then
- *                                                     'x's; N up to 3 MiB)
+ *                                                     'x's; N up to 3 MiB; the
+ *                                                     command takes effect)
  *                                    endless         (instead of the reply,
  *                                                     "CODE-continued line N"
  *                                                     lines until the client
@@ -1168,9 +1169,9 @@ conn_verdict(struct conn *c, struct verdict vd, char ok_class)
 		return 1;
 	case A_NOREPLY:
 		return 1;
-	case A_LONGLINE:
+	case A_LONGLINE:                /* a success reply, however long */
 		conn_longline(c, vd.verb, vd.n);
-		return 1;
+		return -1;
 	case A_ENDLESS:
 		conn_endless(c, vd.verb);
 		return 1;
