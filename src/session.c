@@ -24,9 +24,9 @@
  * records per write while keeping memory flat for any message size.
  */
 #define SESSION_CHUNK (64u * 1024u)
-/* A server reply line longer than this is a protocol error (reply.h
- * bounds the whole reply; this bounds a single read). */
-#define SESSION_LINE_MAX (REPLY_LINE_MAX + 1)
+/* A server reply line longer than this is a protocol error, found while
+ * reading (reply.h bounds the whole reply): the message names the limit. */
+#define SESSION_LINE_MAX REPLY_LINE_MAX
 
 /*
  * Time. The account's `timeout` bounds each whole reply (all its lines:

@@ -675,8 +675,10 @@ io_failure(struct tls *t, int r, struct err *e)
 		return err_set(e, EX_TEMPFAIL, "connection lost: the server sent the "
 		    "TLS alert \"%s\"", gnutls_alert_get_name(gnutls_alert_get(t->sess)));
 	/* A transport error: the system's reason (EPIPE, ECONNRESET) says
-	 * more than GnuTLS's "Error in the push function". */
-	if ((r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PULL_ERROR) && errno)
+	 * more than GnuTLS's "Error in the push function", or its "non-properly
+	 * terminated" for a reset while sending. */
+	if ((r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PULL_ERROR ||
+	    r == GNUTLS_E_PREMATURE_TERMINATION) && errno)
 		return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
 	return err_set(e, EX_TEMPFAIL, "connection lost: %s", gnutls_strerror(r));
 }

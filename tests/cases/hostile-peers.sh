@@ -69,25 +69,33 @@ run_case "tls none
 split
 drip 1" "tls off" "auth off"
 delivered "split, plaintext (a segment per byte)"
-ok "split, plaintext: took ${ELAPSED}s (< 3)" took_between 0 3
+ok "split, plaintext: took ${ELAPSED}s (< $((3 * SLACK)))" took_between 0 3
 
 run_case "$BASE
 split"
 delivered "split, STARTTLS (a TLS record per byte)"
-ok "split, STARTTLS: took ${ELAPSED}s (< 3)" took_between 0 3
+ok "split, STARTTLS: took ${ELAPSED}s (< $((3 * SLACK)))" took_between 0 3
 
 run_case "tls implicit
 auth PLAIN
 user alice secret
 split" "tls_starttls off"
 delivered "split, implicit TLS (handshake a segment per byte)"
-ok "split, implicit TLS: took ${ELAPSED}s (< 3)" took_between 0 3
+ok "split, implicit TLS: took ${ELAPSED}s (< $((3 * SLACK)))" took_between 0 3
 
 # --- a 1 MB reply line: refused at 4096 octets (REPLY_LINE_MAX), at once
 run_case "$BASE
 on EHLO longline 1048576"
-queued "1 MB EHLO line" 'line too long'
-ok "1 MB EHLO line: took ${ELAPSED}s (< 2, no wait for the rest)" took_between 0 2
+queued "1 MB EHLO line" 'line too long from the server \(more than 4096 bytes\)'
+ok "1 MB EHLO line: took ${ELAPSED}s (< $((2 * SLACK)), no wait for the rest)" took_between 0 2
+
+# the limit itself: 4096 octets pass, 4097 do not
+run_case "$BASE
+on MAIL longline 4096"
+delivered "a MAIL reply line of 4096 octets (REPLY_LINE_MAX)"
+run_case "$BASE
+on MAIL longline 4097"
+queued "a MAIL reply line of 4097 octets" 'line too long from the server \(more than 4096 bytes\)'
 
 # queue off (msmtp's direct mode): msmtp's 76, nothing kept
 clear_queue
@@ -103,7 +111,7 @@ is "$(entries)" 0 "1 MB EHLO line, queue off: nothing kept"
 run_case "$BASE
 on DOT longline 1048576"
 queued "1 MB end-of-data reply line, in TLS" 'line too long'
-ok "1 MB end-of-data line: took ${ELAPSED}s (< 2)" took_between 0 2
+ok "1 MB end-of-data line: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 # ... and in a queue run: deferred, never bounced (the server may have
 # taken the message; a garbled answer is no refusal)
@@ -119,18 +127,18 @@ is "$(grep -l 'bob@example.org' "$QUEUE"/*.env 2>/dev/null | wc -l)" 1 \
     "1 MB end-of-data line, queue run: the entry for bob stays (deferred)"
 is "$(find "$QUEUE/failed" -name '*.env' 2>/dev/null | wc -l)" 0 \
     "1 MB end-of-data line, queue run: not moved to failed/, no bounce"
-ok "1 MB end-of-data line, queue run: took ${ELAPSED}s (< 2)" took_between 0 2
+ok "1 MB end-of-data line, queue run: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 # --- endless continuation lines: refused at 128 lines (REPLY_LINES_MAX)
 run_case "tls none
 on CONNECT endless" "tls off" "auth off"
 queued "endless greeting" 'malformed server reply|lines'
-ok "endless greeting: took ${ELAPSED}s (< 2)" took_between 0 2
+ok "endless greeting: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 run_case "$BASE
 on MAIL endless"
 queued "endless MAIL reply, in TLS" 'malformed server reply|lines'
-ok "endless MAIL reply: took ${ELAPSED}s (< 2)" took_between 0 2
+ok "endless MAIL reply: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 # --- a reply, and garbage, after QUIT: the message was accepted; what
 # follows is not read (or, read, changes nothing)
@@ -138,29 +146,34 @@ run_case "$BASE
 on QUIT reply 221 2.0.0 Bye\n250 2.0.0 and one more\n550 5.0.0 and a refusal
 on QUIT garbage 4096"
 delivered "reply and garbage after QUIT"
-ok "reply and garbage after QUIT: took ${ELAPSED}s (< 3)" took_between 0 3
+ok "reply and garbage after QUIT: took ${ELAPSED}s (< $((3 * SLACK)))" took_between 0 3
 
 run_case "tls none
 on DOT garbage 65536" "tls off" "auth off"
 delivered "garbage after the end-of-data reply, plaintext"
-ok "garbage after the end-of-data reply: took ${ELAPSED}s (< 3)" took_between 0 3
+ok "garbage after the end-of-data reply: took ${ELAPSED}s (< $((3 * SLACK)))" took_between 0 3
 
 # --- TLS close_notify in the middle of a reply: a partial line is no reply
 run_case "$BASE
 on MAIL cut 250 2.1.0 O"
 queued "close_notify in the MAIL reply" 'connection closed|closed by'
-ok "close_notify in the MAIL reply: took ${ELAPSED}s (< 2)" took_between 0 2
+ok "close_notify in the MAIL reply: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 run_case "$BASE
 on DOT cut 250 2.0.0 Ok: que"
 queued "close_notify in the end-of-data reply" 'connection closed|closed by'
-ok "close_notify in the end-of-data reply: took ${ELAPSED}s (< 2)" took_between 0 2
+ok "close_notify in the end-of-data reply: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
+
+run_case "tls none
+on EHLO cut 250-localhost Hel" "tls off" "auth off"
+queued "plaintext EHLO reply cut by a FIN" 'connection closed|closed by'
+ok "EHLO reply cut by a FIN: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 # --- a TCP reset right after DATA's 354, and during the body
 run_case "$BASE
 on DATA reset"
-queued "reset after 354" 'connection|reset'
-ok "reset after 354: took ${ELAPSED}s (< 2)" took_between 0 2
+queued "reset after 354" 'connection lost: (Connection reset by peer|Broken pipe)'
+ok "reset after 354: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 BIG=$TESTDIR/big
 { std_message big; for i in $(seq 1 40000); do
@@ -168,19 +181,20 @@ BIG=$TESTDIR/big
 done; } >"$BIG"
 INPUT=$BIG run_case "$BASE
 on DATA reset 100000"
-INPUT=$BIG queued "reset during the body" 'connection|reset'
-ok "reset during the body: took ${ELAPSED}s (< 2)" took_between 0 2
+INPUT=$BIG queued "reset during the body" 'connection lost: (Connection reset by peer|Broken pipe)'
+ok "reset during the body: took ${ELAPSED}s (< $((2 * SLACK)))" took_between 0 2
 
 # --- a server that reads nothing after DATA's 354: the send buffers fill
-# (the message is larger than both sockets' buffers can hold); the write
-# gives up at the timeout
+# (the message is larger than both sockets' buffers can hold: 4 MB fill
+# them on Linux's default tcp_wmem/tcp_rmem, 16 MB leave room); the write
+# gives up at the timeout, "sending", not at the end-of-data reply
 HUGE=$TESTDIR/huge
-{ std_message huge; head -c $((24 * 1024 * 1024)) /dev/zero | tr '\0' 'x' | fold -w 76; } >"$HUGE"
+{ std_message huge; head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' 'x' | fold -w 76; } >"$HUGE"
 INPUT=$HUGE run_case "$BASE
 nocap SIZE
 on DATA deaf"
-INPUT=$HUGE queued "deaf server, 24 MB message" 'timed out'
-ok "deaf server: gave up at the timeout: took ${ELAPSED}s (3 <= t < 6)" took_between 3 6
+INPUT=$HUGE queued "deaf server, 16 MB message" 'timed out after 3 s sending to the server'
+ok "deaf server: gave up at the timeout: took ${ELAPSED}s (3 <= t < $((6 * SLACK)))" took_between 3 6
 
 # --- a greeting that drips one byte a second, done within the timeout
 run_case "$BASE
@@ -188,7 +202,7 @@ greeting 220
 on CONNECT drip 1000
 on EHLO drip 0" "timeout 7"
 delivered "greeting dripped, 5 s (timeout 7)"
-ok "greeting dripped within the timeout: took ${ELAPSED}s (4 <= t < 7)" took_between 4 7
+ok "greeting dripped within the timeout: took ${ELAPSED}s (4 <= t < $((7 * SLACK)))" took_between 4 7
 
 # --- none of the above made the server see a protocol error from envoi
 errs=$(cat "$TESTDIR"/srv*/transcript | grep '^ERR:' | grep -v 'ERR: timeout' | sort -u)
