@@ -3,7 +3,8 @@
 # 10, part 3), each with the exit code and the time it may take (bounded
 # by the configured `timeout`): replies split at every byte (TCP segments
 # and TLS records), a 1 MB reply line, endless continuation lines, a
-# reply and garbage after QUIT, a close_notify in the middle of a reply, a
+# reply and garbage after QUIT (and an extra reply that puts a queue run's
+# replies out of step), a close_notify in the middle of a reply, a
 # TCP reset after DATA's 354 and during the body, a server that reads
 # nothing (a large message fills the send buffer), a greeting that drips a
 # byte a second but within the timeout. The greeting dripped slower than
@@ -152,6 +153,25 @@ run_case "tls none
 on DOT garbage 65536" "tls off" "auth off"
 delivered "garbage after the end-of-data reply, plaintext"
 ok "garbage after the end-of-data reply: took ${ELAPSED}s (< $((3 * SLACK)))" took_between 0 3
+
+# ... and an extra reply after the first of three queued messages' end of
+# data, in a queue run over one connection: the replies no longer match
+# the commands; the first is delivered, the others wait, none bounces
+clear_queue
+start_server - <<<"$BASE
+on DOT#1 reply 250 2.0.0 Ok\n250 2.0.0 and one more"
+ENVOI_QUEUE_ON=1 std_config "$CONF" "timeout 3"
+for n in 1 2 3; do
+	run_envoi -C "$CONF" -odq "bob$n@example.org"
+done
+run_envoi -C "$CONF" -q
+stop_server
+is_status 0 "extra reply in a queue run: exit 0"
+is "$(ls "$MAILDIR" | grep -c '^msg-')" 1 "extra reply in a queue run: one message delivered"
+is "$(entries)" 2 "extra reply in a queue run: the other two wait in the queue"
+is "$(find "$QUEUE/failed" -name '*.env' 2>/dev/null | wc -l)" 0 \
+    "extra reply in a queue run: none failed, no bounce"
+ok "extra reply in a queue run: took ${ELAPSED}s (< $((3 * SLACK)))" took_between 0 3
 
 # --- TLS close_notify in the middle of a reply: a partial line is no reply
 run_case "$BASE
