@@ -1,0 +1,249 @@
+/*
+ * Fuzz target: the SMTP client engine (smtp.h) with the real SASL glue
+ * (sasl.h) behind its AUTH callbacks, fed arbitrary server replies.
+ * Input: four option bytes (TLS mode, AUTH and its mechanism, single or
+ * multi mode and what to do when READY, the message's options), then the
+ * server's replies, lines separated by '\n'; one reply is read whenever
+ * the engine waits for one, and the end of input is the server closing.
+ * Checks: every byte the engine queues is a CRLF command line without
+ * other control bytes and within SMTP_CMD_MAX; nothing after QUIT; no AUTH
+ * (nor MAIL) before the TLS handshake when the account requires TLS; the
+ * engine ends in DONE or FAIL with an error set when it fails.
+ */
+#include "fuzz.h"
+
+#include "envelope.h"
+#include "reply.h"
+#include "sasl.h"
+#include "smtp.h"
+
+static const char *const mechs[] = {
+	"on", "PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-1",
+	"SCRAM-SHA-256-PLUS", "XOAUTH2", "OAUTHBEARER", "EXTERNAL",
+};
+
+struct run {
+	struct smtp s;
+	struct sasl *sasl;
+	const char *mech;
+	int cleartext_ok;
+	int tls_up;          /* the handshake is done (or implicit TLS) */
+	int tls_required;
+	int quit_seen;
+	struct fuzz_in in;
+};
+
+static int
+a_start(void *ctx, const char *server_mechs, const char **mech, char **initial,
+        struct err *e)
+{
+	struct run *r = ctx;
+	static const unsigned char cb[32] = { 1, 2, 3 };
+	struct sasl_params p;
+
+	FUZZ_CHECK(!r->tls_required || r->tls_up, "AUTH started before TLS");
+	memset(&p, 0, sizeof p);
+	p.configured = r->mech;
+	p.server_mechs = server_mechs;
+	p.user = "user@example.org";
+	p.secret = "pencil";
+	p.host = "mail.example.org";
+	p.port = 587;
+	p.tls_active = r->tls_up;
+	p.cleartext_ok = r->cleartext_ok;
+	if (r->tls_up) {
+		p.cb_type = "tls-exporter";
+		p.cb_data = cb;
+		p.cb_len = sizeof cb;
+	}
+	sasl_free(r->sasl);
+	r->sasl = NULL;
+	return sasl_start(&r->sasl, &p, mech, initial, e);
+}
+
+static int
+a_step(void *ctx, const char *challenge, char **response, struct err *e)
+{
+	struct run *r = ctx;
+
+	FUZZ_CHECK(r->sasl != NULL, "step without start");
+	return sasl_step(r->sasl, challenge, response, e);
+}
+
+static int
+a_finish(void *ctx, struct err *e)
+{
+	struct run *r = ctx;
+	int rc = sasl_finish(r->sasl, e);
+
+	sasl_free(r->sasl);
+	r->sasl = NULL;
+	return rc;
+}
+
+static const struct smtp_auth_ops auth_ops = { a_start, a_step, a_finish };
+
+/* What the engine queued: CRLF lines, no command after QUIT, nothing
+ * but EHLO/HELO/STARTTLS/QUIT before TLS when TLS is required. */
+static void
+check_output(struct run *r)
+{
+	struct buf *o = smtp_output(&r->s);
+	const char *p = o->data ? o->data : "";
+	size_t n = o->len;
+
+	FUZZ_CHECK(n == 0 || !r->quit_seen, "%zu bytes after QUIT: %.*s", n, (int)n, p);
+	while (n > 0) {
+		const char *lf = memchr(p, '\n', n);
+		size_t len;
+
+		FUZZ_CHECK(lf != NULL, "output without a line end");
+		len = (size_t)(lf - p) + 1;
+		FUZZ_CHECK(len >= 2 && p[len - 2] == '\r', "command not ending in CRLF");
+		FUZZ_CHECK(len <= SMTP_CMD_MAX, "command of %zu octets", len);
+		for (size_t i = 0; i + 2 < len; i++)
+			FUZZ_CHECK((unsigned char)p[i] >= 0x20 && p[i] != 0x7f,
+			    "control byte in a command: %.*s", (int)len, p);
+		FUZZ_CHECK(!r->quit_seen, "command after QUIT: %.*s", (int)len, p);
+		if (r->tls_required && !r->tls_up)
+			FUZZ_CHECK(strncmp(p, "EHLO ", 5) == 0 || strncmp(p, "HELO ", 5) == 0 ||
+			    strncmp(p, "STARTTLS\r", 9) == 0 || strncmp(p, "QUIT\r", 5) == 0,
+			    "before TLS: %.*s", (int)len, p);
+		if (len == 6 && memcmp(p, "QUIT\r\n", 6) == 0)
+			r->quit_seen = 1;
+		p += len;
+		n -= len;
+	}
+	buf_reset(o);
+}
+
+/* The next complete reply from the input; 0 when the server is gone
+ * (end of input, or a line reply.c refuses, which ends a session too). */
+static int
+next_reply(struct run *r, struct reply *rp)
+{
+	struct err e;
+
+	reply_reset(rp);
+	while (r->in.n > 0) {
+		size_t len;
+		const char *line = fuzz_field(&r->in, '\n', &len);
+		int rc;
+
+		err_init(&e);
+		rc = reply_feed(rp, line, len, &e);
+		if (rc < 0)
+			return 0;
+		if (rc == 1)
+			return 1;
+	}
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct smtp_addr rcpts[3] = {
+		{ "bob@example.com", "bob@example.com" },
+		{ "j\xc3\xb6rg@b\xc3\xbc" "cher.example", NULL },
+		{ "carol@b\xc3\xbc" "cher.example", "carol@xn--bcher-kva.example" },
+	};
+	struct run r;
+	struct smtp_params p;
+	struct smtp_msg m;
+	struct reply rp;
+	unsigned o1, o2, o3, o4, msgs = 0;
+	enum smtp_action act;
+
+	memset(&r, 0, sizeof r);
+	r.in.p = data;
+	r.in.n = size;
+	o1 = fuzz_byte(&r.in);
+	o2 = fuzz_byte(&r.in);
+	o3 = fuzz_byte(&r.in);
+	o4 = fuzz_byte(&r.in);
+	memset(&p, 0, sizeof p);
+	p.multi = o3 & 1;
+	p.helo = "client.example.org";
+	p.host = "mail.example.org";
+	p.tls = (o1 & 3) == 3 ? 0 : o1 & 3;
+	p.tls_verified = (o1 >> 2) & 1;
+	p.auth = (o1 >> 3) & 1;
+	p.auth_ops = &auth_ops;
+	p.auth_ctx = &r;
+	r.mech = mechs[(o2 & 0x0f) % (sizeof mechs / sizeof mechs[0])];
+	r.cleartext_ok = (o2 >> 4) & 1;
+	r.tls_required = p.tls != 0;
+	r.tls_up = p.tls == 2;         /* implicit TLS: up before the greeting */
+	memset(&m, 0, sizeof m);
+	m.from.utf8 = o3 & 2 ? "" : "alice@example.org";
+	m.from.ascii = m.from.utf8;
+	m.rcpts = rcpts + ((o3 >> 2) & 1);
+	m.nrcpts = 1 + ((o3 >> 3) & 1);
+	m.size = o4 & 1 ? 123456789 : 1234;
+	m.has_8bit = (o4 >> 1) & 1;
+	envelope_init(&m.opts);
+	m.opts.notify = (o4 >> 2) & 0x0f;
+	if (m.opts.notify & ENVELOPE_NOTIFY_NEVER)
+		m.opts.notify = ENVELOPE_NOTIFY_NEVER;
+	m.opts.ret = (enum envelope_ret)((o4 >> 6) % 3);
+	m.opts.smtputf8 = (enum envelope_utf8)((o3 >> 4) % 3);
+	m.opts.requiretls = (o3 >> 6) & 1;
+	if (o3 & 0x80)
+		envelope_set_envid(&m.opts, "id+1=2");
+	p.from = m.from;
+	p.rcpts = m.rcpts;
+	p.nrcpts = m.nrcpts;
+	p.size = m.size;
+	p.has_8bit = m.has_8bit;
+	p.opts = m.opts;
+	smtp_init(&r.s, &p);
+	reply_init(&rp);
+	act = smtp_start(&r.s);
+	for (int steps = 0; steps < 400; steps++) {
+		check_output(&r);
+		if (act == SMTP_DONE || act == SMTP_FAIL)
+			break;
+		if (act == SMTP_SEND || act == SMTP_READ) {
+			if (!next_reply(&r, &rp))
+				break;
+			act = smtp_on_reply(&r.s, &rp);
+		} else if (act == SMTP_STARTTLS) {
+			r.tls_up = 1;
+			act = smtp_tls_done(&r.s);
+		} else if (act == SMTP_BODY) {
+			act = p.multi && (o2 & 0x20) && msgs < 3 ?
+			    smtp_body_done_next(&r.s, &m) : smtp_body_done(&r.s);
+		} else if (act == SMTP_READY) {
+			FUZZ_CHECK(p.multi, "READY in single mode");
+			if (smtp_next_in_flight(&r.s)) {
+				act = smtp_next_message(&r.s, &m, ++msgs >= 3);
+			} else if (msgs >= 3 || (o2 & 0xc0) == 0xc0) {
+				act = smtp_finish(&r.s);
+			} else if ((o2 & 0xc0) == 0x40 && msgs == 0) {
+				msgs++;
+				act = smtp_verify(&r.s, &m);
+			} else if ((o2 & 0xc0) == 0x80 && msgs == 0) {
+				msgs++;
+				act = smtp_etrn(&r.s, "@example.org");
+			} else {
+				act = smtp_next_message(&r.s, &m, ++msgs >= 3);
+			}
+		} else {
+			FUZZ_CHECK(0, "unknown action %d", (int)act);
+		}
+	}
+	if (act == SMTP_FAIL)
+		FUZZ_CHECK(smtp_error(&r.s)->ex != 0, "FAIL without an error");
+	if (act == SMTP_DONE || act == SMTP_FAIL) {
+		/* Asking again queues nothing new. */
+		act = p.multi ? smtp_finish(&r.s) : act;
+		check_output(&r);
+	}
+	reply_free(&rp);
+	sasl_free(r.sasl);
+	smtp_free(&r.s);
+	return 0;
+}
