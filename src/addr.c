@@ -201,7 +201,11 @@ lex_quoted(struct lexer *lx, char close, const char *what, struct err *e)
 		if (c == '\\') {
 			if (lx->pos + 1 >= lx->len)
 				return lex_error(lx, open, e, what);
-			if (is_ctl((unsigned char)lx->s[lx->pos + 1]))
+			/* A quoted CR or LF would be dropped with the folds,
+			 * leaving a lone backslash that escapes the closing
+			 * quote (RFC 5322 3.2.1: quoted-pair is VCHAR or WSP). */
+			c = (unsigned char)lx->s[lx->pos + 1];
+			if (is_ctl(c) || c == '\r' || c == '\n')
 				return lex_error(lx, lx->pos, e, "control character");
 			lx->pos += 2;
 			continue;
@@ -700,8 +704,11 @@ check_domain(const char *s, size_t n)
 	size_t label = 0;
 
 	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		/* RFC 5321 4.1.3: an address literal is printable ASCII (it has
+		 * no A-label form, so it could never be sent without SMTPUTF8). */
 		for (size_t i = 1; i < n - 1; i++)
-			if (s[i] == '[' || s[i] == ']' || s[i] == '\\' || s[i] == ' ')
+			if (s[i] == '[' || s[i] == ']' || s[i] == '\\' || s[i] == ' ' ||
+			    (unsigned char)s[i] >= 0x7f)
 				return 0;
 		return 1;
 	}

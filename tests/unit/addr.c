@@ -102,6 +102,11 @@ test_parse_list(void)
 		{ "bob@[1.2.3.4", NULL },
 		{ "a@x.org; b@y.org", NULL },
 		{ "<@relay.example bob@x.org>", NULL },
+		/* Found by tests/fuzz/addr.c: a quoted CR or LF was dropped with
+		 * the folds, leaving "\"\\\"" (a backslash escaping the end). */
+		{ "\"\\\r\"", NULL },
+		{ "\"a\\\n\"@x.org", NULL },
+		{ "\"a\\ b\"@x.org", "\"a\\ b\"@x.org" },
 	};
 	char got[512];
 
@@ -231,6 +236,10 @@ test_check(void)
 		{ "\"bob\\\"s\"@example.org", 0, 0 },
 		{ "bob\r\nRCPT TO:<evil@x.org>@x.org", 0, -1 },
 		{ "bob@x.org\nDATA", 0, -1 },
+		/* Found by tests/fuzz/addr.c: an address literal with 8-bit
+		 * bytes passed, and its "A-label form" was not ASCII. */
+		{ "bob@[192.0\xe2\x82\xac" "1]", 0, -1 },
+		{ "bob@[192.0.2.1]", 0, 0 },
 		{ "bob@x.org>", 0, -1 },
 		{ "<bob@x.org>", 0, -1 },
 		{ "bob@x.org> SIZE=1", 0, -1 },
