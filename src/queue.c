@@ -631,6 +631,12 @@ parse_lines(char *text, size_t len, void *ctx, line_fn fn, size_t *lineno,
 		*why = "NUL byte";
 		return -1;
 	}
+	/* envoi never writes a CR (values are one line each): a CR would
+	 * reach an address or a log line as part of a value. */
+	if (memchr(text, '\r', len) != NULL) {
+		*why = "CR byte";
+		return -1;
+	}
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		char *sp;

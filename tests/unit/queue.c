@@ -734,6 +734,9 @@ test_crash_leftovers(void)
 		const char *why;      /* expected in last_error */
 	} damaged[] = {
 		{ "garbage", "garbage\n", 1, "required key" },
+		/* Found by tests/fuzz/queue.c: a CR was loaded into a value. */
+		{ "CR in a value", "version 1\naccount \rvr\nfrom \nrcpt x@y\nsize 1\n8bit 0\n"
+		  "created 5\n", 1, "CR byte" },
 		{ "empty", "", 1, "empty" },
 		{ "version 2", "version 2\naccount a\nfrom \nrcpt x@y\nsize 1\n8bit 0\ncreated 5\n", 1,
 		  "unknown version" },
