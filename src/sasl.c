@@ -288,6 +288,41 @@ gsasl_respond(struct sasl *s, const char *in, char **out, struct err *e)
 	return 0;
 }
 
+/* A SCRAM server-first message must not ask for more than
+ * SASL_SCRAM_ITER_MAX iterations (sasl.h). Anything else in the challenge
+ * is libgsasl's to judge. */
+static int
+check_scram_iter(const struct sasl *s, const char *in, struct err *e)
+{
+	char *raw = NULL;
+	size_t len = 0;
+	struct buf b;
+	int rc = 0;
+
+	if (strncmp(s->mech->name, "SCRAM", 5) != 0 ||
+	    gsasl_base64_from(in, strlen(in), &raw, &len) != GSASL_OK || raw == NULL)
+		return 0;
+	buf_init(&b, len + 1);
+	if (buf_append(&b, raw, len) < 0)
+		rc = err_set(e, EX_OSERR, "out of memory");
+	gsasl_free(raw);
+	for (char *attr = b.data; attr != NULL && rc == 0;) {
+		char *comma = strchr(attr, ',');
+		long iter;
+
+		if (comma)
+			*comma = '\0';
+		if (strncmp(attr, "i=", 2) == 0 &&
+		    parse_long(attr + 2, 1, SASL_SCRAM_ITER_MAX, &iter) < 0)
+			rc = err_set(e, EX_PROTOCOL, "%s: the server asks for an iteration count "
+			    "over %d (or not a number); refusing", s->mech->name,
+			    SASL_SCRAM_ITER_MAX);
+		attr = comma ? comma + 1 : NULL;
+	}
+	buf_free(&b);
+	return rc;
+}
+
 static int
 set_property(struct sasl *s, Gsasl_property prop, const char *value, struct err *e)
 {
@@ -431,6 +466,8 @@ sasl_step(struct sasl *s, const char *challenge_b64, char **response_b64, struct
 	if (s->complete)
 		return err_set(e, EX_PROTOCOL, "%s: unexpected challenge after the "
 		    "exchange finished", s->mech->name);
+	if (check_scram_iter(s, challenge_b64, e) < 0)
+		return -1;
 	return gsasl_respond(s, challenge_b64, response_b64, e);
 }
 

@@ -34,6 +34,14 @@
  * may be up to 12288 octets (CRLF included). */
 #define SASL_LINE_MAX 12288
 
+/* SCRAM's iteration count (RFC 5802 5.1 "i="), which the server chooses:
+ * real servers ask 4096 (Dovecot, RFC 7677's minimum) to a few hundred
+ * thousand (OWASP's 600000 for PBKDF2-SHA256). Each costs the client CPU
+ * time no network timeout bounds: at about a million a second, a hostile
+ * server's i=4294967295 would hold envoi for over an hour. Above this the
+ * exchange fails (EX_PROTOCOL). */
+#define SASL_SCRAM_ITER_MAX 1000000
+
 struct sasl;
 
 struct sasl_params {
@@ -70,7 +78,8 @@ int sasl_start(struct sasl **s, const struct sasl_params *p, const char **mech,
  * Answer the server's challenge (the base64 text after "334 ", possibly
  * empty). *response_b64 is malloc'd base64, possibly "" (send an empty
  * line); free it with sasl_response_free. Errors: EX_PROTOCOL for a
- * malformed challenge or one after the exchange finished; EX_NOPERM when
+ * malformed challenge, one after the exchange finished, or a SCRAM
+ * iteration count over SASL_SCRAM_ITER_MAX; EX_NOPERM when
  * the server fails SCRAM's proof of knowing the password.
  */
 int sasl_step(struct sasl *s, const char *challenge_b64, char **response_b64,

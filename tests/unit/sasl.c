@@ -476,6 +476,54 @@ test_scram_mutual(void)
 	}
 }
 
+/* Found while writing tests/fuzz/smtp.c: the server chooses SCRAM's
+ * iteration count, and i=4294967295 held the client in PBKDF2 for an hour
+ * with no network timeout to stop it. Over SASL_SCRAM_ITER_MAX it fails
+ * at once. */
+static void
+test_scram_iterations(void)
+{
+	static const char *const iters[] = { "4096", "1000001", "4294967295", "", "12x" };
+	struct sasl_params p = { 0 };
+
+	p.configured = "SCRAM-SHA-256";
+	p.server_mechs = "SCRAM-SHA-256";
+	p.user = "alice";
+	p.secret = "s3cret";
+	p.tls_active = 1;
+	for (size_t i = 0; i < sizeof iters / sizeof iters[0]; i++) {
+		struct sasl *s;
+		const char *mech;
+		char *initial = NULL, *raw, *b64 = NULL, *resp = NULL, first[256];
+		size_t len, blen;
+		struct err e;
+		int rc;
+
+		err_init(&e);
+		if (sasl_start(&s, &p, &mech, &initial, &e) < 0 ||
+		    (raw = decode(initial, &len)) == NULL || strstr(raw, "r=") == NULL) {
+			ok(0, "scram iterations: setup");
+			return;
+		}
+		/* server-first: the client's nonce extended, a salt, i=N */
+		snprintf(first, sizeof first, "%.*sSRV,s=QSXCR+Q6sek8bf92,i=%s",
+		         (int)strcspn(strstr(raw, "r="), ","), strstr(raw, "r="), iters[i]);
+		gsasl_free(raw);
+		gsasl_base64_to(first, strlen(first), &b64, &blen);
+		rc = sasl_step(s, b64, &resp, &e);
+		if (i == 0) {
+			is_int(rc, 0, "scram: i=4096 is answered");
+		} else {
+			is_int(rc, -1, "scram: i=%s is refused at once", iters[i]);
+			is_int(e.ex, EX_PROTOCOL, "... as a protocol error (%s)", e.msg);
+		}
+		sasl_response_free(resp);
+		sasl_response_free(initial);
+		gsasl_free(b64);
+		sasl_free(s);
+	}
+}
+
 int
 main(void)
 {
@@ -485,5 +533,6 @@ main(void)
 	test_gs2_header();
 	test_deferred();
 	test_scram_mutual();
+	test_scram_iterations();
 	return done_testing();
 }
