@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A failed property is a crash for libFuzzer: the input is saved. */
@@ -111,20 +113,36 @@ fuzz_slurp(int fd, size_t *n)
 	return b;
 }
 
-/* A private directory for file-reading targets, made once per process. */
+static char fuzz_dir[64];
+
+static inline int
+fuzz_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)remove(path);     /* best effort: go on with the rest */
+	return 0;
+}
+
+/* At exit: the directory goes, whatever the module left in it. */
+static inline void
+fuzz_tmpdir_remove(void)
+{
+	nftw(fuzz_dir, fuzz_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A private directory for file-reading targets, made once per process
+ * and removed at exit. */
 static inline const char *
 fuzz_tmpdir(void)
 {
-	static char dir[64];
-
-	if (dir[0] == '\0') {
+	if (fuzz_dir[0] == '\0') {
 		const char *t = getenv("TMPDIR");
-		snprintf(dir, sizeof dir, "%s/envoi-fuzz-XXXXXX", t && *t && strlen(t) < 40 ?
-		    t : "/tmp");
-		if (mkdtemp(dir) == NULL)
+		snprintf(fuzz_dir, sizeof fuzz_dir, "%s/envoi-fuzz-XXXXXX",
+		    t && *t && strlen(t) < 40 ? t : "/tmp");
+		if (mkdtemp(fuzz_dir) == NULL)
 			abort();
+		atexit(fuzz_tmpdir_remove);
 	}
-	return dir;
+	return fuzz_dir;
 }
 
 #endif
