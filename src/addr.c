@@ -172,9 +172,13 @@ skip_cfws(struct lexer *lx, struct err *e)
 			c = (unsigned char)lx->s[lx->pos];
 			if (is_ctl(c))
 				return lex_error(lx, lx->pos, e, "control character");
-			if (c == '\\' && lx->pos + 1 < lx->len)
-				lx->pos++;
-			else if (c == '(')
+			if (c == '\\' && lx->pos + 1 < lx->len) {
+				/* As in lex_quoted: no quoted control byte or line
+				 * break (a quoted NUL would end the text early). */
+				c = (unsigned char)lx->s[++lx->pos];
+				if (is_ctl(c) || c == '\r' || c == '\n')
+					return lex_error(lx, lx->pos, e, "control character");
+			} else if (c == '(')
 				depth++;
 			else if (c == ')')
 				depth--;

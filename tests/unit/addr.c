@@ -107,6 +107,11 @@ test_parse_list(void)
 		{ "\"\\\r\"", NULL },
 		{ "\"a\\\n\"@x.org", NULL },
 		{ "\"a\\ b\"@x.org", "\"a\\ b\"@x.org" },
+		/* ... and in a comment: "(\\<DEL>)" (a quoted NUL, which the
+		 * fuzzer found, cannot be written in this table). */
+		{ "a@x.org (\\\x7f)", NULL },
+		{ "a@x.org (\\\r)", NULL },
+		{ "a@x.org (\\( \\))", "a@x.org" },
 	};
 	char got[512];
 
@@ -142,6 +147,13 @@ test_parse_error_text(void)
 	addr_parse_list(&l, in, strlen(in), &e);
 	ok(strstr(e.msg, "carol@y.org") != NULL, "the error quotes the text at the fault: %s", e.msg);
 	ok(strstr(e.msg, "missing ','") != NULL, "... and suggests the missing comma");
+	addr_list_free(&l);
+
+	/* Found by tests/fuzz/addr.c: "(\\<NUL>)" parsed as an empty list,
+	 * but a NUL cannot be part of the text (qualifying it cut there). */
+	addr_list_init(&l);
+	err_init(&e);
+	is_int(addr_parse_list(&l, "(\\\0)", 4, &e), -1, "a quoted NUL in a comment is refused");
 	addr_list_free(&l);
 
 	/* The length is honoured: text past len is never parsed. */
