@@ -284,6 +284,18 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* fsync, again when a signal interrupted it: EINTR is no failure. */
+static int
+fsync_retry(int fd)
+{
+	int r;
+
+	do
+		r = fsync(fd);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
 static int
 fsync_dir(const char *dir)
 {
@@ -292,7 +304,7 @@ fsync_dir(const char *dir)
 
 	if (fd < 0)
 		return -1;
-	r = fsync(fd);
+	r = fsync_retry(fd);
 	if (r < 0) {
 		int saved = errno;
 		close(fd);
@@ -364,7 +376,7 @@ queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env, stru
 	struct buf b;
 	int fd;
 
-	if (fsync(q->msg_fd) < 0) {
+	if (fsync_retry(q->msg_fd) < 0) {
 		err_set(e, EX_IOERR, "cannot write %s: %s", q->tmp_msg, strerror(errno));
 		goto undo;
 	}
@@ -381,7 +393,7 @@ queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env, stru
 		err_set(e, EX_CANTCREAT, "cannot create %s: %s", q->tmp_env, strerror(errno));
 		goto undo;
 	}
-	if (write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, b.data, b.len) < 0 || fsync_retry(fd) < 0) {
 		int saved = errno;
 		close(fd);
 		buf_free(&b);
@@ -420,12 +432,30 @@ undo:
 	return -1;
 }
 
+/* An entry (its message accepted) whose envelope cannot be removed:
+ * left as it is, the next queue run would send it again. A rename into
+ * tmp/ (whose old files queue_clean_tmp removes) takes it out of the
+ * queue too; errno is unlink's again if that fails as well. */
+static int
+env_set_aside(const char *dir, const char *id, const char *env)
+{
+	int saved = errno;
+	char *aside = path_join(dir, "tmp", id, ".env.sent");
+	int r = aside ? rename(env, aside) : -1;
+
+	free(aside);
+	if (r < 0)
+		errno = saved;
+	return r;
+}
+
 int
 queue_entry_remove(struct queue_entry *q, struct err *e)
 {
 	if (q->committed) {
 		/* Envelope first: without it the entry no longer exists. */
-		if (unlink(q->env_path) < 0 && errno != ENOENT)
+		if (unlink(q->env_path) < 0 && errno != ENOENT &&
+		    env_set_aside(q->dir, q->id, q->env_path) < 0)
 			return err_set(e, EX_IOERR, "cannot remove %s: %s", q->env_path,
 			               strerror(errno));
 		char *st = entry_path(q->dir, 0, q->id, ".st");
@@ -514,7 +544,7 @@ replace_file(const char *tmp, const char *final, const char *syncdir, const char
 
 	if (fd < 0)
 		return err_set(e, EX_CANTCREAT, "cannot create %s: %s", tmp, strerror(errno));
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || fsync_retry(fd) < 0) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -1446,7 +1476,7 @@ queue_remove(const char *dir, const char *id, int failed, struct err *e)
 		goto out;
 	}
 	/* Envelope first: without it the entry no longer exists. */
-	if (unlink(env) < 0) {
+	if (unlink(env) < 0 && (errno == ENOENT || env_set_aside(dir, id, env) < 0)) {
 		r = err_set(e, errno == ENOENT ? EX_NOINPUT : EX_IOERR, "cannot remove %s: %s",
 		            env, strerror(errno));
 		goto out;

@@ -15,6 +15,9 @@
  *
  *   QUEUE_DIR/            mode 0700, one per user (or /var/spool/envoi)
  *     tmp/                files being written; never delivered from
+ *                         (also ID.env.sent: the envelope of a delivered
+ *                         entry that could not be unlinked; old files
+ *                         in tmp/ are removed by queue runs)
  *     ID.msg              the message exactly as it goes on the wire,
  *                         CRLF line endings, NOT dot-stuffed
  *     ID.env              the envelope, text, one "key value" per line:
