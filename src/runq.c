@@ -303,6 +303,10 @@ expire(struct run *r, const struct account *a, struct entry *en, struct err *why
 static int
 retryable(const struct err *e)
 {
+	/* Nor is this machine's trouble (memory, a failing read of the
+	 * spool) with no reply from the server behind it. */
+	if (e->smtp_code == 0 && (e->ex == EX_OSERR || e->ex == EX_IOERR))
+		return 1;
 	return e->ex == EX_TEMPFAIL || e->ex == EX_PROTOCOL;
 }
 
