@@ -1,0 +1,285 @@
+#!/bin/bash
+# faults.sh - failing system calls (issue 10, part 2): for each scenario
+# (a submission with the server up and down, a queue run of three
+# entries, -bs with two messages) count envoi's calls of each function the
+# shim tests/fault/fault.c wraps, then rerun failing one call at a time and
+# check, for every run: no crash and no sanitizer report, a documented exit
+# code (0 or a sysexits code), and the invariant: exit 0 only if the
+# message was delivered or a complete entry is queued; non-zero only if
+# nothing is sent later; no partial message is ever delivered; a later
+# `envoi -q` without faults delivers every queued message exactly once.
+# An injected EINTR must be retried, never reported: that run must end as
+# a clean run does.
+#
+# Sampling, to stay within CI's budget: the errno of a run is taken in
+# turn from the list of those relevant to the function (errnos_for), so
+# consecutive call numbers of one function see different errnos; in the
+# full matrix every call number of every function is failed, except
+# malloc and realloc (thousands of calls, most inside GnuTLS) whose call
+# numbers are sampled evenly (MALLOC_SAMPLES). The full matrix runs where
+# sanitizer reports matter, under ASan; the plain pass (and distcheck)
+# and valgrind run a sample: every call number up to SAMPLE_NS per
+# function, spread evenly. FAULT_MATRIX=full|sample overrides. Under
+# valgrind malloc and realloc are not injected: valgrind replaces the
+# allocator itself, so the shim never sees those calls.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+
+SHIM=$top_builddir/tests/fault/libfault.so
+[ -f "$SHIM" ] || skip_all "no $SHIM (make check builds it)"
+CONF=$TESTDIR/conf
+QUEUE=$TESTDIR/queue
+ENVOI_QUEUE_ON=1
+BASE_WRAP=$ENVOI_WRAP
+ASAN_OPTS=${ASAN_OPTIONS:-}
+if ldd "$ENVOI" 2>/dev/null | grep -q libasan; then
+	# The shim comes before the ASan runtime, so that its malloc wraps
+	# ASan's (see fault.c).
+	ASAN_OPTS="$ASAN_OPTS${ASAN_OPTS:+:}verify_asan_link_order=0"
+	: "${FAULT_MATRIX:=full}"
+fi
+: "${FAULT_MATRIX:=sample}"
+MALLOC_SAMPLES=4 SAMPLE_NS=3
+[ "$FAULT_MATRIX" = full ] && MALLOC_SAMPLES=16 SAMPLE_NS=1000
+case $BASE_WRAP in *valgrind*) VALGRIND=1 ;; *) VALGRIND=0 ;; esac
+
+# The errnos each function can return here. No EINTR for open, mkdir,
+# rename, link or unlink: envoi opens only regular files and directories
+# on local filesystems, where Linux does not interrupt them.
+errnos_for() {
+	case $1 in
+	open|openat) echo "EACCES ENOSPC EIO ENOMEM" ;;
+	read) echo "EIO EINTR EAGAIN" ;;
+	write) echo "ENOSPC EINTR EIO EAGAIN" ;;
+	fsync|fdatasync) echo "EIO EINTR ENOSPC" ;;
+	rename|link|unlink|mkdir) echo "EACCES EIO ENOSPC" ;;
+	flock) echo "EINTR ENOMEM" ;;
+	ftruncate) echo "EIO EINTR" ;;
+	malloc|realloc) echo "ENOMEM" ;;
+	socket) echo "EACCES ENOMEM" ;;
+	connect) echo "EINTR ECONNREFUSED EACCES" ;;
+	getaddrinfo) echo "EAGAIN ENOMEM EIO" ;;
+	send) echo "EINTR EAGAIN EPIPE" ;;
+	recv) echo "EINTR EAGAIN ECONNRESET" ;;
+	esac
+}
+
+# faulty ENVOI_FAULT-SPEC|count:FILE ARGS...: run_envoi under the shim
+faulty() {
+	local spec=$1 var
+	shift
+	case $spec in
+	count:*) var="ENVOI_FAULT_COUNT=${spec#count:}" ;;
+	*) var="ENVOI_FAULT=$spec" ;;
+	esac
+	ENVOI_WRAP="env LD_PRELOAD=$SHIM ASAN_OPTIONS=$ASAN_OPTS $var $BASE_WRAP" run_envoi "$@"
+}
+
+server() {  # a server for up to 3 connections; the config points at it
+	start_server - -n 3 < <(printf '%s\n' "tls starttls" "auth PLAIN" \
+	    "user alice secret")
+	std_config "$CONF" "domain client.example"
+}
+reset() {
+	rm -rf "$QUEUE"
+	mkdir -m 700 "$QUEUE"
+	server
+}
+delivered() {  # delivered SUBJECT: how many copies the server has
+	grep -l "^Subject: $1"$'\r$' "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l
+}
+total() { ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l; }
+entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
+# every message the server has is whole: its last line arrived
+whole() {
+	local f
+	for f in "$MAILDIR"/msg-*.eml; do
+		[ -e "$f" ] || continue
+		[ "$(tail -n 1 "$f")" = $'last line\r' ] || return 1
+	done
+}
+clean_q() {  # the later queue run, faults off
+	INPUT=/dev/null run_envoi -C "$CONF" -q
+	Q_STATUS=$STATUS
+}
+
+# ---------------------------------------------------------------- scenarios
+# Each has NAME_setup (before the counted or faulty run), NAME_run (the
+# run, with the shim spec as $1) and NAME_check, which runs the clean
+# queue run and says what is wrong, if anything (WHY), given STATUS.
+msg() { std_message "$1" | sed '$d'; echo "last line"; }
+
+up_setup() { reset; msg m1 >"$TESTDIR/msg"; }
+up_run() { INPUT=$TESTDIR/msg faulty "$1" -C "$CONF" bob@example.org; }
+up_check() {
+	local before after
+	before=$(delivered m1)
+	clean_q
+	after=$(delivered m1)
+	if [ "$RUN_STATUS" = 0 ]; then
+		[ "$after" = 1 ] || WHY="exit 0 but delivered $after times"
+	else
+		[ "$before" = "$after" ] || WHY="exit $RUN_STATUS but a later run sent it"
+		[ "$after" -le 1 ] || WHY="delivered $after times"
+	fi
+	CLEAN_BEFORE=$before
+}
+up_clean() { [ "$CLEAN_BEFORE" = 1 ]; }
+
+down_setup() {
+	reset
+	stop_server          # the config names a port where nothing listens
+	msg m1 >"$TESTDIR/msg"
+}
+down_run() { up_run "$@"; }
+down_check() {
+	local q
+	q=$(entries)
+	[ "$(total)" = 0 ] || WHY="delivered with the server down?"
+	server               # now it is up again (a new port)
+	up_check
+	CLEAN_BEFORE=$q
+}
+down_clean() { [ "$CLEAN_BEFORE" = 1 ]; }
+
+queue_setup() {
+	local i
+	reset
+	for i in q1 q2 q3; do
+		msg "$i" >"$TESTDIR/msg"
+		INPUT=$TESTDIR/msg run_envoi -C "$CONF" -odq bob@example.org
+		[ "$STATUS" = 0 ] || bail_out "cannot queue $i: $STDERR"
+	done
+}
+queue_run() { INPUT=/dev/null faulty "$1" -C "$CONF" -q; }
+queue_check() {
+	local i n
+	CLEAN_BEFORE=$(total)
+	clean_q
+	for i in q1 q2 q3; do
+		n=$(delivered "$i")
+		[ "$n" = 1 ] || WHY="$i delivered $n times"
+	done
+	[ "$(entries)" = 0 ] || WHY="entries left after a clean -q"
+}
+queue_clean() { [ "$CLEAN_BEFORE" = 3 ]; }
+
+bs_setup() {
+	reset
+	{
+		printf '%s\r\n' "EHLO app.example" "MAIL FROM:<app@example.org>" \
+		    "RCPT TO:<bob@example.org>" "DATA"
+		msg b1 | sed 's/^\./../; s/$/\r/'
+		printf '%s\r\n' "." "MAIL FROM:<app@example.org>" \
+		    "RCPT TO:<bob@example.org>" "DATA"
+		msg b2 | sed 's/^\./../; s/$/\r/'
+		printf '%s\r\n' "." "QUIT"
+	} >"$TESTDIR/session"
+}
+bs_run() { INPUT=$TESTDIR/session faulty "$1" -C "$CONF" -bs; }
+bs_check() {
+	local ok before after
+	ok=$(tr -d '\r' <<<"$STDOUT" | grep -c '^250 2\.0\.0 Ok: \(delivered\|queued\) as')
+	before=$(total)
+	clean_q
+	after=$(total)
+	[ "$after" = "$ok" ] || WHY="$ok accepted, $after delivered"
+	[ "$(delivered b1)" -le 1 ] && [ "$(delivered b2)" -le 1 ] ||
+		WHY="a message delivered twice"
+	CLEAN_BEFORE=$before
+}
+bs_clean() { [ "$CLEAN_BEFORE" = 2 ] && [ "$RUN_STATUS" = 0 ]; }
+
+# ---------------------------------------------------------------- the matrix
+RUNS=0 SITES=0
+# check_run SCENARIO SPEC: after NAME_run, the checks common to all runs
+check_run() {
+	local s=$1 spec=$2
+	WHY=
+	case $STATUS in
+	0|6[4-9]|7[0-8]) ;;
+	*) WHY="exit $STATUS (a crash, a sanitizer report or an undocumented code)" ;;
+	esac
+	if grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== ' <<<"$STDERR"; then
+		WHY="a sanitizer report"
+	fi
+	RUN_STATUS=$STATUS RUN_ERR=$STDERR
+	"${s}_check"
+	STATUS=$RUN_STATUS
+	[ -z "$WHY" ] && ! whole && WHY="a partial message was delivered"
+	[ "$Q_STATUS" = 0 ] || WHY="${WHY:-the later queue run exits $Q_STATUS}"
+	if [ -z "$WHY" ] && [ "${spec##*:}" = EINTR ] && ! "${s}_clean"; then
+		WHY="EINTR was not retried: exit $STATUS"
+	fi
+	stop_server
+	RUNS=$((RUNS + 1))
+	local TODO=
+	case $spec:$WHY in
+	malloc:*times|realloc:*times|malloc:*twice|realloc:*twice|malloc:*accepted*|realloc:*accepted*)
+		# Known: memory that runs out after the server's 250 can leave
+		# the entry behind (its removal needs memory): a duplicate.
+		TODO="out of memory after acceptance keeps the entry" ;;
+	esac
+	if [ -z "$WHY" ]; then
+		pass "$s $spec: exit $STATUS"
+	else
+		fail "$s $spec: $WHY"
+		diag "envoi stderr: $RUN_ERR"
+	fi
+}
+
+matrix() {  # matrix SCENARIO OFFSET
+	local s=$1 off=$2 counts=$TESTDIR/counts fn c k ns n list err i
+	"${s}_setup"
+	rm -f "$counts"
+	"${s}_run" "count:$counts"
+	[ "$STATUS" = 0 ] || diag "$s: the counting run exits $STATUS: $STDERR"
+	stop_server
+	diag "$s: calls: $(tr '\n' ' ' <"$counts")"
+	while read -r fn c; do
+		case $fn in malloc|realloc)
+			[ "$VALGRIND" = 1 ] && continue
+			k=$MALLOC_SAMPLES ;;
+		*) k=$SAMPLE_NS ;;
+		esac
+		[ "$k" -lt "$c" ] || k=$c
+		read -r -a list <<<"$(errnos_for "$fn")"
+		ns=$(awk -v c="$c" -v k="$k" 'BEGIN { for (i = 0; i < k; i++) print 1 + int(i * c / k) }' | uniq)
+		i=$off
+		for n in $ns; do
+			err=${list[$((i % ${#list[@]}))]}
+			i=$((i + 1))
+			[ -z "${FAULT_ONLY:-}" ] || [ "$FAULT_ONLY" = "$fn:$n:$err" ] || continue
+			"${s}_setup"
+			"${s}_run" "$fn:$n:$err"
+			check_run "$s" "$fn:$n:$err"
+			SITES=$((SITES + 1))
+		done
+	done <"$counts"
+}
+
+# regress SCENARIO SPEC: one run, whatever the matrix samples: the bugs
+# the matrix found, each fixed in src/.
+regress() {
+	"${1}_setup"
+	"${1}_run" "$2"
+	check_run "$1" "$2"
+}
+# queue.c: fsync retried on EINTR (was EX_IOERR, "cannot sync").
+regress up fsync:3:EINTR
+regress up fsync:1:EINTR
+# queue.c: an envelope that cannot be unlinked after delivery is moved
+# aside into tmp/ (was: left, and the next run delivered it again).
+regress up unlink:1:EIO
+# runq.c: memory running out in a queue run defers (was: a bounce, and
+# the message moved to failed/, "partial" here: the bounce is no copy).
+regress queue malloc:20:ENOMEM
+
+t0=$(date +%s)
+for s in ${FAULT_SCENARIOS:-up down queue bs}; do
+	ts=$(date +%s)
+	matrix "$s" "${#s}"
+	diag "$s: $(( $(date +%s) - ts )) s"
+done
+diag "$FAULT_MATRIX matrix: $RUNS runs in $(( $(date +%s) - t0 )) s"
+done_testing
