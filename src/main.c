@@ -512,6 +512,31 @@ run_verify(struct run *r, struct err *e)
 	return 0;
 }
 
+/* Whether nothing waits where an unconfigured envoi would queue: the
+ * default queue, and for root the maildrop. Errors count as "something":
+ * the caller then reports the configuration error. */
+static int
+nothing_waiting(const struct run *r)
+{
+	struct queue_item *items = NULL;
+	struct err qe;
+	size_t n = 0, dn = 1;
+	unsigned long long db;
+	char *dir = queue_default_dir(NULL, r->home);
+
+	err_init(&qe);
+	if (dir != NULL && queue_list(dir, 1, &items, &n, &qe) == 0)
+		queue_items_free(items, n);
+	else
+		n = 1;
+	free(dir);
+	if (getuid() != 0)
+		dn = 0;
+	else if (drop_count(DROP_SPOOL_DIR, &dn, &db, &qe) < 0)
+		dn = 1;
+	return n == 0 && dn == 0;
+}
+
 /* mailq, -q and --rmqueue work on the queue of the selected account (the
  * default one unless -a), which is where this user's messages wait. */
 static int
@@ -524,6 +549,15 @@ run_queue(struct run *r, struct err *e)
 	int picked = 0;
 
 	if (load_account(r, e) < 0) {
+		/* The timer's --retry on a machine whose configuration is not
+		 * written yet (the package's commented template): nothing can
+		 * be lost, so no failed unit every five minutes. Mail that
+		 * waits, and every other mode, report the error. */
+		if (r->cli.retry_due && e->ex == EX_CONFIG && nothing_waiting(r)) {
+			log_debug(&r->log, "nothing queued: %s", e->msg);
+			err_init(e);
+			return 0;
+		}
 		if (!r->use_drop)
 			return -1;
 		/* Not an error: this user's mail is in root's queue. */

@@ -321,4 +321,34 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 else
 	skip "full disk" "needs root for a private tmpfs"
 fi
+# --- --retry (the timers' run) before any account is written: nothing
+# waits, so exit 0 (no failed unit every 5 minutes); mail that waits, and
+# -q, still report the configuration error.
+BLANK=$TESTDIR/blank.conf
+write_config "$BLANK" <<EOF
+# account default
+# host smtp.example.org
+EOF
+INPUT=/dev/null
+run_envoi -C "$BLANK" --retry
+is_status 0 "--retry, no account defined, nothing queued: exit 0"
+is "$STDERR" "" "... silently"
+run_envoi -C "$BLANK" -q
+is_status 78 "-q, no account defined: 78 (asked for by a person)"
+write_config "$TESTDIR/defq.conf" <<EOF
+account default
+host 127.0.0.1
+port 1
+from sender@example.org
+EOF
+INPUT=$TESTDIR/m-defq
+std_message defq >"$INPUT"
+run_envoi -C "$TESTDIR/defq.conf" bob@example.org
+# (run_envoi runs as the test user, whose state directory is its own)
+is "$(find "$TESTDIR" -path '*/.local/state/envoi/queue/*.env' | wc -l)" 1 \
+    "a message waits in the default queue"
+INPUT=/dev/null
+run_envoi -C "$BLANK" --retry
+is_status 78 "--retry, no account, mail waiting: 78"
+like "$STDERR" 'no account is defined' "... saying why"
 done_testing
