@@ -25,9 +25,10 @@
  * its time budget. They are replaced with free,
  * and free must be: while dlsym resolves the real allocator it may itself
  * allocate, and those few bytes come from a static arena that free and
- * realloc recognise. Under ASan the shim must come before the ASan runtime
- * (ASAN_OPTIONS=verify_asan_link_order=0), so that the real allocator it
- * finds next is ASan's and every block is ASan's to free. The shim is
+ * realloc recognise. Under ASan the ASan runtime comes first in
+ * LD_PRELOAD: envoi's allocations are then ASan's and never reach the
+ * shim (a shim before ASan would call ASan's dlsym before ASan is ready).
+ * The shim is
  * built without sanitizers or fortification (Makefile.am): it defines the
  * very functions those rewrite. */
 #define _GNU_SOURCE
