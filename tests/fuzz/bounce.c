@@ -25,15 +25,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bounce_info b;
 	unsigned long long n = 0;
 	struct err e;
-	char *o = malloc(in.n + 1);
-	size_t on = 0;
+	char *o = malloc(in.n + in.n / 998 + 2);
+	size_t on = 0, col = 0;
 	int orig, out;
 
-	/* The original in spool form as far as CR goes: message.c never
-	 * leaves a lone CR (bounce_write repairs bare LFs itself). */
-	for (size_t i = 0; i < in.n; i++)
-		if (in.p[i] != '\r')
-			o[on++] = (char)in.p[i];
+	/* The original in spool form as far as CR and length go: message.c
+	 * never leaves a lone CR nor a line over 998 octets (it refuses the
+	 * message), and bounce_write repairs bare LFs itself. */
+	for (size_t i = 0; i < in.n; i++) {
+		if (in.p[i] == '\r')
+			continue;
+		if (col == 998 && in.p[i] != '\n') {
+			o[on++] = '\n';
+			col = 0;
+		}
+		o[on++] = (char)in.p[i];
+		col = in.p[i] == '\n' ? 0 : col + 1;
+	}
 	orig = fuzz_memfd(o, on);
 	out = fuzz_memfd("", 0);
 	free(o);
