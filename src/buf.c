@@ -61,6 +61,15 @@ buf_append(struct buf *b, const void *p, size_t n)
 }
 
 int
+buf_reserve(struct buf *b, size_t n)
+{
+	if (reserve(b, n) < 0)
+		return -1;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
 buf_puts(struct buf *b, const char *s)
 {
 	return buf_append(b, s, strlen(s));

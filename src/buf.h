@@ -33,6 +33,11 @@ int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) ENVOI_PRINTF(2, 3);
 
+/* Make room for n more bytes now, so that appending up to n bytes later
+ * cannot fail for want of memory: for a reply that must be read after
+ * the point of no return. -1 with errno ENOSPC past max, ENOMEM. */
+int buf_reserve(struct buf *b, size_t n);
+
 /* Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 

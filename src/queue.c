@@ -29,19 +29,29 @@
  * much shorter is a typo, not an entry. */
 #define QUEUE_ID_MIN 8
 
+/* DIR[/SUB][/NAME][EXT] into out, with no allocation: what removes an
+ * entry after the server took the message must not fail for want of
+ * memory (the entry would stay: a duplicate). -1 when it does not fit. */
+static int
+path_fmt(char out[QUEUE_PATH_MAX], const char *dir, const char *sub, const char *name,
+         const char *ext)
+{
+	int n = snprintf(out, QUEUE_PATH_MAX, "%s%s%s%s%s%s", dir, sub ? "/" : "",
+	                 sub ? sub : "", name ? "/" : "", name ? name : "", ext ? ext : "");
+
+	if (n < 0 || n >= QUEUE_PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 static char *
 path_join(const char *dir, const char *sub, const char *name, const char *ext)
 {
-	struct buf b;
+	char p[QUEUE_PATH_MAX];
 
-	buf_init(&b, QUEUE_PATH_MAX);
-	if (buf_printf(&b, "%s%s%s%s%s", dir, sub ? "/" : "", sub ? sub : "",
-	               name ? "/" : "", name ? name : "") < 0 ||
-	    (ext && buf_puts(&b, ext) < 0)) {
-		buf_free(&b);
-		return NULL;
-	}
-	return buf_take(&b);
+	return path_fmt(p, dir, sub, name, ext) < 0 ? NULL : xstrdup(p);
 }
 
 /* DIR/ID.ext or DIR/failed/ID.ext */
@@ -284,9 +294,8 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* fsync, again when a signal interrupted it: EINTR is no failure. */
-static int
-fsync_retry(int fd)
+int
+queue_fsync(int fd)
 {
 	int r;
 
@@ -304,7 +313,7 @@ fsync_dir(const char *dir)
 
 	if (fd < 0)
 		return -1;
-	r = fsync_retry(fd);
+	r = queue_fsync(fd);
 	if (r < 0) {
 		int saved = errno;
 		close(fd);
@@ -376,7 +385,7 @@ queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env, stru
 	struct buf b;
 	int fd;
 
-	if (fsync_retry(q->msg_fd) < 0) {
+	if (queue_fsync(q->msg_fd) < 0) {
 		err_set(e, EX_IOERR, "cannot write %s: %s", q->tmp_msg, strerror(errno));
 		goto undo;
 	}
@@ -393,7 +402,7 @@ queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env, stru
 		err_set(e, EX_CANTCREAT, "cannot create %s: %s", q->tmp_env, strerror(errno));
 		goto undo;
 	}
-	if (write_all(fd, b.data, b.len) < 0 || fsync_retry(fd) < 0) {
+	if (write_all(fd, b.data, b.len) < 0 || queue_fsync(fd) < 0) {
 		int saved = errno;
 		close(fd);
 		buf_free(&b);
@@ -440,10 +449,9 @@ static int
 env_set_aside(const char *dir, const char *id, const char *env)
 {
 	int saved = errno;
-	char *aside = path_join(dir, "tmp", id, ".env.sent");
-	int r = aside ? rename(env, aside) : -1;
+	char aside[QUEUE_PATH_MAX];
+	int r = path_fmt(aside, dir, "tmp", id, ".env.sent") < 0 ? -1 : rename(env, aside);
 
-	free(aside);
 	if (r < 0)
 		errno = saved;
 	return r;
@@ -458,10 +466,9 @@ queue_entry_remove(struct queue_entry *q, struct err *e)
 		    env_set_aside(q->dir, q->id, q->env_path) < 0)
 			return err_set(e, EX_IOERR, "cannot remove %s: %s", q->env_path,
 			               strerror(errno));
-		char *st = entry_path(q->dir, 0, q->id, ".st");
-		if (st)
+		char st[QUEUE_PATH_MAX];
+		if (path_fmt(st, q->dir, NULL, q->id, ".st") == 0)
 			unlink(st);
-		free(st);
 		unlink(q->msg_path);
 		q->committed = 0;
 		/* A removal lost in a crash means a second delivery. */
@@ -544,7 +551,7 @@ replace_file(const char *tmp, const char *final, const char *syncdir, const char
 
 	if (fd < 0)
 		return err_set(e, EX_CANTCREAT, "cannot create %s: %s", tmp, strerror(errno));
-	if (write_all(fd, data, len) < 0 || fsync_retry(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || queue_fsync(fd) < 0) {
 		int saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -1462,25 +1469,21 @@ out:
 int
 queue_remove(const char *dir, const char *id, int failed, struct err *e)
 {
-	char *env, *st, *msg, *syncdir;
+	/* On the stack: this runs after a delivery (see path_fmt). */
+	char env[QUEUE_PATH_MAX], st[QUEUE_PATH_MAX], msg[QUEUE_PATH_MAX];
+	char syncdir[QUEUE_PATH_MAX];
+	const char *sub = failed ? "failed" : NULL;
 	int r = 0;
 
 	if (!queue_id_valid(id))
 		return err_set(e, EX_USAGE, "not a queue id: %s", id);
-	env = entry_path(dir, failed, id, ".env");
-	st = entry_path(dir, failed, id, ".st");
-	msg = entry_path(dir, failed, id, ".msg");
-	syncdir = failed ? path_join(dir, "failed", NULL, NULL) : xstrdup(dir);
-	if (!env || !st || !msg || !syncdir) {
-		r = err_set(e, EX_OSERR, "out of memory");
-		goto out;
-	}
+	if (path_fmt(env, dir, sub, id, ".env") < 0 || path_fmt(st, dir, sub, id, ".st") < 0 ||
+	    path_fmt(msg, dir, sub, id, ".msg") < 0 || path_fmt(syncdir, dir, sub, NULL, NULL) < 0)
+		return err_set(e, EX_OSERR, "queue path too long: %s", dir);
 	/* Envelope first: without it the entry no longer exists. */
-	if (unlink(env) < 0 && (errno == ENOENT || env_set_aside(dir, id, env) < 0)) {
-		r = err_set(e, errno == ENOENT ? EX_NOINPUT : EX_IOERR, "cannot remove %s: %s",
-		            env, strerror(errno));
-		goto out;
-	}
+	if (unlink(env) < 0 && (errno == ENOENT || env_set_aside(dir, id, env) < 0))
+		return err_set(e, errno == ENOENT ? EX_NOINPUT : EX_IOERR, "cannot remove %s: %s",
+		               env, strerror(errno));
 	if (unlink(st) < 0 && errno != ENOENT)
 		r = err_set(e, EX_IOERR, "cannot remove %s: %s", st, strerror(errno));
 	if (unlink(msg) < 0 && errno != ENOENT)
@@ -1489,11 +1492,6 @@ queue_remove(const char *dir, const char *id, int failed, struct err *e)
 	if (r == 0 && fsync_dir(syncdir) < 0)
 		r = err_set(e, EX_IOERR, "cannot sync directory %s: %s", syncdir,
 		            strerror(errno));
-out:
-	free(env);
-	free(st);
-	free(msg);
-	free(syncdir);
 	return r;
 }
 

@@ -188,6 +188,10 @@ int queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env,
  * (close-on-exec), or -1: EX_CANTCREAT, EX_IOERR (disk full). */
 int queue_scratch(const char *dir, struct err *e);
 
+/* fsync(fd), again when a signal interrupted it (EINTR is no failure):
+ * how the queue and the maildrop make a file durable. */
+int queue_fsync(int fd);
+
 /* Remove the entry (after the server accepted it, or before commit).
  * Errors: EX_IOERR when ID.env cannot be unlinked (the entry remains). */
 int queue_entry_remove(struct queue_entry *q, struct err *e);

@@ -304,8 +304,10 @@ static int
 retryable(const struct err *e)
 {
 	/* Nor is this machine's trouble (memory, a failing read of the
-	 * spool) with no reply from the server behind it. */
-	if (e->smtp_code == 0 && (e->ex == EX_OSERR || e->ex == EX_IOERR))
+	 * spool) with no reply from the server behind it, nor envoi's own
+	 * inconsistency (EX_SOFTWARE): a bug of ours is no reason to bounce
+	 * a message that may well go out on the next attempt. */
+	if (e->smtp_code == 0 && (e->ex == EX_OSERR || e->ex == EX_IOERR || e->ex == EX_SOFTWARE))
 		return 1;
 	return e->ex == EX_TEMPFAIL || e->ex == EX_PROTOCOL;
 }
@@ -362,9 +364,11 @@ outcome_free(struct outcome *oc)
 	free(oc->keep);
 }
 
+/* Room for every recipient's outcome, taken before the message goes out:
+ * once the server may have accepted it, recording its answer must not
+ * need memory (a failure there would keep the entry: a duplicate). */
 static int
-classify(const struct queue_item *it, int ret, const struct session_result *res,
-         const struct err *e, struct outcome *oc)
+outcome_alloc(struct outcome *oc, const struct queue_item *it)
 {
 	size_t cnt = it->nrcpts ? it->nrcpts : 1;
 
@@ -374,8 +378,18 @@ classify(const struct queue_item *it, int ret, const struct session_result *res,
 	oc->keep = calloc(cnt, sizeof *oc->keep);
 	if (!oc->br || !oc->status || !oc->keep) {
 		outcome_free(oc);
+		memset(oc, 0, sizeof *oc);
 		return -1;
 	}
+	return 0;
+}
+
+/* Fill oc (from outcome_alloc) from the attempt's result. */
+static void
+classify(const struct queue_item *it, int ret, const struct session_result *res,
+         const struct err *e, struct outcome *oc)
+{
+	oc->nb = oc->nk = 0;
 	for (size_t i = 0; i < it->nrcpts; i++) {
 		const struct session_rcpt *sr = res->rcpts && i < res->nrcpts ? &res->rcpts[i] : NULL;
 		struct bounce_rcpt *b = &oc->br[oc->nb];
@@ -398,7 +412,6 @@ classify(const struct queue_item *it, int ret, const struct session_result *res,
 		b->action = "failed";
 		oc->nb++;
 	}
-	return 0;
 }
 
 /* The delivery log line, naming the host (and fallback account) that
@@ -436,52 +449,45 @@ log_delivered(struct run *r, const struct account *a, const struct entry *en,
 static enum runq_fate
 record_answer(struct run *r, const struct account *a, struct entry *en, int first, int ret,
               const struct session_result *res, const struct err *e, const char *via_host,
-              const char *via_acct, struct err *why)
+              const char *via_acct, struct outcome *oc, struct err *why)
 {
 	const struct queue_item *it = &en->it;
-	struct outcome oc;
 	struct err e2;
 
 	err_init(&e2);
-	if (classify(it, ret, res, e, &oc) < 0) {
-		err_set(&e2, EX_OSERR, "out of memory");
-		return record_deferred(r, a, it->id, &e2, why);
-	}
+	classify(it, ret, res, e, oc);
 	if (first && r->error_mode != 'q')
-		for (size_t k = 0; k < oc.nb; k++)
-			if (oc.br[k].diagnostic != e->msg)
-				log_error(r->log, "<%s>: %s", oc.br[k].addr, oc.br[k].diagnostic);
+		for (size_t k = 0; k < oc->nb; k++)
+			if (oc->br[k].diagnostic != e->msg)
+				log_error(r->log, "<%s>: %s", oc->br[k].addr, oc->br[k].diagnostic);
 	/* A bounce also on the first try when -oem/-oee ask for one, or when
 	 * others wait for a retry: then the caller gets exit 0 (the message
 	 * is queued) and many callers (cron) never show stderr, so only a
 	 * bounce reliably reports the refused ones. */
-	if (oc.nb && (!first || oc.nk || mails_errors(r)))
-		bounce(r, a, it, en->fd, oc.br, oc.nb, ret == 0 ?
+	if (oc->nb && (!first || oc->nk || mails_errors(r)))
+		bounce(r, a, it, en->fd, oc->br, oc->nb, ret == 0 ?
 		       "the server refused some recipients permanently" :
 		       "the server refused the message permanently");
-	if (oc.nk) {
+	if (oc->nk) {
 		char note[256];
-		snprintf(note, sizeof note, "%zu recipient(s) refused temporarily, will retry", oc.nk);
-		if (queue_set_rcpts(r->dir, it->id, oc.keep, oc.nk, &e2) < 0 ||
+		snprintf(note, sizeof note, "%zu recipient(s) refused temporarily, will retry", oc->nk);
+		if (queue_set_rcpts(r->dir, it->id, oc->keep, oc->nk, &e2) < 0 ||
 		    queue_record_failure(r->dir, it->id, note, &e2) < 0)
 			log_warn(r->log, "%s", e2.msg);
 		err_set(why, EX_TEMPFAIL, "%s", note);
 		r->st->deferred++;
-		outcome_free(&oc);
 		return RUNQ_DEFERRED;
 	}
 	if (ret < 0) {
-		outcome_free(&oc);
 		return record_failed(r, it->id, first, e, why);
 	}
 	if (queue_remove(r->dir, it->id, 0, &e2) < 0)
 		log_warn(r->log, "%s", e2.msg);
-	if (first && oc.nb)
+	if (first && oc->nb)
 		err_set(why, EX_NOUSER, "message delivered to %zu of %zu recipients; the others "
 		        "were refused (see above)", res->naccepted, it->nrcpts);
 	r->st->delivered++;
 	log_delivered(r, a, en, res, via_host, via_acct);
-	outcome_free(&oc);
 	return RUNQ_DELIVERED;
 }
 
@@ -546,6 +552,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
         int last, struct err *why)
 {
 	struct session_result res;
+	struct outcome oc;
 	struct err e;
 	enum runq_fate fate = RUNQ_DEFERRED;
 	const struct session_msg *pipe = NULL;
@@ -554,6 +561,7 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 
 	err_init(&e);
 	memset(&res, 0, sizeof res);
+	memset(&oc, 0, sizeof oc);
 	if (!en->held && take_for_attempt(r, id, en, &fate) < 0)
 		return fate;
 	r->st->tried++;
@@ -579,6 +587,11 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			goto out;
 		}
 	}
+	if (outcome_alloc(&oc, &en->it) < 0) {
+		err_set(&e, EX_OSERR, "out of memory");
+		fate = record_deferred(r, a, id, &e, why);
+		goto out;
+	}
 	if (next && next_id && !last)
 		pipe = take_next(r, a, next_id, next);
 	/* Which host (and fallback account) carries it, for the log: the
@@ -595,8 +608,9 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 	if (ret < 0 && retryable(&e))
 		fate = record_deferred(r, a, id, &e, why);
 	else
-		fate = record_answer(r, a, en, first, ret, &res, &e, via_host, via_acct, why);
+		fate = record_answer(r, a, en, first, ret, &res, &e, via_host, via_acct, &oc, why);
 out:
+	outcome_free(&oc);
 	session_result_free(&res);
 	entry_release(en);
 	return fate;

@@ -27,6 +27,12 @@
 /* A server reply line longer than this is a protocol error, found while
  * reading (reply.h bounds the whole reply): the message names the limit. */
 #define SESSION_LINE_MAX REPLY_LINE_MAX
+/* Memory set aside at the start for reading one reply line and one
+ * reply's text: RFC 5321 4.5.3.1.5 bounds a reply line at 512 octets, so
+ * the answer to an end of data, once the message is out, is read without
+ * allocating (a failed allocation there would leave the message's fate
+ * unknown, and a retry would deliver it twice). */
+#define SESSION_REPLY_RESERVE 1024
 
 /*
  * Time. The account's `timeout` bounds each whole reply (all its lines:
@@ -122,25 +128,24 @@ secs_int(long long secs)
 	return secs > INT_MAX ? INT_MAX : (int)secs;
 }
 
-/* Read one complete reply (all its lines) into r, within one timeout. */
+/* Read one complete reply (all its lines) into r, within one timeout;
+ * line is the session's line buffer, reused. */
 static int
-read_reply(struct conn *c, struct reply *r, struct log *log, struct err *e)
+read_reply(struct conn *c, struct buf *line, struct reply *r, struct log *log, struct err *e)
 {
 	long long deadline = conn_deadline(c);
-	struct buf line;
 	int done = 0;
 
-	buf_init(&line, SESSION_LINE_MAX);
 	reply_reset(r);
 	while (!done) {
-		if (conn_read_line(c, &line, deadline, e) < 0)
+		if (conn_read_line(c, line, deadline, e) < 0)
 			break;
-		log_proto(log, LOG_RECV, line.data ? line.data : "", line.len);
-		done = reply_feed(r, buf_cstr(&line), line.len, e);
+		log_proto(log, LOG_RECV, buf_cstr(line), line->len);
+		done = reply_feed(r, buf_cstr(line), line->len, e);
 		if (done < 0)
 			break;
 	}
-	buf_free(&line);
+	buf_reset(line);
 	return done == 1 ? 0 : -1;
 }
 
@@ -204,7 +209,14 @@ send_body(struct conn *c, const struct session_msg *m, struct smtp *s,
 	olen += dotstuff_finish(&ds, out + olen);
 	log_debug(log, "(message body: %llu bytes)", m->size);
 	act = smtp_body_done_next(s, next);
-	(void)act;
+	if (act != SMTP_SEND) {
+		/* No end of data queued: nothing more goes out, so the
+		 * server cannot take the message. */
+		*e = *smtp_error(s);
+		if (e->ex == 0)
+			err_set(e, EX_SOFTWARE, "the SMTP engine refused the end of data");
+		goto done;
+	}
 	{
 		struct buf *tail = smtp_output(s);
 		/* The terminator and QUIT (or the next envelope) ride in
@@ -278,6 +290,7 @@ struct session {
 	struct smtp_params p;
 	struct smtp smtp;
 	struct reply reply;             /* the latest reply read */
+	struct buf line;                /* one reply line as it is read */
 	struct prepared next_pm;        /* the message whose envelope is in flight ... */
 	const struct session_msg *next_src;  /* ... as the caller gave it; NULL = none */
 	char *host;                     /* the host used, in ASCII (A-labels) */
@@ -370,7 +383,7 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 				return SMTP_FAIL;
 			/* FALLTHROUGH */
 		case SMTP_READ:
-			if (read_reply(&s->conn, &s->reply, s->log, e) < 0)
+			if (read_reply(&s->conn, &s->line, &s->reply, s->log, e) < 0)
 				return SMTP_FAIL;
 			if (s->info && smtp_state(&s->smtp) == SMTP_STATE_GREETING)
 				reply_summary(&s->reply, s->info->greeting, sizeof s->info->greeting);
@@ -450,10 +463,12 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	conn_init(&s->conn, (int)a->timeout, log);
 	conn_set_limit(&s->conn, secs_int((long long)a->timeout * SESSION_SETUP_TIMEOUTS));
 	reply_init(&s->reply);
+	buf_init(&s->line, SESSION_LINE_MAX);
 	s->actx.a = a;
 	s->actx.conn = &s->conn;
 	s->host_given = xstrdup(host);
-	if (s->host_given == NULL) {
+	if (s->host_given == NULL || buf_reserve(&s->line, SESSION_REPLY_RESERVE) < 0 ||
+	    buf_reserve(&s->reply.text, SESSION_REPLY_RESERVE) < 0) {
 		err_set(e, EX_OSERR, "out of memory");
 		goto fail;
 	}
@@ -773,8 +788,13 @@ session_send_next(struct session *s, const struct session_msg *m,
 	struct prepared pm;
 	int ret, have_next = 0;
 
-	if (result_init(res, m, e) < 0)
+	if (result_init(res, m, e) < 0) {
+		/* An envelope on the wire for m would wait for a body that
+		 * never comes: the connection is done. */
+		if (s && s->next_src)
+			s->usable = 0;
 		return -1;
+	}
 	if (s == NULL || !s->usable)
 		return err_set(e, EX_SOFTWARE, "message handed to a closed SMTP connection");
 	if (s->next_src) {
@@ -881,6 +901,7 @@ session_close(struct session *s)
 	sasl_free(s->actx.sasl);
 	conn_close(&s->conn);
 	reply_free(&s->reply);
+	buf_free(&s->line);
 	free(s->host);
 	free(s->host_given);
 	account_free(s->owned);

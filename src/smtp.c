@@ -1110,12 +1110,11 @@ smtp_body_done(struct smtp *s)
 		return fail(s, EX_SOFTWARE, "cannot queue the end of data");
 	set_state(s, SMTP_STATE_DOT);
 	/* RFC 2920: QUIT may follow the end of data in the same group; we
-	 * then close as soon as the end-of-data reply is in. */
-	if (s->caps.pipelining && s->last) {
-		if (queue_str(s, "QUIT\r\n") < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue QUIT");
+	 * then close as soon as the end-of-data reply is in. No room for it
+	 * is no failure: the end of data is queued, the message will go,
+	 * and on_dot queues QUIT again (or the session just closes). */
+	if (s->caps.pipelining && s->last && queue_str(s, "QUIT\r\n") == 0)
 		s->quit_sent = 1;
-	}
 	return SMTP_SEND;
 }
 

@@ -11,6 +11,8 @@
  *       EAI_MEMORY and any other errno EAI_SYSTEM with that errno.
  *   ENVOI_FAULT_COUNT=FILE   at exit, append "FUNC COUNT" per function
  *       called at least once.
+ *   ENVOI_FAULT_TRACE=1   print a backtrace on stderr where a fault hits
+ *       (to find the call site a failing matrix run names).
  * FUNC is one of the family names in names[] below; each family counts the
  * entry points that do its job (open counts open, open64 and the
  * fortified __open_2; send counts send, sendto, sendmsg and writev; recv
@@ -34,6 +36,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <link.h>
 #include <netdb.h>
@@ -62,6 +65,7 @@ static const char *const names[F_N] = { "open", "openat", "read", "write",
 static struct rule { int fam; unsigned long n; int err; } rules[MAX_RULES];
 static int nrules;
 static int active;           /* set by the constructor, cleared in a child */
+static int trace;            /* ENVOI_FAULT_TRACE: say where each fault hit */
 static unsigned long counts[F_N];
 static char countfile[4096];
 
@@ -83,8 +87,14 @@ static int fault(enum fam f)
 		return 0;
 	c = __atomic_add_fetch(&counts[f], 1, __ATOMIC_RELAXED);
 	for (i = 0; i < nrules; i++)
-		if (rules[i].fam == (int)f && rules[i].n == c)
+		if (rules[i].fam == (int)f && rules[i].n == c) {
+			if (trace) {
+				void *frames[24];
+
+				backtrace_symbols_fd(frames, backtrace(frames, 24), 2);
+			}
 			return rules[i].err;
+		}
 	return 0;
 }
 
@@ -184,8 +194,10 @@ __attribute__((constructor)) static void fault_init(void)
 	}
 	if (cf && strlen(cf) < sizeof countfile)
 		memcpy(countfile, cf, strlen(cf) + 1);
+	trace = getenv("ENVOI_FAULT_TRACE") != NULL;
 	unsetenv("ENVOI_FAULT");
 	unsetenv("ENVOI_FAULT_COUNT");
+	unsetenv("ENVOI_FAULT_TRACE");
 	if (nrules == 0 && !countfile[0])
 		return;
 	dl_iterate_phdr(find_text, NULL);

@@ -89,10 +89,35 @@ test_err(void)
 	is_int(e.ex, EX_CONFIG, "prefix keeps the code");
 }
 
+/* buf_reserve: room taken now, so later appends within it never move the
+ * data (they cannot need memory); past the maximum it refuses. */
+static void
+test_reserve(void)
+{
+	struct buf b;
+	char *before;
+
+	buf_init(&b, 100);
+	is_int(buf_reserve(&b, 50), 0, "reserve within the maximum");
+	ok(b.cap >= 51, "reserve: capacity for 50 bytes and the NUL (%zu)", b.cap);
+	is_str(buf_cstr(&b), "", "reserve on an empty buffer leaves it empty");
+	before = b.data;
+	is_int(buf_append(&b, "0123456789012345678901234567890123456789012345678", 49), 0,
+	       "append within the reserve");
+	ok(b.data == before, "append within the reserve did not reallocate");
+	buf_reset(&b);
+	ok(b.data == before && b.cap >= 51, "reset keeps the reserve");
+	errno = 0;
+	is_int(buf_reserve(&b, 101), -1, "reserve past the maximum fails");
+	is_int(errno, ENOSPC, "... with ENOSPC");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
 	test_bounds();
+	test_reserve();
 	test_parse_long();
 	test_err();
 	return done_testing();
