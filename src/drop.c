@@ -445,7 +445,7 @@ drop_write(const char *spool, const struct drop_opts *o, int dot_ends_input,
 	if (write_all(fd, hdr.data, hdr.len, e) < 0 ||
 	    copy_message(in_fd, fd, o, dot_ends_input, e) < 0)
 		goto unlink;
-	if (fsync(fd) < 0) {
+	if (queue_fsync(fd) < 0) {
 		err_set(e, EX_IOERR, "fsync of the drop file: %s", strerror(errno));
 		goto unlink;
 	}
@@ -456,11 +456,16 @@ drop_write(const char *spool, const struct drop_opts *o, int dot_ends_input,
 		goto unlink;
 	}
 	/* The rename changed the inode's ctime: this fsync commits it (see
-	 * drop.h, Durability). */
-	if (fsync(fd) < 0) {
-		/* The file is complete and visible; root will take it. */
-		err_set(e, EX_IOERR, "fsync of the drop file: %s", strerror(errno));
-		goto out;
+	 * drop.h, Durability). Failing, the file is taken back so that the
+	 * error means nothing will be sent; one that cannot be taken back is
+	 * complete and visible, and root will take it: that is success. */
+	if (queue_fsync(fd) < 0) {
+		int saved = errno;
+
+		if (unlinkat(dfd, id, 0) == 0) {
+			err_set(e, EX_IOERR, "fsync of the drop file: %s", strerror(saved));
+			goto out;
+		}
 	}
 	ret = 0;
 	goto out;
@@ -1145,6 +1150,25 @@ send_bounce(struct pickup *p, const struct entry *en, const char *why, struct er
 
 /* --------------------------------------------------------------- import */
 
+/* The drop file could not be removed after its import (unlink's errno
+ * err): take the queue entry back, so that the drop file stays the
+ * message's one copy and the next pass imports it. -1, a local fault; 0
+ * when the entry cannot be taken back either (both copies will go). */
+static int
+undo_import(struct pickup *p, const struct entry *en, struct submission *s, int err,
+    struct err *e)
+{
+	struct err e2;
+
+	err_init(&e2);
+	if (queue_entry_remove(&s->q, &e2) == 0)
+		return err_set(e, EX_IOERR, "cannot remove the drop file after its import: "
+		    "%s; import undone, it waits", strerror(err));
+	log_warn(p->log, "maildrop %s: cannot remove it after import: %s; nor the queue "
+	    "entry %s: %s; it will be sent twice", en->shown, strerror(err), s->q.id, e2.msg);
+	return 0;
+}
+
 /* Submit a checked entry through submit.c as its owner would have: 1
  * imported (the drop file removed), 1 refused (its fault: reported,
  * moved), -1 a local fault (it stays). */
@@ -1176,6 +1200,14 @@ submit_entry(struct pickup *p, struct entry *en, struct err *e)
 	if (r == 0)
 		r = submit_spool(&s, en->snap, e);
 	if (r == 0) {
+		/* Remove the name only if it is still this file: a sticky
+		 * directory lets nobody but its owner (or root) replace it. */
+		if (fstatat(p->dfd, en->name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now.st_ino == en->st.st_ino && now.st_dev == en->st.st_dev &&
+		    unlinkat(p->dfd, en->name, 0) < 0)
+			r = undo_import(p, en, &s, errno, e);
+	}
+	if (r == 0) {
 		log_debug(p->log, "maildrop %s: uid %lu (%s) queued as %s", en->shown,
 		    (unsigned long)en->st.st_uid, en->user, s.q.id);
 		log_event(p->log, 0, "maildrop %s: uid %lu (%s) queued as id=%s from=<%s> "
@@ -1183,13 +1215,6 @@ submit_entry(struct pickup *p, struct entry *en, struct err *e)
 		    s.q.id, s.from, s.rcpts.n, s.info.size);
 		p->st->imported++;
 		usage_add(p, s.uid, s.info.size, &ignore);
-		/* Remove the name only if it is still this file: a sticky
-		 * directory lets nobody but its owner (or root) replace it. */
-		if (fstatat(p->dfd, en->name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now.st_ino == en->st.st_ino && now.st_dev == en->st.st_dev &&
-		    unlinkat(p->dfd, en->name, 0) < 0)
-			log_warn(p->log, "maildrop %s: cannot remove it after import: %s; it "
-			    "will be sent twice", en->shown, strerror(errno));
 	}
 	submit_free(&s);
 	if (r == 0)
@@ -1303,6 +1328,12 @@ pick_one(struct pickup *p, const char *name, struct err *e)
 	if (en.fd < 0) {
 		if (errno == ENOENT)
 			return 0;
+		/* What the file is (a link, a socket, a device) is its own
+		 * fault; anything else (EIO, ENOMEM, EMFILE) is the machine's:
+		 * the file waits for the next pass. */
+		if (errno != ELOOP && errno != ENXIO && errno != ENODEV && errno != EOPNOTSUPP)
+			return err_set(e, EX_IOERR, "maildrop: cannot open %s: %s", en.shown,
+			    strerror(errno));
 		snprintf(why, sizeof why, "cannot open it: %s", errno == ELOOP ?
 		    "a symbolic link" : errno == ENXIO ? "a socket" : strerror(errno));
 		return refuse(p, &en, why, 0, e);

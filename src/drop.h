@@ -82,7 +82,15 @@
  * the file again. A user cannot open the directory to fsync it (it is not
  * readable), but the rename changes the file's inode (its ctime), so on a
  * journalling file system (ext4, xfs, btrfs) the second fsync commits the
- * rename too. Only then does the writer exit 0.
+ * rename too. Only then does the writer exit 0. When that fsync fails the
+ * writer removes d.ID again and fails (nothing will be sent); if it cannot
+ * remove it, root will import it, and the writer exits 0.
+ *
+ * Pickup and local faults: a file that cannot be opened for what it is
+ * (a symbolic link, a socket, a device) is refused; for the machine's
+ * trouble (EIO, ENOMEM, EMFILE) it waits. A file imported into the queue
+ * but then not removable from the maildrop has its queue entry taken
+ * back, so the drop file stays the message's one copy.
  */
 #ifndef ENVOI_DROP_H
 #define ENVOI_DROP_H
