@@ -44,6 +44,18 @@ net_timeout_secs(int timeout_ms)
 	return (timeout_ms + 999) / 1000;
 }
 
+void
+net_quickack(int fd)
+{
+#ifdef TCP_QUICKACK
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+	(void)fd;
+#endif
+}
+
 int
 net_wait_fd(int fd, short events, long long deadline)
 {
@@ -256,6 +268,7 @@ fill(struct conn *c, long long deadline, struct err *e)
 		return r == TLS_TIMEOUT ? timed_out(c, deadline, "waiting for the server", e) : r;
 	}
 	for (;;) {
+		net_quickack(c->fd);
 		r = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
 		if (r >= 0)
 			return r;

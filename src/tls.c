@@ -195,7 +195,10 @@ handshake(struct tls *t, int timeout_ms, struct err *e)
 	long long deadline = net_deadline_after(timeout_ms);
 
 	for (;;) {
-		int r = gnutls_handshake(t->sess), w;
+		int r, w;
+
+		net_quickack(t->fd);
+		r = gnutls_handshake(t->sess);
 
 		if (r == GNUTLS_E_SUCCESS)
 			return 0;
@@ -693,6 +696,7 @@ tls_recv(struct tls *t, void *buf, size_t n, long long deadline, struct err *e)
 		/* Receiving before polling returns what GnuTLS already holds
 		 * decrypted (gnutls_record_check_pending) without waiting. */
 		errno = 0;
+		net_quickack(t->fd);
 		r = gnutls_record_recv(t->sess, buf, n);
 		if (r >= 0)
 			return r;
