@@ -390,10 +390,16 @@ queue_entry_commit(struct queue_entry *q, const struct queue_envelope *env, stru
 		goto undo;
 	}
 	buf_init(&b, QUEUE_ENV_MAX);
+	errno = 0;
 	if (env_format(&b, env, (long long)time(NULL)) < 0) {
+		/* Memory is the machine's trouble (the pickup keeps the drop
+		 * file for it); anything else is the envelope's. */
+		if (errno == ENOMEM)
+			err_set(e, EX_OSERR, "out of memory");
+		else
+			err_set(e, EX_SOFTWARE, "cannot build the envelope for %s (no recipients, "
+			        "a line break in a value, or over %u bytes)", q->id, QUEUE_ENV_MAX);
 		buf_free(&b);
-		err_set(e, EX_SOFTWARE, "cannot build the envelope for %s (no recipients, a "
-		        "line break in a value, or over %u bytes)", q->id, QUEUE_ENV_MAX);
 		goto undo;
 	}
 	fd = open(q->tmp_env, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -158,7 +158,8 @@ submit_rcpt_arg(struct submission *s, const char *arg, struct err *e)
 	addr_list_init(&l);
 	if (addr_parse_list(&l, arg, strlen(arg), e) < 0) {
 		addr_list_free(&l);
-		e->ex = EX_USAGE;
+		if (e->ex != EX_OSERR)  /* out of memory stays the machine's */
+			e->ex = EX_USAGE;
 		return err_prefix(e, "recipient argument \"%s\"", arg);
 	}
 	for (size_t i = 0; i < l.n && ret == 0; i++)
