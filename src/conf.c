@@ -83,6 +83,7 @@ static const struct {
 	F(AF_FORCE_FROM, FT_INT, force_from),
 	F(AF_FALLBACK_ACCOUNT, FT_STR, fallback_account),
 	F(AF_QUEUE_RETRIER, FT_INT, queue_retrier),
+	F(AF_CHUNKING, FT_INT, chunking),
 #undef F
 };
 
@@ -143,6 +144,7 @@ account_new(const char *name, const char *file, int line)
 	a->remove_bcc_headers = 1;
 	a->queue = 1;
 	a->queue_retrier = 1;
+	a->chunking = 1;
 	a->queue_lifetime = CONF_QUEUE_LIFETIME_DEFAULT;
 	a->source_line = line;
 	a->name = xstrdup(name);
@@ -312,6 +314,7 @@ static const struct directive {
 	{ "set_sender_header", V_HDR, AF_SET_SENDER_HEADER },
 	{ "force_from", V_FORCE_FROM, AF_FORCE_FROM },
 	{ "fallback_account", V_STR, AF_FALLBACK_ACCOUNT },
+	{ "chunking", V_ONOFF, AF_CHUNKING },
 	/* msmtp directives envoi does not implement (yet). */
 	{ "source_ip", V_UNIMPL, -1 },
 	{ "proxy_host", V_UNIMPL, -1 },

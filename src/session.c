@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -244,6 +245,96 @@ done:
 	return r;
 }
 
+/* Queue the engine's pending output into out (room for cap octets,
+ * *olen used), writing out first when it does not fit. */
+static int
+chunk_commands(struct conn *c, struct smtp *s, char *out, size_t *olen, size_t cap,
+               struct log *log, struct err *e)
+{
+	struct buf *cmd = smtp_output(s);
+
+	if (cmd->len == 0)
+		return 0;
+	if (cmd->len > cap - *olen) {
+		if (*olen > 0 && conn_write(c, out, *olen, e) < 0)
+			return -1;
+		*olen = 0;
+		if (cmd->len > cap)
+			return send_output(c, s, log, e);
+	}
+	log_proto(log, LOG_SEND, cmd->data, cmd->len);
+	memcpy(out + *olen, cmd->data, cmd->len);
+	*olen += cmd->len;
+	buf_reset(cmd);
+	return 0;
+}
+
+/*
+ * SMTP_CHUNK: send BDAT chunks straight from the spool (no dot-stuffing:
+ * BDAT counts octets) for as long as the engine asks for them. Commands
+ * and body share one buffer, so a BDAT line travels in the write of the
+ * octets before it and QUIT in that of the last chunk. Memory is the one
+ * buffer, whatever the size. Returns the engine's next action, with
+ * everything it queued sent; SMTP_FAIL with *e on an I/O error (the
+ * server is then mid-chunk: the connection is unusable).
+ */
+static enum smtp_action
+send_chunks(struct conn *c, const struct session_msg *m, struct smtp *s, struct log *log,
+            struct err *e)
+{
+	size_t cap = SESSION_CHUNK, olen = 0;
+	char *out = malloc(cap);
+	enum smtp_action act = SMTP_CHUNK;
+	unsigned long long off, len;
+
+	if (out == NULL) {
+		err_set(e, EX_OSERR, "out of memory");
+		return SMTP_FAIL;
+	}
+	while (act == SMTP_CHUNK) {
+		if (smtp_chunk(s, &off, &len) < 0 || chunk_commands(c, s, out, &olen, cap, log, e) < 0)
+			goto fail;
+		if (lseek(m->fd, (off_t)off, SEEK_SET) < 0) {
+			err_set(e, EX_IOERR, "cannot read the spooled message: %s", strerror(errno));
+			goto fail;
+		}
+		log_debug(log, "(BDAT chunk: %llu octets from offset %llu)", len, off);
+		while (len > 0) {
+			size_t want = cap - olen < len ? cap - olen : (size_t)len;
+			ssize_t n = read(m->fd, out + olen, want);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				err_set(e, EX_IOERR, "cannot read the spooled message: %s",
+				        n < 0 ? strerror(errno) : "shorter than its recorded size");
+				goto fail;
+			}
+			olen += (size_t)n;
+			len -= (unsigned long long)n;
+			if (olen == cap) {
+				if (conn_write(c, out, olen, e) < 0)
+					goto fail;
+				olen = 0;
+			}
+		}
+		act = smtp_chunk_done(s);
+	}
+	if (act == SMTP_FAIL) {
+		*e = *smtp_error(s);
+		goto fail;
+	}
+	if (chunk_commands(c, s, out, &olen, cap, log, e) < 0 ||
+	    (olen > 0 && conn_write(c, out, olen, e) < 0))
+		goto fail;
+	free(out);
+	return act == SMTP_SEND ? SMTP_READ : act;
+fail:
+	if (e->ex == 0)
+		err_set(e, EX_SOFTWARE, "the SMTP engine refused the chunk");
+	free(out);
+	return SMTP_FAIL;
+}
+
 static void
 record_result(struct smtp *s, const struct session_msg *m, struct session_result *res)
 {
@@ -419,6 +510,15 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 				return SMTP_FAIL;
 			act = SMTP_READ;
 			continue;
+		case SMTP_CHUNK:
+			if (m == NULL) {
+				err_set(e, EX_SOFTWARE, "the SMTP engine asked for a chunk during setup");
+				return SMTP_FAIL;
+			}
+			if (send_chunks(&s->conn, m, &s->smtp, s->log, e) == SMTP_FAIL)
+				return SMTP_FAIL;
+			act = SMTP_READ;
+			continue;
 		case SMTP_READY:
 			/* Nothing is pending today; should something be, it
 			 * must go before the next message's commands. */
@@ -496,6 +596,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	s->p.helo = a->domain ? a->domain : "localhost";
 	s->p.tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
 	s->p.auth = info == NULL && a->auth && strcmp(a->auth, "off") != 0;
+	s->p.chunking = a->chunking != 0;
 	s->p.tls_verified = a->tls_certcheck != 0 || (a->tls_fingerprint && *a->tls_fingerprint);
 	s->p.auth_ops = &auth_ops;
 	s->p.auth_ctx = &s->actx;
@@ -726,16 +827,39 @@ limit_message(struct session *s, const struct session_msg *m)
 	conn_set_limit(&s->conn, t <= 0 ? 0 : secs_int(secs));
 }
 
+/*
+ * May m's body go with BDAT? BDAT announces its length before the octets,
+ * so the spool must hold exactly m->size octets ending in CRLF: the body
+ * DATA would send (the dot-stuffer completes a last line without CRLF,
+ * which only a spool of an older build can have). Anything else, or a
+ * spool that cannot be checked, goes with DATA, which reads to the end.
+ */
+static int
+body_is_exact(const struct session_msg *m)
+{
+	struct stat st;
+	char tail[2];
+
+	if (fstat(m->fd, &st) < 0 || st.st_size < 0 || (unsigned long long)st.st_size != m->size)
+		return 0;
+	if (m->size == 0)
+		return 1;
+	return m->size >= 2 && pread(m->fd, tail, 2, (off_t)(m->size - 2)) == 2 &&
+	       tail[0] == '\r' && tail[1] == '\n';
+}
+
 /* Send a prepared message; see session_send. */
 static int
 send_prepared(struct session *s, const struct prepared *pm, const struct session_msg *m,
               int last, struct session_result *res, struct err *e)
 {
+	struct smtp_msg msg = pm->m;
 	enum smtp_action act;
 	int ret = -1;
 
 	limit_message(s, m);
-	act = drive(s, smtp_next_message(&s->smtp, &pm->m, last), m, e);
+	msg.data_only = !body_is_exact(m);
+	act = drive(s, smtp_next_message(&s->smtp, &msg, last), m, e);
 	record_result(&s->smtp, m, res);
 	switch (act) {
 	case SMTP_READY:

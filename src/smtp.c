@@ -1,5 +1,6 @@
 /*
- * smtp.c - see smtp.h. RFC 5321, 3207, 4954, 2920, 1870, 6152, 6531, 3461.
+ * smtp.c - see smtp.h. RFC 5321, 3207, 4954, 2920, 1870, 6152, 6531, 3461,
+ * 3030.
  *
  * (ETRN: RFC 1985.)
  *
@@ -33,6 +34,8 @@ static const char *const state_names[] = {
 	[SMTP_STATE_DATA]     = "DATA",
 	[SMTP_STATE_BODY]     = "BODY",
 	[SMTP_STATE_DOT]      = "DOT",
+	[SMTP_STATE_CHUNK]    = "CHUNK",
+	[SMTP_STATE_BDAT]     = "BDAT",
 	[SMTP_STATE_DRAIN]    = "DRAIN",
 	[SMTP_STATE_VRSET]    = "VRSET",
 	[SMTP_STATE_ETRN]     = "ETRN",
@@ -111,7 +114,8 @@ state_phase(enum smtp_state st)
 	case SMTP_STATE_MAIL:     return PHASE_MAIL;
 	case SMTP_STATE_RCPT:     return PHASE_RCPT;
 	case SMTP_STATE_DATA:     return PHASE_DATA;
-	case SMTP_STATE_DOT:      return PHASE_DOT;
+	case SMTP_STATE_DOT:
+	case SMTP_STATE_BDAT:     return PHASE_DOT;   /* BDAT's verdict is the end of data's */
 	case SMTP_STATE_RSET:
 	case SMTP_STATE_VRSET:    return PHASE_RSET;
 	default:                  return PHASE_NONE;
@@ -123,9 +127,22 @@ state_phase(enum smtp_state st)
 static enum smtp_phase
 drain_phase(const struct smtp *s)
 {
-	if (!s->drain_data)
+	switch (s->drain_data) {
+	case SMTP_DRAIN_DATA:
+		return s->drain == 1 ? PHASE_DATA : PHASE_RCPT;
+	case SMTP_DRAIN_BDAT:
+		return s->drain <= s->chunks_due ? PHASE_DOT : PHASE_RCPT;
+	default:
 		return PHASE_DOT;
-	return s->drain == 1 ? PHASE_DATA : PHASE_RCPT;
+	}
+}
+
+/* Does the reply being read answer a BDAT chunk? */
+static int
+answers_bdat(const struct smtp *s)
+{
+	return s->state == SMTP_STATE_BDAT || (s->state == SMTP_STATE_DRAIN &&
+	       s->drain_data == SMTP_DRAIN_BDAT && s->drain <= s->chunks_due);
 }
 
 static enum smtp_phase
@@ -140,6 +157,8 @@ reply_command(const struct smtp *s)
 {
 	if (s->state == SMTP_STATE_ETRN)
 		return "ETRN";
+	if (answers_bdat(s))
+		return "BDAT";
 	return s->state == SMTP_STATE_HELO ? "HELO" : err_phase_name(reply_phase(s));
 }
 
@@ -163,7 +182,8 @@ failv(struct smtp *s, int quit, int ex, int code, const char *fmt, va_list ap)
 	/* No QUIT in the middle of the body (it would be message text) or
 	 * while the TLS handshake is due. After a 554 greeting the server
 	 * waits for one (RFC 5321 3.1). */
-	if (quit && !s->quit_sent && s->state != SMTP_STATE_BODY && s->state != SMTP_STATE_TLS) {
+	if (quit && !s->quit_sent && s->state != SMTP_STATE_BODY && s->state != SMTP_STATE_CHUNK &&
+	    s->state != SMTP_STATE_TLS) {
 		(void)queue_str(s, "QUIT\r\n");     /* best effort */
 		s->quit_sent = 1;
 	}
@@ -384,6 +404,10 @@ txn_forget(struct smtp *s)
 	s->pipelining = 0;
 	s->use_utf8 = 0;
 	s->verify = 0;
+	s->bdat = 0;
+	s->chunk_off = s->chunk_len = 0;
+	s->chunk_last = 0;
+	s->chunks_due = 0;
 }
 
 /* Room for s->m: its recipient statuses, and an output group that holds
@@ -822,7 +846,8 @@ fail_rcpts(struct smtp *s, int open, size_t drain)
 	else
 		snprintf(pre, sizeof pre, "all %zu recipients refused, e.g. <%s>", p->nrcpts,
 		         addr_display(&p->rcpts[pick]));
-	return txn_fail(s, open, drain, 0, s->rcpt[pick].ex, s->rcpt[pick].code, "%s: %s%s", pre,
+	return txn_fail(s, open, drain, s->bdat && drain ? SMTP_DRAIN_BDAT : SMTP_DRAIN_DOT,
+	                s->rcpt[pick].ex, s->rcpt[pick].code, "%s: %s%s", pre,
 	                s->rcpt[pick].text ? s->rcpt[pick].text : "refused",
 	                s->rcpt[pick].code ? " (in reply to RCPT TO)" : "");
 }
@@ -837,7 +862,34 @@ out_truncate(struct smtp *s, size_t mark)
 		s->out.data[mark] = '\0';
 }
 
-/* MAIL, and with PIPELINING every RCPT and DATA behind it. */
+/* The chunk size for this message (smtp.h, SMTP_BDAT_CHUNK). */
+static unsigned long long
+chunk_size(const struct smtp *s)
+{
+	if (s->m.size / SMTP_BDAT_CHUNKS_MAX >= SMTP_BDAT_CHUNK)
+		return s->m.size / SMTP_BDAT_CHUNKS_MAX + 1;
+	return SMTP_BDAT_CHUNK;
+}
+
+/* Queue the BDAT command of the chunk that starts at chunk_off. */
+static int
+queue_bdat(struct smtp *s)
+{
+	unsigned long long left = s->m.size - s->chunk_off, n = chunk_size(s);
+	struct buf line;
+
+	s->chunk_last = left <= n;
+	s->chunk_len = s->chunk_last ? left : n;
+	buf_init(&line, SMTP_CMD_MAX);
+	if (buf_printf(&line, "BDAT %llu%s\r\n", s->chunk_len, s->chunk_last ? " LAST" : "") < 0) {
+		buf_free(&line);
+		return -1;
+	}
+	return queue_line(s, &line, 0);
+}
+
+/* MAIL, and with PIPELINING every RCPT and DATA (or the first BDAT)
+ * behind it. */
 static int
 queue_envelope(struct smtp *s)
 {
@@ -845,10 +897,13 @@ queue_envelope(struct smtp *s)
 		return -1;
 	if (s->pipelining) {
 		/* RFC 2920 3.1: MAIL, RCPT and DATA may go in one group;
-		 * DATA is the last command of the group. */
+		 * DATA is the last command of the group. RFC 3030 4.2: BDAT
+		 * may be pipelined, its chunk follows it at once. */
 		for (size_t i = s->rcpt_cur; i < s->m.nrcpts; i = next_rcpt(s, i + 1))
 			if (queue_rcpt(s, i) < 0)
 				return -1;
+		if (s->bdat)
+			return queue_bdat(s);
 		/* RFC 2920 3.1: RSET may appear anywhere in a group. */
 		if (queue_str(s, s->verify ? "RSET\r\n" : "DATA\r\n") < 0)
 			return -1;
@@ -942,10 +997,18 @@ begin_envelope(struct smtp *s)
 	 * envelope waits for its reply. */
 	mark = s->out.len;
 	s->pipelining = s->caps.pipelining;
+	s->bdat = !s->verify && s->p->chunking && s->caps.chunking && !p->data_only;
 	if ((rset && queue_str(s, "RSET\r\n") < 0) ||
 	    ((!rset || s->pipelining) && queue_envelope(s) < 0)) {
 		out_truncate(s, mark);
 		return txn_local(s, EX_SOFTWARE, "cannot queue the envelope (address too long?)");
+	}
+	if (s->bdat && s->pipelining) {
+		/* The chunks follow the group at once; the replies are read
+		 * once they are all out, RSET's or MAIL's first. */
+		s->resume = rset ? SMTP_STATE_RSET : SMTP_STATE_MAIL;
+		set_state(s, SMTP_STATE_CHUNK);
+		return SMTP_CHUNK;
 	}
 	set_state(s, rset ? SMTP_STATE_RSET : SMTP_STATE_MAIL);
 	return SMTP_SEND;
@@ -1023,8 +1086,11 @@ on_mail(struct smtp *s, const struct reply *r)
 		/* A pipelined verification's group ends in RSET: that resets. */
 		if (s->verify && s->pipelining)
 			return txn_reply_fail(s, r, 0, count_rcpts(s, s->rcpt_cur) + 1, 0);
+		if (s->bdat && s->pipelining)
+			return txn_reply_fail(s, r, 1, count_rcpts(s, s->rcpt_cur) + s->chunks_due,
+			                      SMTP_DRAIN_BDAT);
 		return txn_reply_fail(s, r, 1, s->pipelining ? count_rcpts(s, s->rcpt_cur) + 1 : 0,
-		                      1);
+		                      SMTP_DRAIN_DATA);
 	}
 	set_state(s, SMTP_STATE_RCPT);
 	if (s->pipelining)
@@ -1069,12 +1135,26 @@ on_rcpt(struct smtp *s, const struct reply *r)
 			return fail(s, EX_SOFTWARE, "cannot queue RSET");
 		return SMTP_SEND;
 	}
-	if (s->pipelining) {        /* DATA is on its way already */
+	if (s->pipelining && s->bdat && s->chunks_due > 0) {
+		/* The chunks are out: a server without recipients consumed
+		 * them and refuses (RFC 3030 2); drop those replies. */
+		if (s->accepted == 0)
+			return fail_rcpts(s, 1, s->chunks_due);
+		set_state(s, SMTP_STATE_BDAT);
+		return SMTP_READ;
+	}
+	if (s->pipelining && !s->bdat) {    /* DATA is on its way already */
 		set_state(s, SMTP_STATE_DATA);
 		return SMTP_READ;
 	}
 	if (s->accepted == 0)
 		return fail_rcpts(s, 1, 0);
+	if (s->bdat) {              /* no 354 to wait for */
+		if (queue_bdat(s) < 0)
+			return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue BDAT");
+		set_state(s, SMTP_STATE_CHUNK);
+		return SMTP_CHUNK;
+	}
 	if (queue_str(s, "DATA\r\n") < 0)
 		return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue DATA");
 	set_state(s, SMTP_STATE_DATA);
@@ -1228,12 +1308,10 @@ next_continue(struct smtp *s, const struct smtp_msg *m, int last)
 	return SMTP_READ;
 }
 
+/* The message was accepted (end of data or BDAT LAST). */
 static enum smtp_action
-on_dot(struct smtp *s, const struct reply *r)
+txn_accepted(struct smtp *s)
 {
-	/* Either way the server's transaction is over: no RSET next. */
-	if (r->code / 100 != 2)
-		return txn_reply_fail(s, r, 0, 0, 0);
 	if (!s->last)
 		return txn_end(s);
 	s->in_txn = 0;
@@ -1245,6 +1323,72 @@ on_dot(struct smtp *s, const struct reply *r)
 	}
 	set_state(s, SMTP_STATE_QUIT);
 	return SMTP_DONE;
+}
+
+static enum smtp_action
+on_dot(struct smtp *s, const struct reply *r)
+{
+	/* Either way the server's transaction is over: no RSET next. */
+	if (r->code / 100 != 2)
+		return txn_reply_fail(s, r, 0, 0, 0);
+	return txn_accepted(s);
+}
+
+int
+smtp_chunk(const struct smtp *s, unsigned long long *off, unsigned long long *len)
+{
+	if (s->state != SMTP_STATE_CHUNK)
+		return -1;
+	*off = s->chunk_off;
+	*len = s->chunk_len;
+	return 0;
+}
+
+enum smtp_action
+smtp_chunk_done(struct smtp *s)
+{
+	if (s->state != SMTP_STATE_CHUNK)
+		return fail(s, EX_SOFTWARE, "chunk finished in state %s", smtp_state_name(s->state));
+	s->chunk_off += s->chunk_len;
+	s->chunks_due++;
+	if (!s->pipelining) {       /* RFC 3030 4.2: each chunk waits for a reply */
+		set_state(s, SMTP_STATE_BDAT);
+		return SMTP_SEND;
+	}
+	if (!s->chunk_last) {
+		if (queue_bdat(s) < 0)
+			return fail(s, EX_SOFTWARE, "cannot queue BDAT");
+		return SMTP_CHUNK;
+	}
+	/* As behind the end of data (RFC 2920): QUIT rides along; no room
+	 * for it is no failure (txn_accepted queues it again). */
+	if (s->last && queue_str(s, "QUIT\r\n") == 0)
+		s->quit_sent = 1;
+	set_state(s, s->resume);
+	return SMTP_SEND;
+}
+
+/*
+ * The reply to a BDAT chunk. A refusal fails the message; RFC 3030 2
+ * says no further chunk may follow, and the server's transaction state is
+ * not guessed: RSET before the next one. Pipelined, the replies to the
+ * chunks sent behind the refused one are dropped.
+ */
+static enum smtp_action
+on_bdat(struct smtp *s, const struct reply *r)
+{
+	s->chunks_due--;
+	if (r->code / 100 != 2)
+		return txn_reply_fail(s, r, 1, s->chunks_due, SMTP_DRAIN_BDAT);
+	if (s->chunks_due > 0)
+		return SMTP_READ;
+	if (!s->chunk_last) {       /* without PIPELINING: the next chunk */
+		if (queue_bdat(s) < 0)
+			return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue BDAT");
+		set_state(s, SMTP_STATE_CHUNK);
+		return SMTP_CHUNK;
+	}
+	return txn_accepted(s);
 }
 
 /* The RSET that ends a verification: the connection is idle again. */
@@ -1266,7 +1410,7 @@ on_drain(struct smtp *s, const struct reply *r)
 		s->drain--;
 		return SMTP_READ;
 	}
-	if (s->drain_data && r->code == 354) {
+	if (s->drain_data == SMTP_DRAIN_DATA && r->code == 354) {
 		if (queue_str(s, ".\r\n") < 0)
 			return fail(s, EX_SOFTWARE, "cannot queue the end of data");
 		s->drain_data = 0;
@@ -1372,7 +1516,8 @@ smtp_on_reply(struct smtp *s, const struct reply *r)
 	}
 	if (r == NULL || !r->complete || r->code == 0)
 		return failq(s, 0, EX_SOFTWARE, 0, "incomplete reply handed to the SMTP engine");
-	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_BODY)
+	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_BODY ||
+	    s->state == SMTP_STATE_CHUNK)
 		return failq(s, 0, EX_PROTOCOL, r->code, "unexpected server reply %s: %s",
 		             s->state == SMTP_STATE_TLS ? "before the TLS handshake" :
 		             "while the message body was being sent",
@@ -1393,6 +1538,7 @@ smtp_on_reply(struct smtp *s, const struct reply *r)
 	case SMTP_STATE_RCPT:     return on_rcpt(s, r);
 	case SMTP_STATE_DATA:     return on_data(s, r);
 	case SMTP_STATE_DOT:      return on_dot(s, r);
+	case SMTP_STATE_BDAT:     return on_bdat(s, r);
 	case SMTP_STATE_RSET:     return on_rset(s, r);
 	case SMTP_STATE_DRAIN:    return on_drain(s, r);
 	case SMTP_STATE_VRSET:    return on_vrset(s, r);

@@ -4,7 +4,8 @@
  * Implements the client side of RFC 5321 (greeting, EHLO with HELO
  * fallback, MAIL, RCPT, DATA, QUIT), RFC 3207 (STARTTLS), RFC 4954 (AUTH),
  * RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 6531
- * (SMTPUTF8), RFC 3461 (DSN: RET, ENVID, NOTIFY), RFC 1985 (ETRN).
+ * (SMTPUTF8), RFC 3461 (DSN: RET, ENVID, NOTIFY), RFC 1985 (ETRN), RFC
+ * 3030 (CHUNKING: BDAT; not BINARYMIME).
  *
  * Owns: the protocol state (an enum with a name table; every transition
  * goes through one set_state() that traces "OLD -> NEW" with log_debug),
@@ -56,6 +57,24 @@
  *   message it must refuse, then QUIT (or, not last, reads its reply).
  * - A 421 reply at any point ends the session with EX_TEMPFAIL and no QUIT
  *   (the server is closing the connection).
+ * - CHUNKING (RFC 3030), when the server offers it and params.chunking
+ *   is set: the body goes in BDAT chunks instead of DATA, so no 354
+ *   round trip and no dot-stuffing (the spool is CRLF text already). With
+ *   PIPELINING the first "BDAT n" rides in the MAIL/RCPT group and every
+ *   chunk follows at once without waiting (RFC 3030 4.2), QUIT behind the
+ *   last; the replies are read afterwards (in order: MAIL, RCPTs, one per
+ *   chunk). Without PIPELINING the first BDAT waits for the RCPT replies,
+ *   and each chunk for the previous chunk's reply. The reply to BDAT LAST
+ *   is the message's verdict, as the end of data's is. Any refused BDAT
+ *   fails the message; the next transaction then starts with RSET (what
+ *   the server kept of the chunks is not guessed). When every RCPT was
+ *   refused after the chunks went, the server consumes them and refuses
+ *   (RFC 3030 2); those replies are dropped and the message fails with the
+ *   RCPT refusals, as with DATA. BODY=8BITMIME/7BIT stay as for DATA:
+ *   BDAT does not need BINARYMIME, which only 8-bit lines without line
+ *   structure would. smtp_body_done_next never pipelines behind a BDAT
+ *   message: with PIPELINING the next BDAT transaction is one flight of
+ *   its own anyway, so it would save nothing.
  * - Addresses and parameters containing CR, LF or other control bytes are
  *   refused (EX_SOFTWARE/EX_CONFIG) rather than sent: no command injection
  *   even if a caller forgot to validate.
@@ -84,6 +103,19 @@
  * server that keeps sending 334 past this is looping. */
 #define SMTP_AUTH_STEPS_MAX 16
 
+/*
+ * BDAT chunk size. 1 MiB: a server that holds a chunk in memory before
+ * passing it on (RFC 3030 allows any size) holds at most that; the cost
+ * is a 20-octet command and a short reply per MiB. The session streams a
+ * chunk from the spool in small pieces, so the size costs the client no
+ * memory. A huge message gets bigger chunks so that there are never more
+ * than SMTP_BDAT_CHUNKS_MAX: with PIPELINING their replies are read only
+ * after the last chunk, and they must fit in the socket buffers (64
+ * replies of under 100 octets, 6 KiB) or the server could block on them.
+ */
+#define SMTP_BDAT_CHUNK (1024ULL * 1024)
+#define SMTP_BDAT_CHUNKS_MAX 64
+
 enum smtp_state {
 	SMTP_STATE_GREETING,    /* waiting for the 220 */
 	SMTP_STATE_EHLO,        /* EHLO sent */
@@ -99,6 +131,8 @@ enum smtp_state {
 	SMTP_STATE_DATA,        /* awaiting the reply to DATA */
 	SMTP_STATE_BODY,        /* the session is streaming the body */
 	SMTP_STATE_DOT,         /* end of data sent */
+	SMTP_STATE_CHUNK,       /* the session is streaming BDAT chunks */
+	SMTP_STATE_BDAT,        /* awaiting the replies to BDAT chunks */
 	SMTP_STATE_DRAIN,       /* a failed transaction's pipelined replies are
 	                         * still due; they are read and dropped */
 	SMTP_STATE_VRSET,       /* a verify transaction's closing RSET sent */
@@ -151,6 +185,8 @@ struct smtp_msg {
 	size_t nrcpts;
 	unsigned long long size;        /* spool size, for SIZE= and the early check */
 	int has_8bit;                   /* BODY=8BITMIME when offered */
+	int data_only;                  /* never BDAT: size is not the exact
+	                                 * length of the body as it must go */
 	/* The delivery options (envelope.h). DSN's only go to a server that
 	 * offers DSN, BODY only with 8BITMIME (BODY=7BIT never for 8-bit
 	 * content); SMTPUTF8 NO means A-label domains, and a non-ASCII local
@@ -171,6 +207,7 @@ struct smtp_params {
 	                                 * check or pinned fingerprint): REQUIRETLS
 	                                 * may be used */
 	int auth;                       /* 1 = authenticate (auth_ops must be set) */
+	int chunking;                   /* 1 = BDAT when the server offers CHUNKING */
 	const struct smtp_auth_ops *auth_ops;
 	void *auth_ctx;
 	struct smtp_addr from;          /* utf8 "" (or NULL) = null sender "<>" */
@@ -198,6 +235,16 @@ enum smtp_action {
 	                 * transaction ended: smtp_msg_error() says how); send
 	                 * pending output if any (there is none today), then call
 	                 * smtp_next_message or smtp_finish */
+	SMTP_CHUNK,     /* send pending output (it ends in a BDAT command), then
+	                 * the body octets smtp_chunk() names, raw, then call
+	                 * smtp_chunk_done */
+};
+
+/* What the replies a DRAIN drops answer, at its end. */
+enum smtp_drain {
+	SMTP_DRAIN_DOT,                 /* an end of data */
+	SMTP_DRAIN_DATA,                /* the last one answers DATA (354: end it) */
+	SMTP_DRAIN_BDAT,                /* the last chunks_due answer BDAT chunks */
 };
 
 struct smtp {
@@ -222,7 +269,15 @@ struct smtp {
 	int in_txn;                     /* a transaction is under way */
 	int need_rset;                  /* the server may hold a failed transaction */
 	size_t drain;                   /* DRAIN: replies still to drop */
-	int drain_data;                 /* ... the last of which answers DATA */
+	int drain_data;                 /* ... and what they answer (enum smtp_drain) */
+	/* BDAT (CHUNKING) */
+	int bdat;                       /* the current message's body goes with BDAT */
+	unsigned long long chunk_off;   /* the current chunk's offset in the body */
+	unsigned long long chunk_len;   /* ... and its length */
+	int chunk_last;                 /* ... it is the LAST one */
+	size_t chunks_due;              /* chunks sent whose replies are due */
+	enum smtp_state resume;         /* pipelined: the state whose reply comes
+	                                 * first once the chunks are out */
 	struct err msg_err;             /* the current transaction's failure */
 	/* the next message's envelope, sent behind the end of data */
 	int next_sent;                  /* ... and not yet taken up by smtp_next_message */
@@ -321,6 +376,21 @@ enum smtp_action smtp_body_done(struct smtp *s);
  * takes the ordinary path.
  */
 enum smtp_action smtp_body_done_next(struct smtp *s, const struct smtp_msg *next);
+
+/*
+ * SMTP_CHUNK: the octets of the body to send now, raw (no dot-stuffing):
+ * *len octets from offset *off (in the spool file: the body is the spool
+ * as it is). 0, or -1 when the engine is not waiting for a chunk.
+ */
+int smtp_chunk(const struct smtp *s, unsigned long long *off, unsigned long long *len);
+
+/*
+ * The chunk smtp_chunk named is out. -> SMTP_CHUNK (the next BDAT is
+ * queued: send it and its chunk), SMTP_SEND (send pending output, QUIT
+ * behind the last chunk of the last message with PIPELINING, maybe
+ * nothing, then read replies as usual), or SMTP_FAIL (misuse).
+ */
+enum smtp_action smtp_chunk_done(struct smtp *s);
 
 /* Did smtp_body_done_next send next's envelope, and smtp_next_message not
  * take it up yet? Then only smtp_next_message(next) may follow;

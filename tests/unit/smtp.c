@@ -651,7 +651,7 @@ static const char *
 action_name(enum smtp_action a)
 {
 	static const char *const names[] = { "SEND", "READ", "STARTTLS", "BODY", "DONE", "FAIL",
-	                                     "READY" };
+	                                     "READY", "CHUNK" };
 
 	return (size_t)a < sizeof names / sizeof names[0] ? names[a] : "?";
 }
@@ -905,7 +905,7 @@ test_details(void)
  * BODYN is smtp_body_done_next with message `msg` as the next one.
  */
 enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK, M_BODYN, M_VERIFY,
-             M_ETRN };
+             M_ETRN, M_CHUNK };
 
 struct mstep {
 	enum mkind kind;
@@ -922,6 +922,7 @@ struct mstep {
 	int inflight;                   /* CHECK: smtp_next_in_flight */
 	enum smtp_state state;          /* NEXT, FINISH, CHECK: state after (0 = unchecked) */
 	const char *node;               /* ETRN: smtp_etrn's argument */
+	unsigned long long coff, clen;  /* CHUNK: what smtp_chunk must name first */
 };
 
 #define MMAXSTEPS 40
@@ -931,6 +932,7 @@ struct mscenario {
 	const char *name;
 	int tls, auth;
 	int tls_verified;
+	int nochunking;                 /* the account's `chunking off` */
 	struct fake_sasl sasl;
 	struct smtp_msg msgs[MMAXMSG];
 	struct mstep steps[MMAXSTEPS];
@@ -982,7 +984,217 @@ static const struct smtp_addr rc_u[] = { { "j\303\274rgen@y.example", NULL } };
 #define MSG_RT { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .opts = { .requiretls = 1 } }
 #define CAPS_RT "250-mx.example.org|250-PIPELINING|250 REQUIRETLS"
 
+/* CHUNKING */
+#define CAPS_CH "250-mx.example.org|250-PIPELINING|250-CHUNKING|250 SIZE 100000000"
+#define CAPS_CH_NOP "250-mx.example.org|250-CHUNKING|250 SIZE 100000000"
+#define MSG_BIG { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .size = 2500000 }
+#define MAIL_BIG "MAIL FROM:<a@x.example> SIZE=2500000\r\nRCPT TO:<b@y.example>\r\n"
+#define MIB 1048576ULL
+#define BDAT_B "MAIL FROM:<a@x.example> SIZE=100\r\nRCPT TO:<b@y.example>\r\nBDAT 100 LAST\r\n"
+#define BDAT_C "MAIL FROM:<a@x.example> SIZE=200\r\nRCPT TO:<c@z.example>\r\nBDAT 200 LAST\r\n"
+
 static const struct mscenario mscenarios[] = {
+	{
+		.name = "CHUNKING + PIPELINING: BDAT LAST in the MAIL/RCPT group, body at once, "
+		        "QUIT behind it, no 354",
+		.msgs = { MSG_B },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0, .last = 1,
+			  .state = SMTP_STATE_CHUNK },
+			{ M_CHUNK, NULL, SMTP_SEND, QUIT, .coff = 0, .clen = 100,
+			  .state = SMTP_STATE_MAIL },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "", .state = SMTP_STATE_BDAT },
+			{ M_R, "250 2.0.0 Ok: 100 octets, queued", SMTP_DONE, "",
+			  .state = SMTP_STATE_QUIT },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 } },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "CHUNKING + PIPELINING, 2.5 MB: three chunks streamed without waiting, "
+		        "replies read afterwards",
+		.msgs = { MSG_BIG, MSG_C },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, MAIL_BIG "BDAT 1048576\r\n", .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_CHUNK, "BDAT 1048576\r\n", .coff = 0, .clen = MIB },
+			{ M_CHUNK, NULL, SMTP_CHUNK, "BDAT 402848 LAST\r\n", .coff = MIB, .clen = MIB },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 2 * MIB, .clen = 402848,
+			  .state = SMTP_STATE_MAIL },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "", .state = SMTP_STATE_BDAT },
+			{ M_R, "250 2.0.0 1048576 octets", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 2097152 octets", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 queued", SMTP_READY, "", .state = SMTP_STATE_READY },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 } },
+			/* the connection goes on with the next message, no RSET */
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_C, .msg = 1, .last = 1 },
+		},
+		.state = SMTP_STATE_CHUNK,
+	},
+	{
+		.name = "CHUNKING without PIPELINING: BDAT after the RCPT replies (no 354), each "
+		        "chunk waits for the previous one's reply",
+		.msgs = { MSG_BIG },
+		.steps = {
+			SETUP(CAPS_CH_NOP),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=2500000\r\n", .msg = 0,
+			  .last = 1 },
+			{ M_R, "250 2.1.0 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "250 2.1.5 ok", SMTP_CHUNK, "BDAT 1048576\r\n", .state = SMTP_STATE_CHUNK },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = MIB, .state = SMTP_STATE_BDAT },
+			{ M_R, "250 2.0.0 ok", SMTP_CHUNK, "BDAT 1048576\r\n" },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = MIB, .clen = MIB },
+			{ M_R, "250 2.0.0 ok", SMTP_CHUNK, "BDAT 402848 LAST\r\n" },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 2 * MIB, .clen = 402848 },
+			{ M_R, "250 2.0.0 queued", SMTP_DONE, QUIT, .state = SMTP_STATE_QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "CHUNKING without PIPELINING: every RCPT refused, no BDAT at all",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_CH_NOP),
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=100\r\n", .msg = 0 },
+			{ M_R, "250 2.1.0 ok", SMTP_SEND, "RCPT TO:<b@y.example>\r\n" },
+			{ M_R, "550 5.1.1 no such user", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_NOUSER, .code = 550, .has = "<b@y.example>: 550 5.1.1 no such "
+			  "user (in reply to RCPT TO)", .rcpt_code = { 550 }, .rcpt_ex = { EX_NOUSER } },
+			{ M_NEXT, NULL, SMTP_SEND, RSET, .msg = 1, .last = 1 },
+		},
+		.state = SMTP_STATE_RSET,
+	},
+	{
+		.name = "CHUNKING + PIPELINING: every RCPT refused; the server consumes the chunk and "
+		        "refuses it; the message fails with the RCPT errors; RSET next",
+		.msgs = { MSG_BC, MSG_B },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, "MAIL FROM:<a@x.example> SIZE=300\r\nRCPT TO:<b@y.example>\r\n"
+			  "RCPT TO:<c@z.example>\r\nBDAT 300 LAST\r\n", .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 300 },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "550 5.1.1 no such user", SMTP_READ, "" },
+			{ M_R, "450 4.2.1 try later", SMTP_READ, "", .state = SMTP_STATE_DRAIN },
+			{ M_R, "554 5.5.1 Error: no valid recipients", SMTP_READY, "",
+			  .state = SMTP_STATE_READY },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 450, .has = "all 2 recipients refused, e.g. "
+			  "<c@z.example>: 450 4.2.1 try later (in reply to RCPT TO)",
+			  .rcpt_code = { 550, 450 }, .rcpt_ex = { EX_NOUSER, EX_TEMPFAIL } },
+			{ M_NEXT, NULL, SMTP_CHUNK, RSET BDAT_B, .msg = 1, .last = 1 },
+			{ M_CHUNK, NULL, SMTP_SEND, QUIT, .coff = 0, .clen = 100,
+			  .state = SMTP_STATE_RSET },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "", .state = SMTP_STATE_MAIL },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 queued", SMTP_DONE, "" },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "CHUNKING: BDAT LAST refused 4xx fails the message only (temporary); "
+		        "the next one starts with RSET",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 100 },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "" },
+			{ M_R, "451 4.3.0 queue file write error", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 451, .has = "451 4.3.0 queue file write "
+			  "error (in reply to BDAT)", .accepted = 1, .rcpt_code = { 250 } },
+			{ M_NEXT, NULL, SMTP_CHUNK, RSET BDAT_C, .msg = 1, .last = 1 },
+		},
+		.state = SMTP_STATE_CHUNK,
+	},
+	{
+		.name = "CHUNKING: BDAT LAST refused 5xx on the last message fails it for good",
+		.msgs = { MSG_B },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0, .last = 1 },
+			{ M_CHUNK, NULL, SMTP_SEND, QUIT, .coff = 0, .clen = 100 },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "" },
+			{ M_R, "554 5.7.1 message refused", SMTP_FAIL, "", .state = SMTP_STATE_FAILED },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 554, .has = "554 5.7.1 message refused "
+			  "(in reply to BDAT)", .accepted = 1, .rcpt_code = { 250 } },
+		},
+		.ex = EX_UNAVAILABLE, .has = "(in reply to BDAT)", .state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "CHUNKING + PIPELINING: the first of three chunks refused; the other "
+		        "chunks' replies are dropped",
+		.msgs = { MSG_BIG },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, MAIL_BIG "BDAT 1048576\r\n", .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_CHUNK, "BDAT 1048576\r\n", .coff = 0, .clen = MIB },
+			{ M_CHUNK, NULL, SMTP_CHUNK, "BDAT 402848 LAST\r\n", .coff = MIB, .clen = MIB },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 2 * MIB, .clen = 402848 },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "" },
+			{ M_R, "552 5.3.4 message too big", SMTP_READ, "", .state = SMTP_STATE_DRAIN },
+			{ M_R, "552 5.3.4 message too big", SMTP_READ, "" },
+			{ M_R, "421 4.3.2 going down", SMTP_FAIL, "" },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 552, .has = "552 5.3.4 message too big "
+			  "(in reply to BDAT)", .accepted = 1, .rcpt_code = { 250 } },
+		},
+		.ex = EX_TEMPFAIL, .has = "421 4.3.2 going down (in reply to BDAT)",
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "CHUNKING + PIPELINING: MAIL refused; RCPT and BDAT replies dropped, RSET next",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 100 },
+			{ M_R, "553 5.7.1 sender refused", SMTP_READ, "", .state = SMTP_STATE_DRAIN },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READ, "" },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 553, .has = "(in reply to MAIL FROM)" },
+			{ M_NEXT, NULL, SMTP_CHUNK, RSET BDAT_C, .msg = 1, .last = 1 },
+		},
+		.state = SMTP_STATE_CHUNK,
+	},
+	{
+		.name = "chunking off: DATA although the server offers CHUNKING",
+		.nochunking = 1,
+		.msgs = { MSG_B },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0, .last = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+			{ M_R, "250 queued", SMTP_DONE, "" },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "CHUNKING: a message whose size is not exact (data_only) goes with DATA; "
+		        "so does a verification; a chunk done out of turn is a bug",
+		.msgs = { { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .size = 100, .data_only = 1 },
+		          MSG_B },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_VERIFY, NULL, SMTP_SEND, "MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\n"
+			  "RSET\r\n", .msg = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 } },
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_FAIL, QUIT, .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_SOFTWARE, .has = "chunk finished in state MAIL", .state = SMTP_STATE_FAILED,
+	},
 	{
 		.name = "REQUIRETLS over verified STARTTLS to a server offering it",
 		.tls = 1, .tls_verified = 1,
@@ -1701,7 +1913,7 @@ mkind_name(enum mkind k)
 {
 	static const char *const names[] = { "end", "reply", "TLS done", "body done", "next",
 	                                     "finish", "check", "body done, next", "verify",
-	                                     "ETRN" };
+	                                     "ETRN", "chunk done" };
 
 	return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -1748,6 +1960,7 @@ mrun(const struct mscenario *sc)
 	p.host = "mx.example.org";
 	p.tls = sc->tls;
 	p.tls_verified = sc->tls_verified;
+	p.chunking = !sc->nochunking;
 	p.auth = sc->auth;
 	p.auth_ops = &fake_ops;
 	p.auth_ctx = &sasl;
@@ -1798,6 +2011,17 @@ mrun(const struct mscenario *sc)
 			cur = NULL;
 			act = smtp_etrn(&s, st->node);
 			break;
+		case M_CHUNK: {
+			unsigned long long off = 0, len = 0;
+			if (st->clen || st->coff) {
+				is_int(smtp_chunk(&s, &off, &len), 0, "  step %d: a chunk is due", i + 1);
+				ok(off == st->coff && len == st->clen, "  step %d: chunk of %llu "
+				   "octets at %llu (got %llu at %llu)", i + 1, st->clen, st->coff, len,
+				   off);
+			}
+			act = smtp_chunk_done(&s);
+			break;
+		}
 		default:
 			act = SMTP_FAIL;
 			break;
