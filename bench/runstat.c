@@ -4,11 +4,12 @@
  *
  * Runs COMMAND (standard input from FILE, else inherited), waits for it
  * and appends one line to the file OUT:
- *   WALL_MS MAXRSS_KB EXIT
+ *   WALL_MS MAXRSS_KB EXIT START
  * WALL_MS is the wall-clock time from fork to exit (monotonic clock),
  * MAXRSS_KB the peak resident set size reported by wait4 (the process's
  * VmHWM when it exited; no polling that could miss the peak), EXIT the
- * exit status, or 128+signal. Exits 0 unless it could not run COMMAND.
+ * exit status, or 128+signal, START the time of the fork in seconds since
+ * the epoch (the clock packet captures use). Exits 0 unless it could not run COMMAND.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
 	const char *in = NULL, *out;
 	FILE *f;
 	struct rusage ru;
+	struct timespec rt;
 	double t0, t1;
 	int st, code;
 	pid_t pid;
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: runstat OUT [-i FILE] COMMAND [ARG...]\n");
 		return 64;
 	}
+	clock_gettime(CLOCK_REALTIME, &rt);
 	t0 = now_ms();
 	pid = fork();
 	if (pid < 0) {
@@ -82,6 +85,7 @@ int main(int argc, char **argv)
 		perror(out);
 		return 73;
 	}
-	fprintf(f, "%.3f %ld %d\n", t1 - t0, ru.ru_maxrss, code);
+	fprintf(f, "%.3f %ld %d %lld.%09ld\n", t1 - t0, ru.ru_maxrss, code,
+		(long long)rt.tv_sec, rt.tv_nsec);
 	return fclose(f) == 0 ? 0 : 74;
 }
