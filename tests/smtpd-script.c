@@ -5,7 +5,7 @@
  * Owns: one listening socket on 127.0.0.1 (ephemeral port), a correct
  * ESMTP submission server (RFC 5321, 3207 STARTTLS, 4954 AUTH, 2920
  * PIPELINING, 1870 SIZE, 6152 8BITMIME, 6531 SMTPUTF8, 2034 enhanced status
- * codes), TLS with GnuTLS (server side, optional client certificates), SASL
+ * codes, 3030 CHUNKING when the script advertises it), TLS with GnuTLS (server side, optional client certificates), SASL
  * verification with libgsasl (server side, including SCRAM-*-PLUS with
  * tls-exporter on TLS 1.3 and tls-unique on TLS 1.2) plus XOAUTH2 and
  * OAUTHBEARER parsed here, and the transcript, round-trip count and received
@@ -31,7 +31,16 @@
  *   tlsversion 1.2|1.3|any
  *   cap KEYWORD [ARGS]             add an EHLO keyword (replaces one with the
  *                                  same keyword); defaults: PIPELINING
- *                                  8BITMIME ENHANCEDSTATUSCODES SIZE 10240000
+ *                                  8BITMIME ENHANCEDSTATUSCODES SIZE 10240000;
+ *                                  "cap CHUNKING" also makes BDAT work: each
+ *                                  chunk's octets are read exactly, whatever
+ *                                  the verdict (RFC 3030 2), and answered
+ *                                  ("250 2.0.0 Ok: N octets"; after LAST the
+ *                                  message is saved as after DATA); a chunk
+ *                                  refused (an "on BDAT" reply of another
+ *                                  class, no MAIL, no recipient) fails the
+ *                                  transaction: later chunks get 503 until
+ *                                  LAST or RSET
  *   nocap KEYWORD                  remove one keyword
  *   nocaps                         remove them all
  *   auth MECH...                   advertised AUTH mechanisms (after TLS in
@@ -53,7 +62,8 @@
  *                                  only QUIT is accepted
  *   on VERB[#N][@C] ACTION         override for VERB: CONNECT (greeting) EHLO
  *                                  HELO STARTTLS AUTH MAIL RCPT DATA DOT
- *                                  (end of data) QUIT RSET NOOP ETRN; #N = only the
+ *                                  (end of data) QUIT RSET NOOP ETRN BDAT
+ *                                  (each chunk, once read); #N = only the
  *                                  Nth occurrence in a connection, @C = only in
  *                                  the Cth connection. Occurrences are counted
  *                                  once a command passed the server's own
@@ -112,7 +122,8 @@
  *   "C: line"  every command line received (AUTH payload lines included),
  *              without its CRLF, control bytes shown as \xNN; the
  *              message body is summarised as "D: N octets" followed by
- *              "C: ." for the end of data (a command line over 1000
+ *              "C: ." for the end of data (a BDAT chunk is "D: N octets"
+ *              after its command line; a command line over 1000
  *              octets appears as "C: [line of more than 1000 octets]")
  *   "S: line"  every reply line sent
  *   "I: ..."   events (connection number, TLS version, authentication,
@@ -136,7 +147,10 @@
  * nothing is sent after the client's Finished). With PIPELINING and QUIT
  * sent behind the end of data, the minimum for one message is 9 over
  * STARTTLS (connect, greeting, EHLO, STARTTLS, handshake, EHLO, AUTH,
- * MAIL+RCPT+DATA, body+QUIT) and 7 over implicit TLS 1.3.
+ * MAIL+RCPT+DATA, body+QUIT) and 7 over implicit TLS 1.3; with CHUNKING 8
+ * and 6 (MAIL+RCPT+BDAT+body+QUIT in one flight). Replies flushed while a
+ * BDAT chunk's octets are still due count no round trip: the client
+ * waits for none of them then.
  *
  * Received messages: MAILDIR/msg-N.eml holds the data of the Nth accepted
  * message exactly as received after removing the dot-stuffing (line
@@ -196,11 +210,11 @@ enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 
 enum verb {
 	V_CONNECT, V_EHLO, V_HELO, V_STARTTLS, V_AUTH, V_MAIL, V_RCPT,
-	V_DATA, V_DOT, V_QUIT, V_RSET, V_NOOP, V_ETRN, V_COUNT
+	V_DATA, V_DOT, V_QUIT, V_RSET, V_NOOP, V_ETRN, V_BDAT, V_COUNT
 };
 static const char *const verb_names[V_COUNT] = {
 	"CONNECT", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT",
-	"DATA", "DOT", "QUIT", "RSET", "NOOP", "ETRN",
+	"DATA", "DOT", "QUIT", "RSET", "NOOP", "ETRN", "BDAT",
 };
 
 enum action {
@@ -289,6 +303,14 @@ struct conn {
 	long reset_left;        /* ... after this many more octets of input */
 	int deaf;               /* read nothing more, ever */
 	int bye_sent;           /* TLS close_notify already queued */
+	/* BDAT: the transaction's chunks so far */
+	FILE *bdat;             /* the message being received; NULL = none */
+	long long bdat_octets;
+	int bdat_eight;         /* 8-bit octets seen */
+	int bdat_failed;        /* a chunk was refused: the rest are too */
+	int in_chunk;           /* reading a chunk's octets: flushing replies
+	                         * then is no round trip (the client owes
+	                         * octets it announced, it waits for nothing) */
 };
 
 static void
@@ -850,8 +872,9 @@ conn_sock_read(struct conn *c, void *p, size_t n)
 	if (c->out.len > 0 && !readable_now(c->fd)) {
 		if (conn_flush(c) < 0)
 			return -1;
-		c->rt++;
-		if (getenv("SMTPD_SCRIPT_DEBUG"))
+		if (!c->in_chunk)
+			c->rt++;
+		if (!c->in_chunk && getenv("SMTPD_SCRIPT_DEBUG"))
 			tr_printf(c->srv, "I: round trip %ld", c->rt);
 	}
 	if (c->deaf)
@@ -1275,10 +1298,14 @@ do_ehlo(struct conn *c, const char *arg)
 	buf_free(&b);
 }
 
+static void bdat_discard(struct conn *c);
+
 /* Start of a new transaction. */
 static void
 mail_reset(struct conn *c)
 {
+	bdat_discard(c);
+	c->bdat_failed = 0;
 	c->in_mail = 0;
 	c->nrcpt = 0;
 	c->mail_8bit = 0;
@@ -1466,6 +1493,33 @@ write_file(const char *path, const char *p, size_t n)
 }
 
 /*
+ * The end of a message received in tmp: r > 0 refused (tmp removed), else
+ * saved as the next msg-N.eml with its envelope, and with r == 0 the
+ * default reply (r < 0: an override replied already).
+ */
+static void
+msg_save(struct conn *c, const char *tmp, long long octets, int r)
+{
+	struct server *s = c->srv;
+	char final[4096];
+
+	if (r > 0) {
+		unlink(tmp);
+		return;
+	}
+	s->msgno++;
+	snprintf(final, sizeof final, "%s/msg-%ld.eml", s->maildir, s->msgno);
+	if (rename(tmp, final) < 0)
+		die("%s: %s", final, strerror(errno));
+	snprintf(final, sizeof final, "%s/env-%ld.txt", s->maildir, s->msgno);
+	if (write_file(final, c->env.data, c->env.len) < 0)
+		die("%s: %s", final, strerror(errno));
+	tr_printf(s, "I: message %ld saved, %lld octets", s->msgno, octets);
+	if (r == 0)
+		conn_replyf(c, "250 2.0.0 Ok: queued as %ld", s->msgno);
+}
+
+/*
  * Receive the message after a 354 until the end-of-data line, undoing the
  * dot-stuffing, then reply. Returns -1 when the connection broke.
  */
@@ -1473,7 +1527,7 @@ static int
 do_data_body(struct conn *c)
 {
 	struct server *s = c->srv;
-	char tmp[4096], final[4096];
+	char tmp[4096];
 	FILE *f;
 	int at_bol = 1, bare_lf = 0, eight = 0, r;
 	long long octets = 0;
@@ -1533,24 +1587,7 @@ do_data_body(struct conn *c)
 			    "limit");
 		r = 1;
 	}
-	if (r > 0) {
-		unlink(tmp);
-	} else {
-		s->msgno++;
-		snprintf(final, sizeof final, "%s/msg-%ld.eml", s->maildir,
-		    s->msgno);
-		if (rename(tmp, final) < 0)
-			die("%s: %s", final, strerror(errno));
-		snprintf(final, sizeof final, "%s/env-%ld.txt", s->maildir,
-		    s->msgno);
-		if (write_file(final, c->env.data, c->env.len) < 0)
-			die("%s: %s", final, strerror(errno));
-		tr_printf(s, "I: message %ld saved, %lld octets", s->msgno,
-		    octets);
-		if (r == 0)
-			conn_replyf(c, "250 2.0.0 Ok: queued as %ld",
-			    s->msgno);
-	}
+	msg_save(c, tmp, octets, r);
 	mail_reset(c);
 	return 0;
 }
@@ -1576,6 +1613,145 @@ do_data(struct conn *c)
 		conn_reply(c, "354 End data with <CR><LF>.<CR><LF>");
 	if (do_data_body(c) < 0)
 		c->closing = 1;
+}
+
+/* The BDAT transaction's file name. */
+static void
+bdat_path(const struct conn *c, char *dst, size_t size)
+{
+	snprintf(dst, size, "%s/tmp-%ld.eml", c->srv->maildir, c->srv->connno);
+}
+
+/* Forget the chunks received so far (RSET, a refusal, a new MAIL). */
+static void
+bdat_discard(struct conn *c)
+{
+	char tmp[4096];
+
+	if (c->bdat == NULL)
+		return;
+	fclose(c->bdat);
+	c->bdat = NULL;
+	bdat_path(c, tmp, sizeof tmp);
+	unlink(tmp);
+	c->bdat_octets = 0;
+	c->bdat_eight = 0;
+}
+
+/* Read a chunk's n octets exactly, into f unless it is NULL. -1 when the
+ * connection broke first. */
+static int
+bdat_read(struct conn *c, long long n, FILE *f)
+{
+	while (n > 0) {
+		size_t k;
+
+		if (c->inlen == 0) {
+			int r;
+
+			c->in_chunk = 1;
+			r = conn_fill(c);
+			c->in_chunk = 0;
+			if (r <= 0)
+				return -1;
+		}
+		k = c->inlen < (unsigned long long)n ? c->inlen : (size_t)n;
+		if (f != NULL && fwrite(c->in, 1, k, f) != k)
+			die("BDAT: write failed");
+		if (has_8bit(c->in, k))
+			c->bdat_eight = 1;
+		conn_consume(c, k);
+		n -= (long long)k;
+	}
+	return 0;
+}
+
+/* The reply to one chunk, and after LAST the message's fate. */
+static void
+bdat_verdict(struct conn *c, long long n, int last)
+{
+	struct verdict vd;
+	char tmp[4096];
+	int r;
+
+	if (c->bdat_failed || !c->in_mail || c->nrcpt == 0) {
+		/* RFC 3030 2: the octets were read all the same. */
+		conn_reply(c, c->bdat_failed ? "503 5.5.1 Error: an earlier BDAT failed" :
+		    !c->in_mail ? "503 5.5.1 Error: need MAIL command" :
+		    "554 5.5.1 Error: no valid recipients");
+		c->bdat_failed = !last;
+		bdat_discard(c);
+		if (last)
+			mail_reset(c);
+		return;
+	}
+	vd = conn_rules(c, V_BDAT);
+	r = conn_verdict(c, vd, '2');
+	if (r <= 0 && last && size_limit(c) > 0 && c->bdat_octets > size_limit(c)) {
+		if (r == 0)
+			conn_reply(c, "552 5.3.4 Message size exceeds fixed limit");
+		r = 1;
+	}
+	if (r > 0) {
+		bdat_discard(c);
+		if (last)
+			mail_reset(c);
+		else
+			c->bdat_failed = 1;
+		return;
+	}
+	if (!last) {
+		if (r == 0)
+			conn_replyf(c, "250 2.0.0 Ok: %lld octets", n);
+		return;
+	}
+	if (c->bdat_eight && !c->mail_8bit)
+		tr_printf(c->srv, "ERR: 8-bit data without BODY=8BITMIME");
+	if (fclose(c->bdat) != 0)
+		die("BDAT: write failed");
+	c->bdat = NULL;
+	bdat_path(c, tmp, sizeof tmp);
+	msg_save(c, tmp, c->bdat_octets, r);
+	c->bdat_octets = 0;
+	mail_reset(c);
+}
+
+/* "BDAT n [LAST]" (RFC 3030), offered with "cap CHUNKING". */
+static void
+do_bdat(struct conn *c, const char *line)
+{
+	char num[32], tmp[4096];
+	const char *p = line + 5, *sp;
+	long n;
+	int last;
+
+	sp = strchr(p, ' ');
+	last = sp != NULL && strcasecmp(sp, " LAST") == 0;
+	if (!script_cap(&c->srv->sc, "CHUNKING") || line[4] != ' ' ||
+	    (sp != NULL && !last) || (size_t)((sp ? sp : p + strlen(p)) - p) >=
+	    sizeof num) {
+		conn_reply(c, "501 5.5.4 Syntax: BDAT size [LAST]");
+		return;
+	}
+	snprintf(num, sizeof num, "%.*s", (int)((sp ? sp : p + strlen(p)) - p), p);
+	if (parse_long(num, 0, 1000000000000L, &n) < 0) {
+		conn_reply(c, "501 5.5.4 Syntax: BDAT size [LAST]");
+		return;
+	}
+	if (c->bdat == NULL && c->in_mail && c->nrcpt > 0 && !c->bdat_failed) {
+		bdat_path(c, tmp, sizeof tmp);
+		if ((c->bdat = fopen(tmp, "w")) == NULL)
+			die("%s: %s", tmp, strerror(errno));
+	}
+	if (bdat_read(c, n, c->bdat) < 0) {
+		tr_printf(c->srv, "I: connection lost in BDAT");
+		bdat_discard(c);
+		c->closing = 1;
+		return;
+	}
+	tr_printf(c->srv, "D: %ld octets", n);
+	c->bdat_octets += n;
+	bdat_verdict(c, n, last);
 }
 
 /* ------------------------------------------------------------ TLS */
@@ -2037,6 +2213,8 @@ conn_command(struct conn *c, const char *line)
 		do_rcpt(c, line);
 	} else if (is_cmd(line, "DATA")) {
 		do_data(c);
+	} else if (is_cmd(line, "BDAT")) {
+		do_bdat(c, line);
 	} else if (is_cmd(line, "RSET")) {
 		vd = conn_rules(c, V_RSET);
 		if (conn_verdict(c, vd, '2') > 0)
