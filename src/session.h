@@ -1,13 +1,16 @@
 /*
  * session.h - SMTP connections for delivery: connect, drive the SMTP state
- * machine, stream the spooled messages through the dot-stuffer, report per
- * message and per recipient.
+ * machine, stream the spooled messages through the dot-stuffer (DATA) or
+ * raw in BDAT chunks (CHUNKING), report per message and per recipient.
  *
  * Owns: the only loop that moves bytes between the network (net/tls) and
  * the protocol engine (smtp); the glue between the engine's AUTH callbacks
  * and the SASL module, fetching the secret (cred) only when AUTH needs it;
  * write coalescing (a pipelined group, large body chunks and the end of data
- * with QUIT behind it each go out in as few TLS records as possible).
+ * with QUIT behind it each go out in as few TLS records as possible; a
+ * BDAT line shares the write of the octets before and after it). A
+ * message goes with BDAT only when its spool file holds exactly its
+ * recorded size and ends in CRLF; otherwise DATA, which reads to the end.
  *
  * Two ways in. session_deliver: one message, one connection (connect, send,
  * QUIT). Or a connection object for many messages of one account:
@@ -159,7 +162,8 @@ int session_send(struct session *s, const struct session_msg *m, int last,
  * session_send, telling the connection which message comes next (NULL:
  * not known; last must be 0 for next to matter). With PIPELINING, next's
  * MAIL, RCPTs and DATA then ride behind m's end of data in one write,
- * saving a round trip; m's result is complete all the same when this
+ * saving a round trip (not behind m sent with BDAT: next's own BDAT
+ * transaction is then one flight anyway, and nothing of next is sent); m's result is complete all the same when this
  * returns. If that happened, the next call on s must be session_send or
  * session_send_next with that same next (the same object, still
  * unchanged, its fd still open); it reads next's replies and sends its

@@ -1163,6 +1163,28 @@ static const struct mscenario mscenarios[] = {
 		.state = SMTP_STATE_CHUNK,
 	},
 	{
+		.name = "CHUNKING: behind a DATA message the next envelope rides with DATA, "
+		        "committed before its replies",
+		.msgs = { { .from = FROM, .rcpts = rc_b, .nrcpts = 1, .size = 100, .data_only = 1 },
+		          MSG_C },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODYN, NULL, SMTP_SEND, ".\r\n" ENV_C, .msg = 1 },
+			{ M_R, "250 queued", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .inflight = 1 },
+			{ M_NEXT, NULL, SMTP_READ, "", .msg = 1, .last = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
+		},
+		.state = SMTP_STATE_DOT,
+	},
+	{
 		.name = "chunking off: DATA although the server offers CHUNKING",
 		.nochunking = 1,
 		.msgs = { MSG_B },
