@@ -897,7 +897,7 @@ queue_envelope(struct smtp *s)
 		return -1;
 	if (s->pipelining) {
 		/* RFC 2920 3.1: MAIL, RCPT and DATA may go in one group;
-		 * DATA is the last command of the group. RFC 3030 4.2: BDAT
+		 * DATA is the last command of the group. RFC 3030: BDAT
 		 * may be pipelined, its chunk follows it at once. */
 		for (size_t i = s->rcpt_cur; i < s->m.nrcpts; i = next_rcpt(s, i + 1))
 			if (queue_rcpt(s, i) < 0)
@@ -1137,7 +1137,7 @@ on_rcpt(struct smtp *s, const struct reply *r)
 	}
 	if (s->pipelining && s->bdat && s->chunks_due > 0) {
 		/* The chunks are out: a server without recipients consumed
-		 * them and refuses (RFC 3030 2); drop those replies. */
+		 * them and refuses (RFC 3030); drop those replies. */
 		if (s->accepted == 0)
 			return fail_rcpts(s, 1, s->chunks_due);
 		set_state(s, SMTP_STATE_BDAT);
@@ -1351,7 +1351,7 @@ smtp_chunk_done(struct smtp *s)
 		return fail(s, EX_SOFTWARE, "chunk finished in state %s", smtp_state_name(s->state));
 	s->chunk_off += s->chunk_len;
 	s->chunks_due++;
-	if (!s->pipelining) {       /* RFC 3030 4.2: each chunk waits for a reply */
+	if (!s->pipelining) {       /* no PIPELINING: each BDAT waits for its reply */
 		set_state(s, SMTP_STATE_BDAT);
 		return SMTP_SEND;
 	}
@@ -1369,7 +1369,7 @@ smtp_chunk_done(struct smtp *s)
 }
 
 /*
- * The reply to a BDAT chunk. A refusal fails the message; RFC 3030 2
+ * The reply to a BDAT chunk. A refusal fails the message; RFC 3030
  * says no further chunk may follow, and the server's transaction state is
  * not guessed: RSET before the next one. Pipelined, the replies to the
  * chunks sent behind the refused one are dropped.

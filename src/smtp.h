@@ -61,7 +61,7 @@
  *   is set: the body goes in BDAT chunks instead of DATA, so no 354
  *   round trip and no dot-stuffing (the spool is CRLF text already). With
  *   PIPELINING the first "BDAT n" rides in the MAIL/RCPT group and every
- *   chunk follows at once without waiting (RFC 3030 4.2), QUIT behind the
+ *   chunk follows at once without waiting (RFC 3030), QUIT behind the
  *   last; the replies are read afterwards (in order: MAIL, RCPTs, one per
  *   chunk). Without PIPELINING the first BDAT waits for the RCPT replies,
  *   and each chunk for the previous chunk's reply. The reply to BDAT LAST
@@ -69,7 +69,7 @@
  *   fails the message; the next transaction then starts with RSET (what
  *   the server kept of the chunks is not guessed). When every RCPT was
  *   refused after the chunks went, the server consumes them and refuses
- *   (RFC 3030 2); those replies are dropped and the message fails with the
+ *   (RFC 3030); those replies are dropped and the message fails with the
  *   RCPT refusals, as with DATA. BODY=8BITMIME/7BIT stay as for DATA:
  *   BDAT does not need BINARYMIME, which only 8-bit lines without line
  *   structure would. smtp_body_done_next never pipelines behind a BDAT

@@ -34,7 +34,7 @@
  *                                  8BITMIME ENHANCEDSTATUSCODES SIZE 10240000;
  *                                  "cap CHUNKING" also makes BDAT work: each
  *                                  chunk's octets are read exactly, whatever
- *                                  the verdict (RFC 3030 2), and answered
+ *                                  the verdict (RFC 3030), and answered
  *                                  ("250 2.0.0 Ok: N octets"; after LAST the
  *                                  message is saved as after DATA); a chunk
  *                                  refused (an "on BDAT" reply of another
@@ -1675,7 +1675,7 @@ bdat_verdict(struct conn *c, long long n, int last)
 	int r;
 
 	if (c->bdat_failed || !c->in_mail || c->nrcpt == 0) {
-		/* RFC 3030 2: the octets were read all the same. */
+		/* RFC 3030: the octets were read all the same. */
 		conn_reply(c, c->bdat_failed ? "503 5.5.1 Error: an earlier BDAT failed" :
 		    !c->in_mail ? "503 5.5.1 Error: need MAIL command" :
 		    "554 5.5.1 Error: no valid recipients");
