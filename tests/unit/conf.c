@@ -1187,6 +1187,50 @@ test_describe(void)
 	conf_free(&c);
 }
 
+/* Load text as a user file into *c (conf_free it) and select account
+ * "a": the account, or NULL with *e; *r is the load's result. */
+static struct account *
+load_select_a(struct conf *c, const char *text, int *r, struct err *e)
+{
+	const char *path = new_file(text, 0600);
+
+	conf_init(c);
+	err_init(e);
+	*r = conf_load_file(c, path, 1, NULL, e);
+	return *r == 0 ? conf_select(c, "a", NULL, e) : NULL;
+}
+
+/* chunking (envoi): on by default, off per account or in defaults. */
+static void
+test_chunking_directive(void)
+{
+	static const struct {
+		const char *text;
+		int want;       /* -1: the load fails */
+	} cases[] = {
+		{ "account a\nhost h\n", 1 },
+		{ "account a\nhost h\nchunking off\n", 0 },
+		{ "defaults\nchunking off\naccount a\nhost h\n", 0 },
+		{ "defaults\nchunking off\naccount a\nhost h\nchunking on\n", 1 },
+		{ "account a\nhost h\nchunking maybe\n", -1 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct conf c;
+		struct err e;
+		int r;
+		struct account *a = load_select_a(&c, cases[i].text, &r, &e);
+
+		if (cases[i].want < 0)
+			ok(r < 0 && e.ex == EX_CONFIG, "chunking case %zu refused: %s", i, e.msg);
+		else
+			ok(a != NULL && a->chunking == cases[i].want, "chunking case %zu: %s", i,
+			   cases[i].want ? "on" : "off");
+		account_free(a);
+		conf_free(&c);
+	}
+}
+
 /* envoi's directives of the sendmail-interface work: parsed, inherited,
  * and the host list split. */
 static void
@@ -1240,17 +1284,11 @@ test_envoi_directives(void)
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const char *path = new_file(cases[i].text, 0600);
 		struct conf c;
 		struct err e;
-		struct account *a = NULL;
 		int r;
+		struct account *a = load_select_a(&c, cases[i].text, &r, &e);
 
-		conf_init(&c);
-		err_init(&e);
-		r = conf_load_file(&c, path, 1, NULL, &e);
-		if (r == 0)
-			a = conf_select(&c, "a", NULL, &e);
 		if (cases[i].err) {
 			/* syntax fails the load, a bad fallback chain the selection */
 			ok((r < 0 || a == NULL) && strstr(e.msg, cases[i].err) != NULL &&
@@ -1337,6 +1375,7 @@ main(void)
 	test_loopback();
 	test_dup();
 	test_envoi_directives();
+	test_chunking_directive();
 	test_describe();
 	cleanup();
 	return done_testing();
