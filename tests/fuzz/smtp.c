@@ -213,6 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.tls = (o1 & 3) == 3 ? 0 : o1 & 3;
 	p.tls_verified = (o1 >> 2) & 1;
 	p.auth = (o1 >> 3) & 1;
+	p.chunking = (o1 >> 4) & 1;     /* BDAT when the replies offer CHUNKING */
 	p.auth_ops = &auth_ops;
 	p.auth_ctx = &r;
 	r.mech = mechs[(o2 & 0x0f) % (sizeof mechs / sizeof mechs[0])];
@@ -258,6 +259,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (act == SMTP_BODY) {
 			act = p.multi && (o2 & 0x20) && msgs < 3 ?
 			    smtp_body_done_next(&r.s, &m) : smtp_body_done(&r.s);
+		} else if (act == SMTP_CHUNK) {
+			unsigned long long off, len;
+			FUZZ_CHECK(smtp_chunk(&r.s, &off, &len) == 0 && off + len <= m.size,
+			           "chunk outside the body");
+			act = smtp_chunk_done(&r.s);
 		} else if (act == SMTP_READY) {
 			FUZZ_CHECK(p.multi, "READY in single mode");
 			if (smtp_next_in_flight(&r.s)) {
