@@ -20,11 +20,22 @@ if [ "${1:-}" = machine ]; then
 	dir=$2
 	. "$top_srcdir/tests/isolate.sh"
 	iso_dirs || exit 1
-	awk '{ for (i = 7; $i != "-"; i++); }
-		$(i + 1) == "overlay" && $(i + 2) == "envoi-iso" { print $5 }' \
-		/proc/self/mountinfo | sort -r | while read -r m; do
-		umount -l "$m" || exit 1
-	done || exit 1
+	# Our layers, deepest first. One mount point may be listed twice:
+	# where /usr/local/etc exists, its layer is set aside and put back
+	# on top of /usr/local's, and the one below shows again only once
+	# the one above is gone: so round after round until none is left.
+	ours() {
+		awk '{ for (i = 7; $i != "-"; i++); }
+			$(i + 1) == "overlay" && $(i + 2) == "envoi-iso" { print $5 }' \
+			/proc/self/mountinfo | sort -ru
+	}
+	for _ in 1 2 3 4 5 6 7 8; do
+		[ -n "$(ours)" ] || break
+		for m in $(ours); do
+			umount -l "$m" 2>/dev/null
+		done
+	done
+	[ -z "$(ours)" ] || exit 1
 	ISO_SOURCE=envoi-machine ENVOI_TEST_ISO_DIR=$dir/machine
 	mkdir "$ENVOI_TEST_ISO_DIR" && mount -t tmpfs envoi-machine "$ENVOI_TEST_ISO_DIR" &&
 		{ _iso_paths && iso_hide "${_iso_p[@]}"; } || exit 1
