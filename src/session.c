@@ -166,47 +166,68 @@ send_output(struct conn *c, struct smtp *s, struct log *log, struct err *e)
 	return r;
 }
 
+/* The buffer a session streams bodies through: SESSION_CHUNK octets read
+ * from the spool, then room for them dot-stuffed (each LF may gain a CR
+ * and a dot) plus the end of data. Allocated once, for the first body, and
+ * kept for the connection's other messages. */
+#define SESSION_IN_SIZE SESSION_CHUNK
+#define SESSION_OUT_SIZE (2 * SESSION_CHUNK + 64)
+
+/* Position the spool at off, or say why not. */
+static int
+spool_seek(const struct session_msg *m, unsigned long long off, struct err *e)
+{
+	if (lseek(m->fd, (off_t)off, SEEK_SET) < 0)
+		return err_set(e, EX_IOERR, "cannot read the spooled message: %s", strerror(errno));
+	return 0;
+}
+
+/* Up to n octets of the spool (EINTR retried). Returns the count, 0 at
+ * the end, -1 with *e; with exact, the end is an error too (the entry is
+ * shorter than the size recorded for it). */
+static ssize_t
+spool_read(const struct session_msg *m, char *p, size_t n, int exact, struct err *e)
+{
+	for (;;) {
+		ssize_t r = read(m->fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (r == 0 && exact)) {
+			err_set(e, EX_IOERR, "cannot read the spooled message: %s",
+			        r < 0 ? strerror(errno) : "shorter than its recorded size");
+			return -1;
+		}
+		return r;
+	}
+}
+
 /*
- * Stream the spool through the dot-stuffer. The last chunk is not written
- * here: the end-of-data terminator and QUIT are appended to it by the
- * caller so that they travel in the same write (and TLS record).
+ * Stream the spool through the dot-stuffer, in io (SESSION_IN_SIZE +
+ * SESSION_OUT_SIZE). The last chunk is not written here: the end-of-data
+ * terminator and QUIT are appended to it so that they travel in the same
+ * write (and TLS record).
  */
 static int
 send_body(struct conn *c, const struct session_msg *m, struct smtp *s,
-          const struct smtp_msg *next, struct log *log, struct err *e)
+          const struct smtp_msg *next, struct log *log, char *io, struct err *e)
 {
-	char *in = malloc(SESSION_CHUNK);
-	char *out = malloc(2 * SESSION_CHUNK + 64);
+	char *in = io, *out = io + SESSION_IN_SIZE;
 	struct dotstuff ds;
 	size_t olen = 0;
-	int r = -1;
+	ssize_t n;
 	enum smtp_action act;
+	struct buf *tail;
 
-	if (in == NULL || out == NULL) {
-		err_set(e, EX_OSERR, "out of memory");
-		goto done;
-	}
-	if (send_output(c, s, log, e) < 0)
-		goto done;
-	if (lseek(m->fd, 0, SEEK_SET) < 0) {
-		err_set(e, EX_IOERR, "cannot read the spooled message: %s", strerror(errno));
-		goto done;
-	}
+	if (send_output(c, s, log, e) < 0 || spool_seek(m, 0, e) < 0)
+		return -1;
 	dotstuff_init(&ds);
-	for (;;) {
-		ssize_t n = read(m->fd, in, SESSION_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(e, EX_IOERR, "cannot read the spooled message: %s", strerror(errno));
-			goto done;
-		}
-		if (n == 0)
-			break;
+	while ((n = spool_read(m, in, SESSION_IN_SIZE, 0, e)) > 0) {
 		if (olen > 0 && conn_write(c, out, olen, e) < 0)
-			goto done;
+			return -1;
 		olen = dotstuff_run(&ds, in, (size_t)n, out);
 	}
+	if (n < 0)
+		return -1;
 	olen += dotstuff_finish(&ds, out + olen);
 	log_debug(log, "(message body: %llu bytes)", m->size);
 	act = smtp_body_done_next(s, next);
@@ -216,33 +237,26 @@ send_body(struct conn *c, const struct session_msg *m, struct smtp *s,
 		*e = *smtp_error(s);
 		if (e->ex == 0)
 			err_set(e, EX_SOFTWARE, "the SMTP engine refused the end of data");
-		goto done;
+		return -1;
 	}
-	{
-		struct buf *tail = smtp_output(s);
-		/* The terminator and QUIT (or the next envelope) ride in
-		 * the last body write. */
-		if (tail->len)
-			log_proto(log, LOG_SEND, tail->data, tail->len);
-		if (tail->len && tail->len <= 2 * SESSION_CHUNK + 64 - olen) {
-			memcpy(out + olen, tail->data, tail->len);
-			olen += tail->len;
-			buf_reset(tail);
-		}
-		if (conn_write(c, out, olen, e) < 0)
-			goto done;
-		if (tail->len) {
-			r = conn_write(c, tail->data, tail->len, e);
-			buf_reset(tail);
-			if (r < 0)
-				goto done;
-		}
+	/* The terminator and QUIT (or the next envelope) ride in the last
+	 * body write. */
+	tail = smtp_output(s);
+	if (tail->len)
+		log_proto(log, LOG_SEND, tail->data, tail->len);
+	if (tail->len && tail->len <= SESSION_OUT_SIZE - olen) {
+		memcpy(out + olen, tail->data, tail->len);
+		olen += tail->len;
+		buf_reset(tail);
 	}
-	r = 0;
-done:
-	free(in);
-	free(out);
-	return r;
+	if (conn_write(c, out, olen, e) < 0)
+		return -1;
+	if (tail->len) {
+		int r = conn_write(c, tail->data, tail->len, e);
+		buf_reset(tail);
+		return r;
+	}
+	return 0;
 }
 
 /* Queue the engine's pending output into out (room for cap octets,
@@ -280,35 +294,22 @@ chunk_commands(struct conn *c, struct smtp *s, char *out, size_t *olen, size_t c
  */
 static enum smtp_action
 send_chunks(struct conn *c, const struct session_msg *m, struct smtp *s, struct log *log,
-            struct err *e)
+            char *out, struct err *e)
 {
-	size_t cap = SESSION_CHUNK, olen = 0;
-	char *out = malloc(cap);
+	size_t cap = SESSION_OUT_SIZE, olen = 0;
 	enum smtp_action act = SMTP_CHUNK;
 	unsigned long long off, len;
 
-	if (out == NULL) {
-		err_set(e, EX_OSERR, "out of memory");
-		return SMTP_FAIL;
-	}
 	while (act == SMTP_CHUNK) {
-		if (smtp_chunk(s, &off, &len) < 0 || chunk_commands(c, s, out, &olen, cap, log, e) < 0)
+		if (smtp_chunk(s, &off, &len) < 0 || chunk_commands(c, s, out, &olen, cap, log, e) < 0 ||
+		    spool_seek(m, off, e) < 0)
 			goto fail;
-		if (lseek(m->fd, (off_t)off, SEEK_SET) < 0) {
-			err_set(e, EX_IOERR, "cannot read the spooled message: %s", strerror(errno));
-			goto fail;
-		}
 		log_debug(log, "(BDAT chunk: %llu octets from offset %llu)", len, off);
 		while (len > 0) {
 			size_t want = cap - olen < len ? cap - olen : (size_t)len;
-			ssize_t n = read(m->fd, out + olen, want);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				err_set(e, EX_IOERR, "cannot read the spooled message: %s",
-				        n < 0 ? strerror(errno) : "shorter than its recorded size");
+			ssize_t n = spool_read(m, out + olen, want, 1, e);
+			if (n < 0)
 				goto fail;
-			}
 			olen += (size_t)n;
 			len -= (unsigned long long)n;
 			if (olen == cap) {
@@ -326,12 +327,10 @@ send_chunks(struct conn *c, const struct session_msg *m, struct smtp *s, struct 
 	if (chunk_commands(c, s, out, &olen, cap, log, e) < 0 ||
 	    (olen > 0 && conn_write(c, out, olen, e) < 0))
 		goto fail;
-	free(out);
 	return act == SMTP_SEND ? SMTP_READ : act;
 fail:
 	if (e->ex == 0)
 		err_set(e, EX_SOFTWARE, "the SMTP engine refused the chunk");
-	free(out);
 	return SMTP_FAIL;
 }
 
@@ -393,6 +392,7 @@ struct session {
 	/* the next message, whose envelope may ride behind the end of data */
 	const struct smtp_msg *body_next;   /* for send_body, during session_send_next */
 	struct session_info *info;      /* --serverinfo: what to record; NULL = nothing */
+	char *io;                       /* bodies stream through it; NULL until the first */
 };
 
 
@@ -445,6 +445,14 @@ prepare(struct prepared *pm, const struct session_msg *m, struct err *e)
 fail:
 	prepared_free(pm);
 	return -1;
+}
+
+static int
+session_io(struct session *s, struct err *e)
+{
+	if (s->io == NULL && (s->io = malloc(SESSION_IN_SIZE + SESSION_OUT_SIZE)) == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	return 0;
 }
 
 /* Pending output when the connection is ending anyway: best effort. */
@@ -506,7 +514,8 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 				err_set(e, EX_SOFTWARE, "the SMTP engine asked for a body during setup");
 				return SMTP_FAIL;
 			}
-			if (send_body(&s->conn, m, &s->smtp, s->body_next, s->log, e) < 0)
+			if (session_io(s, e) < 0 ||
+			    send_body(&s->conn, m, &s->smtp, s->body_next, s->log, s->io, e) < 0)
 				return SMTP_FAIL;
 			act = SMTP_READ;
 			continue;
@@ -515,7 +524,8 @@ drive(struct session *s, enum smtp_action act, const struct session_msg *m, stru
 				err_set(e, EX_SOFTWARE, "the SMTP engine asked for a chunk during setup");
 				return SMTP_FAIL;
 			}
-			if (send_chunks(&s->conn, m, &s->smtp, s->log, e) == SMTP_FAIL)
+			if (session_io(s, e) < 0 ||
+			    send_chunks(&s->conn, m, &s->smtp, s->log, s->io, e) == SMTP_FAIL)
 				return SMTP_FAIL;
 			act = SMTP_READ;
 			continue;
@@ -1026,6 +1036,7 @@ session_close(struct session *s)
 	conn_close(&s->conn);
 	reply_free(&s->reply);
 	buf_free(&s->line);
+	free(s->io);
 	free(s->host);
 	free(s->host_given);
 	account_free(s->owned);
