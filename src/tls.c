@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
@@ -10,11 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <idn2.h>
 
+#include "anchors.h"
 #include "buf.h"
 #include "log.h"
 #include "net.h"
@@ -31,6 +36,14 @@
 /* One name or DN as shown in a message; longer ones are cut (they are
  * server-controlled text and only there to help a human). */
 #define TLS_TEXT_MAX 256
+/* The PEM bundle GnuTLS's system trust reads on Debian and most others.
+ * When it exists, anchors are picked out of it (anchors.h); otherwise the
+ * whole system trust is loaded the ordinary way. */
+#ifndef TLS_SYSTEM_BUNDLE
+#define TLS_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#endif
+/* A trust file bigger than this is refused: no bundle comes near it. */
+#define TLS_TRUST_FILE_MAX (64L * 1024 * 1024)
 
 struct tls {
 	gnutls_session_t sess;
@@ -41,6 +54,7 @@ struct tls {
 	unsigned char ip[16];           /* the IP literal in binary, if host is one */
 	size_t ip_len;                  /* 4, 16, or 0 for a DNS name */
 	char verdict[TLS_HOST_MAX + TLS_TEXT_MAX + 64]; /* how it was checked, for -v */
+	char anchors[TLS_TEXT_MAX + 64];        /* which anchors were loaded, for -v */
 };
 
 /* GnuTLS tells which way a blocked operation was going. */
@@ -151,28 +165,15 @@ load_credentials(struct tls *t, const struct tls_opts *o, struct err *e)
 	r = gnutls_certificate_allocate_credentials(&t->cred);
 	if (r < 0)
 		return err_set(e, EX_OSERR, "TLS setup failed: %s", gnutls_strerror(r));
-	/* A pin replaces CA checking, and without checking no anchors are
-	 * needed: do not fail on a broken trust store nobody will consult. */
-	if (o->certcheck && o->fingerprint == NULL) {
-		if (o->trust_file && strcmp(o->trust_file, "system") != 0) {
-			if (check_readable(o->trust_file, "tls_trust_file", e) < 0)
-				return -1;
-			r = gnutls_certificate_set_x509_trust_file(t->cred, o->trust_file,
-			    GNUTLS_X509_FMT_PEM);
-			if (r < 0)
-				return err_set(e, EX_CONFIG, "tls_trust_file %s: %s",
-				    o->trust_file, gnutls_strerror(r));
-			if (r == 0)
-				return err_set(e, EX_CONFIG, "tls_trust_file %s holds no "
-				    "PEM certificates", o->trust_file);
-		} else {
-			r = gnutls_certificate_set_x509_system_trust(t->cred);
-			if (r <= 0)
-				return err_set(e, EX_OSFILE, "cannot load the system trust "
-				    "store (%s); install ca-certificates or set tls_trust_file",
-				    r < 0 ? gnutls_strerror(r) : "no certificates");
-		}
-	}
+	/* The anchors are loaded after the handshake, when the chain says
+	 * which are needed (load_anchors); a file that cannot be read is
+	 * reported now, before anything is sent. A pin replaces CA checking,
+	 * and without checking no anchors are needed: do not fail on a
+	 * broken trust store nobody will consult. */
+	if (o->certcheck && o->fingerprint == NULL && o->trust_file &&
+	    strcmp(o->trust_file, "system") != 0 &&
+	    check_readable(o->trust_file, "tls_trust_file", e) < 0)
+		return -1;
 	if (o->cert_file || o->key_file) {
 		if (o->cert_file == NULL || o->key_file == NULL)
 			return err_set(e, EX_CONFIG, "tls_cert_file and tls_key_file must "
@@ -551,6 +552,134 @@ check_pin(struct tls *t, const unsigned char want[TLS_PIN_LEN],
 	    "tls_fingerprint", hex);
 }
 
+/* anchors_pick's callback: one picked anchor into the credentials. */
+static int
+add_anchor(void *ctx, const unsigned char *der, size_t len, struct err *e)
+{
+	struct tls *t = ctx;
+	gnutls_datum_t d = { (unsigned char *)der, (unsigned)len };
+	int r = gnutls_certificate_set_x509_trust_mem(t->cred, &d, GNUTLS_X509_FMT_DER);
+
+	if (r < 0)
+		return err_set(e, EX_CONFIG, "a trust anchor for %s cannot be used: %s", t->host,
+		    gnutls_strerror(r));
+	return 0;
+}
+
+/* The raw issuer and subject Names of every certificate in the chain,
+ * into dn/len (2 * n entries, malloc'd; *k used). */
+static void
+chain_names(const gnutls_datum_t *chain, unsigned n, gnutls_datum_t *dn, size_t *k)
+{
+	*k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		gnutls_x509_crt_t crt = chain_cert(chain, i);
+
+		if (crt == NULL)
+			continue;
+		if (gnutls_x509_crt_get_raw_issuer_dn(crt, &dn[*k]) == 0)
+			(*k)++;
+		if (gnutls_x509_crt_get_raw_dn(crt, &dn[*k]) == 0)
+			(*k)++;
+		gnutls_x509_crt_deinit(crt);
+	}
+}
+
+/* Map a trust file: *len octets at the result, or NULL with *e. */
+static void *
+map_trust_file(const char *path, const char *what, size_t *len, struct err *e)
+{
+	struct stat st;
+	void *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		err_set(e, EX_NOINPUT, "cannot read %s %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > TLS_TRUST_FILE_MAX) {
+		err_set(e, EX_CONFIG, "%s %s is not a PEM file of certificates", what, path);
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		err_set(e, EX_NOINPUT, "cannot read %s %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	*len = (size_t)st.st_size;
+	return p;
+}
+
+/*
+ * Load the anchors the chain can use from path (anchors.h): only the
+ * certificates named as an issuer or subject in the chain. GnuTLS then
+ * verifies against them exactly as against the whole file.
+ */
+static int
+pick_anchors(struct tls *t, const char *path, const char *what,
+    const gnutls_datum_t *chain, unsigned n, struct err *e)
+{
+	gnutls_datum_t *dn = calloc(2 * (size_t)n + 1, sizeof *dn);
+	const unsigned char **dnp = calloc(2 * (size_t)n + 1, sizeof *dnp);
+	size_t *dnl = calloc(2 * (size_t)n + 1, sizeof *dnl);
+	struct anchor_names names;
+	size_t len = 0, k = 0, picked = 0;
+	void *pem = NULL;
+	int blocks = -1;
+
+	if (dn == NULL || dnp == NULL || dnl == NULL) {
+		err_set(e, EX_OSERR, "out of memory");
+		goto done;
+	}
+	chain_names(chain, n, dn, &k);
+	for (size_t i = 0; i < k; i++) {
+		dnp[i] = dn[i].data;
+		dnl[i] = dn[i].size;
+	}
+	names.dn = dnp;
+	names.len = dnl;
+	names.n = k;
+	if ((pem = map_trust_file(path, what, &len, e)) == NULL)
+		goto done;
+	blocks = anchors_pick(pem, len, &names, add_anchor, t, &picked, e);
+	if (blocks == 0)
+		err_set(e, EX_CONFIG, "%s %s holds no PEM certificates", what, path);
+	else if (blocks > 0)
+		snprintf(t->anchors, sizeof t->anchors, "; %zu of %d trust anchors of %s used",
+		    picked, blocks, path);
+done:
+	if (pem)
+		munmap(pem, len);
+	for (size_t i = 0; dn && i < k; i++)
+		gnutls_free(dn[i].data);
+	free(dn);
+	free(dnp);
+	free(dnl);
+	return blocks > 0 ? 0 : -1;
+}
+
+/* The anchors o asks for, into t's credentials, for chain. */
+static int
+load_anchors(struct tls *t, const struct tls_opts *o, const gnutls_datum_t *chain, unsigned n,
+    struct err *e)
+{
+	int r;
+
+	if (o->trust_file && strcmp(o->trust_file, "system") != 0)
+		return pick_anchors(t, o->trust_file, "tls_trust_file", chain, n, e);
+	if (access(TLS_SYSTEM_BUNDLE, R_OK) == 0)
+		return pick_anchors(t, TLS_SYSTEM_BUNDLE, "the system trust store", chain, n, e);
+	r = gnutls_certificate_set_x509_system_trust(t->cred);
+	if (r <= 0)
+		return err_set(e, EX_OSFILE, "cannot load the system trust store (%s); install "
+		    "ca-certificates or set tls_trust_file",
+		    r < 0 ? gnutls_strerror(r) : "no certificates");
+	return 0;
+}
+
 static int
 verify(struct tls *t, const struct tls_opts *o, const unsigned char *pin, struct err *e)
 {
@@ -583,6 +712,8 @@ verify(struct tls *t, const struct tls_opts *o, const unsigned char *pin, struct
 	}
 	vd[1].type = GNUTLS_DT_KEY_PURPOSE_OID;
 	vd[1].data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER;
+	if (load_anchors(t, o, chain, n, e) < 0)
+		return -1;
 	r = gnutls_certificate_verify_peers(t->sess, vd, 2, &status);
 	if (r < 0)
 		return err_set(e, EX_NOPERM, "cannot verify the certificate of %s: %s",
@@ -802,8 +933,8 @@ tls_describe(const struct tls *t, char *dst, size_t size)
 {
 	const char *cipher = gnutls_cipher_get_name(gnutls_cipher_get(t->sess));
 
-	snprintf(dst, size, "%s %s, %s", tls_version_name(t), cipher ? cipher : "",
-	    t->verdict);
+	snprintf(dst, size, "%s %s, %s%s", tls_version_name(t), cipher ? cipher : "",
+	    t->verdict, t->anchors);
 }
 
 void

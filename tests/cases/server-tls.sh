@@ -70,6 +70,52 @@ run_envoi -C "$CONF" bob@example.org
 wait_server
 refused "system trust store" '[Tt]rust|[Ii]ssuer|[Ss]igner|CA'
 
+# --- a bundle as the trust file: only the anchors the chain names are
+# loaded (tls.c load_anchors); the result is the whole file's
+BUNDLE=$TESTDIR/bundle.pem
+{ [ ! -r /etc/ssl/certs/ca-certificates.crt ] || cat /etc/ssl/certs/ca-certificates.crt
+  cat "$CERTDIR/selfsigned.pem" "$CERTDIR/expired.pem" "$CERTDIR/ca.pem" \
+      "$CERTDIR/wrongname.pem"; } >"$BUNDLE"
+nblocks=$(grep -c -- '-----BEGIN CERTIFICATE-----' "$BUNDLE")
+start_server - <<<"$SCRIPT"
+std_config "$CONF" "tls_trust_file $BUNDLE"
+run_envoi -C "$CONF" -v bob@example.org
+wait_server
+is_status 0 "a bundle of $nblocks certificates holding the CA: exit 0"
+# The CA, and expired.pem and wrongname.pem where they bear the
+# server's own subject (a chain certificate in the store is trusted).
+like "$STDERR" "verified .*; [1-3] of $nblocks trust anchors of $BUNDLE used" \
+    "... and only the CA (and the server's namesakes) loaded from it (-v says so)"
+
+# the same bundle without the CA: refused as by the whole file
+grep -v -F -f <(sed '1d;$d' "$CERTDIR/ca.pem") "$BUNDLE" >"$BUNDLE.noca"
+start_server - <<<"$SCRIPT"
+std_config "$CONF" "tls_trust_file $BUNDLE.noca"
+run_envoi -C "$CONF" bob@example.org
+wait_server
+refused "a bundle without the CA" 'not signed by a trusted authority'
+
+# the CA's block damaged (one base64 line changed): it is not picked,
+# and nothing is trusted for that chain
+awk -v ca="$(sed -n 3p "$CERTDIR/ca.pem")" '$0 == ca { print "!!!!" substr($0, 5); next }
+    { print }' "$BUNDLE" >"$BUNDLE.bad"
+start_server - <<<"$SCRIPT"
+std_config "$CONF" "tls_trust_file $BUNDLE.bad"
+run_envoi -C "$CONF" bob@example.org
+wait_server
+refused "the CA's block damaged" 'not signed by a trusted authority'
+
+# a trust file with no certificate at all: the configuration's fault
+echo "not a certificate" >"$TESTDIR/junk.pem"
+start_server - <<<"$SCRIPT"
+std_config "$CONF" "tls_trust_file $TESTDIR/junk.pem"
+run_envoi -C "$CONF" bob@example.org
+wait_server
+is_status 78 "a trust file with no certificate: exit 78 (EX_CONFIG)"
+like "$STDERR" "tls_trust_file $TESTDIR/junk.pem holds no PEM certificates" \
+    "... naming the file"
+unlike "$(commands)" '^(AUTH|MAIL)' "... no AUTH or MAIL sent"
+
 # --- pinning
 with_cert server "tls_fingerprint $(cat "$CERTDIR/server.sha256")"
 is_status 0 "matching SHA-256 pin: exit 0"
