@@ -84,6 +84,7 @@ static const struct {
 	F(AF_FALLBACK_ACCOUNT, FT_STR, fallback_account),
 	F(AF_QUEUE_RETRIER, FT_INT, queue_retrier),
 	F(AF_CHUNKING, FT_INT, chunking),
+	F(AF_TLS_SESSION_CACHE, FT_INT, tls_session_cache),
 #undef F
 };
 
@@ -145,6 +146,7 @@ account_new(const char *name, const char *file, int line)
 	a->queue = 1;
 	a->queue_retrier = 1;
 	a->chunking = 1;
+	a->tls_session_cache = 1;
 	a->queue_lifetime = CONF_QUEUE_LIFETIME_DEFAULT;
 	a->source_line = line;
 	a->name = xstrdup(name);
@@ -315,6 +317,7 @@ static const struct directive {
 	{ "force_from", V_FORCE_FROM, AF_FORCE_FROM },
 	{ "fallback_account", V_STR, AF_FALLBACK_ACCOUNT },
 	{ "chunking", V_ONOFF, AF_CHUNKING },
+	{ "tls_session_cache", V_ONOFF, AF_TLS_SESSION_CACHE },
 	/* msmtp directives envoi does not implement (yet). */
 	{ "source_ip", V_UNIMPL, -1 },
 	{ "proxy_host", V_UNIMPL, -1 },

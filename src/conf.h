@@ -74,7 +74,7 @@ enum account_field {
 	AF_REMOVE_BCC_HEADERS, AF_LOGFILE, AF_SYSLOG,
 	AF_DSN_NOTIFY, AF_DSN_RETURN, AF_QUEUE_DIR, AF_QUEUE, AF_QUEUE_LIFETIME,
 	AF_ALIASES, AF_REWRITE_HEADERS, AF_SET_SENDER_HEADER, AF_FORCE_FROM,
-	AF_FALLBACK_ACCOUNT, AF_QUEUE_RETRIER, AF_CHUNKING,
+	AF_FALLBACK_ACCOUNT, AF_QUEUE_RETRIER, AF_CHUNKING, AF_TLS_SESSION_CACHE,
 	AF_COUNT
 };
 #define ACCOUNT_IS_SET(a, f) (((a)->set >> (f)) & 1ULL)
@@ -137,6 +137,8 @@ struct account {
 	                             * message is queued */
 	int chunking;               /* envoi: 1 (default) sends the body with
 	                             * BDAT when the server offers CHUNKING */
+	int tls_session_cache;      /* envoi: 1 (default) resumes TLS 1.3
+	                             * sessions across runs (tlscache.h) */
 	char *source_file;          /* where the account was defined */
 	int source_line;
 	int from_user_file;         /* defined in the user (or -C) file */

@@ -18,6 +18,9 @@
  *                         (also ID.env.sent: the envelope of a delivered
  *                         entry that could not be unlinked; old files
  *                         in tmp/ are removed by queue runs)
+ *     tls/                TLS session tickets, mode 0700, not queue
+ *                         entries: tlscache.h owns them (deleting them
+ *                         costs one full handshake each)
  *     ID.msg              the message exactly as it goes on the wire,
  *                         CRLF line endings, NOT dot-stuffed
  *     ID.env              the envelope, text, one "key value" per line:

@@ -19,6 +19,7 @@
 #include "session.h"
 #include "smtp.h"
 #include "tls.h"
+#include "tlscache.h"
 
 /*
  * Body chunk read from the spool. 64 KiB fills several maximum-size TLS
@@ -393,6 +394,7 @@ struct session {
 	const struct smtp_msg *body_next;   /* for send_body, during session_send_next */
 	struct session_info *info;      /* --serverinfo: what to record; NULL = nothing */
 	char *io;                       /* bodies stream through it; NULL until the first */
+	struct tlscache resume;         /* TLS session resumption across runs */
 };
 
 
@@ -599,6 +601,8 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	s->to.certcheck = a->tls_certcheck != 0;
 	s->to.priorities = a->tls_priorities;
 	s->to.timeout_ms = (int)a->timeout * 1000;
+	if (info == NULL)
+		tlscache_open(&s->resume, a, s->host, a->port, &s->to, log);
 	if (implicit && conn_start_tls(&s->conn, &s->to, e) < 0)
 		goto fail;
 
@@ -1033,6 +1037,7 @@ session_close(struct session *s)
 	if (s->engine)
 		smtp_free(&s->smtp);
 	sasl_free(s->actx.sasl);
+	tlscache_close(&s->resume, s->conn.tls, s->log);
 	conn_close(&s->conn);
 	reply_free(&s->reply);
 	buf_free(&s->line);

@@ -55,6 +55,8 @@ struct tls {
 	size_t ip_len;                  /* 4, 16, or 0 for a DNS name */
 	char verdict[TLS_HOST_MAX + TLS_TEXT_MAX + 64]; /* how it was checked, for -v */
 	char anchors[TLS_TEXT_MAX + 64];        /* which anchors were loaded, for -v */
+	int verified;                   /* by certificate, pin or resumption */
+	int resumed;
 };
 
 /* GnuTLS tells which way a blocked operation was going. */
@@ -695,11 +697,24 @@ verify(struct tls *t, const struct tls_opts *o, const unsigned char *pin, struct
 		    "server certificate NOT verified (tls_certcheck off)");
 		return 0;
 	}
+	if (t->resumed) {
+		/* Only the server that took part in the earlier session can
+		 * complete a resumption of it (the PSK binder and Finished),
+		 * and that session was verified under these options. */
+		snprintf(t->verdict, sizeof t->verdict, "session resumed: %s proved it is "
+		    "the server verified before", t->host);
+		t->verified = 1;
+		return 0;
+	}
 	if (gnutls_certificate_type_get(t->sess) != GNUTLS_CRT_X509 ||
 	    (chain = gnutls_certificate_get_peers(t->sess, &n)) == NULL || n == 0)
 		return err_set(e, EX_NOPERM, "%s sent no X.509 certificate", t->host);
-	if (pin)
-		return check_pin(t, pin, &chain[0], e);
+	if (pin) {
+		if (check_pin(t, pin, &chain[0], e) < 0)
+			return -1;
+		t->verified = 1;
+		return 0;
+	}
 
 	memset(vd, 0, sizeof vd);
 	if (t->ip_len) {
@@ -730,6 +745,7 @@ verify(struct tls *t, const struct tls_opts *o, const unsigned char *pin, struct
 	}
 	snprintf(t->verdict, sizeof t->verdict, "server certificate for %s verified "
 	    "(issuer: %s)", t->host, issuer);
+	t->verified = 1;
 	return 0;
 }
 
@@ -780,10 +796,15 @@ tls_client_start(struct tls **tp, int fd, const struct tls_opts *o, struct err *
 			goto fail;
 		}
 	}
+	/* Resumption only where the result is verified as it would be
+	 * without it; never for --serverinfo, which shows the certificate. */
+	if (o->resume && o->resume_len && o->certcheck && o->peer == NULL)
+		(void)gnutls_session_set_data(t->sess, o->resume, o->resume_len);
 	gnutls_transport_set_int(t->sess, fd);
 	if (handshake(t, o->timeout_ms, e) < 0)
 		goto fail;
 	t->established = 1;
+	t->resumed = gnutls_session_is_resumed(t->sess) != 0;
 	if (o->peer)
 		fill_peer(t, o->peer);
 	if (verify(t, o, o->certcheck && o->fingerprint ? pin : NULL, e) < 0) {
@@ -935,6 +956,35 @@ tls_describe(const struct tls *t, char *dst, size_t size)
 
 	snprintf(dst, size, "%s %s, %s%s", tls_version_name(t), cipher ? cipher : "",
 	    t->verdict, t->anchors);
+}
+
+int
+tls_session_export(struct tls *t, void **data, size_t *len)
+{
+	gnutls_datum_t d = { NULL, 0 };
+
+	*data = NULL;
+	*len = 0;
+	/* Without the ticket flag GnuTLS would wait a round trip for one,
+	 * then return data that cannot resume. */
+	if (t == NULL || !t->verified || gnutls_protocol_get_version(t->sess) != GNUTLS_TLS1_3 ||
+	    !(gnutls_session_get_flags(t->sess) & GNUTLS_SFLAGS_SESSION_TICKET) ||
+	    gnutls_session_get_data2(t->sess, &d) < 0 || d.size == 0)
+		return -1;
+	*data = malloc(d.size);
+	if (*data) {
+		memcpy(*data, d.data, d.size);
+		*len = d.size;
+	}
+	mem_wipe(d.data, d.size);
+	gnutls_free(d.data);
+	return *data ? 0 : -1;
+}
+
+int
+tls_resumed(const struct tls *t)
+{
+	return t && t->resumed;
 }
 
 void

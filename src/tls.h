@@ -37,8 +37,14 @@
 
 #include "err.h"
 
-/* TLS 1.2 minimum, 1.3 preferred (GnuTLS prefers the highest enabled). */
-#define TLS_DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.2 minimum, 1.3 preferred (GnuTLS prefers the highest enabled).
+ * NORMAL's key exchange groups, X25519 moved first: GnuTLS sends key
+ * shares for the first groups and servers take the first they support,
+ * and an X25519 exchange costs the client about a million instructions
+ * less than SECP256R1 (callgrind, one submission: 8.06 M -> 7.60 M). */
+#define TLS_DEFAULT_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-GROUP-ALL:" \
+	"+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:" \
+	"+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"
 
 struct tls;
 
@@ -87,6 +93,14 @@ struct tls_opts {
 	const char *priorities;    /* GnuTLS priority string; NULL = TLS_DEFAULT_PRIORITIES */
 	int timeout_ms;            /* for the whole handshake; 0 = none */
 	struct tls_peer *peer;     /* NULL, or filled as struct tls_peer says */
+	/* A TLS 1.3 session to resume (tls_session_export's data from an
+	 * earlier connection under these same options), or NULL. When the
+	 * server resumes it, the server has proven it holds that session's
+	 * secret, so it is the server verified then: the certificate is
+	 * neither sent nor checked again. Data the server does not take,
+	 * or that GnuTLS refuses, just means a full handshake. */
+	const void *resume;
+	size_t resume_len;
 };
 
 /*
@@ -127,6 +141,17 @@ const char *tls_version_name(const struct tls *t);
 /* One line for -v: "TLS1.3 AES-256-GCM, server certificate for HOST
  * verified (issuer: ...)". Always NUL-terminated, cut to size. */
 void tls_describe(const struct tls *t, char *dst, size_t size);
+
+/*
+ * The session's resumption data for a later connection: 0 with *data
+ * (malloc'd, *len octets; secret: wipe and free it), or -1 when there is
+ * none worth keeping: not TLS 1.3, no ticket received from the server, or
+ * the server was not verified (tls_certcheck off).
+ */
+int tls_session_export(struct tls *t, void **data, size_t *len);
+
+/* Was the session resumed (tls_opts.resume)? */
+int tls_resumed(const struct tls *t);
 
 /* Send close_notify without waiting for the server's, free the session.
  * Does not close the fd. NULL is allowed. */

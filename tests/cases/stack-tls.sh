@@ -10,7 +10,7 @@
 . "$top_srcdir/tests/stack/functions.sh"
 
 stack_up
-plan 19
+plan 49
 CONF=$TESTDIR/envoi.conf
 INPUT=$TESTDIR/message
 
@@ -88,3 +88,61 @@ stack_config "$CONF" smtps "tls_trust_file system" "tls_fingerprint $STACK_FPR"
 stack_msg "$s" >"$INPUT"
 run_envoi -C "$CONF" bob@example.org
 is_status 0 "good pin, implicit TLS: exit 0"
+
+# --- TLS 1.3 session resumption across runs (tlscache.h). A queue
+# directory of its own, so that the runs above left no ticket in it.
+QD=$TESTDIR/resume-queue
+send_resume() {  # NAME [directives...]: one message, -v, delivered?
+	local name=$1
+	shift
+	s=$(stack_subject "$name")
+	stack_config "$CONF" starttls "queue_dir $QD" "$@"
+	stack_msg "$s" >"$INPUT"
+	run_envoi -C "$CONF" -v bob@example.org
+	is_status 0 "$name: exit 0"
+	ok "$name: delivered" stack_delivered bob@example.org "$s"
+}
+ticket() { find "$QD/tls" -type f 2>/dev/null; }
+full='server certificate for 127\.0\.0\.1 verified'
+resumed='session resumed: 127\.0\.0\.1 proved it is the server verified before'
+
+send_resume resume-first
+like "$STDERR" "$full" "first run: a full handshake, the certificate verified"
+like "$STDERR" 'TLS session cache: saved' "... and Postfix's ticket saved"
+t=$(ticket)
+ok "... in one file under queue_dir/tls" [ -n "$t" ] && [ "$(ticket | wc -l)" = 1 ]
+is "$(stat -c %a "$QD/tls") $(stat -c %a "$t")" "700 600" "... directory 0700, file 0600"
+without_password() { ! grep -qaF "$STACK_PASSWORD" "$1"; }
+ok "... and the password is not in it" without_password "$t"
+
+send_resume resume-second
+like "$STDERR" "$resumed" "second run: the session resumed, no certificate checked"
+unlike "$STDERR" "$full" "... no full verification"
+
+chmod 644 "$t"
+send_resume resume-readable
+like "$STDERR" 'ignored: not a private file' "a ticket file others may read is ignored"
+like "$STDERR" "$full" "... a full handshake instead"
+is "$(stat -c %a "$t")" 600 "... and it is replaced by a private one"
+
+# damage the session data, keep the header: GnuTLS refuses it, full handshake
+head -n 2 "$t" >"$t.x" && printf 'garbage, not a session' >>"$t.x" && mv "$t.x" "$t"
+chmod 600 "$t"
+send_resume resume-garbage
+like "$STDERR" "$full" "damaged session data: a full handshake, delivered"
+
+# another verification policy never uses this ticket
+cp "$STACK_CA" "$TESTDIR/ca-copy.pem"
+send_resume resume-policy "tls_trust_file $TESTDIR/ca-copy.pem"
+like "$STDERR" "$full" "another tls_trust_file: a full handshake"
+is "$(ticket | wc -l)" 2 "... and a ticket of its own"
+
+# off: no lookup, nothing saved
+rm -rf "$QD/tls"
+send_resume resume-off "tls_session_cache off"
+unlike "$STDERR" 'TLS session cache' "tls_session_cache off: not looked up, not saved"
+ok "... no ticket file" [ -z "$(ticket)" ]
+
+# tls_certcheck off: nothing was verified, nothing is kept
+send_resume resume-nocheck "tls_certcheck off"
+ok "tls_certcheck off: no ticket kept" [ -z "$(ticket)" ]
