@@ -120,6 +120,21 @@ clean_q() {  # the later queue run, faults off
 	Q_STATUS=$STATUS
 }
 
+# dup_ok BEFORE AFTER: is a second copy the one duplicate no client can
+# avoid? A receive failing (ECONNRESET) after the end of data went out
+# leaves unknowable whether the server took the message: the entry stays
+# queued and goes again (RFC 5321 6.1: a duplicate rather than a loss).
+# Allowed for that fault only, for a message the server had before the
+# clean run. Which recv is the end of data's reply varies from run to run
+# (TLS records), so the matrix hits it only now and then.
+DUPS=0
+dup_ok() {
+	case $SPEC in recv:*:ECONNRESET) ;; *) return 1 ;; esac
+	[ "$1" = 1 ] && [ "$2" = 2 ] || return 1
+	DUPS=$((DUPS + 1))
+	diag "$SPEC: a copy before the failure and one after (unknowable, allowed)"
+}
+
 # ---------------------------------------------------------------- scenarios
 # Each has NAME_setup (before the counted or faulty run), NAME_run (the
 # run, with the shim spec as $1) and NAME_check, which runs the clean
@@ -134,7 +149,7 @@ up_check() {
 	clean_q
 	after=$(delivered m1)
 	if [ "$RUN_STATUS" = 0 ]; then
-		[ "$after" = 1 ] || WHY="exit 0 but delivered $after times"
+		[ "$after" = 1 ] || dup_ok "$before" "$after" || WHY="exit 0 but delivered $after times"
 	else
 		[ "$before" = "$after" ] || WHY="exit $RUN_STATUS but a later run sent it"
 		[ "$after" -le 1 ] || WHY="delivered $after times"
@@ -171,11 +186,13 @@ queue_setup() {
 queue_run() { INPUT=/dev/null faulty "$1" -C "$CONF" -q; }
 queue_check() {
 	local i n
+	local -A had
+	for i in q1 q2 q3; do had[$i]=$(delivered "$i"); done
 	CLEAN_BEFORE=$(total)
 	clean_q
 	for i in q1 q2 q3; do
 		n=$(delivered "$i")
-		[ "$n" = 1 ] || WHY="$i delivered $n times"
+		[ "$n" = 1 ] || dup_ok "${had[$i]}" "$n" || WHY="$i delivered $n times"
 	done
 	[ "$(entries)" = 0 ] || WHY="entries left after a clean -q"
 }
@@ -196,13 +213,21 @@ bs_setup() {
 bs_run() { INPUT=$TESTDIR/session faulty "$1" -C "$CONF" -bs; }
 bs_check() {
 	local ok before after
+	local i n dups=0
+	local -A had
 	ok=$(tr -d '\r' <<<"$STDOUT" | grep -c '^250 2\.0\.0 Ok: \(delivered\|queued\) as')
+	for i in b1 b2; do had[$i]=$(delivered "$i"); done
 	before=$(total)
 	clean_q
+	for i in b1 b2; do
+		n=$(delivered "$i")
+		if [ "$n" -gt 1 ]; then
+			dup_ok "${had[$i]}" "$n" && dups=$((dups + 1)) ||
+				WHY="a message delivered twice"
+		fi
+	done
 	after=$(total)
-	[ "$after" = "$ok" ] || WHY="$ok accepted, $after delivered"
-	[ "$(delivered b1)" -le 1 ] && [ "$(delivered b2)" -le 1 ] ||
-		WHY="a message delivered twice"
+	[ "$after" = "$((ok + dups))" ] || WHY="${WHY:-$ok accepted, $after delivered}"
 	CLEAN_BEFORE=$before
 }
 bs_clean() { [ "$CLEAN_BEFORE" = 2 ] && [ "$RUN_STATUS" = 0 ]; }
@@ -294,11 +319,13 @@ pickup_setup() {
 pickup_run() { INPUT=/dev/null faulty "$1" -q; }
 pickup_check() {
 	local i n
+	local -A had
+	for i in p1 p2; do had[$i]=$(delivered "$i"); done
 	CLEAN_BEFORE=$(total)
 	sys_clean_q
 	for i in p1 p2; do
 		n=$(delivered "$i")
-		[ "$n" = 1 ] || WHY="$i delivered $n times"
+		[ "$n" = 1 ] || dup_ok "${had[$i]}" "$n" || WHY="$i delivered $n times"
 	done
 	[ "$(drop_files d)" = 0 ] || WHY="${WHY:-a drop file stays after a clean -q}"
 	[ "$(corrupt_files)" = 0 ] || WHY="${WHY:-a good drop file went to corrupt/}"
@@ -319,7 +346,7 @@ check_run() {
 	if grep -qE 'AddressSanitizer|runtime error:|LeakSanitizer|^==[0-9]+== ' <<<"$STDERR"; then
 		WHY="a sanitizer report"
 	fi
-	RUN_STATUS=$STATUS RUN_ERR=$STDERR
+	RUN_STATUS=$STATUS RUN_ERR=$STDERR SPEC=$spec
 	"${s}_check"
 	STATUS=$RUN_STATUS
 	[ -z "$WHY" ] && ! whole && WHY="a partial message was delivered"
@@ -437,5 +464,5 @@ for s in $SCEN; do
 	matrix "$s" "${#s}"
 	diag "$s: $(( $(date +%s) - ts )) s"
 done
-diag "$FAULT_MATRIX matrix: $RUNS runs in $(( $(date +%s) - t0 )) s"
+diag "$FAULT_MATRIX matrix: $RUNS runs in $(( $(date +%s) - t0 )) s ($DUPS unknowable duplicates)"
 done_testing
