@@ -8,26 +8,32 @@
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----"
 #define PEM_END "-----END CERTIFICATE-----"
+/* Base64 characters decoded first (8 lines of 64 and their newlines): 384
+ * octets, past the subject of nearly every certificate (8 of the 150 of
+ * Debian's bundle need the rest decoded too). */
+#define PEM_PREFIX 520
 
-/* Value of a base64 character; -1 for whitespace (skipped), -2 for
- * anything else (the block is not valid base64). */
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-		return -1;
-	return -2;
-}
+/* Value of each octet as a base64 character; -1 for whitespace (skipped),
+ * -2 for anything else (the block is not valid base64). A table: the
+ * decoder's loop is most of the time spent on a bundle. */
+static const signed char b64val[256] = {
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -1, -1, -2, -2, -1, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-1, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, 62, -2, -2, -2, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -2, -2, -2, -2, -2, -2,
+	-2, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -2, -2, -2, -2, -2,
+	-2, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+	-2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2,
+};
 
 /* Decode base64 text (whitespace allowed, '=' padding ends it) into out,
  * which has room for 3/4 of n. Returns the octet count, or -1. */
@@ -43,7 +49,7 @@ b64decode(const char *in, size_t n, unsigned char *out)
 
 		if (in[i] == '=')
 			break;
-		if ((v = b64val((unsigned char)in[i])) == -1)
+		if ((v = b64val[(unsigned char)in[i]]) == -1)
 			continue;
 		if (v < 0)
 			return -1;
@@ -59,8 +65,7 @@ b64decode(const char *in, size_t n, unsigned char *out)
 /* One DER element at *p (before end): tag, and the content's bounds.
  * Definite lengths up to 4 octets only, as certificates use. */
 static int
-der_next(const unsigned char **p, const unsigned char *end, unsigned *tag,
-         const unsigned char **content, size_t *clen)
+der_head(const unsigned char **p, const unsigned char *end, unsigned *tag, size_t *clen)
 {
 	const unsigned char *q = *p;
 	size_t len;
@@ -79,11 +84,37 @@ der_next(const unsigned char **p, const unsigned char *end, unsigned *tag,
 		while (k--)
 			len = len << 8 | *q++;
 	}
-	if ((size_t)(end - q) < len)
+	*clen = len;
+	*p = q;
+	return 0;
+}
+
+static int
+der_next(const unsigned char **p, const unsigned char *end, unsigned *tag,
+         const unsigned char **content, size_t *clen)
+{
+	const unsigned char *q = *p;
+
+	if (der_head(&q, end, tag, clen) < 0 || (size_t)(end - q) < *clen)
 		return -1;
 	*content = q;
-	*clen = len;
-	*p = q + len;
+	*p = q + *clen;
+	return 0;
+}
+
+/* Enter a constructed element of tag `want` at *p: *p moves to its first
+ * child and *end to its end, or stays at the data's end when only a
+ * prefix of the element is at hand (a certificate decoded in part). */
+static int
+der_enter(const unsigned char **p, const unsigned char **end, unsigned want)
+{
+	unsigned tag;
+	size_t len;
+
+	if (der_head(p, *end, &tag, &len) < 0 || tag != want)
+		return -1;
+	if ((size_t)(*end - *p) > len)
+		*end = *p + len;
 	return 0;
 }
 
@@ -96,14 +127,8 @@ anchors_subject(const unsigned char *der, size_t len, const unsigned char **dn,
 	size_t clen;
 
 	/* Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { ... } ... } */
-	if (der_next(&p, end, &tag, &c, &clen) < 0 || tag != 0x30)
+	if (der_enter(&p, &end, 0x30) < 0 || der_enter(&p, &end, 0x30) < 0)
 		return -1;
-	p = c;
-	end = c + clen;
-	if (der_next(&p, end, &tag, &c, &clen) < 0 || tag != 0x30)
-		return -1;
-	p = c;
-	end = c + clen;
 	/* [0] version (optional), serialNumber, signature, issuer, validity */
 	start = p;
 	if (der_next(&p, end, &tag, &c, &clen) < 0)
@@ -180,10 +205,27 @@ anchors_pick(const char *pem, size_t len, const struct anchor_names *names,
 			der = nd;
 			cap = n / 4 * 3 + 3;
 		}
-		if ((dlen = b64decode(body, n, der)) <= 0 ||
-		    anchors_subject(der, (size_t)dlen, &dn, &dn_len) < 0 ||
-		    !wanted(names, dn, dn_len))
+		/* The subject comes within the first few hundred octets:
+		 * decode that much first, and the rest only when needed. */
+		dlen = b64decode(body, n < PEM_PREFIX ? n : PEM_PREFIX, der);
+		if (dlen <= 0 || anchors_subject(der, (size_t)dlen, &dn, &dn_len) < 0) {
+			if (n <= PEM_PREFIX || (dlen = b64decode(body, n, der)) <= 0 ||
+			    anchors_subject(der, (size_t)dlen, &dn, &dn_len) < 0)
+				continue;
+		}
+		if (!wanted(names, dn, dn_len))
 			continue;
+		if (n > PEM_PREFIX && (dlen = b64decode(body, n, der)) <= 0)
+			continue;
+		{
+			/* the whole certificate, not only its subject's prefix */
+			const unsigned char *q = der, *c;
+			unsigned tag;
+			size_t clen;
+
+			if (der_next(&q, der + dlen, &tag, &c, &clen) < 0)
+				continue;
+		}
 		if (add(ctx, der, (size_t)dlen, e) < 0) {
 			free(der);
 			return -1;

@@ -132,7 +132,7 @@ test_system_bundle(void)
 	const char *path = "/etc/ssl/certs/ca-certificates.crt";
 	FILE *f = fopen(path, "r");
 	char *data = NULL, *p;
-	size_t len = 0, n = 0, same = 0;
+	size_t len = 0, n = 0, same = 0, found = 0;
 	long size;
 
 	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0) {
@@ -160,15 +160,30 @@ test_system_bundle(void)
 		if (gnutls_pem_base64_decode2("CERTIFICATE", &pem, &der) < 0)
 			continue;
 		if (gnutls_subject(&der, &dn) == 0) {
+			const unsigned char *dnp[1] = { dn.data };
+			size_t dnl[1] = { dn.size }, picked = 0;
+			struct anchor_names names = { dnp, dnl, 1 };
+			struct seen sn;
+			struct err e;
+
 			if (anchors_subject(der.data, der.size, &ours, &ours_len) == 0 &&
 			    ours_len == dn.size && memcmp(ours, dn.data, dn.size) == 0)
 				same++;
+			/* picked by its subject from its PEM text: the first
+			 * lines decoded alone, or the whole block after them */
+			memset(&sn, 0, sizeof sn);
+			err_init(&e);
+			if (anchors_pick(p, pem.size, &names, count_add, &sn, &picked, &e) == 1 &&
+			    picked == 1 && sn.last_len == der.size &&
+			    memcmp(sn.last, der.data, der.size) == 0)
+				found++;
 			gnutls_free(dn.data);
 		}
 		gnutls_free(der.data);
 	}
 	ok(n > 0 && same == n, "system bundle: the subject of all %zu certificates is "
 	   "GnuTLS's (%zu the same)", n, same);
+	ok(found == n, "... and each is picked by its subject, whole (%zu of %zu)", found, n);
 	free(data);
 }
 
