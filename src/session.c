@@ -1142,7 +1142,12 @@ win_send(struct session *s, struct slot *sl)
 {
 	enum smtp_action act;
 
-	if (smtp_window_room(&s->smtp, &sl->pm.m)) {
+	/* A full window: read the oldest verdicts one at a time, so that the
+	 * window slides (the server never runs dry) instead of draining. */
+	while (win_bdat(s, &sl->pm.m) && !smtp_window_room(&s->smtp, &sl->pm.m) &&
+	       win_find(s, SLOT_SENT) != NULL)
+		win_read(s);
+	if (s->usable && smtp_window_room(&s->smtp, &sl->pm.m)) {
 		limit_message(s, sl->m);
 		win_stream(s, sl, smtp_send_ahead(&s->smtp, &sl->pm.m, sl->last));
 		return;

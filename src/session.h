@@ -15,8 +15,9 @@
  * Two ways in. session_deliver: one message, one connection (connect, send,
  * QUIT). Or a connection object for many messages of one account:
  * session_open, then session_send per message (the last one with last = 1,
- * or any number followed by session_close), then session_close. Both put
- * the same bytes on the wire for one message. Two questions ride on the
+ * or any number followed by session_close), then session_close; or, for a
+ * queue run, session_submit and session_collect (the window, below). All
+ * put the same bytes on the wire for one message. Two questions ride on the
  * same setup: session_serverinfo (no AUTH, no message: what the server
  * shows) and session_etrn (ETRN on an open connection).
  *
