@@ -118,6 +118,16 @@ age(char *dst, size_t size, long long secs)
 		snprintf(dst, size, "%lldd", secs / 86400);
 }
 
+/* The submission's own entry, sent first in its account's window, ahead
+ * of the due entries it drains (runq_submit). */
+struct lead {
+	const struct account *a;
+	const char *id;
+	int sent;                 /* attempted: fate and *why are final */
+	enum runq_fate fate;
+	struct err *why;
+};
+
 struct run {
 	const struct conf *conf;
 	const char *dir;
@@ -251,6 +261,8 @@ struct entry {
 	 * was sent, and what carried it, for the log */
 	struct outcome oc;
 	char via_host[256], via_acct[128];
+	const struct account *a;  /* its account */
+	struct lead *lead;        /* the submission's own entry: its fate goes there */
 };
 
 enum take { TAKE_OK, TAKE_BUSY, TAKE_LOCK_ERR, TAKE_LOAD_ERR, TAKE_OPEN_ERR };
@@ -733,12 +745,14 @@ struct flight {
 
 /* Record the oldest entry's fate, from its result (read now if need be). */
 static void
-flight_land(struct run *r, const struct account *a, struct flight *fl)
+flight_land(struct run *r, struct flight *fl)
 {
 	struct entry *en = &fl->ents[fl->first];
+	struct lead *lead = en->lead;
 	const struct session_msg *m;
 	struct session_result res;
 	struct err e, why;
+	enum runq_fate fate;
 	int ret;
 
 	err_init(&e);
@@ -752,7 +766,9 @@ flight_land(struct run *r, const struct account *a, struct flight *fl)
 	/* A failed connection: the route's other entries wait. */
 	if (ret < 0 && !session_usable(fl->s))
 		fl->down = 1;
-	attempt_end(r, a, en, 0, ret, &res, &e, &why);
+	fate = attempt_end(r, en->a, en, lead != NULL, ret, &res, &e, lead ? lead->why : &why);
+	if (lead)
+		lead->fate = fate;
 	session_result_free(&res);
 	entry_release(en);
 	fl->first = (fl->first + 1) % SESSION_WINDOW;
@@ -765,54 +781,61 @@ flight_land(struct run *r, const struct account *a, struct flight *fl)
 
 /* Record every entry's fate; then nothing is in flight. */
 static void
-flight_land_all(struct run *r, const struct account *a, struct flight *fl)
+flight_land_all(struct run *r, struct flight *fl)
 {
 	while (fl->n > 0)
-		flight_land(r, a, fl);
+		flight_land(r, fl);
 }
 
-/* Hand the entry id to the connection (opened if need be); record the
- * fates of those answered meanwhile. */
+/* Hand the entry id (of account a; lead: the submission's own) to the
+ * connection (opened if need be); record the fates of those answered
+ * meanwhile. */
 static void
 flight_launch(struct run *r, const struct account *a, struct flight *fl, const char *id,
-              int last)
+              int last, struct lead *lead)
 {
 	struct entry *en;
 	enum runq_fate fate;
-	struct err why;
+	struct err why0;
+	struct err *why = lead ? lead->why : &why0;
+	enum runq_fate *fp = lead ? &lead->fate : &fate;
 
 	/* A connection that can take no more: its answers first, then a
 	 * new one (unless the server is down). */
 	if (fl->s && !session_usable(fl->s))
-		flight_land_all(r, a, fl);
+		flight_land_all(r, fl);
 	if (fl->n == SESSION_WINDOW)
-		flight_land(r, a, fl);
+		flight_land(r, fl);
 	if (fl->down)
 		return;
-	err_init(&why);
+	if (lead)
+		lead->sent = 1;
+	err_init(why);
 	en = &fl->ents[(fl->first + fl->n) % SESSION_WINDOW];
 	memset(en, 0, sizeof *en);
 	en->fd = -1;
-	if (attempt_start(r, a, id, en, &fl->s, &fl->down, 0, &fate, &why) < 0)
+	if (attempt_start(r, a, id, en, &fl->s, &fl->down, lead != NULL, fp, why) < 0)
 		return;
+	en->a = a;
+	en->lead = lead;
 	if (session_submit(fl->s, &en->m, last) < 0) {
-		err_set(&why, EX_SOFTWARE, "the connection refused another message");
-		record_deferred(r, a, id, &why, &why);
+		err_set(&why0, EX_SOFTWARE, "the connection refused another message");
+		*fp = record_deferred(r, a, id, &why0, why);
 		entry_release(en);
 		return;
 	}
 	fl->n++;
 	/* Each fate as soon as it is known, in order. */
 	while (fl->n > 0 && session_result_ready(fl->s))
-		flight_land(r, a, fl);
+		flight_land(r, fl);
 }
 
 /* Send the group of entries that leave like items[i] (same_route), over
  * one connection: `open` when it is the submission's connection for
- * this very route. */
+ * this very route; lead (NULL: none) goes first. */
 static void
 run_group(struct run *r, struct queue_item *items, size_t n, size_t i, char *done,
-          struct session *s)
+          struct session *s, struct lead *lead)
 {
 	const struct conf *run_conf = r->conf;
 	struct route rt;
@@ -830,6 +853,8 @@ run_group(struct run *r, struct queue_item *items, size_t n, size_t i, char *don
 	}
 	fl->s = s;
 	s = NULL;
+	if (lead)
+		flight_launch(r, lead->a, fl, lead->id, 0, lead);
 	for (size_t j = i; j < n; j++) {
 		size_t next = n;
 
@@ -844,10 +869,9 @@ run_group(struct run *r, struct queue_item *items, size_t n, size_t i, char *don
 		for (size_t k = j + 1; k < n && next == n; k++)
 			if (!done[k] && same_route(&items[i], &items[k]))
 				next = k;
-		flight_launch(r, rt.a, fl, items[j].id, next == n);
+		flight_launch(r, rt.a, fl, items[j].id, next == n, NULL);
 	}
-	if (rt.a)
-		flight_land_all(r, rt.a, fl);
+	flight_land_all(r, fl);
 	/* The connection first: no entry is unlocked while it may still be
 	 * in flight (flight_land_all released them all, answered). */
 	s = fl->s;
@@ -859,18 +883,26 @@ out:
 	r->conf = run_conf;
 }
 
-int
-runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
-         struct session *open, const char *open_account, struct log *log,
-         struct runq_stats *st, struct err *e)
+/* Does items[i] leave through the submission's configuration and its
+ * account `account`? */
+static int
+submission_route(const struct run *r, const struct queue_item *it, const char *account)
+{
+	return account && runq_same_config(it, r->conf) && strcmp(item_account(it), account) == 0;
+}
+
+/* runq_run for r; lead (NULL: none): the submission's own entry, sent
+ * first, ahead of its route's group, with that group's connection. */
+static int
+run_queue(struct run *r, const struct runq_opts *o, struct session *open,
+          const char *open_account, struct lead *lead, struct err *e)
 {
 	struct queue_item *items = NULL;
 	size_t n = 0;
 	long long now = (long long)time(NULL);
-	struct run r = { conf, dir, log, st, 0, "" };
 	char *done;
 
-	if (queue_list(dir, 0, &items, &n, e) < 0)
+	if (queue_list(r->dir, 0, &items, &n, e) < 0)
 		return -1;
 	done = calloc(n ? n : 1, 1);
 	if (done == NULL) {
@@ -881,7 +913,13 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 		if (!selected(&items[i], o, now))
 			done[i] = 1;
 		else
-			st->seen++;
+			r->st->seen++;
+	/* The submission's own entry first, with its route's group. */
+	for (size_t i = 0; lead && i < n; i++)
+		if (!done[i] && submission_route(r, &items[i], lead->a->name)) {
+			run_group(r, items, n, i, done, NULL, lead);
+			break;
+		}
 	/* One route at a time, over one connection, oldest entry first. The
 	 * submission's open connection carries only entries submitted through
 	 * its own configuration file and account. */
@@ -890,18 +928,27 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 
 		if (done[i])
 			continue;
-		if (open && open_account && runq_same_config(&items[i], conf) &&
-		    strcmp(item_account(&items[i]), open_account) == 0) {
+		if (open && submission_route(r, &items[i], open_account)) {
 			s = open;
 			open = NULL;
 		}
-		run_group(&r, items, n, i, done, s);
+		run_group(r, items, n, i, done, s, NULL);
 	}
 	if (open)
 		session_close(open);
 	free(done);
 	queue_items_free(items, n);
 	return 0;
+}
+
+int
+runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
+         struct session *open, const char *open_account, struct log *log,
+         struct runq_stats *st, struct err *e)
+{
+	struct run r = { conf, dir, log, st, 0, "" };
+
+	return run_queue(&r, o, open, open_account, NULL, e);
 }
 
 /* s made printable (log_sanitize) into dst; "" for NULL. */
@@ -1034,6 +1081,8 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 	long long now = (long long)time(NULL);
 	enum runq_fate fate;
 	struct entry en;
+	struct lead ld = { a, id, 0, RUNQ_DEFERRED, why };
+	struct err e;
 	int down = 0;
 
 	/* Other due entries of this account ride on the same connection;
@@ -1047,15 +1096,22 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 		queue_items_free(items, n);
 	}
 	err_init(why);
-	memset(&en, 0, sizeof en);
-	en.fd = -1;
-	fate = attempt(&r, a, id, &en, &s, &down, 1, others == 0, why);
-	/* A bounce for -oem goes now, over this connection when it is
-	 * still open (else a new one: the server was answering a moment
-	 * ago, it refused for good), with any other due entries of the
-	 * account. */
-	if ((fate == RUNQ_DELIVERED && others > 0 && s) || r.bounce_id[0]) {
-		struct err e;
+	err_init(&e);
+	/* With others, its own message leads the window they follow (it
+	 * is not waited for: they go whatever its fate; should it fail,
+	 * each still gets its own verdict). */
+	if (others > 0 && run_queue(&r, &o, NULL, NULL, &ld, &e) < 0)
+		log_warn(log, "%s", e.msg);
+	if (ld.sent) {
+		fate = ld.fate;
+	} else {
+		memset(&en, 0, sizeof en);
+		en.fd = -1;
+		fate = attempt(&r, a, id, &en, &s, &down, 1, 1, why);
+	}
+	/* A bounce for -oem goes now, over a new connection (the server
+	 * was answering a moment ago, it refused for good). */
+	if (r.bounce_id[0]) {
 		err_init(&e);
 		if (runq_run(conf, dir, &o, s, a->name, log, st, &e) < 0)
 			log_warn(log, "%s", e.msg);

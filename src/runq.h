@@ -131,8 +131,10 @@ enum runq_fate { RUNQ_DELIVERED, RUNQ_DEFERRED, RUNQ_FAILED, RUNQ_BUSY };
 
 /*
  * The submission's own attempt at the entry it just queued (sendmail's
- * -odi). Delivered: the entry is removed, and other due entries of the
- * account go over the same connection. Refused for good: one line per
+ * -odi). The other due entries of the account (same configuration) follow
+ * it over the same connection, in the same window: they do not wait for
+ * its verdict, so they go whatever its fate (each with its own).
+ * Delivered: the entry is removed. Refused for good: one line per
  * refused recipient on stderr, the entry removed, *why has the exit class
  * (the caller still has the message; no bounce). Temporary: the entry
  * stays with its retry schedule and *why says why. Returns a runq_fate.

@@ -5,7 +5,8 @@
 # fate stays its own (refused ones fail alone and are bounced, the others
 # are delivered exactly once and leave the queue); a connection lost
 # mid-window keeps every message whose verdict was not read, and the next
-# run delivers each of them exactly once.
+# run delivers each of them exactly once. A submission's own message leads
+# the window of the due entries it drains.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 
@@ -26,6 +27,22 @@ nth() { sed -n 's/^C: RCPT TO:<rcpt\([0-9]*\)@example.org>$/\1/p' "$TRANSCRIPT" 
 copies() { grep -l "Message-ID: <test-w-$1@example.org>" "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l; }
 # Entries still waiting for recipient rcpt$1 (bounces go to the sender).
 waiting() { grep -l "rcpt$1@example.org" "$QUEUE"/*.env 2>/dev/null | wc -l; }
+# The server's waits for the client between the first BDAT and the last
+# MAIL: none when every message was sent before any verdict was read.
+waits() {
+	local last_mail first_bdat
+	last_mail=$(grep -n "^C: MAIL FROM:" "$TRANSCRIPT" | tail -n 1 | cut -d: -f1)
+	first_bdat=$(grep -n "^C: BDAT" "$TRANSCRIPT" | head -n 1 | cut -d: -f1)
+	sed -n "${first_bdat},${last_mail}p" "$TRANSCRIPT" | grep -c "^I: round trip"
+}
+# A server that holds its first BDAT reply a second: with the window the
+# whole flight is in meanwhile; without it the client would wait for that
+# reply before sending the second message. The config points at it.
+slow_first_verdict() {
+	start_server - < <(printf '%s\n' "tls starttls" "auth PLAIN" "user alice secret" \
+	    "cap CHUNKING" "on BDAT#1 delay 1000")
+	std_config "$CONF" "domain client.example"
+}
 queue_n() {  # N messages w-1..w-N to rcpt1..rcptN, queued only
 	for i in $(seq 1 $N); do
 		std_message "w-$i" >"$TESTDIR/m$i"
@@ -35,25 +52,12 @@ queue_n() {  # N messages w-1..w-N to rcpt1..rcptN, queued only
 }
 
 # --- the window: every message's commands and chunk before any verdict.
-# The server holds its first BDAT reply a second: with the window the
-# whole flight is in meanwhile; without it the client would wait for that
-# reply before sending the second message.
-start_server - <<'EOF'
-tls starttls
-auth PLAIN
-user alice secret
-cap CHUNKING
-on BDAT#1 delay 1000
-EOF
-std_config "$CONF" "domain client.example"
+slow_first_verdict
 queue_n
 INPUT=/dev/null run_envoi -C "$CONF" -q
 wait_server
 is_status 0 "window: -q exits 0"
-last_mail=$(grep -n "^C: MAIL FROM:<sender@example.org>" "$TRANSCRIPT" | tail -n 1 | cut -d: -f1)
-first_bdat=$(grep -n "^C: BDAT" "$TRANSCRIPT" | head -n 1 | cut -d: -f1)
-waits=$(sed -n "${first_bdat},${last_mail}p" "$TRANSCRIPT" | grep -c "^I: round trip")
-is "$waits" 0 "window: no reply went out between the first BDAT and the last message's MAIL"
+is "$(waits)" 0 "window: no reply went out between the first BDAT and the last message's MAIL"
 is "$(grep -c '^C: MAIL' "$TRANSCRIPT")" $N "window: $N MAIL commands over one connection"
 is "$(grep -c '^C: RSET' "$TRANSCRIPT")" $((N - 1)) "window: RSET before each message sent ahead"
 is "$(grep -c '^I: connection' "$TRANSCRIPT")" 1 "window: one connection"
@@ -152,5 +156,23 @@ for i in $(seq 1 $N); do
 	esac
 done
 is "$(entries)" 0 "cut, next run: the queue is empty"
+
+# --- a submission drains the queue in the same window: its own message
+# goes first, the due entries of its account ride behind it without
+# waiting for its verdict.
+rm -rf "$QUEUE"
+slow_first_verdict
+N=3 queue_n
+std_message "w-9" >"$TESTDIR/m9"
+INPUT=$TESTDIR/m9 run_envoi -C "$CONF" rcpt9@example.org
+wait_server
+is_status 0 "submission: exit 0"
+is "$(nth 1)" 9 "submission: its own message first"
+is "$(waits)" 0 "submission: the drained entries did not wait for its verdict"
+is "$(round_trips)" 8 "submission: 8 round trips for its message and 3 drained"
+for i in 1 2 3 9; do
+	is "$(copies "$i")" 1 "submission: w-$i delivered once"
+done
+is "$(entries)" 0 "submission: the queue is empty"
 
 done_testing
