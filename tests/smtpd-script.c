@@ -1628,14 +1628,16 @@ bdat_discard(struct conn *c)
 {
 	char tmp[4096];
 
+	/* The count too when no file was open: a refused transaction's
+	 * chunks must not be added to the next message's size. */
+	c->bdat_octets = 0;
+	c->bdat_eight = 0;
 	if (c->bdat == NULL)
 		return;
 	fclose(c->bdat);
 	c->bdat = NULL;
 	bdat_path(c, tmp, sizeof tmp);
 	unlink(tmp);
-	c->bdat_octets = 0;
-	c->bdat_eight = 0;
 }
 
 /* Read a chunk's n octets exactly, into f unless it is NULL. -1 when the

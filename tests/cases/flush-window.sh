@@ -108,6 +108,15 @@ like "$(why_failed "$(nth 2)")" '554 5\.6\.0 message refused \(in reply to BDAT\
 like "$(why_failed "$(nth 5)")" '550 5\.7\.1 sender refused \(in reply to MAIL FROM\)' \
     "refusals: message 5 failed with its MAIL refusal"
 unlike "$(cat "$TRANSCRIPT")" '^ERR:' "refusals: no protocol error"
+# the scripted server's own count of each saved message is its file's
+# size (a refused transaction's chunks once leaked into the next count)
+sizes_right() {
+	local n k
+	while read -r n k; do
+		[ "$(stat -c %s "$MAILDIR/msg-$n.eml")" = "$k" ] || return 1
+	done < <(sed -n 's/^I: message \([0-9]*\) saved, \([0-9]*\) octets$/\1 \2/p' "$TRANSCRIPT")
+}
+ok "refusals: the server's octet counts are the saved files' sizes" sizes_right
 
 # --- the connection cut mid-window: the server answers the first two
 # messages, then closes instead of answering the third's chunk (what the
