@@ -401,8 +401,6 @@ struct session {
 	struct smtp smtp;
 	struct reply reply;             /* the latest reply read */
 	struct buf line;                /* one reply line as it is read */
-	struct prepared next_pm;        /* the message whose envelope is in flight ... */
-	const struct session_msg *next_src;  /* ... as the caller gave it; NULL = none */
 	char *host;                     /* the host used, in ASCII (A-labels) */
 	char *host_given;               /* ... as the account's list names it */
 	struct account *owned;          /* a, when it is a fallback account
@@ -410,7 +408,7 @@ struct session {
 	int engine;                     /* smtp_init ran */
 	int usable;                     /* the engine is READY and the connection sound */
 	/* the next message, whose envelope may ride behind the end of data */
-	const struct smtp_msg *body_next;   /* for send_body, during session_send_next */
+	const struct smtp_msg *body_next;   /* for send_body, during win_send_pending */
 	struct session_info *info;      /* --serverinfo: what to record; NULL = nothing */
 	char *io;                       /* bodies stream through it; NULL until the first */
 	struct tlscache resume;         /* TLS session resumption across runs */
@@ -749,7 +747,7 @@ session_etrn(struct session *s, const char *node, char *reply, size_t size, stru
 	int sent;
 
 	reply[0] = '\0';
-	if (s == NULL || !s->usable || s->next_src || s->win_n)
+	if (s == NULL || !s->usable || s->win_n)
 		return err_set(e, EX_SOFTWARE, "ETRN on a connection that cannot take it");
 	act = smtp_etrn(&s->smtp, node);
 	sent = act == SMTP_SEND;
@@ -956,60 +954,21 @@ result_init(struct session_result *res, const struct session_msg *m, struct err 
 }
 
 int
-session_send_next(struct session *s, const struct session_msg *m,
-                  const struct session_msg *next, int last, struct session_result *res,
-                  struct err *e)
-{
-	struct prepared pm;
-	int ret, have_next = 0;
-
-	if (result_init(res, m, e) < 0) {
-		/* An envelope on the wire for m would wait for a body that
-		 * never comes: the connection is done. */
-		if (s && s->next_src)
-			s->usable = 0;
-		return -1;
-	}
-	if (s == NULL || !s->usable || s->win_n)
-		return err_set(e, EX_SOFTWARE, "message handed to a closed SMTP connection");
-	if (s->next_src) {
-		/* Its envelope is on the wire already: only m may follow. */
-		if (m != s->next_src) {
-			s->usable = 0;
-			return err_set(e, EX_SOFTWARE, "message handed to a connection that "
-			               "expects another one");
-		}
-		pm = s->next_pm;
-		memset(&s->next_pm, 0, sizeof s->next_pm);
-		s->next_src = NULL;
-	} else if (prepare(&pm, m, e) < 0) {
-		return -1;
-	}
-	if (next && !last) {
-		struct err ignore;
-		/* A next message that cannot be prepared is not pipelined;
-		 * its own session_send reports why. */
-		err_init(&ignore);
-		have_next = prepare(&s->next_pm, next, &ignore) == 0;
-		s->body_next = have_next ? &s->next_pm.m : NULL;
-	}
-	ret = send_prepared(s, &pm, m, last, res, e);
-	s->body_next = NULL;
-	if (have_next) {
-		if (s->usable && smtp_next_in_flight(&s->smtp))
-			s->next_src = next;
-		else
-			prepared_free(&s->next_pm);
-	}
-	prepared_free(&pm);
-	return ret;
-}
-
-int
 session_send(struct session *s, const struct session_msg *m, int last,
              struct session_result *res, struct err *e)
 {
-	return session_send_next(s, m, NULL, last, res, e);
+	struct prepared pm;
+	int ret;
+
+	if (result_init(res, m, e) < 0)
+		return -1;
+	if (s == NULL || !s->usable || s->win_n)
+		return err_set(e, EX_SOFTWARE, "message handed to a closed SMTP connection");
+	if (prepare(&pm, m, e) < 0)
+		return -1;
+	ret = send_prepared(s, &pm, m, last, res, e);
+	prepared_free(&pm);
+	return ret;
 }
 
 /* ------------------------------------------------------------ the window */
@@ -1265,7 +1224,7 @@ session_verify(struct session *s, const struct session_msg *m, struct session_re
 
 	if (result_init(res, m, e) < 0)
 		return -1;
-	if (s == NULL || !s->usable || s->next_src || s->win_n)
+	if (s == NULL || !s->usable || s->win_n)
 		return err_set(e, EX_SOFTWARE, "verification on a connection that cannot take it");
 	if (prepare(&pm, m, e) < 0)
 		return -1;
@@ -1313,9 +1272,8 @@ session_close(struct session *s)
 		return;
 	if (s->usable && smtp_finish(&s->smtp) == SMTP_DONE)
 		send_last_words(s);
-	prepared_free(&s->next_pm);
 	for (size_t i = 0; i < s->win_n; i++) {
-		struct slot *sl = &s->win[(s->win_first + i) % SESSION_WINDOW];
+		struct slot *sl = win_slot(s, i);
 		prepared_free(&sl->pm);
 		session_result_free(&sl->res);
 	}

@@ -159,33 +159,14 @@ const char *session_account(const struct session *s);
 int session_send(struct session *s, const struct session_msg *m, int last,
                  struct session_result *res, struct err *e);
 
-/*
- * session_send, telling the connection which message comes next (NULL:
- * not known; last must be 0 for next to matter). With PIPELINING, next's
- * MAIL, RCPTs and DATA then ride behind m's end of data in one write,
- * saving a round trip (not behind m sent with BDAT: next's own BDAT
- * transaction is then one flight anyway, and nothing of next is sent); m's result is complete all the same when this
- * returns. If that happened, the next call on s must be session_send or
- * session_send_next with that same next (the same object, still
- * unchanged, its fd still open); it reads next's replies and sends its
- * body. Any other message is refused (EX_SOFTWARE, s unusable), and
- * session_close just closes (the server drops the unfinished envelope).
- * The caller must therefore hold next (for the queue: its lock) from
- * this call until next's own session_send has returned. When next is not
- * pipelined (no PIPELINING, m refused before its body, next unsendable)
- * nothing about next has been sent, and it goes the ordinary way.
- */
-int session_send_next(struct session *s, const struct session_msg *m,
-                      const struct session_msg *next, int last,
-                      struct session_result *res, struct err *e);
 
 /*
  * The window, for a queue run: many messages over s, each costing a
  * fraction of a round trip. session_submit(m) sends m now when it can
  * (with CHUNKING and PIPELINING: its whole BDAT transaction rides behind
  * those still unanswered, up to smtp.h's SMTP_WINDOW in flight; a DATA
- * message once the next one is known, its envelope then riding behind the
- * end of data as with session_send_next) and reads the replies of older
+ * message once the next one is known, whose envelope then rides behind
+ * its end of data) and reads the replies of older
  * messages only when it must make room. session_collect then hands out
  * the results one per submitted message, in submission order; the first
  * reads replies if that message's are not in yet. At most SESSION_WINDOW
