@@ -455,6 +455,29 @@ test_quickack(void)
 		    "not delay that ACK (%lld us): the check above proves nothing here", raw);
 }
 
+/* The other direction: our writes never wait for the server's delayed
+ * ACK, because Nagle is off on every connection (a pipelined flight goes
+ * out in several writes: commands, then a BDAT chunk from the spool). */
+static void
+test_nodelay(void)
+{
+	int port, status, on = 0;
+	socklen_t len = sizeof on;
+	pid_t pid = start_pinger(&port);
+	struct conn c;
+	struct err e;
+
+	conn_init(&c, 5, NULL);
+	err_init(&e);
+	ok(pid > 0 && net_connect(&c, "127.0.0.1", port, &e) == 0,
+	    "connected to the pinger");
+	ok(getsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on,
+	    "TCP_NODELAY is on: no write of ours waits for an ACK");
+	conn_close(&c);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+}
+
 int
 main(void)
 {
@@ -466,5 +489,6 @@ main(void)
 	test_write_to_dead_peer();
 	test_connect();
 	test_quickack();
+	test_nodelay();
 	return done_testing();
 }
