@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "sock.h"
 #include "tap.h"
 
 /* Chunks separated by '|' are written with a pause between them. */
@@ -210,11 +211,11 @@ test_drip(void)
 	conn_init(&c, 1, NULL);
 	buf_init(&line, 100);
 	pid = start_peer(&c, script, 1);
-	t0 = net_now_ms();
+	t0 = sock_now_ms();
 	err_init(&e);
 	is_int(conn_read_line(&c, &line, conn_deadline(&c), &e), -1,
 	    "a reply dripped a byte at a time: the read fails");
-	ok(net_now_ms() - t0 < 1500, "... within the timeout (%lld ms)", net_now_ms() - t0);
+	ok(sock_now_ms() - t0 < 1500, "... within the timeout (%lld ms)", sock_now_ms() - t0);
 	is_str(e.msg, "timed out after 1 s waiting for the server", "... saying so");
 	stop_peer(&c, pid);
 
@@ -227,7 +228,7 @@ test_drip(void)
 	    "250-t\r\n|250-u\r\n|250-v\r\n|250-w\r\n|250-x\r\n|250-y\r\n|250-z\r\n|"
 	    "250-A\r\n|250-B\r\n|250-C\r\n|250-D\r\n|250-E\r\n|250-F\r\n|250-G\r\n|"
 	    "250-H\r\n|250-I\r\n|250-J\r\n|250-K\r\n|250-L\r\n|250-M\r\n|250 N\r\n", 1);
-	t0 = net_now_ms();
+	t0 = sock_now_ms();
 	err_init(&e);
 	{
 		int r = 0, lines = 0;
@@ -237,7 +238,7 @@ test_drip(void)
 		}
 		is_int(r, -1, "lines in time, the session too long: fails after %d lines", lines);
 	}
-	ok(net_now_ms() - t0 < 1500, "... at the session's limit (%lld ms)", net_now_ms() - t0);
+	ok(sock_now_ms() - t0 < 1500, "... at the session's limit (%lld ms)", sock_now_ms() - t0);
 	ok(strstr(e.msg, "went past its limit of 1 s") != NULL, "... saying so (%s)", e.msg);
 	is_int(e.ex, EX_TEMPFAIL, "... temporarily");
 	stop_peer(&c, pid);
