@@ -101,6 +101,49 @@ queue_str(struct smtp *s, const char *cmd)
 
 /* ------------------------------------------------------------ errors */
 
+int
+smtp_ex_from_reply(int code, const char *enh, enum smtp_phase phase)
+{
+	int klass = code / 100;
+
+	/* RFC 3463: the enhanced code's class is the more specific verdict
+	 * when present and consistent with the basic code's class. */
+	if (enh && (enh[0] == '4' || enh[0] == '5') && enh[1] == '.' &&
+	    (klass == 4 || klass == 5))
+		klass = enh[0] - '0';
+	if (klass == 4)
+		return EX_TEMPFAIL;
+	if (klass != 5)
+		return EX_PROTOCOL;
+	switch (phase) {
+	case PHASE_RCPT:
+		return EX_NOUSER;
+	case PHASE_AUTH:
+		return EX_NOPERM;
+	default:
+		return EX_UNAVAILABLE;
+	}
+}
+
+const char *
+smtp_phase_name(enum smtp_phase phase)
+{
+	switch (phase) {
+	case PHASE_CONNECT:  return "greeting";
+	case PHASE_EHLO:     return "EHLO";
+	case PHASE_STARTTLS: return "STARTTLS";
+	case PHASE_AUTH:     return "AUTH";
+	case PHASE_MAIL:     return "MAIL FROM";
+	case PHASE_RCPT:     return "RCPT TO";
+	case PHASE_DATA:     return "DATA";
+	case PHASE_DOT:      return "end of data";
+	case PHASE_QUIT:     return "QUIT";
+	case PHASE_RSET:     return "RSET";
+	case PHASE_NONE:     break;
+	}
+	return "?";
+}
+
 static enum smtp_phase
 state_phase(enum smtp_state st)
 {
@@ -159,7 +202,7 @@ reply_command(const struct smtp *s)
 		return "ETRN";
 	if (answers_bdat(s))
 		return "BDAT";
-	return s->state == SMTP_STATE_HELO ? "HELO" : err_phase_name(reply_phase(s));
+	return s->state == SMTP_STATE_HELO ? "HELO" : smtp_phase_name(reply_phase(s));
 }
 
 /*
@@ -224,7 +267,7 @@ fail_err(struct smtp *s, const struct err *e)
 
 /*
  * A failure caused by reply r: "[prefix: ]<summary> (in reply to X)".
- * ex 0 = decide from the reply (err_ex_from_reply).
+ * ex 0 = decide from the reply (smtp_ex_from_reply).
  */
 static enum smtp_action
 reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
@@ -236,7 +279,7 @@ reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
 
 	reply_summary(r, sum, sizeof sum);
 	if (ex == 0)
-		ex = err_ex_from_reply(r->code, r->enh, reply_phase(s));
+		ex = smtp_ex_from_reply(r->code, r->enh, reply_phase(s));
 	return failq(s, quit, ex, r->code, "%s%s%s (in reply to %s)", prefix ? prefix : "",
 	             prefix ? ": " : "", sum, reply_command(s));
 }
@@ -317,7 +360,7 @@ txn_reply_fail(struct smtp *s, const struct reply *r, int open, size_t drain, in
 	char sum[512];
 
 	reply_summary(r, sum, sizeof sum);
-	return txn_fail(s, open, drain, drain_data, err_ex_from_reply(r->code, r->enh, reply_phase(s)),
+	return txn_fail(s, open, drain, drain_data, smtp_ex_from_reply(r->code, r->enh, reply_phase(s)),
 	                r->code, "%s (in reply to %s)", sum, reply_command(s));
 }
 
@@ -1142,7 +1185,7 @@ on_rcpt(struct smtp *s, const struct reply *r)
 		st->ex = 0;
 		s->accepted++;
 	} else {
-		st->ex = err_ex_from_reply(r->code, r->enh, PHASE_RCPT);
+		st->ex = smtp_ex_from_reply(r->code, r->enh, PHASE_RCPT);
 	}
 	s->rcpt_cur = next_rcpt(s, s->rcpt_cur + 1);
 	if (s->rcpt_cur < s->m.nrcpts) {

@@ -114,6 +114,35 @@
 #include "log.h"
 #include "reply.h"
 
+/* The SMTP command a reply answered; used for "(in reply to RCPT TO)". */
+enum smtp_phase {
+	PHASE_NONE = 0,
+	PHASE_CONNECT,   /* greeting */
+	PHASE_EHLO,
+	PHASE_STARTTLS,
+	PHASE_AUTH,
+	PHASE_MAIL,
+	PHASE_RCPT,
+	PHASE_DATA,      /* reply to the DATA command */
+	PHASE_DOT,       /* reply to the end of data */
+	PHASE_QUIT,
+	PHASE_RSET,
+};
+
+/*
+ * Exit code for an SMTP failure reply, decided here once for every
+ * caller: temporary versus permanent from the enhanced status code when
+ * the server gave one, else from the first digit of the reply code.
+ * `enh` is the enhanced status code ("5.1.1") or NULL/"" when the server
+ * sent none. Temporary (4xx, or an enhanced class 4) gives EX_TEMPFAIL;
+ * permanent gives EX_NOUSER for RCPT, EX_NOPERM for AUTH and
+ * EX_UNAVAILABLE otherwise.
+ */
+int smtp_ex_from_reply(int code, const char *enh, enum smtp_phase phase);
+
+/* "RCPT TO", "end of data", ...: what a reply was "in reply to". */
+const char *smtp_phase_name(enum smtp_phase phase);
+
 /*
  * Bytes one command line may take, with CRLF. RFC 5321 allows 512 plus
  * room for extension parameters; RFC 4954 4 says an AUTH line (initial

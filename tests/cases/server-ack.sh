@@ -3,7 +3,7 @@
 # sends its TLS 1.3 session tickets right after the handshake, and with
 # Nagle on its next reply is held until the client acknowledges them;
 # Linux delays that ACK by 40 ms or more unless the reader asks for a prompt
-# one (net_quickack before every read). smtpd-script's "tickets" sends them
+# one (sock_quickack before every read). smtpd-script's "tickets" sends them
 # in the worst order (once the client's EHLO is already here, so no command
 # can carry the ACK) and counts the writes held 20 ms or more ("ACK: N").
 # envoi: 0 over implicit TLS and over STARTTLS, one message and a queue

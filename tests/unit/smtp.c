@@ -2433,6 +2433,34 @@ test_window_bounds(void)
 	reply_free(&r);
 }
 
+/* Which exit code a failure reply means (smtp_ex_from_reply). */
+static void
+test_reply_codes(void)
+{
+	static const struct {
+		int code;
+		const char *enh;
+		enum smtp_phase phase;
+		int ex;
+	} cases[] = {
+		{ 450, "4.2.0", PHASE_RCPT, EX_TEMPFAIL },
+		{ 550, "5.1.1", PHASE_RCPT, EX_NOUSER },
+		{ 550, NULL, PHASE_MAIL, EX_UNAVAILABLE },
+		{ 554, "5.7.1", PHASE_DOT, EX_UNAVAILABLE },
+		{ 535, "5.7.8", PHASE_AUTH, EX_NOPERM },
+		{ 454, "4.7.0", PHASE_AUTH, EX_TEMPFAIL },
+		{ 550, "4.2.2", PHASE_RCPT, EX_TEMPFAIL },  /* enhanced class wins */
+		{ 421, NULL, PHASE_CONNECT, EX_TEMPFAIL },
+		{ 354, NULL, PHASE_DATA, EX_PROTOCOL },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		is_int(smtp_ex_from_reply(cases[i].code, cases[i].enh, cases[i].phase),
+		    cases[i].ex, "%d %s in reply to %s -> %s", cases[i].code,
+		    cases[i].enh ? cases[i].enh : "-", smtp_phase_name(cases[i].phase),
+		    err_ex_name(cases[i].ex));
+}
+
 int
 main(void)
 {
@@ -2443,5 +2471,6 @@ main(void)
 		mrun(&mscenarios[i]);
 	test_multi_details();
 	test_window_bounds();
+	test_reply_codes();
 	return done_testing();
 }
