@@ -149,8 +149,8 @@ account_new(const char *name, const char *file, int line)
 	a->tls_session_cache = 1;
 	a->queue_lifetime = CONF_QUEUE_LIFETIME_DEFAULT;
 	a->source_line = line;
-	a->name = xstrdup(name);
-	a->source_file = xstrdup(file);
+	a->name = str_dup(name);
+	a->source_file = str_dup(file);
 	if ((name && a->name == NULL) || (file && a->source_file == NULL)) {
 		account_free(a);
 		return NULL;
@@ -181,7 +181,7 @@ account_inherit(struct account *dst, const struct account *src)
 			continue;
 		if (fields[f].type == FT_STR) {
 			const char *v = *str_field((struct account *)src, f);
-			char *copy = xstrdup(v);
+			char *copy = str_dup(v);
 
 			if (v && copy == NULL)
 				return -1;
@@ -219,12 +219,12 @@ account_dup(const struct account *a)
 		if (fields[f].type != FT_STR)
 			continue;
 		v = *str_field((struct account *)a, f);
-		if (v && (*str_field(d, f) = xstrdup(v)) == NULL)
+		if (v && (*str_field(d, f) = str_dup(v)) == NULL)
 			goto fail;
 	}
-	if ((a->name && (d->name = xstrdup(a->name)) == NULL) ||
+	if ((a->name && (d->name = str_dup(a->name)) == NULL) ||
 	    (a->source_file &&
-	    (d->source_file = xstrdup(a->source_file)) == NULL))
+	    (d->source_file = str_dup(a->source_file)) == NULL))
 		goto fail;
 	return d;
 fail:
@@ -543,7 +543,7 @@ static const char *
 parser_home(struct parser *p)
 {
 	if (!p->home_looked) {
-		p->home = p->c->home ? xstrdup(p->c->home) : conf_home();
+		p->home = p->c->home ? str_dup(p->c->home) : conf_home();
 		p->home_looked = 1;
 	}
 	return p->home;
@@ -558,7 +558,7 @@ expand_path(struct parser *p, const char *v, char **out, struct err *e)
 
 	*out = NULL;
 	if (v[0] != '~' || (v[1] != '\0' && v[1] != '/')) {
-		*out = xstrdup(v);
+		*out = str_dup(v);
 		return *out ? 0 : oom(e);
 	}
 	home = parser_home(p);
@@ -651,7 +651,7 @@ parse_dsn_notify(struct parser *p, const char *v, char **out, struct err *e)
 	if (strcmp(v, "off") == 0)
 		return 0;
 	if (strcasecmp(v, "never") == 0) {
-		*out = xstrdup("NEVER");
+		*out = str_dup("NEVER");
 		return *out ? 0 : oom(e);
 	}
 	if (strlen(v) >= sizeof tmp)
@@ -715,7 +715,7 @@ apply_word(struct parser *p, size_t idx, const char *v, struct err *e)
 		set_num(p->cur, d->field, w->num);
 		return 0;
 	}
-	if (w->str && (s = xstrdup(w->str)) == NULL)
+	if (w->str && (s = str_dup(w->str)) == NULL)
 		return oom(e);
 	set_str(p->cur, d->field, s);
 	return 0;
@@ -738,7 +738,7 @@ apply_string(struct parser *p, const struct directive *d, const char *v,
 		if (expand_path(p, v, &s, e) < 0)
 			return -1;
 	} else if ((*v || d->kind == V_PASSWORD || d->kind == V_TRUST) &&
-	    (s = xstrdup(v)) == NULL) {
+	    (s = str_dup(v)) == NULL) {
 		return oom(e);
 	}
 	set_str(p->cur, d->field, s);
@@ -1203,7 +1203,7 @@ note_user_file(struct conf *c, const char *path, const struct stat *st,
 	if (real == NULL && errno == ENOMEM)
 		return oom(e);
 	free(c->user_file);
-	c->user_file = real ? real : xstrdup(path);
+	c->user_file = real ? real : str_dup(path);
 	if (c->user_file == NULL)
 		return oom(e);
 	c->user_dev = (unsigned long long)st->st_dev;
@@ -1379,10 +1379,10 @@ conf_home(void)
 	struct passwd *pw;
 
 	if (h && strcmp(h, "/") != 0 && dir_is_own(h))
-		return xstrdup(h);
+		return str_dup(h);
 	pw = getpwuid(getuid());
 	if (pw && pw->pw_dir && *pw->pw_dir)
-		return xstrdup(pw->pw_dir);
+		return str_dup(pw->pw_dir);
 	return NULL;
 }
 
@@ -1393,7 +1393,7 @@ conf_xdg_dir(const char *var, const char *home, const char *dflt)
 	struct buf b;
 
 	if (dir_is_own(v))
-		return xstrdup(v);
+		return str_dup(v);
 	if (home == NULL)
 		return NULL;
 	buf_init(&b, PATH_MAX);
@@ -1489,7 +1489,7 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 	if (c->system_only)
 		return 0;
 
-	home = c->home ? xstrdup(c->home) : conf_home();
+	home = c->home ? str_dup(c->home) : conf_home();
 	base = conf_xdg_dir("XDG_CONFIG_HOME", home, ".config");
 	if (base == NULL && home) {
 		free(home);
@@ -1736,7 +1736,7 @@ conf_finalize(struct account *a, struct err *e)
 	/* msmtp's default is auth off; a user name or password with no
 	 * `auth` line can only mean "log in". */
 	if (a->auth == NULL) {
-		s = xstrdup(a->user || a->password || a->passwordeval ?
+		s = str_dup(a->user || a->password || a->passwordeval ?
 		    "on" : "off");
 		if (s == NULL)
 			return oom(e);

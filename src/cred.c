@@ -126,7 +126,7 @@ cred_netrc_lookup(const char *text, const char *host, const char *user,
 					break;
 				}
 				if (!default_found) {
-					default_pass = xstrdup(pass);
+					default_pass = str_dup(pass);
 					default_found = default_pass != NULL;
 				}
 			}
@@ -169,7 +169,7 @@ cred_netrc_lookup(const char *text, const char *host, const char *user,
 		}
 	}
 	if (found) {
-		*password = xstrdup(pass);
+		*password = str_dup(pass);
 		cred_free(default_pass);
 	} else if (default_found) {
 		*password = default_pass;
@@ -251,7 +251,7 @@ cred_get_secret(const struct account *a, char **secret, struct err *e)
 {
 	*secret = NULL;
 	if (a->password) {
-		*secret = xstrdup(a->password);
+		*secret = str_dup(a->password);
 		if (*secret == NULL)
 			return err_set(e, EX_OSERR, "out of memory");
 		return 0;

@@ -101,7 +101,7 @@ identify_user(struct run *r, struct err *e)
 	if (pw == NULL)
 		return err_set(e, EX_OSERR, "no password database entry for uid %u",
 		               (unsigned)getuid());
-	r->user = xstrdup(pw->pw_name);
+	r->user = str_dup(pw->pw_name);
 	r->home = conf_home();
 	if (r->user == NULL || r->home == NULL)
 		return err_set(e, EX_OSERR, "out of memory");

@@ -603,7 +603,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	buf_init(&s->line, SESSION_LINE_MAX);
 	s->actx.a = a;
 	s->actx.conn = &s->conn;
-	s->host_given = xstrdup(host);
+	s->host_given = str_dup(host);
 	if (s->host_given == NULL || buf_reserve(&s->line, SESSION_REPLY_RESERVE) < 0 ||
 	    buf_reserve(&s->reply.text, SESSION_REPLY_RESERVE) < 0) {
 		err_set(e, EX_OSERR, "out of memory");

@@ -1050,7 +1050,7 @@ begin_envelope(struct smtp *s)
 		if (s->use_utf8 || p->rcpts[i].ascii != NULL)
 			continue;
 		s->rcpt[i].ex = why_ex;
-		s->rcpt[i].text = xstrdup(why_not);
+		s->rcpt[i].text = str_dup(why_not);
 		if (s->rcpt[i].text == NULL)
 			return txn_local(s, EX_OSERR, "out of memory");
 	}
@@ -1178,7 +1178,7 @@ on_rcpt(struct smtp *s, const struct reply *r)
 	st->code = r->code;
 	memcpy(st->enh, r->enh, sizeof st->enh);
 	free(st->text);
-	st->text = xstrdup(reply_summary(r, sum, sizeof sum));
+	st->text = str_dup(reply_summary(r, sum, sizeof sum));
 	if (st->text == NULL)
 		return fail(s, EX_OSERR, "out of memory");
 	if (r->code / 100 == 2) {    /* 250, 251 (will forward), 252 */

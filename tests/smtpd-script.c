@@ -416,7 +416,7 @@ sleep_ms(long ms)
 static char *
 xdup(const char *s)
 {
-	char *p = xstrdup(s);
+	char *p = str_dup(s);
 
 	if (p == NULL)
 		die("out of memory");

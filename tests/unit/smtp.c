@@ -41,7 +41,7 @@ fake_start(void *ctx, const char *server_mechs, const char **mech, char **initia
 	if (f->fail_start)
 		return err_set(e, EX_UNAVAILABLE, "no usable mechanism among %s", server_mechs);
 	*mech = f->mech;
-	*initial = f->initial ? xstrdup(f->initial) : NULL;
+	*initial = f->initial ? str_dup(f->initial) : NULL;
 	return 0;
 }
 
@@ -54,14 +54,14 @@ fake_step(void *ctx, const char *challenge, char **response, struct err *e)
 		snprintf(f->challenges[f->nsteps], sizeof f->challenges[0], "%s", challenge);
 	if (f->fail_step || f->nsteps >= 4 || f->responses[f->nsteps] == NULL)
 		return err_set(e, EX_NOPERM, "SASL step failed");
-	*response = xstrdup(f->responses[f->nsteps++]);
+	*response = str_dup(f->responses[f->nsteps++]);
 	return 0;
 }
 
 static int
 loop_step(void *ctx, const char *challenge, char **response, struct err *e)
 {
-	*response = xstrdup("YQ==");
+	*response = str_dup("YQ==");
 	return 0;
 }
 
