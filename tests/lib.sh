@@ -352,6 +352,22 @@ _srv_check() {
 	esac
 }
 
+# std_server [-n CONNECTIONS] [SCRIPT LINE...]: the scripted server with
+# the standard script (STARTTLS, AUTH PLAIN, user alice, password secret:
+# what std_config points at) and any further script lines.
+std_server() {
+	local opts=()
+	if [ "${1:-}" = -n ]; then
+		opts=(-n "$2")
+		shift 2
+	fi
+	start_server - "${opts[@]}" < <(printf '%s\n' "tls starttls" "auth PLAIN" \
+	    "user alice secret" "$@")
+}
+
+# The number of entries in the queue directory $QUEUE (0 if it is missing).
+entries() { find "$QUEUE" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
+
 commands() { sed -n 's/^C: //p' "$TRANSCRIPT"; }
 replies() { sed -n 's/^S: //p' "$TRANSCRIPT"; }
 

@@ -18,7 +18,6 @@ N=6
 # replies and then had to wait for the client.
 export SMTPD_SCRIPT_DEBUG=1
 
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 failed_entries() { find "$QUEUE/failed" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
 # The queue run's order is the queue's, not the submission's: nth K says
 # which message (its number) was the Kth sent over the connection.

@@ -20,7 +20,6 @@ CONF=$TESTDIR/conf
 QUEUE=$TESTDIR/queue
 INPUT=$TESTDIR/message
 std_message hostile-peer >"$INPUT"
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 clear_queue() { find "$QUEUE" -maxdepth 1 -type f -delete; }
 # Time bounds widen under valgrind (everything envoi does is ~20x slower)
 # and the sanitizers; the lower bounds never move.

@@ -14,15 +14,13 @@ QUEUE=$TESTDIR/queue
 ENVOI_QUEUE_ON=1
 
 server() {  # server [extra script lines...]; then the config points at it
-	start_server - -n "${CONNS:-1}" < <(printf '%s\n' "tls starttls" "auth PLAIN" \
-	    "user alice secret" "$@")
+	std_server -n "${CONNS:-1}" "$@"
 	std_config "$CONF" "domain client.example"
 }
 server_down() {  # a port where nothing listens any more
 	server
 	stop_server
 }
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 failed_entries() { find "$QUEUE/failed" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
 mailq() { run_envoi -C "$CONF" -bp; }
 
