@@ -10,7 +10,11 @@
 #   4. the modules' include graph has no cycle (X uses Y when X.c or X.h
 #      includes Y.h): each module can be read knowing only those below it;
 #   5. no function longer than FUNC_MAX lines, but for the ones listed in
-#      ALLOW with the reason.
+#      ALLOW with the reason;
+#   6. in a git checkout, every commit subject since the rule was checked
+#      (HISTORY_BASE) is one line of at most 72 characters, so that
+#      `git log --oneline` reads as a changelog (older ones stay as they
+#      are: history is not rewritten).
 # Functions are found by the project's layout: the name at the start of a
 # line, followed by "(", the body ending at the first "}" in column 0.
 [ -n "${top_srcdir:-}" ] || top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,6 +91,18 @@ for fn in $(printf '%s\n' "$ALLOW" | sed 's/:.*//'); do
 	echo "$long" | grep -q "^$fn " ||
 	    ok 1 "the allow-list names only long functions" "$fn is no longer over $FUNC_MAX lines: remove it"
 done
+
+# --- 6. commit subjects
+HISTORY_BASE=ab49851
+if command -v git >/dev/null 2>&1 && git -C "$top_srcdir" rev-parse -q --verify \
+    "$HISTORY_BASE^{commit}" >/dev/null 2>&1; then
+	long=$(git -C "$top_srcdir" log --format=%h' '%s "$HISTORY_BASE..HEAD" |
+	    awk 'length($0) - index($0, " ") > 72')
+	ok "$([ -z "$long" ]; echo $?)" "commit subjects since $HISTORY_BASE: at most 72 characters" "$long"
+else
+	n=$((n + 1))
+	echo "ok $n - commit subjects # SKIP not a git checkout holding $HISTORY_BASE"
+fi
 
 echo "1..$n"
 exit 0
