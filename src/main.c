@@ -165,7 +165,12 @@ check_cli_logfile(struct run *r, struct err *e)
 static int
 load_account(struct run *r, struct err *e)
 {
-	/* msmtp's --host: the command line is the whole configuration. */
+	/* msmtp's --host: the command line is the whole configuration. A
+	 * -C beside it is not read (msmtp ignores it too); say so rather
+	 * than let its settings silently not apply. */
+	if (r->cli.config_free && r->cli.config_file)
+		log_warn(&r->log, "-C %s is not read: --host uses no configuration file",
+		    r->cli.config_file);
 	if (!r->cli.config_free && conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
 		return -1;
 	if (!r->cli.config_free && drop_wanted(&r->conf, r->cli.config_file)) {

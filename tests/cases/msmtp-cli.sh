@@ -86,6 +86,17 @@ is_status 0 "separate values (--host H --port P), -t with an argument"
 is "$(rcpts)" "RCPT TO:<extra@example.org> RCPT TO:<bob@example.org> RCPT TO:<carol@example.org> " \
     "... -t adds the headers' recipients to the argument's (msmtp's rule)"
 
+# -C beside --host is not read (as by msmtp), and envoi says so
+printf 'this is not a directive\n' >"$TESTDIR/ignored.conf"
+chmod 600 "$TESTDIR/ignored.conf"
+std_server
+msmtp -C "$TESTDIR/ignored.conf" --host 127.0.0.1 --port "$PORT" "${TLS_OPTS[@]}" \
+    --user=alice --passwordeval 'echo secret' -f sender@example.org extra@example.org
+wait_server
+is_status 0 "-C FILE with --host: the file is not read, exit 0"
+like "$STDERR" "warning: -C $TESTDIR/ignored.conf is not read: --host uses no configuration file" \
+    "... and a warning says so"
+
 # --- mutt: msmtp -a work --read-envelope-from -t
 std_server
 work_config
