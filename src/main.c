@@ -530,7 +530,8 @@ nothing_waiting(const struct run *r)
 	char *dir = queue_default_dir(NULL, r->home);
 
 	err_init(&qe);
-	if (dir != NULL && queue_list(dir, 1, &items, &n, &qe) == 0)
+	/* failed/ is not waiting: nothing there is ever retried. */
+	if (dir != NULL && queue_list(dir, 0, &items, &n, &qe) == 0)
 		queue_items_free(items, n);
 	else
 		n = 1;

@@ -349,4 +349,12 @@ INPUT=/dev/null
 run_envoi -C "$BLANK" --retry
 is_status 78 "--retry, no account, mail waiting: 78"
 like "$STDERR" 'no account is defined' "... saying why"
+# An entry that failed for good waits for nothing: quiet again.
+DEFQ=$(dirname "$(find "$TESTDIR" -path '*/.local/state/envoi/queue/*.env' | head -n 1)")
+mkdir -p "$DEFQ/failed"
+chmod 700 "$DEFQ/failed"
+mv "$DEFQ"/*.env "$DEFQ"/*.msg "$DEFQ/failed/"
+run_envoi -C "$BLANK" --retry
+is_status 0 "--retry, no account, only a failed/ entry: exit 0 (nothing to retry)"
+is "$STDERR" "" "... silently"
 done_testing
