@@ -677,6 +677,63 @@ run_free(struct run *r)
 	free(r->header_from);
 }
 
+/* The modes that act for the calling user: who that is comes first. */
+static int
+run_as_user(struct run *r, struct err *e)
+{
+	if (identify_user(r, e) < 0)
+		return -1;
+	switch (r->cli.mode) {
+	case CLI_LIST_QUEUE:
+	case CLI_RUN_QUEUE:
+	case CLI_REMOVE:
+		return run_queue(r, e);
+	case CLI_SMTP_STDIO:
+		return run_smtp_stdio(r, e);
+	case CLI_VERIFY:
+		return run_verify(r, e);
+	case CLI_SERVERINFO:
+		return run_serverinfo(r, e);
+	case CLI_RMQS:
+		return run_rmqs(r, e);
+	case CLI_SEND:
+		return r->cli.pretend ? run_pretend(r, e) : run_send(r, e);
+	case CLI_VERSION:
+	case CLI_HELP:
+	case CLI_CONFIGURE:
+	case CLI_NEWALIASES:
+	case CLI_NOOP:
+		break;          /* run_mode's own */
+	}
+	return 0;
+}
+
+/* Do what the command line asked for; the outcome is in *e. */
+static void
+run_mode(struct run *r, struct err *e)
+{
+	switch (r->cli.mode) {
+	case CLI_VERSION:
+		print_version();
+		break;
+	case CLI_HELP:
+		cli_usage(stdout);
+		break;
+	case CLI_CONFIGURE:
+		cli_configure(stdout, r->cli.configure_addr, e);
+		break;
+	case CLI_NEWALIASES:
+		run_newaliases(r, e);
+		break;
+	case CLI_NOOP:
+		/* Nothing to rebuild: envoi reads its files at each run. */
+		break;
+	default:
+		(void)run_as_user(r, e);
+		break;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -702,51 +759,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < r.cli.nignored; i++)
 		log_debug(&r.log, "option %s accepted and ignored", r.cli.ignored[i]);
 
-	switch (r.cli.mode) {
-	case CLI_VERSION:
-		print_version();
-		break;
-	case CLI_HELP:
-		cli_usage(stdout);
-		break;
-	case CLI_CONFIGURE:
-		cli_configure(stdout, r.cli.configure_addr, &e);
-		break;
-	case CLI_NEWALIASES:
-		run_newaliases(&r, &e);
-		break;
-	case CLI_NOOP:
-		/* Nothing to rebuild: envoi reads its files at each run. */
-		break;
-	case CLI_LIST_QUEUE:
-	case CLI_RUN_QUEUE:
-	case CLI_REMOVE:
-		if (identify_user(&r, &e) == 0)
-			run_queue(&r, &e);
-		break;
-	case CLI_SMTP_STDIO:
-		if (identify_user(&r, &e) == 0)
-			run_smtp_stdio(&r, &e);
-		break;
-	case CLI_VERIFY:
-		if (identify_user(&r, &e) == 0)
-			run_verify(&r, &e);
-		break;
-	case CLI_SERVERINFO:
-		if (identify_user(&r, &e) == 0)
-			run_serverinfo(&r, &e);
-		break;
-	case CLI_RMQS:
-		if (identify_user(&r, &e) == 0)
-			run_rmqs(&r, &e);
-		break;
-	case CLI_SEND:
-		if (identify_user(&r, &e) == 0 && r.cli.pretend)
-			run_pretend(&r, &e);
-		else if (e.ex == 0)
-			run_send(&r, &e);
-		break;
-	}
+	run_mode(&r, &e);
 	report_options(&r);
 	if ((r.cli.mode == CLI_SEND || r.cli.mode == CLI_SMTP_STDIO ||
 	     r.cli.mode == CLI_RUN_QUEUE) && leave_retrier(&r)) {
