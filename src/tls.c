@@ -203,8 +203,14 @@ handshake(struct tls *t, int timeout_ms, struct err *e)
 		sock_quickack(t->fd);
 		r = gnutls_handshake(t->sess);
 
-		if (r == GNUTLS_E_SUCCESS)
+		/* Our Finished has just gone out, which put the socket back to
+		 * delayed ACKs; the server's next write (TLS 1.3 session
+		 * tickets) would wait for one while we verify its certificate,
+		 * and its greeting or EHLO reply behind them (Nagle). */
+		if (r == GNUTLS_E_SUCCESS) {
+			sock_quickack(t->fd);
 			return 0;
+		}
 		if (deadline && sock_now_ms() >= deadline)
 			break;
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {

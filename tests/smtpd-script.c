@@ -2573,6 +2573,10 @@ main(int argc, char **argv)
 	close(lfd);
 	fclose(s.tr);
 	gsasl_done(s.gsasl);
+	if (s.ticket_key.data != NULL) {
+		gnutls_memset(s.ticket_key.data, 0, s.ticket_key.size);
+		gnutls_free(s.ticket_key.data);
+	}
 	if (s.cred != NULL)
 		gnutls_certificate_free_credentials(s.cred);
 	gnutls_global_deinit();

@@ -9,7 +9,8 @@
 # envoi: 0 over implicit TLS and over STARTTLS, one message and a queue
 # run of three. gnutls-cli, which reads without TCP_QUICKACK, is the
 # control: the same server holds its EHLO reply for it, else the count
-# proves nothing here and the control says SKIP.
+# proves nothing here and the control says SKIP. Under valgrind and
+# AddressSanitizer the counts are shown, not asserted (timing).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 
@@ -18,6 +19,23 @@ INPUT=$TESTDIR/message
 std_message ack >"$INPUT"
 
 acks() { sed -n 's/^ACK: //p' "$TRANSCRIPT" | paste -sd ' '; }
+
+# Under valgrind or AddressSanitizer envoi runs many times slower, and a
+# millisecond window becomes tens: the counts are shown, and asserted in
+# the plain passes only (this script's point is timing).
+SLOW=
+if [ -n "${ENVOI_WRAP:-}" ]; then
+	SLOW=valgrind
+elif grep -qa __asan_init "$ENVOI"; then
+	SLOW=AddressSanitizer
+fi
+no_holds() {  # no_holds DESCRIPTION
+	if [ -z "$SLOW" ]; then
+		is "$(acks)" 0 "$1"
+	else
+		skip "$1" "not meaningful under $SLOW (held: $(acks))"
+	fi
+}
 
 # --- envoi, one message each way, TLS 1.3 with tickets
 for mode in implicit starttls; do
@@ -39,7 +57,7 @@ EOF
 	like "$(cat "$TRANSCRIPT")" "I: session tickets sent: [0-9]+ octets" \
 	    "$mode: the server sent its tickets in a write of their own"
 	diag "$mode: $(grep -E '^I: held|^RT:' "$TRANSCRIPT" | paste -sd ' ')"
-	is "$(acks)" 0 "$mode: no reply held for a delayed ACK"
+	no_holds "$mode: no reply held for a delayed ACK"
 	is "$(round_trips)" $([ $mode = implicit ] && echo 7 || echo 9) \
 	    "$mode: and the tickets cost no round trip"
 done
@@ -61,7 +79,7 @@ run_envoi -C "$CONF" -q
 wait_server
 is_status 0 "queue run of three: exit 0"
 ok "... all three delivered" test -e "$MAILDIR/msg-3.eml"
-is "$(acks)" 0 "queue run: no reply held for a delayed ACK"
+no_holds "queue run: no reply held for a delayed ACK"
 
 # --- the control: a reader without TCP_QUICKACK is held
 if ! command -v gnutls-cli >/dev/null; then
