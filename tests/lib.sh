@@ -208,6 +208,12 @@ stop_retriers() {
 _cleanup() {
 	local rc=$?
 	stop_retriers
+	# Root's own queue is the test's private copy of the system queue
+	# (tests/isolate.sh); outside that isolation it is the machine's, and
+	# its retrier is not ours to stop.
+	if [ "${ENVOI_TEST_ISO:-}" = run ] && [ -n "${ENVOI_LOCALSTATEDIR:-}" ]; then
+		stop_retriers "$ENVOI_LOCALSTATEDIR/spool/envoi"
+	fi
 	if [ -n "$SRVPID" ]; then
 		stop_server
 	fi
