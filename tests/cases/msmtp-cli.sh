@@ -214,16 +214,22 @@ like "$STDOUT" '^envoi ' "--version as msmtp"
 # --- make install-msmtp-link: opt-in, never over a real msmtp
 if [ -f "$top_builddir/Makefile" ] && command -v make >/dev/null; then
 	dest=$TESTDIR/dest
-	bindir=$(make -s -C "$top_builddir" --no-print-directory -f Makefile \
+	# A make of its own: under `make check` (and distcheck's nested
+	# makes) the inherited MAKEFLAGS may carry -w, and "Entering
+	# directory" would become part of bindir.
+	submake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	    make -s --no-print-directory -C "$top_builddir" "$@"; }
+	bindir=$(submake -f Makefile \
 	    -f <(printf 'print-bindir:\n\t@echo $(bindir)\n') print-bindir)
-	make -s -C "$top_builddir" install-msmtp-link DESTDIR="$dest" >"$TESTDIR/make.out" 2>&1
+	like "$bindir" '^/[^[:space:]]*$' "bindir read from the build tree's Makefile"
+	submake install-msmtp-link DESTDIR="$dest" >"$TESTDIR/make.out" 2>&1
 	ok "make install-msmtp-link: a symlink msmtp in bindir" test -L "$dest$bindir/msmtp"
 	like "$(readlink "$dest$bindir/msmtp")" 'envoi$' "... to envoi"
 	is "$(find "$dest" ! -type d | wc -l)" 1 "... and nothing else"
-	make -s -C "$top_builddir" uninstall-msmtp-link DESTDIR="$dest" >>"$TESTDIR/make.out" 2>&1
+	submake uninstall-msmtp-link DESTDIR="$dest" >>"$TESTDIR/make.out" 2>&1
 	ok "make uninstall-msmtp-link removes it" test ! -e "$dest$bindir/msmtp"
 	mkdir -p "$dest$bindir" && printf 'real msmtp\n' >"$dest$bindir/msmtp"
-	make -s -C "$top_builddir" install-msmtp-link DESTDIR="$dest" >"$TESTDIR/make.out" 2>&1
+	submake install-msmtp-link DESTDIR="$dest" >"$TESTDIR/make.out" 2>&1
 	isnt "$?" 0 "install-msmtp-link over a real msmtp fails"
 	is "$(cat "$dest$bindir/msmtp")" "real msmtp" "... and leaves it alone"
 else
