@@ -280,10 +280,13 @@ struct words {
 	size_t n;
 	const char *expected;   /* the words, for the error */
 	const char *unset;      /* how --pretend shows a NULL string field */
+	const char *noun;       /* "unknown NOUN" in the error, if not NULL */
 };
 
 #define WORDS(list, expected, unset) \
-	{ list, sizeof list / sizeof list[0], expected, unset }
+	{ list, sizeof list / sizeof list[0], expected, unset, NULL }
+/* A word matched ignoring case and stored in this canonical spelling. */
+#define ITSELF(word) { word, 1, 0, word, 0 }
 
 static const struct word hdr_words[] = {
 	{ "auto", 0, HDR_AUTO, NULL, 0 }, { "on", 0, HDR_ON, NULL, 0 },
@@ -303,11 +306,10 @@ static const struct words force_from_list = WORDS(force_from_words,
 
 static const struct word syslog_words[] = {
 	{ "off", 0, 0, NULL, 0 }, { "on", 0, 0, "on", 0 }, { "", 0, 0, "on", 0 },
-	{ "LOG_USER", 1, 0, "LOG_USER", 0 }, { "LOG_MAIL", 1, 0, "LOG_MAIL", 0 },
-	{ "LOG_LOCAL0", 1, 0, "LOG_LOCAL0", 0 }, { "LOG_LOCAL1", 1, 0, "LOG_LOCAL1", 0 },
-	{ "LOG_LOCAL2", 1, 0, "LOG_LOCAL2", 0 }, { "LOG_LOCAL3", 1, 0, "LOG_LOCAL3", 0 },
-	{ "LOG_LOCAL4", 1, 0, "LOG_LOCAL4", 0 }, { "LOG_LOCAL5", 1, 0, "LOG_LOCAL5", 0 },
-	{ "LOG_LOCAL6", 1, 0, "LOG_LOCAL6", 0 }, { "LOG_LOCAL7", 1, 0, "LOG_LOCAL7", 0 },
+	ITSELF("LOG_USER"), ITSELF("LOG_MAIL"), ITSELF("LOG_LOCAL0"),
+	ITSELF("LOG_LOCAL1"), ITSELF("LOG_LOCAL2"), ITSELF("LOG_LOCAL3"),
+	ITSELF("LOG_LOCAL4"), ITSELF("LOG_LOCAL5"), ITSELF("LOG_LOCAL6"),
+	ITSELF("LOG_LOCAL7"),
 };
 static const struct words syslog_list = WORDS(syslog_words,
     "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..7", "off");
@@ -329,18 +331,16 @@ static const struct words protocol_list = WORDS(protocol_words,
  * which work), stored by its canonical name. */
 static const struct word auth_words[] = {
 	{ "on", 0, 0, "on", 0 }, { "", 0, 0, "on", 0 }, { "off", 0, 0, "off", 0 },
-	{ "PLAIN", 1, 0, "PLAIN", 0 }, { "LOGIN", 1, 0, "LOGIN", 0 },
-	{ "CRAM-MD5", 1, 0, "CRAM-MD5", 0 }, { "DIGEST-MD5", 1, 0, "DIGEST-MD5", 0 },
-	{ "NTLM", 1, 0, "NTLM", 0 }, { "GSSAPI", 1, 0, "GSSAPI", 0 },
-	{ "EXTERNAL", 1, 0, "EXTERNAL", 0 }, { "SCRAM-SHA-1", 1, 0, "SCRAM-SHA-1", 0 },
-	{ "SCRAM-SHA-1-PLUS", 1, 0, "SCRAM-SHA-1-PLUS", 0 },
-	{ "SCRAM-SHA-256", 1, 0, "SCRAM-SHA-256", 0 },
-	{ "SCRAM-SHA-256-PLUS", 1, 0, "SCRAM-SHA-256-PLUS", 0 },
-	{ "OAUTHBEARER", 1, 0, "OAUTHBEARER", 0 }, { "XOAUTH2", 1, 0, "XOAUTH2", 0 },
+	ITSELF("PLAIN"), ITSELF("LOGIN"), ITSELF("CRAM-MD5"), ITSELF("DIGEST-MD5"),
+	ITSELF("NTLM"), ITSELF("GSSAPI"), ITSELF("EXTERNAL"), ITSELF("SCRAM-SHA-1"),
+	ITSELF("SCRAM-SHA-1-PLUS"), ITSELF("SCRAM-SHA-256"),
+	ITSELF("SCRAM-SHA-256-PLUS"), ITSELF("OAUTHBEARER"), ITSELF("XOAUTH2"),
 };
-static const struct words auth_list = WORDS(auth_words, "on, off, plain, login, "
-    "cram-md5, scram-sha-256, scram-sha-256-plus, external, oauthbearer, "
-    "xoauth2, ...", "(unset)");
+static const struct words auth_list = {
+	auth_words, sizeof auth_words / sizeof auth_words[0], "on, off, plain, "
+	"login, cram-md5, scram-sha-256, scram-sha-256-plus, external, "
+	"oauthbearer, xoauth2, ...", "(unset)", "method"
+};
 
 static const struct directive {
 	const char *name;
@@ -702,9 +702,9 @@ apply_word(struct parser *p, size_t idx, const char *v, struct err *e)
 		if (l->w[k].nocase ? strcasecmp(v, l->w[k].in) == 0 :
 		    strcmp(v, l->w[k].in) == 0)
 			w = &l->w[k];
-	if (w == NULL && l == &auth_list)
-		return perr(p, e, "%s: unknown method \"%s\" (use %s)", d->name, v,
-		    l->expected);
+	if (w == NULL && l->noun != NULL)
+		return perr(p, e, "%s: unknown %s \"%s\" (use %s)", d->name, l->noun,
+		    v, l->expected);
 	if (w == NULL)
 		return perr(p, e, "%s: expected %s, not \"%s\"", d->name, l->expected, v);
 	if (w->unimplemented)
