@@ -1,0 +1,148 @@
+#!/bin/bash
+# oauth2-server.sh - the OAuth 2.0 token store and endpoint client
+# (src/oauth2.c, src/oauth2http.c) against a real authorization server
+# (oidc-provider, tests/oauth/server.mjs) on loopback over TLS with the
+# test CA: a device-flow login approved through the server's own pages;
+# a valid token reused without a request; an expired one refreshed, the
+# rotated refresh token saved; a refused one refreshed; twenty
+# concurrent runs on an expired token making one refresh request; a
+# revoked grant giving 77 with the login command; the server down giving
+# 75; a store others can read refused (78). tests/oauth2-drive stands in
+# for envoi's --oauth2-login and send-time refresh until they use them.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+
+DRIVE=$top_builddir/tests/oauth2-drive
+[ -x "$DRIVE" ] || bail_out "no $DRIVE (make check builds it)"
+out=$(sh "$top_srcdir/tests/oauth/start.sh" "$top_builddir/tests/oauth" "$CERTDIR")
+case $? in
+0) ;;
+77) skip_all "node or npm missing" ;;
+*) bail_out "the authorization server did not start" ;;
+esac
+read -r OAUTH_PID URL <<<"$out"
+trap 'kill "$OAUTH_PID" 2>/dev/null' EXIT
+CA=$CERTDIR/ca.pem
+
+# The store: root's is under the (private, tests/isolate.sh) state dir.
+if [ "$(id -u)" = 0 ]; then
+	iso_hide "$ENVOI_LOCALSTATEDIR/lib/envoi" || bail_out "cannot hide the state dir"
+	STORE=$ENVOI_LOCALSTATEDIR/lib/envoi/oauth2/work
+else
+	STORE=$XDG_STATE_HOME/envoi/oauth2/work
+fi
+
+CONF=$TESTDIR/conf
+write_config "$CONF" <<CONF
+account work
+host 127.0.0.1
+user alice@example.test
+oauth2_provider custom
+oauth2_client_id envoi-test
+oauth2_token_url $URL/token
+oauth2_device_url $URL/device/auth
+oauth2_scope "openid offline_access"
+tls_trust_file $CA
+timeout 30
+CONF
+
+# refreshes: successful refresh_token grants the server has counted.
+refreshes() {
+	curl -sS --cacert "$CA" "$URL/test/stats" | python3 -c \
+	    'import json,sys; print(json.load(sys.stdin).get("refresh_token", {}).get("success", 0))'
+}
+# active TOKEN: what introspection (as Dovecot will) says of it.
+active() {
+	curl -sS --cacert "$CA" -u dovecot:dovecot-test-secret -d "token=$1" \
+	    "$URL/token/introspection" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"])'
+}
+store_value() { sed -n "s/^$1 //p" "$STORE"; }
+expire() { sed -i 's/^expires .*/expires 1/' "$STORE"; }
+token() {  # token [REFUSED]: sets STATUS TOKEN ERR
+	TOKEN=$("$DRIVE" token "$CONF" work "$@" 2>"$TESTDIR/err")
+	STATUS=$?
+	ERR=$(cat "$TESTDIR/err")
+}
+
+# ---- login: the device authorization grant, approved by "the user"
+"$DRIVE" login "$CONF" work >"$TESTDIR/login.out" 2>"$TESTDIR/login.err" &
+LOGIN_PID=$!
+for _ in $(seq 100); do
+	grep -q '^verify ' "$TESTDIR/login.out" && break
+	sleep 0.1
+done
+VERIFY=$(sed -n 's/^verify //p' "$TESTDIR/login.out")
+like "$VERIFY" "^$URL/device\\?user_code=" "login: prints the verification URL with the code"
+ok "login: approved through the server's pages" sh "$top_srcdir/tests/oauth/approve.sh" "$VERIFY" "$CA"
+wait "$LOGIN_PID"
+is "$?" 0 "login: the poll gets the grant ($(cat "$TESTDIR/login.err"))"
+is "$(stat -c %a "$STORE" 2>/dev/null)" 600 "login: the store is private"
+RT1=$(store_value refresh_token)
+isnt "$RT1" "" "login: a refresh token is stored"
+
+# ---- a valid token: no request
+before=$(refreshes)
+token
+is "$STATUS" 0 "valid: token ($ERR)"
+is "$TOKEN" "$(store_value access_token)" "valid: the stored access token"
+is "$(refreshes)" "$before" "valid: no refresh request"
+is "$(active "$TOKEN")" True "valid: the server considers it active"
+
+# ---- expired: refreshed, the rotated refresh token saved
+OLD=$TOKEN
+expire
+token
+is "$STATUS" 0 "expired: token ($ERR)"
+isnt "$TOKEN" "$OLD" "expired: a new access token"
+is "$(refreshes)" $((before + 1)) "expired: one refresh request"
+RT2=$(store_value refresh_token)
+isnt "$RT2" "$RT1" "expired: the rotated refresh token is saved"
+is "$(active "$TOKEN")" True "expired: the new token is active"
+now=$(date +%s)
+exp=$(store_value expires)
+ok "expired: the new expiry is about an hour ahead" [ "$exp" -gt $((now + 3500)) ]
+
+# ---- the server refused the token: refreshed once
+token "$TOKEN"
+is "$STATUS" 0 "refused: token ($ERR)"
+is "$(refreshes)" $((before + 2)) "refused: one refresh request"
+
+# ---- twenty concurrent runs on an expired token: one refresh
+expire
+before=$(refreshes)
+pids=()
+for i in $(seq 20); do
+	"$DRIVE" token "$CONF" work >"$TESTDIR/c$i.out" 2>"$TESTDIR/c$i.err" &
+	pids+=($!)
+done
+good=0
+for p in "${pids[@]}"; do wait "$p" && good=$((good + 1)); done
+is "$good" 20 "concurrency: all twenty got a token"
+is "$(refreshes)" $((before + 1)) "concurrency: exactly one refresh request"
+is "$(sort -u "$TESTDIR"/c*.out | wc -l)" 1 "concurrency: all twenty use the same token"
+
+# ---- revoked at the server: 77 naming the login command, no secret
+RT=$(store_value refresh_token)
+curl -sS --cacert "$CA" -d client_id=envoi-test -d "token=$RT" \
+    -d token_type_hint=refresh_token "$URL/token/revocation" >/dev/null
+expire
+token
+is "$STATUS" 77 "revoked: exit 77"
+like "$ERR" "account work: the provider refused the grant \\(invalid_grant.*; run: envoi --oauth2-login work$" \
+    "revoked: one line naming the login command"
+unlike "$ERR" "$RT" "revoked: no refresh token in the message"
+
+# ---- the token endpoint down: temporary
+kill "$OAUTH_PID"
+wait "$OAUTH_PID" 2>/dev/null
+token
+is "$STATUS" 75 "endpoint down: exit 75 ($ERR)"
+like "$ERR" "token refresh: $URL/token: " "endpoint down: names the endpoint"
+
+# ---- a store others can read is refused
+chmod 644 "$STORE"
+token
+is "$STATUS" 78 "loose store: exit 78"
+like "$ERR" "chmod 600" "loose store: says how to fix it"
+
+done_testing
