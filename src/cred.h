@@ -1,6 +1,9 @@
 /*
  * cred.h - where a secret comes from: the `password` directive, the
- * `passwordeval` command, or ~/.netrc; and running a command for one line
+ * `passwordeval` command, or ~/.netrc, or for an account with
+ * oauth2_provider the OAuth 2.0 token store (oauth2http.h, which asks
+ * back here for the client secret: oauth2_client_secret or the
+ * oauth2_client_secret_eval command); and running a command for one line
  * of output (shared with conf.c's `eval`).
  *
  * Owns: every copy of a secret it makes. Secrets are returned in memory
@@ -37,7 +40,10 @@ struct account;
 #define CRED_ERRLINE_MAX 200
 
 /*
- * The account's secret: `password` if set, else the first line of
+ * The account's secret: for an account with oauth2_provider, its access
+ * token (oauth2http_account_token: refreshed first when it is valid for
+ * less than a minute; its errors, oauth2.h); else `password` if set, else
+ * the first line of
  * `passwordeval`'s output (run through /bin/sh -c; trailing CR/LF
  * removed), else the password of the ~/.netrc (or $NETRC) entry for the
  * account's host and user, else none (*secret = NULL, return 0).

@@ -20,7 +20,6 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "cred.h"
 #include "oauth2.h"
 
 #ifndef LOCALSTATEDIR
@@ -142,7 +141,9 @@ tok_value(const struct oauth2_tokens *t, size_t k)
 static void
 drop(char **p)
 {
-	cred_free(*p);
+	if (*p)
+		mem_wipe(*p, strlen(*p));
+	free(*p);
 	*p = NULL;
 }
 

@@ -1,7 +1,7 @@
 /*
  * oauth2.h - OAuth 2.0 for SMTP AUTH (XOAUTH2, OAUTHBEARER): the token
- * store, the refresh policy and (oauth2_http, to come) the client of the
- * provider's token endpoint.
+ * store and the refresh policy. The client of the provider's endpoints
+ * is oauth2http.h; cred.c asks it for an account's token.
  *
  * Design (issue 12). An account with oauth2_provider gets its access
  * token here instead of from passwordeval (cred.h). The user logs in once

@@ -20,8 +20,15 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "cred.h"
 #include "oauth2http.h"
+
+static void
+wipe_free(char *s)
+{
+	if (s)
+		mem_wipe(s, strlen(s));
+	free(s);
+}
 
 /* ------------------------------------------------------------------ */
 /* Providers. */
@@ -111,7 +118,7 @@ oauth2http_free(struct oauth2http *h)
 	free(h->auth_url);
 	free(h->scope);
 	free(h->client_id);
-	cred_free(h->client_secret);
+	wipe_free(h->client_secret);
 	free(h->ca_file);
 	memset(h, 0, sizeof *h);
 }
@@ -314,7 +321,7 @@ oauth2http_parse_device(long status, const char *body, size_t len,
 void
 oauth2_device_free(struct oauth2_device *d)
 {
-	cred_free(d->device_code);
+	wipe_free(d->device_code);
 	free(d->user_code);
 	free(d->verification_uri);
 	free(d->verification_uri_complete);
@@ -453,6 +460,11 @@ token_request(struct oauth2http *h, struct buf *form, struct oauth2_grant *g,
 	long status;
 	int r;
 
+	if (h->client_secret == NULL && h->get_secret &&
+	    h->get_secret(h->account, &h->client_secret, e) < 0) {
+		buf_wipe(form);
+		return -1;
+	}
 	form_add(form, "client_id", h->client_id);
 	form_add(form, "client_secret", h->client_secret);
 	buf_init(&body, OAUTH2HTTP_BODY_MAX);
@@ -535,4 +547,43 @@ oauth2http_device_poll(struct oauth2http *h, const struct oauth2_device *d,
 		else if (r != OAUTH2_PENDING)
 			return r;
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* An account's token. */
+
+int
+oauth2http_account_token(const struct account *a,
+    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    const char *refused, char **token, struct err *e)
+{
+	struct oauth2_store s;
+	struct oauth2http h;
+	char *home, *path;
+	int r;
+
+	*token = NULL;
+	if (oauth2http_init(&h, a, e) < 0)
+		return -1;
+	h.get_secret = get_secret;
+	h.account = a;
+	home = conf_home();
+	path = oauth2_store_path(a->name, home, 1, e);
+	free(home);
+	if (path == NULL) {
+		oauth2http_free(&h);
+		return -1;
+	}
+	memset(&s, 0, sizeof s);
+	s.path = path;
+	s.account = a->name;
+	s.token_url = h.token_url;
+	s.client_id = h.client_id;
+	s.lock_wait = a->timeout > 0 ? a->timeout : CONF_TIMEOUT_DEFAULT;
+	s.refresh = oauth2http_refresh;
+	s.refresh_ctx = &h;
+	r = oauth2_token(&s, refused, token, e);
+	free(path);
+	oauth2http_free(&h);
+	return r;
 }

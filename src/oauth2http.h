@@ -48,7 +48,12 @@ struct oauth2http {
 	char *token_url, *device_url, *auth_url;   /* NULL = none */
 	char *scope;
 	char *client_id;
-	char *client_secret;    /* NULL = public client; wiped on free */
+	char *client_secret;    /* NULL = public client, or not asked for
+	                         * yet (below); wiped on free */
+	/* Where the client secret comes from, asked only when a request is
+	 * made (it may run oauth2_client_secret_eval): NULL = none. */
+	int (*get_secret)(const struct account *a, char **secret, struct err *e);
+	const struct account *account;
 	char *ca_file;          /* NULL = the system's trust store */
 	long timeout;           /* seconds per request; 0 = libcurl's */
 };
@@ -61,6 +66,18 @@ struct oauth2http {
 int oauth2http_init(struct oauth2http *h, const struct account *a,
     struct err *e);
 void oauth2http_free(struct oauth2http *h);
+
+/*
+ * The access token to send for account a (oauth2_provider set): its store
+ * (oauth2_store_path, created if needed) under the refresh policy of
+ * oauth2_token, refreshed through this client when due. get_secret gives
+ * the client secret, and is called only when a request is made. refused:
+ * as for oauth2_token. *token: wipe and free. Errors: oauth2_token's and
+ * this module's (above).
+ */
+int oauth2http_account_token(const struct account *a,
+    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    const char *refused, char **token, struct err *e);
 
 /* The refresh_token grant: an oauth2_refresh_fn, ctx a struct oauth2http. */
 int oauth2http_refresh(void *ctx, const char *refresh_token,

@@ -79,6 +79,7 @@ auth_start(void *vctx, const char *server_mechs, const char **mech, char **initi
 		return -1;
 	memset(&p, 0, sizeof p);
 	p.configured = ctx->a->auth ? ctx->a->auth : "on";
+	p.oauth = ctx->a->oauth2_provider != NULL;
 	p.server_mechs = server_mechs;
 	p.user = ctx->a->user ? ctx->a->user : "";
 	p.secret = secret;

@@ -4,11 +4,13 @@
 # (oidc-provider, tests/oauth/server.mjs) on loopback over TLS with the
 # test CA: a device-flow login approved through the server's own pages;
 # a valid token reused without a request; an expired one refreshed, the
-# rotated refresh token saved; a refused one refreshed; twenty
-# concurrent runs on an expired token making one refresh request; a
-# revoked grant giving 77 with the login command; the server down giving
-# 75; a store others can read refused (78). tests/oauth2-drive stands in
-# for envoi's --oauth2-login and send-time refresh until they use them.
+# rotated refresh token saved; a refused one refreshed; envoi sending
+# with the stored token (STARTTLS and implicit TLS, OAUTHBEARER and
+# XOAUTH2, nothing secret in -v) and refreshing an expired one before
+# AUTH; twenty concurrent runs on an expired token making one refresh
+# request; a revoked grant giving 77 with the login command; the server
+# down giving 75; a store others can read refused (78). tests/oauth2-drive stands in
+# for envoi --oauth2-login (not written yet) and drives the store directly.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 
@@ -106,6 +108,65 @@ ok "expired: the new expiry is about an hour ahead" [ "$exp" -gt $((now + 3500))
 token "$TOKEN"
 is "$STATUS" 0 "refused: token ($ERR)"
 is "$(refreshes)" $((before + 2)) "refused: one refresh request"
+
+# ---- envoi itself: the stored token over STARTTLS and implicit TLS, with
+# each mechanism, then an expired one refreshed at send time
+INPUT=$TESTDIR/message
+std_message oauth2 >"$INPUT"
+SMTPCONF=$TESTDIR/smtpconf
+# envoi_conf [DIRECTIVE...]: std_config's account, as "work", with OAuth.
+envoi_conf() {
+	std_config "$SMTPCONF" "user alice@example.test" "oauth2_provider custom" \
+	    "oauth2_client_id envoi-test" "oauth2_token_url $URL/token" \
+	    "oauth2_device_url $URL/device/auth" "$@"
+	sed -i -e '/^password /d' -e 's/^account default$/account work/' "$SMTPCONF"
+}
+before=$(refreshes)
+for mode in starttls implicit; do
+	for mech in OAUTHBEARER XOAUTH2; do
+		start_server - <<SRV
+tls $mode
+auth PLAIN $mech
+token alice@example.test $(store_value access_token)
+SRV
+		if [ "$mode" = implicit ]; then
+			envoi_conf "tls_starttls off"
+		else
+			envoi_conf
+		fi
+		run_envoi -C "$SMTPCONF" -a work -v bob@example.org <"$INPUT"
+		wait_server
+		is "$STATUS" 0 "envoi, $mode, server offers $mech: sent ($(tail -1 <<<"$STDERR"))"
+		like "$(grep '^I: authenticated' "$TRANSCRIPT")" "alice@example.test with $mech\$" \
+		    "envoi, $mode: the server accepted the stored token with $mech"
+		unlike "$STDERR" "$(store_value access_token)|$(store_value refresh_token)" \
+		    "envoi, $mode, $mech: no token in the -v output"
+	done
+done
+is "$(refreshes)" "$before" "envoi: a valid stored token, no refresh request"
+
+# send_accepting TOKEN: one message through a STARTTLS server that
+# accepts TOKEN (only) with OAUTHBEARER.
+send_accepting() {
+	start_server - <<SRV
+tls starttls
+auth OAUTHBEARER
+token alice@example.test $1
+SRV
+	envoi_conf
+	run_envoi -C "$SMTPCONF" -a work bob@example.org <"$INPUT"
+	wait_server
+}
+expire
+OLD=$(store_value access_token)
+send_accepting "$OLD"
+is "$(refreshes)" $((before + 1)) "envoi, expired token: refreshed once before AUTH"
+NEW=$(store_value access_token)
+isnt "$NEW" "$OLD" "envoi, expired token: the new token is stored"
+unlike "$(grep '^I: authenticated' "$TRANSCRIPT")" . "envoi, expired token: the old token was not sent"
+send_accepting "$NEW"
+is "$STATUS" 0 "envoi, refreshed token: accepted by the server ($(tail -1 <<<"$STDERR"))"
+is "$(refreshes)" $((before + 1)) "envoi, refreshed token: reused, no second refresh"
 
 # ---- twenty concurrent runs on an expired token: one refresh
 expire
