@@ -454,10 +454,8 @@ netrc_secret(const struct account *a, char **secret, struct err *e)
 	return r;
 }
 
-/* The OAuth 2.0 client secret, for oauth2http (asked only when a token
- * request is made): NULL for a public client. */
-static int
-oauth2_client_secret(const struct account *a, char **secret, struct err *e)
+int
+cred_oauth2_client_secret(const struct account *a, char **secret, struct err *e)
 {
 	*secret = NULL;
 	if (a->oauth2_client_secret_eval)
@@ -474,7 +472,7 @@ cred_get_secret(const struct account *a, char **secret, struct err *e)
 {
 	*secret = NULL;
 	if (a->oauth2_provider)
-		return oauth2http_account_token(a, oauth2_client_secret, NULL,
+		return oauth2http_account_token(a, cred_oauth2_client_secret, NULL,
 		    secret, e);
 	if (a->password) {
 		*secret = xstrdup(a->password);

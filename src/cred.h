@@ -60,6 +60,15 @@ struct account;
  */
 int cred_get_secret(const struct account *a, char **secret, struct err *e);
 
+/*
+ * The OAuth 2.0 client secret of an oauth2_provider account, for
+ * oauth2http (asked only when a token request is made):
+ * oauth2_client_secret, or the first line of oauth2_client_secret_eval
+ * (run and judged as passwordeval), or NULL for a public client.
+ */
+int cred_oauth2_client_secret(const struct account *a, char **secret,
+    struct err *e);
+
 /* Wipe and free a secret; NULL is fine. */
 void cred_free(char *secret);
 

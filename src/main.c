@@ -26,11 +26,13 @@
 #include "alias.h"
 #include "cli.h"
 #include "conf.h"
+#include "cred.h"
 #include "drop.h"
 #include "err.h"
 #include "info.h"
 #include "log.h"
 #include "lsmtp.h"
+#include "oauth2http.h"
 #include "proc.h"
 #include "queue.h"
 #include "runq.h"
@@ -368,6 +370,39 @@ run_serverinfo(struct run *r, struct err *e)
 		info_serverinfo(stdout, r->acct->name, si);
 	free(si);
 	return ret;
+}
+
+/* Where the user approves an OAuth 2.0 login (oauth2http_login). */
+static void
+show_login(void *ctx, const char *uri, const char *code, const char *complete)
+{
+	printf("To sign in, open %s and enter the code %s\n", uri, code);
+	if (complete)
+		printf("(or open %s)\n", complete);
+	printf("Waiting for the sign-in...\n");
+	fflush(stdout);
+}
+
+/* --oauth2-login [ACCOUNT]: the one-time login; the account is -a or the
+ * operand, else chosen as for sending. */
+static int
+run_oauth2_login(struct run *r, struct err *e)
+{
+	if (r->cli.nrcpts > 1 || (r->cli.nrcpts == 1 && r->cli.account))
+		return err_set(e, EX_USAGE, "--oauth2-login takes one account");
+	if (r->cli.nrcpts == 1)
+		r->cli.account = r->cli.rcpts[0];
+	if (load_account(r, e) < 0)
+		return -1;
+	if (r->acct->oauth2_provider == NULL)
+		return err_set(e, EX_CONFIG, "account %s has no oauth2_provider "
+		    "(envoi.conf(5))", r->acct->name);
+	if (oauth2http_login(r->acct, cred_oauth2_client_secret, show_login, NULL,
+	    e) < 0)
+		return -1;
+	printf("Signed in: account %s sends with OAuth 2.0 from now on.\n",
+	    r->acct->name);
+	return 0;
 }
 
 /* --rmqs NODE: ETRN over a connection set up as for sending. */
@@ -733,6 +768,10 @@ main(int argc, char **argv)
 	case CLI_RMQS:
 		if (identify_user(&r, &e) == 0)
 			run_rmqs(&r, &e);
+		break;
+	case CLI_OAUTH2_LOGIN:
+		if (identify_user(&r, &e) == 0)
+			run_oauth2_login(&r, &e);
 		break;
 	case CLI_SEND:
 		if (identify_user(&r, &e) == 0 && r.cli.pretend)

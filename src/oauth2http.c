@@ -552,6 +552,71 @@ oauth2http_device_poll(struct oauth2http *h, const struct oauth2_device *d,
 /* ------------------------------------------------------------------ */
 /* An account's token. */
 
+/* The account's client and store; *path malloc'd (free it). */
+static int
+account_setup(const struct account *a,
+    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    struct oauth2http *h, struct oauth2_store *s, char **path, struct err *e)
+{
+	char *home;
+
+	if (oauth2http_init(h, a, e) < 0)
+		return -1;
+	h->get_secret = get_secret;
+	h->account = a;
+	home = conf_home();
+	*path = oauth2_store_path(a->name, home, 1, e);
+	free(home);
+	if (*path == NULL) {
+		oauth2http_free(h);
+		return -1;
+	}
+	memset(s, 0, sizeof *s);
+	s->path = *path;
+	s->account = a->name;
+	s->token_url = h->token_url;
+	s->client_id = h->client_id;
+	s->lock_wait = a->timeout > 0 ? a->timeout : CONF_TIMEOUT_DEFAULT;
+	s->refresh = oauth2http_refresh;
+	s->refresh_ctx = h;
+	return 0;
+}
+
+int
+oauth2http_login(const struct account *a,
+    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    void (*show)(void *ctx, const char *uri, const char *user_code,
+        const char *complete_uri),
+    void *ctx, struct err *e)
+{
+	struct oauth2_device d;
+	struct oauth2_grant g;
+	struct oauth2_store s;
+	struct oauth2http h;
+	char *path;
+	int r;
+
+	if (account_setup(a, get_secret, &h, &s, &path, e) < 0)
+		return -1;
+	memset(&g, 0, sizeof g);
+	if (h.device_url == NULL)
+		r = err_set(e, EX_UNAVAILABLE, "account %s: the provider has no "
+		    "device login, and the browser login (loopback redirect) is "
+		    "not implemented yet", a->name);
+	else if ((r = oauth2http_device_start(&h, &d, e)) == 0) {
+		show(ctx, d.verification_uri, d.user_code,
+		    d.verification_uri_complete);
+		r = oauth2http_device_poll(&h, &d, &g, e);
+		if (r == 0)
+			r = oauth2_store_login(&s, &g, e);
+		oauth2_device_free(&d);
+	}
+	oauth2_grant_clear(&g);
+	free(path);
+	oauth2http_free(&h);
+	return r;
+}
+
 int
 oauth2http_account_token(const struct account *a,
     int (*get_secret)(const struct account *a, char **secret, struct err *e),
@@ -559,29 +624,12 @@ oauth2http_account_token(const struct account *a,
 {
 	struct oauth2_store s;
 	struct oauth2http h;
-	char *home, *path;
+	char *path;
 	int r;
 
 	*token = NULL;
-	if (oauth2http_init(&h, a, e) < 0)
+	if (account_setup(a, get_secret, &h, &s, &path, e) < 0)
 		return -1;
-	h.get_secret = get_secret;
-	h.account = a;
-	home = conf_home();
-	path = oauth2_store_path(a->name, home, 1, e);
-	free(home);
-	if (path == NULL) {
-		oauth2http_free(&h);
-		return -1;
-	}
-	memset(&s, 0, sizeof s);
-	s.path = path;
-	s.account = a->name;
-	s.token_url = h.token_url;
-	s.client_id = h.client_id;
-	s.lock_wait = a->timeout > 0 ? a->timeout : CONF_TIMEOUT_DEFAULT;
-	s.refresh = oauth2http_refresh;
-	s.refresh_ctx = &h;
 	r = oauth2_token(&s, refused, token, e);
 	free(path);
 	oauth2http_free(&h);

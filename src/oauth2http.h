@@ -79,6 +79,21 @@ int oauth2http_account_token(const struct account *a,
     int (*get_secret)(const struct account *a, char **secret, struct err *e),
     const char *refused, char **token, struct err *e);
 
+/*
+ * envoi --oauth2-login: the device authorization grant (RFC 8628) for
+ * account a, whose grant then replaces the account's store. show(ctx,
+ * uri, user_code, complete_uri) tells the user where to go (the caller
+ * prints; complete_uri may be NULL); then the token endpoint is polled
+ * until the user approves, refuses or the code expires. A provider with
+ * no device endpoint (google) needs the loopback redirect with PKCE (RFC
+ * 8252, 7636), not written yet: EX_UNAVAILABLE. Errors: as above.
+ */
+int oauth2http_login(const struct account *a,
+    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    void (*show)(void *ctx, const char *uri, const char *user_code,
+        const char *complete_uri),
+    void *ctx, struct err *e);
+
 /* The refresh_token grant: an oauth2_refresh_fn, ctx a struct oauth2http. */
 int oauth2http_refresh(void *ctx, const char *refresh_token,
     struct oauth2_grant *g, struct err *e);

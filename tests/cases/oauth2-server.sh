@@ -9,8 +9,8 @@
 # XOAUTH2, nothing secret in -v) and refreshing an expired one before
 # AUTH; twenty concurrent runs on an expired token making one refresh
 # request; a revoked grant giving 77 with the login command; the server
-# down giving 75; a store others can read refused (78). tests/oauth2-drive stands in
-# for envoi --oauth2-login (not written yet) and drives the store directly.
+# down giving 75; a store others can read refused (78). tests/oauth2-drive
+# asks the store for a token directly, as a send does before AUTH.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 
@@ -66,21 +66,27 @@ token() {  # token [REFUSED]: sets STATUS TOKEN ERR
 	ERR=$(cat "$TESTDIR/err")
 }
 
-# ---- login: the device authorization grant, approved by "the user"
-"$DRIVE" login "$CONF" work >"$TESTDIR/login.out" 2>"$TESTDIR/login.err" &
+# ---- envoi --oauth2-login: the device authorization grant, approved by
+# "the user" through the server's pages
+"$ENVOI" -C "$CONF" --oauth2-login work >"$TESTDIR/login.out" 2>"$TESTDIR/login.err" &
 LOGIN_PID=$!
 for _ in $(seq 100); do
-	grep -q '^verify ' "$TESTDIR/login.out" && break
+	grep -q '^(or open ' "$TESTDIR/login.out" && break
 	sleep 0.1
 done
-VERIFY=$(sed -n 's/^verify //p' "$TESTDIR/login.out")
-like "$VERIFY" "^$URL/device\\?user_code=" "login: prints the verification URL with the code"
+like "$(head -1 "$TESTDIR/login.out")" "^To sign in, open $URL/device and enter the code [A-Z]{4}-[A-Z]{4}\$" \
+    "login: tells where to go and the code"
+VERIFY=$(sed -n 's/^(or open \(.*\))$/\1/p' "$TESTDIR/login.out")
+like "$VERIFY" "^$URL/device\\?user_code=" "login: and the URL with the code"
 ok "login: approved through the server's pages" sh "$top_srcdir/tests/oauth/approve.sh" "$VERIFY" "$CA"
 wait "$LOGIN_PID"
 is "$?" 0 "login: the poll gets the grant ($(cat "$TESTDIR/login.err"))"
+like "$(tail -1 "$TESTDIR/login.out")" "^Signed in: account work sends with OAuth 2.0" "login: says so"
 is "$(stat -c %a "$STORE" 2>/dev/null)" 600 "login: the store is private"
 RT1=$(store_value refresh_token)
 isnt "$RT1" "" "login: a refresh token is stored"
+unlike "$(cat "$TESTDIR/login.out" "$TESTDIR/login.err")" "$RT1|$(store_value access_token)" \
+    "login: prints no token"
 
 # ---- a valid token: no request
 before=$(refreshes)
