@@ -555,7 +555,7 @@ oauth2http_device_poll(struct oauth2http *h, const struct oauth2_device *d,
 /* The account's client and store; *path malloc'd (free it). */
 static int
 account_setup(const struct account *a,
-    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    oauth2_secret_fn *get_secret,
     struct oauth2http *h, struct oauth2_store *s, char **path, struct err *e)
 {
 	char *home;
@@ -584,7 +584,7 @@ account_setup(const struct account *a,
 
 int
 oauth2http_login(const struct account *a,
-    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    oauth2_secret_fn *get_secret,
     void (*show)(void *ctx, const char *uri, const char *user_code,
         const char *complete_uri),
     void *ctx, struct err *e)
@@ -619,7 +619,7 @@ oauth2http_login(const struct account *a,
 
 int
 oauth2http_account_token(const struct account *a,
-    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    oauth2_secret_fn *get_secret,
     const char *refused, char **token, struct err *e)
 {
 	struct oauth2_store s;

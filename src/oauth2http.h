@@ -43,6 +43,11 @@ struct account;
 /* Most of the server's error_description quoted in a message. */
 #define OAUTH2HTTP_TEXT_MAX 160
 
+/* Gives the client secret of account a (cred_oauth2_client_secret):
+ * *secret malloc'd, or NULL for a public client. */
+typedef int oauth2_secret_fn(const struct account *a, char **secret,
+    struct err *e);
+
 /* Where and as whom: resolved from the account (oauth2http_init). */
 struct oauth2http {
 	char *token_url, *device_url, *auth_url;   /* NULL = none */
@@ -52,7 +57,7 @@ struct oauth2http {
 	                         * yet (below); wiped on free */
 	/* Where the client secret comes from, asked only when a request is
 	 * made (it may run oauth2_client_secret_eval): NULL = none. */
-	int (*get_secret)(const struct account *a, char **secret, struct err *e);
+	oauth2_secret_fn *get_secret;
 	const struct account *account;
 	char *ca_file;          /* NULL = the system's trust store */
 	long timeout;           /* seconds per request; 0 = libcurl's */
@@ -76,7 +81,7 @@ void oauth2http_free(struct oauth2http *h);
  * this module's (above).
  */
 int oauth2http_account_token(const struct account *a,
-    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    oauth2_secret_fn *get_secret,
     const char *refused, char **token, struct err *e);
 
 /*
@@ -89,7 +94,7 @@ int oauth2http_account_token(const struct account *a,
  * 8252, 7636), not written yet: EX_UNAVAILABLE. Errors: as above.
  */
 int oauth2http_login(const struct account *a,
-    int (*get_secret)(const struct account *a, char **secret, struct err *e),
+    oauth2_secret_fn *get_secret,
     void (*show)(void *ctx, const char *uri, const char *user_code,
         const char *complete_uri),
     void *ctx, struct err *e);
