@@ -165,14 +165,29 @@ SRV
 }
 expire
 OLD=$(store_value access_token)
+# (this server takes only the old token: the refreshed one is refused, so
+# envoi refreshes once more and runs AUTH again, see below)
 send_accepting "$OLD"
-is "$(refreshes)" $((before + 1)) "envoi, expired token: refreshed once before AUTH"
+is "$(refreshes)" $((before + 2)) "envoi, expired token: refreshed before AUTH (and after the refusal)"
 NEW=$(store_value access_token)
 isnt "$NEW" "$OLD" "envoi, expired token: the new token is stored"
 unlike "$(grep '^I: authenticated' "$TRANSCRIPT")" . "envoi, expired token: the old token was not sent"
 send_accepting "$NEW"
 is "$STATUS" 0 "envoi, refreshed token: accepted by the server ($(tail -1 <<<"$STDERR"))"
-is "$(refreshes)" $((before + 1)) "envoi, refreshed token: reused, no second refresh"
+is "$(refreshes)" $((before + 2)) "envoi, refreshed token: reused, no further refresh"
+
+# ---- the SMTP server refuses a token the store thinks valid (RFC 7628's
+# error challenge, then 535): refreshed once, AUTH again on the same
+# connection (the scripted server takes one connection); refused again,
+# the failure is the server's 535 (77)
+before=$(refreshes)
+OLD=$(store_value access_token)
+send_accepting not-the-token
+is "$STATUS" 77 "refused at AUTH: 77 after the second refusal"
+is "$(refreshes)" $((before + 1)) "refused at AUTH: one refresh request"
+is "$(commands | grep -c '^AUTH OAUTHBEARER ')" 2 "refused at AUTH: AUTH again on the same connection"
+isnt "$(store_value access_token)" "$OLD" "refused at AUTH: the refreshed token is stored"
+like "$STDERR" "535" "refused at AUTH: the server's reply is reported"
 
 # ---- twenty concurrent runs on an expired token: one refresh
 expire
