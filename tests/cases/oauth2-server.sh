@@ -8,8 +8,11 @@
 # with the stored token (STARTTLS and implicit TLS, OAUTHBEARER and
 # XOAUTH2, nothing secret in -v) and refreshing an expired one before
 # AUTH; twenty concurrent runs on an expired token making one refresh
-# request; a revoked grant giving 77 with the login command; the server
-# down giving 75; a store others can read refused (78). tests/oauth2-drive
+# request; the SMTP server refusing a token: refreshed, AUTH again on the
+# same connection; a revoked grant giving 77 with the login command; the
+# endpoint down giving 75, or with the queue on exit 0 and the entry
+# queued with its reason; a queue run against a server that forgot the
+# grant keeping the entry; a store others can read refused (78). tests/oauth2-drive
 # asks the store for a token directly, as a send does before AUTH.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
@@ -214,12 +217,55 @@ like "$ERR" "account work: the provider refused the grant \\(invalid_grant.*; ru
     "revoked: one line naming the login command"
 unlike "$ERR" "$RT" "revoked: no refresh token in the message"
 
+# ... and envoi's own submission says the same (77), with the queue on
+ENVOI_QUEUE_ON=1
+send_accepting unused
+is "$STATUS" 77 "revoked, envoi: exit 77"
+like "$STDERR" "; run: envoi --oauth2-login work$" "revoked, envoi: names the login command"
+run_envoi -C "$SMTPCONF" -a work -bp
+like "$STDOUT" "Mail queue is empty" "revoked, envoi: nothing queued: the caller has the message (as for AUTH 535)"
+ENVOI_QUEUE_ON=0
+
 # ---- the token endpoint down: temporary
 kill "$OAUTH_PID"
 wait "$OAUTH_PID" 2>/dev/null
 token
 is "$STATUS" 75 "endpoint down: exit 75 ($ERR)"
 like "$ERR" "token refresh: $URL/token: " "endpoint down: names the endpoint"
+
+# ... and a message sent meanwhile is queued (exit 0), with the reason
+ENVOI_QUEUE_ON=1
+start_server - <<SRV
+tls starttls
+auth OAUTHBEARER
+token alice@example.test unused
+SRV
+envoi_conf
+run_envoi -C "$SMTPCONF" -a work bob@example.org <"$INPUT"
+stop_server
+is "$STATUS" 0 "endpoint down: the message is queued, exit 0 ($(tail -1 <<<"$STDERR"))"
+run_envoi -C "$SMTPCONF" -a work -bp
+like "$STDOUT" "bob@example.org" "endpoint down: mailq lists it"
+like "$STDOUT" "token refresh: $URL/token" "endpoint down: with the reason"
+
+# ... the server returns (on the same port) knowing nothing of the grant:
+# a queue run keeps the entry, with the login command as the reason
+out=$(OAUTH_PORT=${URL##*:} sh "$top_srcdir/tests/oauth/start.sh" "$top_builddir/tests/oauth" "$CERTDIR") ||
+	bail_out "the authorization server did not restart"
+read -r OAUTH_PID _ <<<"$out"
+start_server - <<SRV
+tls starttls
+auth OAUTHBEARER
+token alice@example.test unused
+SRV
+envoi_conf
+run_envoi -C "$SMTPCONF" -a work -q
+stop_server
+run_envoi -C "$SMTPCONF" -a work -bp
+like "$STDOUT" "bob@example.org" "queue run, grant unknown: the entry is kept"
+like "$STDOUT" "envoi --oauth2-login work" "queue run, grant unknown: the reason names the login command"
+kill "$OAUTH_PID"
+ENVOI_QUEUE_ON=0
 
 # ---- a store others can read is refused
 chmod 644 "$STORE"
