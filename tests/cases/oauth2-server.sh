@@ -156,13 +156,16 @@ is "$(refreshes)" "$before" "envoi: a valid stored token, no refresh request"
 
 # send_accepting TOKEN: one message through a STARTTLS server that
 # accepts TOKEN (only) with OAUTHBEARER.
-send_accepting() {
+serve_token() {  # serve_token TOKEN: that server, and the config for it
 	start_server - <<SRV
 tls starttls
 auth OAUTHBEARER
 token alice@example.test $1
 SRV
 	envoi_conf
+}
+send_accepting() {
+	serve_token "$1"
 	run_envoi -C "$SMTPCONF" -a work bob@example.org <"$INPUT"
 	wait_server
 }
@@ -235,12 +238,7 @@ like "$ERR" "token refresh: $URL/token: " "endpoint down: names the endpoint"
 
 # ... and a message sent meanwhile is queued (exit 0), with the reason
 ENVOI_QUEUE_ON=1
-start_server - <<SRV
-tls starttls
-auth OAUTHBEARER
-token alice@example.test unused
-SRV
-envoi_conf
+serve_token unused
 run_envoi -C "$SMTPCONF" -a work bob@example.org <"$INPUT"
 stop_server
 is "$STATUS" 0 "endpoint down: the message is queued, exit 0 ($(tail -1 <<<"$STDERR"))"
@@ -253,12 +251,7 @@ like "$STDOUT" "token refresh: $URL/token" "endpoint down: with the reason"
 out=$(OAUTH_PORT=${URL##*:} sh "$top_srcdir/tests/oauth/start.sh" "$top_builddir/tests/oauth" "$CERTDIR") ||
 	bail_out "the authorization server did not restart"
 read -r OAUTH_PID _ <<<"$out"
-start_server - <<SRV
-tls starttls
-auth OAUTHBEARER
-token alice@example.test unused
-SRV
-envoi_conf
+serve_token unused
 run_envoi -C "$SMTPCONF" -a work -q
 stop_server
 run_envoi -C "$SMTPCONF" -a work -bp
