@@ -401,24 +401,31 @@ form_add(struct buf *b, const char *key, const char *value)
 	}
 }
 
-static void
+/* Every option is required: one libcurl does not know (older than
+ * 7.85: CURLOPT_PROTOCOLS_STR) must not leave plain http allowed. */
+static int
 set_options(const struct oauth2http *h, CURL *c, const char *url,
     const char *form, struct buf *body, struct curl_slist *hdrs)
 {
-	api.easy_setopt(c, CURLOPT_URL, url);
-	api.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	api.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	api.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, v) do { if (rc == CURLE_OK) rc = api.easy_setopt(c, opt, v); } while (0)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_PROTOCOLS_STR, "https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_file)
-		api.easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
-	api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	api.easy_setopt(c, CURLOPT_TIMEOUT, h->timeout);
-	api.easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	api.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	api.easy_setopt(c, CURLOPT_POSTFIELDS, form);
-	api.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	api.easy_setopt(c, CURLOPT_WRITEDATA, body);
+		SET(CURLOPT_CAINFO, h->ca_file);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_TIMEOUT, h->timeout);
+	SET(CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	SET(CURLOPT_HTTPHEADER, hdrs);
+	SET(CURLOPT_POSTFIELDS, form);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, body);
+#undef SET
+	return rc == CURLE_OK ? 0 : -1;
 }
 
 /* POST form to url; *status and body get the answer. Transport failures
@@ -436,7 +443,12 @@ post(const struct oauth2http *h, const char *url, const char *form,
 	if ((c = api.easy_init()) == NULL)
 		return err_set(e, EX_OSERR, "libcurl: cannot start a request");
 	hdrs = api.slist_append(NULL, "Accept: application/json");
-	set_options(h, c, url, form, body, hdrs);
+	if (set_options(h, c, url, form, body, hdrs) < 0) {
+		api.easy_cleanup(c);
+		api.slist_free_all(hdrs);
+		return err_set(e, EX_OSFILE, "%s is too old for envoi (it needs "
+		    "7.85 or later)", OAUTH2_CURL_SONAME);
+	}
 	rc = api.easy_perform(c);
 	*status = 0;
 	if (rc == CURLE_OK)
