@@ -90,7 +90,7 @@ addr_list_add(struct addr_list *l, const char *addr, struct err *e)
 		l->v = v;
 		l->cap = cap;
 	}
-	if ((copy = xstrdup(addr)) == NULL)
+	if ((copy = str_dup(addr)) == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	l->v[l->n++] = copy;
 	return 0;
@@ -784,7 +784,7 @@ addr_qualify(const char *addr, const char *domain)
 	struct buf b;
 
 	if (find_at(addr) != NULL || domain == NULL || *domain == '\0')
-		return xstrdup(addr);
+		return str_dup(addr);
 	buf_init(&b, strlen(addr) + strlen(domain) + 1);
 	if (buf_puts(&b, addr) < 0 || buf_putc(&b, '@') < 0 || buf_puts(&b, domain) < 0) {
 		buf_free(&b);
@@ -851,7 +851,7 @@ idn_to_ascii(const char *name, char **out, int ex, struct err *e)
 	if (rc != IDN2_OK)
 		return err_set(e, ex, "invalid international domain name \"%s\": %s",
 		    name, idn2_strerror(rc));
-	*out = xstrdup(a);
+	*out = str_dup(a);
 	idn2_free(a);
 	return *out ? 0 : oom(e);
 }
@@ -887,8 +887,8 @@ addr_envelope_forms(const char *addr, char **ascii, char **utf8, struct err *e)
 			local_ascii = 0;
 	if (at == NULL || at[1] == '[' || addr_is_ascii(at + 1)) {
 		/* Nothing to convert: the address is its own envelope form. */
-		if ((*utf8 = xstrdup(addr)) == NULL ||
-		    (local_ascii && (*ascii = xstrdup(addr)) == NULL))
+		if ((*utf8 = str_dup(addr)) == NULL ||
+		    (local_ascii && (*ascii = str_dup(addr)) == NULL))
 			goto nomem;
 		return 0;
 	}
@@ -926,7 +926,7 @@ int
 addr_host_to_ascii(const char *host, char **out, struct err *e)
 {
 	if (addr_is_ascii(host)) {
-		*out = xstrdup(host);
+		*out = str_dup(host);
 		return *out ? 0 : oom(e);
 	}
 	return idn_to_ascii(host, out, EX_CONFIG, e);

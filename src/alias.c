@@ -193,7 +193,7 @@ alias_parse(const char *name, const char *text, size_t len, struct alias_table *
 	if ((t = calloc(1, sizeof *t)) == NULL)
 		return oom(e);
 	t->dflt = -1;
-	if ((t->file = xstrdup(name)) == NULL)
+	if ((t->file = str_dup(name)) == NULL)
 		goto nomem;
 	while (pos < len) {
 		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
@@ -302,11 +302,11 @@ alias_ctx_init(struct alias_ctx *c, const struct alias_table *t, const char *dom
 		if (gethostname(name, ALIAS_HOST_MAX) == 0 && name[0] != '\0')
 			host = name;
 	}
-	if (host && *host && (c->host = xstrdup(host)) == NULL)
+	if (host && *host && (c->host = str_dup(host)) == NULL)
 		return oom(e);
 	if (fqdn) {
 		c->fqdn_known = 1;
-		if (*fqdn && (c->fqdn = xstrdup(fqdn)) == NULL)
+		if (*fqdn && (c->fqdn = str_dup(fqdn)) == NULL)
 			return oom(e);
 	}
 	return 0;
@@ -353,7 +353,7 @@ lookup_fqdn(struct alias_ctx *c)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_CANONNAME;
 	if (getaddrinfo(c->host, NULL, &hints, &res) == 0 && res && res->ai_canonname)
-		c->fqdn = xstrdup(res->ai_canonname);
+		c->fqdn = str_dup(res->ai_canonname);
 	if (res)
 		freeaddrinfo(res);
 }

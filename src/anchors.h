@@ -23,6 +23,9 @@
  * mistake here can only leave an anchor out (a verification failure,
  * never a false success).
  *
+ * Owns: reading PEM certificate blocks and the subject of a DER
+ * certificate; the choice of anchors, never their verification.
+ *
  * Never: allocates beyond one decoded block at a time, prints, or exits.
  */
 #ifndef ENVOI_ANCHORS_H

@@ -162,14 +162,14 @@ buf_take(struct buf *b)
 	char *s = b->data;
 
 	if (s == NULL)
-		return xstrdup("");
+		return str_dup("");
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return s;
 }
 
 char *
-xstrdup(const char *s)
+str_dup(const char *s)
 {
 	return s ? strdup(s) : NULL;
 }

@@ -8,6 +8,20 @@
  * a C string when it holds text.
  *
  * Never: performs I/O, prints, or exits.
+ *
+ * Out of memory, decided once for all of envoi: an allocation that fails
+ * is an error like any other. The function that saw it returns -1 with
+ * EX_OSERR ("out of memory") or its own NULL, and the failure travels up
+ * in struct err to main, which reports it in one line; a message already
+ * in the queue stays there and a submission not yet queued fails with a
+ * non-zero exit, so nothing is lost and nothing half-done is sent. We do
+ * not abort in an allocator wrapper instead: the fault-injection matrix
+ * (tests/cases/faults.sh) fails envoi's own allocations one at a time and
+ * checks exactly these outcomes (in CI every allocation of a submission
+ * and samples of the other scenarios; FAULT_MATRIX=every all of them),
+ * and an abort would lose the one-line diagnostic principle 2 asks for.
+ * Hence no x-prefixed "never fails" helpers: str_dup below may return NULL
+ * and every caller checks.
  */
 #ifndef ENVOI_BUF_H
 #define ENVOI_BUF_H
@@ -60,9 +74,9 @@ char *buf_take(struct buf *b);
 /* Overwrite memory in a way the compiler may not optimise away. */
 void mem_wipe(void *p, size_t n);
 
-/* strdup that wipes nothing and reports: NULL only if s is NULL. Aborts
- * never; returns NULL on ENOMEM too, so callers check. */
-char *xstrdup(const char *s);
+/* strdup that accepts NULL: NULL when s is NULL, and NULL when memory
+ * runs out (see above), so callers check. */
+char *str_dup(const char *s);
 
 /*
  * Checked decimal parsing: the whole of s must be a number in [min, max].

@@ -21,7 +21,7 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "cred.h"
+#include "cmd.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/usr/local/etc"
@@ -174,8 +174,8 @@ account_new(const char *name, const char *file, int line)
 	a->tls_session_cache = 1;
 	a->queue_lifetime = CONF_QUEUE_LIFETIME_DEFAULT;
 	a->source_line = line;
-	a->name = xstrdup(name);
-	a->source_file = xstrdup(file);
+	a->name = str_dup(name);
+	a->source_file = str_dup(file);
 	if ((name && a->name == NULL) || (file && a->source_file == NULL)) {
 		account_free(a);
 		return NULL;
@@ -206,7 +206,7 @@ account_inherit(struct account *dst, const struct account *src)
 			continue;
 		if (fields[f].type == FT_STR) {
 			const char *v = *str_field((struct account *)src, f);
-			char *copy = xstrdup(v);
+			char *copy = str_dup(v);
 
 			if (v && copy == NULL)
 				return -1;
@@ -244,12 +244,12 @@ account_dup(const struct account *a)
 		if (fields[f].type != FT_STR)
 			continue;
 		v = *str_field((struct account *)a, f);
-		if (v && (*str_field(d, f) = xstrdup(v)) == NULL)
+		if (v && (*str_field(d, f) = str_dup(v)) == NULL)
 			goto fail;
 	}
-	if ((a->name && (d->name = xstrdup(a->name)) == NULL) ||
+	if ((a->name && (d->name = str_dup(a->name)) == NULL) ||
 	    (a->source_file &&
-	    (d->source_file = xstrdup(a->source_file)) == NULL))
+	    (d->source_file = str_dup(a->source_file)) == NULL))
 		goto fail;
 	return d;
 fail:
@@ -272,126 +272,215 @@ enum vkind {
 	V_PORT,
 	V_TIMEOUT,
 	V_DURATION,     /* seconds, or a number with s, m, h or d */
-	V_HDR,          /* auto/on/off */
+	V_WORDS,        /* one of the words of the directive's list */
 	V_HDR_ADD,      /* on = auto, off = off (add_missing_*_header) */
-	V_AUTH,
 	V_FINGERPRINT,
-	V_SYSLOG,
 	V_DSN_NOTIFY,
-	V_DSN_RETURN,
 	V_UNIMPL,       /* not implemented: warn unless the argument is empty */
 	V_UNIMPL_ON,    /* not implemented: warn unless the argument is off */
-	V_PROTOCOL,     /* smtp is what envoi does; lmtp is not implemented */
 	V_FROM_OVERRIDE,/* off = force_from envelope */
-	V_FORCE_FROM,   /* off, envelope or header */
 	V_OBSOLETE,     /* a no-op in msmtp too (tls_force_sslv3) */
-	V_OAUTH2_PROVIDER, /* microsoft, google or custom; empty = off */
 	V_HTTPS_URL,    /* an https:// URL; empty = unset */
 	V_DEFAULTS,
 	V_ACCOUNT,
 	V_EVAL,
 };
 
+/*
+ * A directive that takes one of a few words: each word says what it
+ * stores (a number, or a string: NULL unsets the field) and whether it
+ * only warns that it is not implemented. The first non-empty word with a
+ * value is how --pretend shows that value; "" is the directive given
+ * without an argument.
+ */
+struct word {
+	const char *in;
+	int nocase;             /* matched ignoring case */
+	long num;               /* for a number field */
+	const char *str;        /* for a string field */
+	int unimplemented;      /* accepted with a warning, stores nothing */
+};
+
+struct words {
+	const struct word *w;
+	size_t n;
+	const char *expected;   /* the words, for the error */
+	const char *unset;      /* how --pretend shows a NULL string field */
+};
+
+#define WORDS(list, expected, unset) \
+	{ list, sizeof list / sizeof list[0], expected, unset }
+
+static const struct word hdr_words[] = {
+	{ "auto", 0, HDR_AUTO, NULL, 0 }, { "on", 0, HDR_ON, NULL, 0 },
+	{ "off", 0, HDR_OFF, NULL, 0 }, { "", 0, HDR_ON, NULL, 0 },
+};
+static const struct words hdr_list = WORDS(hdr_words,
+    "auto, on or off", NULL);
+
+static const struct word force_from_words[] = {
+	{ "off", 0, FORCE_FROM_OFF, NULL, 0 },
+	{ "envelope", 0, FORCE_FROM_ENVELOPE, NULL, 0 },
+	{ "header", 0, FORCE_FROM_HEADER, NULL, 0 },
+	{ "on", 0, FORCE_FROM_HEADER, NULL, 0 }, { "", 0, FORCE_FROM_HEADER, NULL, 0 },
+};
+static const struct words force_from_list = WORDS(force_from_words,
+    "off, envelope or header", NULL);
+
+static const struct word syslog_words[] = {
+	{ "off", 0, 0, NULL, 0 }, { "on", 0, 0, "on", 0 }, { "", 0, 0, "on", 0 },
+	{ "LOG_USER", 1, 0, "LOG_USER", 0 }, { "LOG_MAIL", 1, 0, "LOG_MAIL", 0 },
+	{ "LOG_LOCAL0", 1, 0, "LOG_LOCAL0", 0 }, { "LOG_LOCAL1", 1, 0, "LOG_LOCAL1", 0 },
+	{ "LOG_LOCAL2", 1, 0, "LOG_LOCAL2", 0 }, { "LOG_LOCAL3", 1, 0, "LOG_LOCAL3", 0 },
+	{ "LOG_LOCAL4", 1, 0, "LOG_LOCAL4", 0 }, { "LOG_LOCAL5", 1, 0, "LOG_LOCAL5", 0 },
+	{ "LOG_LOCAL6", 1, 0, "LOG_LOCAL6", 0 }, { "LOG_LOCAL7", 1, 0, "LOG_LOCAL7", 0 },
+};
+static const struct words syslog_list = WORDS(syslog_words,
+    "on, off, LOG_USER, LOG_MAIL or LOG_LOCAL0..7", "off");
+
+static const struct word dsn_return_words[] = {
+	{ "off", 0, 0, NULL, 0 }, { "headers", 1, 0, "HDRS", 0 },
+	{ "hdrs", 1, 0, "HDRS", 0 }, { "full", 1, 0, "FULL", 0 },
+};
+static const struct words dsn_return_list = WORDS(dsn_return_words,
+    "off, headers or full", "off");
+
+static const struct word protocol_words[] = {
+	{ "smtp", 0, 0, NULL, 0 }, { "lmtp", 0, 0, NULL, 1 },
+};
+static const struct words protocol_list = WORDS(protocol_words,
+    "smtp or lmtp", NULL);
+
+/* `auth`: on, off, or a SASL mechanism msmtp accepts (sasl.c decides
+ * which work), stored by its canonical name. */
+static const struct word auth_words[] = {
+	{ "on", 0, 0, "on", 0 }, { "", 0, 0, "on", 0 }, { "off", 0, 0, "off", 0 },
+	{ "PLAIN", 1, 0, "PLAIN", 0 }, { "LOGIN", 1, 0, "LOGIN", 0 },
+	{ "CRAM-MD5", 1, 0, "CRAM-MD5", 0 }, { "DIGEST-MD5", 1, 0, "DIGEST-MD5", 0 },
+	{ "NTLM", 1, 0, "NTLM", 0 }, { "GSSAPI", 1, 0, "GSSAPI", 0 },
+	{ "EXTERNAL", 1, 0, "EXTERNAL", 0 }, { "SCRAM-SHA-1", 1, 0, "SCRAM-SHA-1", 0 },
+	{ "SCRAM-SHA-1-PLUS", 1, 0, "SCRAM-SHA-1-PLUS", 0 },
+	{ "SCRAM-SHA-256", 1, 0, "SCRAM-SHA-256", 0 },
+	{ "SCRAM-SHA-256-PLUS", 1, 0, "SCRAM-SHA-256-PLUS", 0 },
+	{ "OAUTHBEARER", 1, 0, "OAUTHBEARER", 0 }, { "XOAUTH2", 1, 0, "XOAUTH2", 0 },
+};
+static const struct words auth_list = WORDS(auth_words, "on, off, plain, login, "
+    "cram-md5, scram-sha-256, scram-sha-256-plus, external, oauthbearer, "
+    "xoauth2, ...", "(unset)");
+
+/* The OAuth 2.0 provider: its endpoints and login flow (oauth2http.c);
+ * no argument turns OAuth 2.0 off for the account. */
+static const struct word oauth2_provider_words[] = {
+	{ "microsoft", 0, 0, "microsoft", 0 }, { "google", 0, 0, "google", 0 },
+	{ "custom", 0, 0, "custom", 0 }, { "", 0, 0, NULL, 0 },
+};
+static const struct words oauth2_provider_list = WORDS(oauth2_provider_words,
+    "microsoft, google or custom", "(unset)");
+
 static const struct directive {
 	const char *name;
 	enum vkind kind;
 	int field;
+	const struct words *words;      /* V_WORDS */
 } directives[] = {
-	{ "defaults", V_DEFAULTS, -1 },
-	{ "account", V_ACCOUNT, -1 },
-	{ "eval", V_EVAL, -1 },
-	{ "host", V_HOST, AF_HOST },
-	{ "port", V_PORT, AF_PORT },
-	{ "timeout", V_TIMEOUT, AF_TIMEOUT },
-	{ "connect_timeout", V_TIMEOUT, AF_TIMEOUT },
-	{ "domain", V_STR, AF_DOMAIN },
-	{ "auth", V_AUTH, AF_AUTH },
-	{ "user", V_STR, AF_USER },
-	{ "password", V_PASSWORD, AF_PASSWORD },
-	{ "passwordeval", V_STR, AF_PASSWORDEVAL },
-	{ "tls", V_ONOFF, AF_TLS },
-	{ "tls_starttls", V_ONOFF, AF_TLS_STARTTLS },
-	{ "tls_nostarttls", V_NOARG_OFF, AF_TLS_STARTTLS },
-	{ "tls_trust_file", V_TRUST, AF_TLS_TRUST_FILE },
-	{ "tls_fingerprint", V_FINGERPRINT, AF_TLS_FINGERPRINT },
-	{ "tls_key_file", V_PATH, AF_TLS_KEY_FILE },
-	{ "tls_cert_file", V_PATH, AF_TLS_CERT_FILE },
-	{ "tls_certcheck", V_ONOFF, AF_TLS_CERTCHECK },
-	{ "tls_nocertcheck", V_NOARG_OFF, AF_TLS_CERTCHECK },
-	{ "tls_priorities", V_STR, AF_TLS_PRIORITIES },
-	{ "tls_host_override", V_STR, AF_TLS_HOST_OVERRIDE },
-	{ "tls_force_sslv3", V_OBSOLETE, -1 },
-	{ "from", V_STR, AF_FROM },
-	{ "from_full_name", V_STR, AF_FROM_FULL_NAME },
-	{ "dsn_notify", V_DSN_NOTIFY, AF_DSN_NOTIFY },
-	{ "dsn_return", V_DSN_RETURN, AF_DSN_RETURN },
-	{ "set_from_header", V_HDR, AF_SET_FROM_HEADER },
-	{ "add_missing_from_header", V_HDR_ADD, AF_SET_FROM_HEADER },
-	{ "set_date_header", V_HDR, AF_SET_DATE_HEADER },
-	{ "add_missing_date_header", V_HDR_ADD, AF_SET_DATE_HEADER },
-	{ "set_msgid_header", V_HDR, AF_SET_MSGID_HEADER },
-	{ "remove_bcc_headers", V_ONOFF, AF_REMOVE_BCC_HEADERS },
-	{ "keepbcc", V_ONOFF_INV, AF_REMOVE_BCC_HEADERS },
-	{ "logfile", V_PATH, AF_LOGFILE },
-	{ "syslog", V_SYSLOG, AF_SYSLOG },
-	{ "queue_dir", V_PATH, AF_QUEUE_DIR },
-	{ "queue", V_ONOFF, AF_QUEUE },
-	{ "queue_lifetime", V_DURATION, AF_QUEUE_LIFETIME },
-	{ "queue_retrier", V_ONOFF, AF_QUEUE_RETRIER },
-	{ "aliases", V_PATH, AF_ALIASES },
-	{ "rewrite_headers", V_ONOFF, AF_REWRITE_HEADERS },
-	{ "set_sender_header", V_HDR, AF_SET_SENDER_HEADER },
-	{ "force_from", V_FORCE_FROM, AF_FORCE_FROM },
-	{ "fallback_account", V_STR, AF_FALLBACK_ACCOUNT },
-	{ "chunking", V_ONOFF, AF_CHUNKING },
-	{ "tls_session_cache", V_ONOFF, AF_TLS_SESSION_CACHE },
-	{ "oauth2_provider", V_OAUTH2_PROVIDER, AF_OAUTH2_PROVIDER },
-	{ "oauth2_client_id", V_STR, AF_OAUTH2_CLIENT_ID },
-	{ "oauth2_client_secret", V_PASSWORD, AF_OAUTH2_CLIENT_SECRET },
-	{ "oauth2_client_secret_eval", V_STR, AF_OAUTH2_CLIENT_SECRET_EVAL },
-	{ "oauth2_tenant", V_STR, AF_OAUTH2_TENANT },
-	{ "oauth2_scope", V_STR, AF_OAUTH2_SCOPE },
-	{ "oauth2_token_url", V_HTTPS_URL, AF_OAUTH2_TOKEN_URL },
-	{ "oauth2_device_url", V_HTTPS_URL, AF_OAUTH2_DEVICE_URL },
-	{ "oauth2_auth_url", V_HTTPS_URL, AF_OAUTH2_AUTH_URL },
+	{ "defaults", V_DEFAULTS, -1, NULL },
+	{ "account", V_ACCOUNT, -1, NULL },
+	{ "eval", V_EVAL, -1, NULL },
+	{ "host", V_HOST, AF_HOST, NULL },
+	{ "port", V_PORT, AF_PORT, NULL },
+	{ "timeout", V_TIMEOUT, AF_TIMEOUT, NULL },
+	{ "connect_timeout", V_TIMEOUT, AF_TIMEOUT, NULL },
+	{ "domain", V_STR, AF_DOMAIN, NULL },
+	{ "auth", V_WORDS, AF_AUTH, &auth_list },
+	{ "user", V_STR, AF_USER, NULL },
+	{ "password", V_PASSWORD, AF_PASSWORD, NULL },
+	{ "passwordeval", V_STR, AF_PASSWORDEVAL, NULL },
+	{ "tls", V_ONOFF, AF_TLS, NULL },
+	{ "tls_starttls", V_ONOFF, AF_TLS_STARTTLS, NULL },
+	{ "tls_nostarttls", V_NOARG_OFF, AF_TLS_STARTTLS, NULL },
+	{ "tls_trust_file", V_TRUST, AF_TLS_TRUST_FILE, NULL },
+	{ "tls_fingerprint", V_FINGERPRINT, AF_TLS_FINGERPRINT, NULL },
+	{ "tls_key_file", V_PATH, AF_TLS_KEY_FILE, NULL },
+	{ "tls_cert_file", V_PATH, AF_TLS_CERT_FILE, NULL },
+	{ "tls_certcheck", V_ONOFF, AF_TLS_CERTCHECK, NULL },
+	{ "tls_nocertcheck", V_NOARG_OFF, AF_TLS_CERTCHECK, NULL },
+	{ "tls_priorities", V_STR, AF_TLS_PRIORITIES, NULL },
+	{ "tls_host_override", V_STR, AF_TLS_HOST_OVERRIDE, NULL },
+	{ "tls_force_sslv3", V_OBSOLETE, -1, NULL },
+	{ "from", V_STR, AF_FROM, NULL },
+	{ "from_full_name", V_STR, AF_FROM_FULL_NAME, NULL },
+	{ "dsn_notify", V_DSN_NOTIFY, AF_DSN_NOTIFY, NULL },
+	{ "dsn_return", V_WORDS, AF_DSN_RETURN, &dsn_return_list },
+	{ "set_from_header", V_WORDS, AF_SET_FROM_HEADER, &hdr_list },
+	{ "add_missing_from_header", V_HDR_ADD, AF_SET_FROM_HEADER, NULL },
+	{ "set_date_header", V_WORDS, AF_SET_DATE_HEADER, &hdr_list },
+	{ "add_missing_date_header", V_HDR_ADD, AF_SET_DATE_HEADER, NULL },
+	{ "set_msgid_header", V_WORDS, AF_SET_MSGID_HEADER, &hdr_list },
+	{ "remove_bcc_headers", V_ONOFF, AF_REMOVE_BCC_HEADERS, NULL },
+	{ "keepbcc", V_ONOFF_INV, AF_REMOVE_BCC_HEADERS, NULL },
+	{ "logfile", V_PATH, AF_LOGFILE, NULL },
+	{ "syslog", V_WORDS, AF_SYSLOG, &syslog_list },
+	{ "queue_dir", V_PATH, AF_QUEUE_DIR, NULL },
+	{ "queue", V_ONOFF, AF_QUEUE, NULL },
+	{ "queue_lifetime", V_DURATION, AF_QUEUE_LIFETIME, NULL },
+	{ "queue_retrier", V_ONOFF, AF_QUEUE_RETRIER, NULL },
+	{ "aliases", V_PATH, AF_ALIASES, NULL },
+	{ "rewrite_headers", V_ONOFF, AF_REWRITE_HEADERS, NULL },
+	{ "set_sender_header", V_WORDS, AF_SET_SENDER_HEADER, &hdr_list },
+	{ "force_from", V_WORDS, AF_FORCE_FROM, &force_from_list },
+	{ "fallback_account", V_STR, AF_FALLBACK_ACCOUNT, NULL },
+	{ "chunking", V_ONOFF, AF_CHUNKING, NULL },
+	{ "tls_session_cache", V_ONOFF, AF_TLS_SESSION_CACHE, NULL },
+	{ "oauth2_provider", V_WORDS, AF_OAUTH2_PROVIDER, &oauth2_provider_list },
+	{ "oauth2_client_id", V_STR, AF_OAUTH2_CLIENT_ID, NULL },
+	{ "oauth2_client_secret", V_PASSWORD, AF_OAUTH2_CLIENT_SECRET, NULL },
+	{ "oauth2_client_secret_eval", V_STR, AF_OAUTH2_CLIENT_SECRET_EVAL, NULL },
+	{ "oauth2_tenant", V_STR, AF_OAUTH2_TENANT, NULL },
+	{ "oauth2_scope", V_STR, AF_OAUTH2_SCOPE, NULL },
+	{ "oauth2_token_url", V_HTTPS_URL, AF_OAUTH2_TOKEN_URL, NULL },
+	{ "oauth2_device_url", V_HTTPS_URL, AF_OAUTH2_DEVICE_URL, NULL },
+	{ "oauth2_auth_url", V_HTTPS_URL, AF_OAUTH2_AUTH_URL, NULL },
 	/* msmtp directives envoi does not implement (yet). */
-	{ "source_ip", V_UNIMPL, -1 },
-	{ "proxy_host", V_UNIMPL, -1 },
-	{ "proxy_port", V_UNIMPL, -1 },
-	{ "socket", V_UNIMPL, -1 },
-	{ "ntlmdomain", V_UNIMPL, -1 },
-	{ "tls_crl_file", V_UNIMPL, -1 },
-	{ "tls_min_dh_prime_bits", V_UNIMPL, -1 },
-	{ "logfile_time_format", V_UNIMPL, -1 },
-	{ "maildomain", V_UNIMPL, -1 },
-	{ "auto_from", V_UNIMPL_ON, -1 },
-	{ "set_to_header", V_UNIMPL_ON, -1 },
-	{ "undisclosed_recipients", V_UNIMPL_ON, -1 },
-	{ "protocol", V_PROTOCOL, -1 },
-	{ "allow_from_override", V_FROM_OVERRIDE, AF_FORCE_FROM },
+	{ "source_ip", V_UNIMPL, -1, NULL },
+	{ "proxy_host", V_UNIMPL, -1, NULL },
+	{ "proxy_port", V_UNIMPL, -1, NULL },
+	{ "socket", V_UNIMPL, -1, NULL },
+	{ "ntlmdomain", V_UNIMPL, -1, NULL },
+	{ "tls_crl_file", V_UNIMPL, -1, NULL },
+	{ "tls_min_dh_prime_bits", V_UNIMPL, -1, NULL },
+	{ "logfile_time_format", V_UNIMPL, -1, NULL },
+	{ "maildomain", V_UNIMPL, -1, NULL },
+	{ "auto_from", V_UNIMPL_ON, -1, NULL },
+	{ "set_to_header", V_UNIMPL_ON, -1, NULL },
+	{ "undisclosed_recipients", V_UNIMPL_ON, -1, NULL },
+	{ "protocol", V_WORDS, -1, &protocol_list },
+	{ "allow_from_override", V_FROM_OVERRIDE, AF_FORCE_FROM, NULL },
 };
 
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
 _Static_assert(NDIRECTIVES <= 128, "conf.warned has 128 bits");
 _Static_assert(AF_COUNT <= 64, "account.set has 64 bits");
 
-/* SASL mechanisms msmtp accepts for `auth`; sasl.c decides which work. */
-static const char *const mechanisms[] = {
-	"PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "NTLM", "GSSAPI",
-	"EXTERNAL", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
-	"SCRAM-SHA-256-PLUS", "OAUTHBEARER", "XOAUTH2",
-};
-
 /* ------------------------------------------------------------------ */
 /* Describing an account (--pretend): the table above is walked, so a new
  * directive is described without anyone remembering to. */
 
 static const char *
+describe_word(const struct words *l, int is_str, const char *str, long n)
+{
+	if (is_str && str == NULL)
+		return l->unset;
+	for (size_t k = 0; k < l->n; k++)
+		if (l->w[k].in[0] && (is_str ? l->w[k].str && strcmp(l->w[k].str, str) == 0 :
+		    l->w[k].num == n))
+			return is_str ? l->w[k].str : l->w[k].in;
+	return is_str ? str : "?";
+}
+
+static const char *
 describe_value(const struct account *a, const struct directive *d, char *tmp,
     size_t size)
 {
-	static const char *const hdr[] = { "auto", "on", "off" };
-	static const char *const force[] = { "off", "envelope", "header" };
 	const char *p = (const char *)a + fields[d->field].off;
 	const char *str = fields[d->field].type == FT_STR ?
 	    *(char *const *)(const void *)p : NULL;
@@ -406,9 +495,9 @@ describe_value(const struct account *a, const struct directive *d, char *tmp,
 	switch (d->kind) {
 	case V_TRUST:
 		return str == NULL ? "system" : *str ? str : "(none)";
-	case V_SYSLOG:
+	case V_WORDS:
+		return describe_word(d->words, fields[d->field].type == FT_STR, str, n);
 	case V_DSN_NOTIFY:
-	case V_DSN_RETURN:
 		return str ? str : "off";
 	case V_ONOFF:
 		return n < 0 ? "(unset)" : n ? "on" : "off";
@@ -416,10 +505,6 @@ describe_value(const struct account *a, const struct directive *d, char *tmp,
 		if (n == 0)
 			return "off";
 		break;
-	case V_HDR:
-		return n >= 0 && n <= 2 ? hdr[n] : "?";
-	case V_FORCE_FROM:
-		return n >= 0 && n <= 2 ? force[n] : "?";
 	default:
 		break;
 	}
@@ -502,7 +587,7 @@ static const char *
 parser_home(struct parser *p)
 {
 	if (!p->home_looked) {
-		p->home = p->c->home ? xstrdup(p->c->home) : conf_home();
+		p->home = p->c->home ? str_dup(p->c->home) : conf_home();
 		p->home_looked = 1;
 	}
 	return p->home;
@@ -517,7 +602,7 @@ expand_path(struct parser *p, const char *v, char **out, struct err *e)
 
 	*out = NULL;
 	if (v[0] != '~' || (v[1] != '\0' && v[1] != '/')) {
-		*out = xstrdup(v);
+		*out = str_dup(v);
 		return *out ? 0 : oom(e);
 	}
 	home = parser_home(p);
@@ -610,7 +695,7 @@ parse_dsn_notify(struct parser *p, const char *v, char **out, struct err *e)
 	if (strcmp(v, "off") == 0)
 		return 0;
 	if (strcasecmp(v, "never") == 0) {
-		*out = xstrdup("NEVER");
+		*out = str_dup("NEVER");
 		return *out ? 0 : oom(e);
 	}
 	if (strlen(v) >= sizeof tmp)
@@ -648,40 +733,181 @@ parse_dsn_notify(struct parser *p, const char *v, char **out, struct err *e)
 	return *out ? 0 : oom(e);
 }
 
-/* Apply one value directive to p->cur. */
+/* A word from the directive's list (struct words). */
+static int
+apply_word(struct parser *p, size_t idx, const char *v, struct err *e)
+{
+	const struct directive *d = &directives[idx];
+	const struct words *l = d->words;
+	const struct word *w = NULL;
+	char *s = NULL;
+
+	for (size_t k = 0; k < l->n && w == NULL; k++)
+		if (l->w[k].nocase ? strcasecmp(v, l->w[k].in) == 0 :
+		    strcmp(v, l->w[k].in) == 0)
+			w = &l->w[k];
+	if (w == NULL && l == &auth_list)
+		return perr(p, e, "%s: unknown method \"%s\" (use %s)", d->name, v,
+		    l->expected);
+	if (w == NULL)
+		return perr(p, e, "%s: expected %s, not \"%s\"", d->name, l->expected, v);
+	if (w->unimplemented)
+		warn_unimplemented(p, idx);
+	if (d->field < 0 || w->unimplemented)
+		return 0;
+	if (fields[d->field].type != FT_STR) {
+		set_num(p->cur, d->field, w->num);
+		return 0;
+	}
+	if (w->str && (s = str_dup(w->str)) == NULL)
+		return oom(e);
+	set_str(p->cur, d->field, s);
+	return 0;
+}
+
+/* Strings (V_STR, V_PASSWORD, V_HOST) and file names (V_PATH, V_TRUST). */
+static int
+apply_string(struct parser *p, const struct directive *d, const char *v,
+    int from_eval, struct err *e)
+{
+	char *s = NULL;
+
+	if (d->kind == V_HOST && *v == '\0')
+		return perr(p, e, "%s needs an argument", d->name);
+	if (d->kind == V_TRUST && strcmp(v, "system") == 0) {
+		set_str(p->cur, d->field, NULL);
+		return 0;
+	}
+	if ((d->kind == V_PATH || d->kind == V_TRUST) && *v) {
+		if (expand_path(p, v, &s, e) < 0)
+			return -1;
+	} else if ((*v || d->kind == V_PASSWORD || d->kind == V_TRUST) &&
+	    (s = str_dup(v)) == NULL) {
+		return oom(e);
+	}
+	set_str(p->cur, d->field, s);
+	/* A password produced by eval is not stored in this file. */
+	if (d->kind == V_PASSWORD && !from_eval)
+		p->has_password = 1;
+	return 0;
+}
+
+/* on/off and their variants (V_ONOFF, V_ONOFF_INV, V_HDR_ADD,
+ * V_NOARG_OFF, V_FROM_OVERRIDE). */
+static int
+apply_bool(struct parser *p, const struct directive *d, const char *v,
+    struct err *e)
+{
+	struct account *a = p->cur;
+	int b = 0;
+
+	if (d->kind == V_NOARG_OFF) {
+		if (*v)
+			return perr(p, e, "%s takes no argument", d->name);
+	} else if (parse_onoff(p, d->name, v, &b, e) < 0) {
+		return -1;
+	}
+	switch (d->kind) {
+	case V_ONOFF_INV:
+		set_num(a, d->field, !b);
+		break;
+	case V_HDR_ADD:
+		set_num(a, d->field, b ? HDR_AUTO : HDR_OFF);
+		break;
+	case V_FROM_OVERRIDE:
+		/* msmtp's "-f may not override from" is force_from envelope;
+		 * on leaves a stronger force_from given earlier alone. */
+		if (!b)
+			set_num(a, d->field, FORCE_FROM_ENVELOPE);
+		else if (!ACCOUNT_IS_SET(a, AF_FORCE_FROM))
+			set_num(a, d->field, FORCE_FROM_OFF);
+		break;
+	default:        /* V_ONOFF, V_NOARG_OFF */
+		set_num(a, d->field, b);
+		break;
+	}
+	return 0;
+}
+
+/* A duration: seconds, or a number with s, m, h or d. */
+static int
+parse_duration(struct parser *p, const char *name, const char *v, long *out,
+    struct err *e)
+{
+	static const struct { char unit; long mult; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char num[32];
+	size_t len = strlen(v);
+	long mult = 1, n;
+
+	if (len == 0 || len >= sizeof num)
+		return perr(p, e, "%s: expected a duration such as 5d, 12h "
+		    "or 3600, not \"%s\"", name, v);
+	memcpy(num, v, len + 1);
+	for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
+		if (num[len - 1] == units[k].unit) {
+			mult = units[k].mult;
+			num[len - 1] = '\0';
+		}
+	if (parse_long(num, 1, CONF_QUEUE_LIFETIME_MAX / mult, &n) < 0)
+		return perr(p, e, "%s: expected a duration such as 5d, 12h "
+		    "or 3600 (at most 366d), not \"%s\"", name, v);
+	*out = n * mult;
+	return 0;
+}
+
+/* Numbers (V_PORT, V_TIMEOUT, V_DURATION). */
+static int
+apply_number(struct parser *p, const struct directive *d, const char *v,
+    struct err *e)
+{
+	long n;
+
+	if (d->kind == V_PORT) {
+		if (parse_long(v, 1, 65535, &n) < 0)
+			return perr(p, e, "port: \"%s\" is not a port number "
+			    "(1-65535)", v);
+	} else if (d->kind == V_DURATION) {
+		if (parse_duration(p, d->name, v, &n, e) < 0)
+			return -1;
+	} else if (strcmp(v, "off") == 0) {
+		n = 0;
+	} else if (parse_long(v, 0, CONF_TIMEOUT_MAX, &n) < 0) {
+		return perr(p, e, "%s: \"%s\" is not off or a number "
+		    "of seconds (at most %d)", d->name, v, CONF_TIMEOUT_MAX);
+	}
+	set_num(p->cur, d->field, n);
+	return 0;
+}
+
+/* Apply one value directive to p->cur: one parser per kind of value. */
 static int
 apply(struct parser *p, size_t idx, const char *v, int from_eval,
     struct err *e)
 {
 	const struct directive *d = &directives[idx];
-	struct account *a = p->cur;
-	const char *name = d->name;
 	char *s = NULL;
-	int b;
-	long n;
 
 	switch (d->kind) {
-	case V_STR:
-		if (*v && (s = xstrdup(v)) == NULL)
-			return oom(e);
-		set_str(a, d->field, s);
+	case V_WORDS:
+		return apply_word(p, idx, v, e);
+	case V_STR: case V_PASSWORD: case V_HOST: case V_PATH: case V_TRUST:
+		return apply_string(p, d, v, from_eval, e);
+	case V_ONOFF: case V_ONOFF_INV: case V_HDR_ADD: case V_NOARG_OFF:
+	case V_FROM_OVERRIDE:
+		return apply_bool(p, d, v, e);
+	case V_PORT: case V_TIMEOUT: case V_DURATION:
+		return apply_number(p, d, v, e);
+	case V_FINGERPRINT:
+		if (*v && parse_fingerprint(p, v, &s, e) < 0)
+			return -1;
+		set_str(p->cur, d->field, s);
 		return 0;
-	case V_PASSWORD:
-		if ((s = xstrdup(v)) == NULL)
-			return oom(e);
-		set_str(a, d->field, s);
-		/* A password produced by eval is not stored in this file. */
-		if (!from_eval)
-			p->has_password = 1;
-		return 0;
-	case V_OAUTH2_PROVIDER:
-		if (*v && strcmp(v, "microsoft") != 0 && strcmp(v, "google") != 0 &&
-		    strcmp(v, "custom") != 0)
-			return perr(p, e, "%s: \"%s\" is not microsoft, google or "
-			    "custom", name, v);
-		if (*v && (s = xstrdup(v)) == NULL)
-			return oom(e);
-		set_str(a, d->field, s);
+	case V_DSN_NOTIFY:
+		if (parse_dsn_notify(p, v, &s, e) < 0)
+			return -1;
+		set_str(p->cur, d->field, s);
 		return 0;
 	case V_HTTPS_URL:
 		/* Tokens and client secrets travel to this URL: never in
@@ -689,221 +915,15 @@ apply(struct parser *p, size_t idx, const char *v, int from_eval,
 		if (*v && (strncasecmp(v, "https://", 8) != 0 || v[8] == '\0' ||
 		    strpbrk(v, " \t\"<>\\^`{|}") != NULL))
 			return perr(p, e, "%s: \"%s\" is not an https:// URL",
-			    name, v);
-		if (*v && (s = xstrdup(v)) == NULL)
+			    d->name, v);
+		if (*v && (s = str_dup(v)) == NULL)
 			return oom(e);
-		set_str(a, d->field, s);
-		return 0;
-	case V_HOST:
-		if (*v == '\0')
-			return perr(p, e, "%s needs an argument", name);
-		if ((s = xstrdup(v)) == NULL)
-			return oom(e);
-		set_str(a, d->field, s);
-		return 0;
-	case V_TRUST:
-		if (strcmp(v, "system") == 0) {
-			set_str(a, d->field, NULL);
-			return 0;
-		}
-		if (*v == '\0') {
-			if ((s = xstrdup("")) == NULL)
-				return oom(e);
-			set_str(a, d->field, s);
-			return 0;
-		}
-		/* FALLTHROUGH */
-	case V_PATH:
-		if (*v && expand_path(p, v, &s, e) < 0)
-			return -1;
-		set_str(a, d->field, s);
-		return 0;
-	case V_ONOFF:
-		if (parse_onoff(p, name, v, &b, e) < 0)
-			return -1;
-		set_num(a, d->field, b);
-		return 0;
-	case V_ONOFF_INV:
-		if (parse_onoff(p, name, v, &b, e) < 0)
-			return -1;
-		set_num(a, d->field, !b);
-		return 0;
-	case V_NOARG_OFF:
-		if (*v)
-			return perr(p, e, "%s takes no argument", name);
-		set_num(a, d->field, 0);
-		return 0;
-	case V_PORT:
-		if (parse_long(v, 1, 65535, &n) < 0)
-			return perr(p, e, "port: \"%s\" is not a port number "
-			    "(1-65535)", v);
-		set_num(a, d->field, n);
-		return 0;
-	case V_TIMEOUT:
-		if (strcmp(v, "off") == 0)
-			n = 0;
-		else if (parse_long(v, 0, CONF_TIMEOUT_MAX, &n) < 0)
-			return perr(p, e, "%s: \"%s\" is not off or a number "
-			    "of seconds (at most %d)", name, v,
-			    CONF_TIMEOUT_MAX);
-		set_num(a, d->field, n);
-		return 0;
-	case V_DURATION: {
-		static const struct { char unit; long mult; } units[] = {
-			{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-		};
-		char num[32];
-		size_t len = strlen(v);
-		long mult = 1;
-
-		if (len == 0 || len >= sizeof num)
-			return perr(p, e, "%s: expected a duration such as 5d, 12h "
-			    "or 3600, not \"%s\"", name, v);
-		memcpy(num, v, len + 1);
-		for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
-			if (num[len - 1] == units[k].unit) {
-				mult = units[k].mult;
-				num[len - 1] = '\0';
-			}
-		if (parse_long(num, 1, CONF_QUEUE_LIFETIME_MAX / mult, &n) < 0)
-			return perr(p, e, "%s: expected a duration such as 5d, 12h "
-			    "or 3600 (at most 366d), not \"%s\"", name, v);
-		set_num(a, d->field, n * mult);
-		return 0;
-	}
-	case V_HDR:
-		if (strcmp(v, "auto") == 0)
-			n = HDR_AUTO;
-		else if (*v == '\0' || strcmp(v, "on") == 0)
-			n = HDR_ON;
-		else if (strcmp(v, "off") == 0)
-			n = HDR_OFF;
-		else
-			return perr(p, e, "%s: expected auto, on or off, not "
-			    "\"%s\"", name, v);
-		set_num(a, d->field, n);
-		return 0;
-	case V_HDR_ADD:
-		if (parse_onoff(p, name, v, &b, e) < 0)
-			return -1;
-		set_num(a, d->field, b ? HDR_AUTO : HDR_OFF);
-		return 0;
-	case V_AUTH: {
-		size_t k, nm = sizeof mechanisms / sizeof mechanisms[0];
-
-		if (*v == '\0' || strcmp(v, "on") == 0) {
-			s = xstrdup("on");
-		} else if (strcmp(v, "off") == 0) {
-			s = xstrdup("off");
-		} else {
-			for (k = 0; k < nm; k++)
-				if (strcasecmp(v, mechanisms[k]) == 0)
-					break;
-			if (k == nm)
-				return perr(p, e, "auth: unknown method \"%s\" "
-				    "(use on, off, plain, login, cram-md5, "
-				    "scram-sha-256, scram-sha-256-plus, "
-				    "external, oauthbearer, xoauth2, ...)", v);
-			s = xstrdup(mechanisms[k]);
-		}
-		if (s == NULL)
-			return oom(e);
-		set_str(a, d->field, s);
-		return 0;
-	}
-	case V_FINGERPRINT:
-		if (*v && parse_fingerprint(p, v, &s, e) < 0)
-			return -1;
-		set_str(a, d->field, s);
-		return 0;
-	case V_SYSLOG:
-		if (strcmp(v, "off") == 0) {
-			set_str(a, d->field, NULL);
-			return 0;
-		}
-		if (*v == '\0' || strcmp(v, "on") == 0) {
-			s = xstrdup("on");
-		} else {
-			static const char *const fac[] = {
-				"LOG_USER", "LOG_MAIL", "LOG_LOCAL0",
-				"LOG_LOCAL1", "LOG_LOCAL2", "LOG_LOCAL3",
-				"LOG_LOCAL4", "LOG_LOCAL5", "LOG_LOCAL6",
-				"LOG_LOCAL7",
-			};
-			size_t k;
-
-			for (k = 0; k < sizeof fac / sizeof fac[0]; k++)
-				if (strcasecmp(v, fac[k]) == 0)
-					break;
-			if (k == sizeof fac / sizeof fac[0])
-				return perr(p, e, "syslog: expected on, off, "
-				    "LOG_USER, LOG_MAIL or LOG_LOCAL0..7, not "
-				    "\"%s\"", v);
-			s = xstrdup(fac[k]);
-		}
-		if (s == NULL)
-			return oom(e);
-		set_str(a, d->field, s);
-		return 0;
-	case V_DSN_NOTIFY:
-		if (parse_dsn_notify(p, v, &s, e) < 0)
-			return -1;
-		set_str(a, d->field, s);
-		return 0;
-	case V_DSN_RETURN:
-		if (strcmp(v, "off") == 0)
-			s = NULL;
-		else if (strcasecmp(v, "headers") == 0 ||
-		    strcasecmp(v, "hdrs") == 0)
-			s = xstrdup("HDRS");
-		else if (strcasecmp(v, "full") == 0)
-			s = xstrdup("FULL");
-		else
-			return perr(p, e, "dsn_return: expected off, headers or "
-			    "full, not \"%s\"", v);
-		if (strcmp(v, "off") != 0 && s == NULL)
-			return oom(e);
-		set_str(a, d->field, s);
+		set_str(p->cur, d->field, s);
 		return 0;
 	case V_UNIMPL:
-		if (*v)
-			warn_unimplemented(p, idx);
-		return 0;
 	case V_UNIMPL_ON:
-		if (strcmp(v, "off") != 0)
+		if (d->kind == V_UNIMPL ? *v != '\0' : strcmp(v, "off") != 0)
 			warn_unimplemented(p, idx);
-		return 0;
-	case V_PROTOCOL:
-		if (strcmp(v, "smtp") == 0)
-			return 0;
-		if (strcmp(v, "lmtp") == 0) {
-			warn_unimplemented(p, idx);
-			return 0;
-		}
-		return perr(p, e, "protocol: expected smtp or lmtp, not \"%s\"",
-		    v);
-	case V_FROM_OVERRIDE:
-		if (parse_onoff(p, name, v, &b, e) < 0)
-			return -1;
-		/* msmtp's "-f may not override from" is force_from envelope;
-		 * on leaves a stronger force_from given earlier alone. */
-		if (!b)
-			set_num(a, d->field, FORCE_FROM_ENVELOPE);
-		else if (!ACCOUNT_IS_SET(a, AF_FORCE_FROM))
-			set_num(a, d->field, FORCE_FROM_OFF);
-		return 0;
-	case V_FORCE_FROM:
-		if (strcmp(v, "off") == 0)
-			n = FORCE_FROM_OFF;
-		else if (strcmp(v, "envelope") == 0)
-			n = FORCE_FROM_ENVELOPE;
-		else if (*v == '\0' || strcmp(v, "header") == 0 ||
-		    strcmp(v, "on") == 0)
-			n = FORCE_FROM_HEADER;
-		else
-			return perr(p, e, "force_from: expected off, envelope or "
-			    "header, not \"%s\"", v);
-		set_num(a, d->field, n);
 		return 0;
 	case V_OBSOLETE:
 		/* msmtp ignores it too; it once forced SSLv3. */
@@ -913,7 +933,7 @@ apply(struct parser *p, size_t idx, const char *v, int from_eval,
 	case V_EVAL:
 		break;
 	}
-	return perr(p, e, "internal error: directive %s", name);
+	return perr(p, e, "internal error: directive %s", d->name);
 }
 
 static struct account *
@@ -1026,8 +1046,8 @@ static int parse_line(struct parser *p, char *line, int from_eval,
 static int
 run_eval(struct parser *p, const char *cmd, struct err *e)
 {
-	struct cred_cmd res;
-	char how[CRED_ERRLINE_MAX + 64];
+	struct cmd_result res;
+	char how[CMD_ERRLINE_MAX + 64];
 	char *out;
 	int r;
 
@@ -1035,15 +1055,15 @@ run_eval(struct parser *p, const char *cmd, struct err *e)
 		return perr(p, e, "eval needs a command");
 	if (p->distrust)
 		return perr(p, e, "refusing to run eval: %s", p->distrust);
-	if (cred_run_command(cmd, CONF_LINE_MAX, &out, &res, e) < 0)
+	if (cmd_run(cmd, CONF_LINE_MAX, &out, &res, e) < 0)
 		return perr(p, e, "eval: %s", e->msg);
 	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
-		cred_free(out);
+		free_str(out, 1);
 		return perr(p, e, "eval: the command failed (%s)",
-		    cred_cmd_describe(&res, how, sizeof how));
+		    cmd_describe(&res, how, sizeof how));
 	}
 	r = parse_line(p, out, 1, e);
-	cred_free(out);     /* it may have been a password line */
+	free_str(out, 1);   /* it may have been a password line */
 	return r;
 }
 
@@ -1242,7 +1262,7 @@ note_user_file(struct conf *c, const char *path, const struct stat *st,
 	if (real == NULL && errno == ENOMEM)
 		return oom(e);
 	free(c->user_file);
-	c->user_file = real ? real : xstrdup(path);
+	c->user_file = real ? real : str_dup(path);
 	if (c->user_file == NULL)
 		return oom(e);
 	c->user_dev = (unsigned long long)st->st_dev;
@@ -1418,10 +1438,10 @@ conf_home(void)
 	struct passwd *pw;
 
 	if (h && strcmp(h, "/") != 0 && dir_is_own(h))
-		return xstrdup(h);
+		return str_dup(h);
 	pw = getpwuid(getuid());
 	if (pw && pw->pw_dir && *pw->pw_dir)
-		return xstrdup(pw->pw_dir);
+		return str_dup(pw->pw_dir);
 	return NULL;
 }
 
@@ -1432,7 +1452,7 @@ conf_xdg_dir(const char *var, const char *home, const char *dflt)
 	struct buf b;
 
 	if (dir_is_own(v))
-		return xstrdup(v);
+		return str_dup(v);
 	if (home == NULL)
 		return NULL;
 	buf_init(&b, PATH_MAX);
@@ -1528,7 +1548,7 @@ conf_load(struct conf *c, const char *cli_file, struct log *log,
 	if (c->system_only)
 		return 0;
 
-	home = c->home ? xstrdup(c->home) : conf_home();
+	home = c->home ? str_dup(c->home) : conf_home();
 	base = conf_xdg_dir("XDG_CONFIG_HOME", home, ".config");
 	if (base == NULL && home) {
 		free(home);
@@ -1830,7 +1850,7 @@ conf_finalize(struct account *a, struct err *e)
 	/* msmtp's default is auth off; a user name or password with no
 	 * `auth` line can only mean "log in". */
 	if (a->auth == NULL) {
-		s = xstrdup(a->user || a->password || a->passwordeval ||
+		s = str_dup(a->user || a->password || a->passwordeval ||
 		    a->oauth2_provider ? "on" : "off");
 		if (s == NULL)
 			return oom(e);

@@ -1,10 +1,9 @@
 /*
  * cred.h - where a secret comes from: the `password` directive, the
- * `passwordeval` command, or ~/.netrc, or for an account with
- * oauth2_provider the OAuth 2.0 token store (oauth2http.h, which asks
+ * `passwordeval` command (run by cmd.h), or ~/.netrc, or for an account
+ * with oauth2_provider the OAuth 2.0 token store (oauth2http.h, which asks
  * back here for the client secret: oauth2_client_secret or the
- * oauth2_client_secret_eval command); and running a command for one line
- * of output (shared with conf.c's `eval`).
+ * oauth2_client_secret_eval command).
  *
  * Owns: every copy of a secret it makes. Secrets are returned in memory
  * the caller gives back with cred_free, which wipes before freeing; the
@@ -21,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "cmd.h"
 #include "err.h"
 
 struct account;
@@ -32,12 +32,6 @@ struct account;
 
 /* Longest ~/.netrc file read; larger ones are ignored with an error. */
 #define CRED_NETRC_MAX (1024 * 1024)
-
-/* Longest part of a command's stderr kept for an error message: its first
- * line, cut here. A failing helper says why on that line ("gpg: decryption
- * failed: No secret key"); the rest is dropped, so that a failure stays
- * one line. */
-#define CRED_ERRLINE_MAX 200
 
 /*
  * The account's secret: for an account with oauth2_provider, its access
@@ -71,37 +65,6 @@ int cred_oauth2_client_secret(const struct account *a, char **secret,
 
 /* Wipe and free a secret; NULL is fine. */
 void cred_free(char *secret);
-
-/* How a command ended: its waitpid status and the first non-empty line
- * of its stderr (control characters shown as '?'; "" when it printed
- * none). */
-struct cred_cmd {
-	int status;
-	char errline[CRED_ERRLINE_MAX + 1];
-};
-
-/*
- * Run cmd through /bin/sh -c with stdin from /dev/null; read its whole
- * stdout and keep the first line (without CR/LF), at most max bytes; keep
- * the first line of its stderr in res->errline and drop the rest (the
- * caller puts it in its one-line error). Once stdout has ended and the
- * command has exited, a process it left behind that still holds stderr
- * (an agent it started) is not waited for.
- * Returns 0 when the command ran (whatever its exit status; see res), or
- * -1 with EX_OSERR (cannot start it) or EX_CONFIG (first line longer than
- * max; *line is NULL then). *line is malloc'd; release it with cred_free
- * (it may be a secret).
- */
-int cred_run_command(const char *cmd, size_t max, char **line, struct cred_cmd *res,
-    struct err *e);
-
-/*
- * How a command that did not succeed ended, for a message: "exit status
- * 3: <its stderr line>", "exit status 127 (command not found): ...",
- * "killed by signal 9". Never includes the command text, which may hold
- * a secret. Returns buf.
- */
-char *cred_cmd_describe(const struct cred_cmd *res, char *buf, size_t size);
 
 /*
  * Look up host (and user, when not NULL) in a netrc-format text; on a

@@ -1348,7 +1348,7 @@ pick_one(struct pickup *p, const char *name, struct err *e)
 		goto out;
 	}
 	/* The kernel says who wrote it: that is the submitter. */
-	if ((user = xstrdup(pw->pw_name)) == NULL) {
+	if ((user = str_dup(pw->pw_name)) == NULL) {
 		r = oom(e);
 		goto out;
 	}

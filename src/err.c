@@ -62,49 +62,6 @@ err_is_temporary(int ex)
 	return ex == EX_TEMPFAIL;
 }
 
-int
-err_ex_from_reply(int code, const char *enh, enum smtp_phase phase)
-{
-	int klass = code / 100;
-
-	/* RFC 3463: the enhanced code's class is the more specific verdict
-	 * when present and consistent with the basic code's class. */
-	if (enh && (enh[0] == '4' || enh[0] == '5') && enh[1] == '.' &&
-	    (klass == 4 || klass == 5))
-		klass = enh[0] - '0';
-	if (klass == 4)
-		return EX_TEMPFAIL;
-	if (klass != 5)
-		return EX_PROTOCOL;
-	switch (phase) {
-	case PHASE_RCPT:
-		return EX_NOUSER;
-	case PHASE_AUTH:
-		return EX_NOPERM;
-	default:
-		return EX_UNAVAILABLE;
-	}
-}
-
-const char *
-err_phase_name(enum smtp_phase phase)
-{
-	switch (phase) {
-	case PHASE_CONNECT:  return "greeting";
-	case PHASE_EHLO:     return "EHLO";
-	case PHASE_STARTTLS: return "STARTTLS";
-	case PHASE_AUTH:     return "AUTH";
-	case PHASE_MAIL:     return "MAIL FROM";
-	case PHASE_RCPT:     return "RCPT TO";
-	case PHASE_DATA:     return "DATA";
-	case PHASE_DOT:      return "end of data";
-	case PHASE_QUIT:     return "QUIT";
-	case PHASE_RSET:     return "RSET";
-	case PHASE_NONE:     break;
-	}
-	return "?";
-}
-
 /* The one documented table: README, envoi(1) and --help follow it. */
 static const struct {
 	int ex;

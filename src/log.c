@@ -52,7 +52,7 @@ log_configure(struct log *l, const char *logfile, const char *syslog_arg)
 				log_warn(l, "cannot open logfile %s: %m", logfile);
 		}
 		free(l->logfile_path);
-		l->logfile_path = xstrdup(logfile);
+		l->logfile_path = str_dup(logfile);
 	}
 }
 

@@ -712,7 +712,7 @@ cb_mail(void *vctx, const struct lsmtp_mail *m, struct lsmtp_reply *r)
 	 * a fresh submission with the session's settings. */
 	c->sub = *c->base;
 	c->active = 1;
-	c->from = xstrdup(m->from);
+	c->from = str_dup(m->from);
 	if (c->from == NULL) {
 		set_reply(r, 451, "4.3.0 Error: out of memory");
 		return;

@@ -103,7 +103,7 @@ identify_user(struct run *r, struct err *e)
 	if (pw == NULL)
 		return err_set(e, EX_OSERR, "no password database entry for uid %u",
 		               (unsigned)getuid());
-	r->user = xstrdup(pw->pw_name);
+	r->user = str_dup(pw->pw_name);
 	r->home = conf_home();
 	if (r->user == NULL || r->home == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
@@ -167,7 +167,12 @@ check_cli_logfile(struct run *r, struct err *e)
 static int
 load_account(struct run *r, struct err *e)
 {
-	/* msmtp's --host: the command line is the whole configuration. */
+	/* msmtp's --host: the command line is the whole configuration. A
+	 * -C beside it is not read (msmtp ignores it too); say so rather
+	 * than let its settings silently not apply. */
+	if (r->cli.config_free && r->cli.config_file)
+		log_warn(&r->log, "-C %s is not read: --host uses no configuration file",
+		    r->cli.config_file);
 	if (!r->cli.config_free && conf_load(&r->conf, r->cli.config_file, &r->log, e) < 0)
 		return -1;
 	if (!r->cli.config_free && drop_wanted(&r->conf, r->cli.config_file)) {
@@ -560,7 +565,8 @@ nothing_waiting(const struct run *r)
 	char *dir = queue_default_dir(NULL, r->home);
 
 	err_init(&qe);
-	if (dir != NULL && queue_list(dir, 1, &items, &n, &qe) == 0)
+	/* failed/ is not waiting: nothing there is ever retried. */
+	if (dir != NULL && queue_list(dir, 0, &items, &n, &qe) == 0)
 		queue_items_free(items, n);
 	else
 		n = 1;
@@ -706,6 +712,65 @@ run_free(struct run *r)
 	free(r->header_from);
 }
 
+/* The modes that act for the calling user: who that is comes first. */
+static int
+run_as_user(struct run *r, struct err *e)
+{
+	if (identify_user(r, e) < 0)
+		return -1;
+	switch (r->cli.mode) {
+	case CLI_LIST_QUEUE:
+	case CLI_RUN_QUEUE:
+	case CLI_REMOVE:
+		return run_queue(r, e);
+	case CLI_SMTP_STDIO:
+		return run_smtp_stdio(r, e);
+	case CLI_VERIFY:
+		return run_verify(r, e);
+	case CLI_SERVERINFO:
+		return run_serverinfo(r, e);
+	case CLI_RMQS:
+		return run_rmqs(r, e);
+	case CLI_OAUTH2_LOGIN:
+		return run_oauth2_login(r, e);
+	case CLI_SEND:
+		return r->cli.pretend ? run_pretend(r, e) : run_send(r, e);
+	case CLI_VERSION:
+	case CLI_HELP:
+	case CLI_CONFIGURE:
+	case CLI_NEWALIASES:
+	case CLI_NOOP:
+		break;          /* run_mode's own */
+	}
+	return 0;
+}
+
+/* Do what the command line asked for; the outcome is in *e. */
+static void
+run_mode(struct run *r, struct err *e)
+{
+	switch (r->cli.mode) {
+	case CLI_VERSION:
+		print_version();
+		break;
+	case CLI_HELP:
+		cli_usage(stdout);
+		break;
+	case CLI_CONFIGURE:
+		cli_configure(stdout, r->cli.configure_addr, e);
+		break;
+	case CLI_NEWALIASES:
+		run_newaliases(r, e);
+		break;
+	case CLI_NOOP:
+		/* Nothing to rebuild: envoi reads its files at each run. */
+		break;
+	default:
+		(void)run_as_user(r, e);
+		break;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -731,55 +796,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < r.cli.nignored; i++)
 		log_debug(&r.log, "option %s accepted and ignored", r.cli.ignored[i]);
 
-	switch (r.cli.mode) {
-	case CLI_VERSION:
-		print_version();
-		break;
-	case CLI_HELP:
-		cli_usage(stdout);
-		break;
-	case CLI_CONFIGURE:
-		cli_configure(stdout, r.cli.configure_addr, &e);
-		break;
-	case CLI_NEWALIASES:
-		run_newaliases(&r, &e);
-		break;
-	case CLI_NOOP:
-		/* Nothing to rebuild: envoi reads its files at each run. */
-		break;
-	case CLI_LIST_QUEUE:
-	case CLI_RUN_QUEUE:
-	case CLI_REMOVE:
-		if (identify_user(&r, &e) == 0)
-			run_queue(&r, &e);
-		break;
-	case CLI_SMTP_STDIO:
-		if (identify_user(&r, &e) == 0)
-			run_smtp_stdio(&r, &e);
-		break;
-	case CLI_VERIFY:
-		if (identify_user(&r, &e) == 0)
-			run_verify(&r, &e);
-		break;
-	case CLI_SERVERINFO:
-		if (identify_user(&r, &e) == 0)
-			run_serverinfo(&r, &e);
-		break;
-	case CLI_RMQS:
-		if (identify_user(&r, &e) == 0)
-			run_rmqs(&r, &e);
-		break;
-	case CLI_OAUTH2_LOGIN:
-		if (identify_user(&r, &e) == 0)
-			run_oauth2_login(&r, &e);
-		break;
-	case CLI_SEND:
-		if (identify_user(&r, &e) == 0 && r.cli.pretend)
-			run_pretend(&r, &e);
-		else if (e.ex == 0)
-			run_send(&r, &e);
-		break;
-	}
+	run_mode(&r, &e);
 	report_options(&r);
 	if ((r.cli.mode == CLI_SEND || r.cli.mode == CLI_SMTP_STDIO ||
 	     r.cli.mode == CLI_RUN_QUEUE) && leave_retrier(&r)) {

@@ -457,7 +457,7 @@ put_msgid(struct writer *w, const struct msg_opts *o, const char *from,
 	}
 	free(dom);
 	free(info->message_id);
-	if ((info->message_id = xstrdup(b.data)) == NULL) {
+	if ((info->message_id = str_dup(b.data)) == NULL) {
 		buf_free(&b);
 		return oom(e);
 	}
@@ -525,7 +525,7 @@ rw_one(void *ctx, const char *addr, int in_angle, char **repl, struct err *e)
 	int local;
 
 	if (rw->fixed) {
-		if ((*repl = xstrdup(rw->fixed)) == NULL) {
+		if ((*repl = str_dup(rw->fixed)) == NULL) {
 			rw->failed = 1;
 			return oom(e);
 		}
@@ -732,7 +732,7 @@ write_from_field(struct reader *r, const struct field *f, int qualify, int drop,
 			/* Not one mailbox: a From of our own instead. */
 			ret = put_from(&r->w, o->force_from, o->full_name, e);
 			if (ret == 0 && r->info->header_from == NULL &&
-			    (r->info->header_from = xstrdup(o->force_from)) == NULL)
+			    (r->info->header_from = str_dup(o->force_from)) == NULL)
 				ret = oom(e);
 			goto out;
 		}

@@ -19,66 +19,10 @@
 #include <idn2.h>
 
 #include "net.h"
+#include "sock.h"
 
 /* Longest timeout accepted, so seconds * 1000 fits an int: ~24 days. */
 #define NET_TIMEOUT_MAX_S (INT_MAX / 1000)
-
-long long
-net_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long
-net_deadline_after(int timeout_ms)
-{
-	return timeout_ms > 0 ? net_now_ms() + timeout_ms : 0;
-}
-
-int
-net_timeout_secs(int timeout_ms)
-{
-	return (timeout_ms + 999) / 1000;
-}
-
-void
-net_quickack(int fd)
-{
-#ifdef TCP_QUICKACK
-	int one = 1;
-
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-#else
-	(void)fd;
-#endif
-}
-
-int
-net_wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	for (;;) {
-		int ms = -1, r;
-
-		if (deadline) {
-			long long left = deadline - net_now_ms();
-			if (left <= 0)
-				return 0;
-			ms = left > INT_MAX ? INT_MAX : (int)left;
-		}
-		r = poll(&p, 1, ms);
-		if (r > 0)
-			return 1;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
-}
 
 static int
 clamp_secs(int s)
@@ -102,13 +46,13 @@ void
 conn_set_limit(struct conn *c, int limit_s)
 {
 	c->limit_ms = clamp_secs(limit_s) * 1000;
-	c->limit = net_deadline_after(c->limit_ms);
+	c->limit = sock_deadline_after(c->limit_ms);
 }
 
 long long
 conn_deadline(const struct conn *c)
 {
-	long long d = net_deadline_after(c->timeout_ms);
+	long long d = sock_deadline_after(c->timeout_ms);
 
 	return c->limit && (d == 0 || c->limit < d) ? c->limit : d;
 }
@@ -120,8 +64,8 @@ timed_out(const struct conn *c, long long deadline, const char *what, struct err
 	if (c->limit && deadline == c->limit)
 		return err_set(e, EX_TEMPFAIL, "timed out %s: the session went past its limit "
 		    "of %d s (a server this slow is treated as down)", what,
-		    net_timeout_secs(c->limit_ms));
-	return err_set(e, EX_TEMPFAIL, "timed out after %d s %s", net_timeout_secs(c->timeout_ms),
+		    sock_timeout_secs(c->limit_ms));
+	return err_set(e, EX_TEMPFAIL, "timed out after %d s %s", sock_timeout_secs(c->timeout_ms),
 	    what);
 }
 
@@ -140,7 +84,7 @@ connect_one(const struct addrinfo *ai, long long deadline, int *out)
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS && errno != EINTR)
 			goto fail;
-		r = net_wait_fd(fd, POLLOUT, deadline);
+		r = sock_wait_fd(fd, POLLOUT, deadline);
 		if (r == 0) {
 			errno = ETIMEDOUT;
 			goto fail;
@@ -236,12 +180,12 @@ net_connect(struct conn *c, const char *host, int port, struct err *e)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		if (last_errno == ETIMEDOUT && c->limit && net_now_ms() >= c->limit)
+		if (last_errno == ETIMEDOUT && c->limit && sock_now_ms() >= c->limit)
 			return err_set(e, EX_TEMPFAIL, "cannot connect to %s port %d: the session "
-			    "went past its limit of %d s", host, port, net_timeout_secs(c->limit_ms));
+			    "went past its limit of %d s", host, port, sock_timeout_secs(c->limit_ms));
 		if (last_errno == ETIMEDOUT)
 			return err_set(e, EX_TEMPFAIL, "cannot connect to %s port %d: timed "
-			    "out after %d s", host, port, net_timeout_secs(c->timeout_ms));
+			    "out after %d s", host, port, sock_timeout_secs(c->timeout_ms));
 		return err_set(e, EX_TEMPFAIL, "cannot connect to %s port %d: %s", host,
 		    port, strerror(last_errno ? last_errno : ECONNREFUSED));
 	}
@@ -268,7 +212,7 @@ fill(struct conn *c, long long deadline, struct err *e)
 		return r == TLS_TIMEOUT ? timed_out(c, deadline, "waiting for the server", e) : r;
 	}
 	for (;;) {
-		net_quickack(c->fd);
+		sock_quickack(c->fd);
 		r = recv(c->fd, c->rbuf + c->rlen, sizeof c->rbuf - c->rlen, 0);
 		if (r >= 0)
 			return r;
@@ -276,7 +220,7 @@ fill(struct conn *c, long long deadline, struct err *e)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
-		w = net_wait_fd(c->fd, POLLIN, deadline);
+		w = sock_wait_fd(c->fd, POLLIN, deadline);
 		if (w == 0)
 			return timed_out(c, deadline, "waiting for the server", e);
 		if (w < 0)
@@ -364,7 +308,7 @@ conn_write(struct conn *c, const void *data, size_t len, struct err *e)
 			continue;
 		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return err_set(e, EX_TEMPFAIL, "connection lost: %s", strerror(errno));
-		w = net_wait_fd(c->fd, POLLOUT, deadline);
+		w = sock_wait_fd(c->fd, POLLOUT, deadline);
 		if (w == 0)
 			return timed_out(c, deadline, "sending to the server", e);
 		if (w < 0)
@@ -394,7 +338,7 @@ conn_start_tls(struct conn *c, const struct tls_opts *o, struct err *e)
 	/* One deadline for the whole handshake, within the session's limit. */
 	opts.timeout_ms = c->timeout_ms;
 	if (c->limit) {
-		long long left = c->limit - net_now_ms();
+		long long left = c->limit - sock_now_ms();
 		if (opts.timeout_ms == 0 || left < opts.timeout_ms)
 			opts.timeout_ms = left > 0 ? (int)left : 1;
 	}

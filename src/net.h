@@ -37,31 +37,13 @@
 struct conn {
 	int fd;                  /* -1 when not connected */
 	int timeout_ms;          /* per operation (see above); 0 = none */
-	long long limit;         /* the session's deadline (net_now_ms); 0 = none */
+	long long limit;         /* the session's deadline (sock_now_ms); 0 = none */
 	int limit_ms;            /* its length, for the message */
 	struct tls *tls;         /* NULL while plaintext */
 	char rbuf[NET_RBUF_SIZE];
 	size_t rpos, rlen;       /* unread bytes are rbuf[rpos..rlen) */
 	struct log *log;         /* may be NULL */
 };
-
-/* Deadlines, shared with tls.c so every wait in a session is measured the
- * same way. Milliseconds on the monotonic clock; a deadline of 0 = none. */
-long long net_now_ms(void);
-long long net_deadline_after(int timeout_ms);
-/* Timeouts are configured in seconds; messages report them that way. */
-int net_timeout_secs(int timeout_ms);
-/* Acknowledge what the server sends next at once (TCP_QUICKACK). Linux
- * drops back to delayed ACKs as the connection goes on, so every read
- * re-arms it. Without it a server write that expects no answer (Postfix's
- * TLS 1.3 session tickets) waits up to 40 ms for our delayed ACK, and the
- * server's Nagle holds its next reply behind it. No-op where TCP_QUICKACK
- * does not exist; errors are ignored (an optimisation only). */
-void net_quickack(int fd);
-
-/* Wait until fd is ready for `events` or the deadline passes: 1 ready (or
- * in error: the next I/O call says which), 0 timed out, -1 poll failed. */
-int net_wait_fd(int fd, short events, long long deadline);
 
 /* A closed connection with timeout_s seconds per operation (0 = none)
  * and no session limit. */

@@ -42,7 +42,7 @@ name_byte_ok(unsigned char c)
 static int
 make_dirs(const char *path, struct err *e)
 {
-	char *tmp = xstrdup(path);
+	char *tmp = str_dup(path);
 	struct stat st;
 	int r = 0;
 
@@ -76,7 +76,7 @@ oauth2_store_path(const char *name, const char *home, int create,
 	struct buf b;
 
 	if (getuid() == 0) {
-		dir = xstrdup(LOCALSTATEDIR "/lib/envoi/oauth2");
+		dir = str_dup(LOCALSTATEDIR "/lib/envoi/oauth2");
 	} else if ((state = conf_xdg_dir("XDG_STATE_HOME", home,
 	    ".local/state")) != NULL) {
 		buf_init(&b, PATH_MAX);
@@ -190,7 +190,7 @@ parse_line(struct oauth2_tokens *t, const char *path, int lineno,
 		if (*f)
 			return err_set(e, EX_CONFIG, "%s:%d: %s given twice",
 			    path, lineno, line);
-		if ((*f = xstrdup(v)) == NULL)
+		if ((*f = str_dup(v)) == NULL)
 			return err_set(e, EX_OSERR, "out of memory");
 		return 0;
 	}
@@ -342,7 +342,7 @@ write_all(int fd, const char *p, size_t n)
 static int
 fsync_parent(const char *path)
 {
-	char *dir = xstrdup(path);
+	char *dir = str_dup(path);
 	char *slash = dir ? strrchr(dir, '/') : NULL;
 	int fd, r;
 

@@ -64,7 +64,7 @@ expand(const char *tmpl, const char *tenant)
 	if (tmpl == NULL)
 		return NULL;
 	if (at == NULL)
-		return xstrdup(tmpl);
+		return str_dup(tmpl);
 	buf_init(&b, 4096);
 	buf_append(&b, tmpl, (size_t)(at - tmpl));
 	buf_puts(&b, tenant);
@@ -91,16 +91,16 @@ oauth2http_init(struct oauth2http *h, const struct account *a, struct err *e)
 		h->token_url = expand(p->token, tenant);
 		h->device_url = expand(p->device, tenant);
 		h->auth_url = expand(p->auth, tenant);
-		h->scope = xstrdup(a->oauth2_scope ? a->oauth2_scope : p->scope);
+		h->scope = str_dup(a->oauth2_scope ? a->oauth2_scope : p->scope);
 	} else {
-		h->token_url = xstrdup(a->oauth2_token_url);
-		h->device_url = xstrdup(a->oauth2_device_url);
-		h->auth_url = xstrdup(a->oauth2_auth_url);
-		h->scope = xstrdup(a->oauth2_scope);
+		h->token_url = str_dup(a->oauth2_token_url);
+		h->device_url = str_dup(a->oauth2_device_url);
+		h->auth_url = str_dup(a->oauth2_auth_url);
+		h->scope = str_dup(a->oauth2_scope);
 	}
-	h->client_id = xstrdup(a->oauth2_client_id);
+	h->client_id = str_dup(a->oauth2_client_id);
 	h->ca_file = a->tls_trust_file && *a->tls_trust_file ?
-	    xstrdup(a->tls_trust_file) : NULL;
+	    str_dup(a->tls_trust_file) : NULL;
 	h->timeout = a->timeout;
 	if (h->token_url == NULL || h->client_id == NULL ||
 	    (h->scope == NULL && (p || a->oauth2_scope))) {
@@ -181,7 +181,7 @@ get_string(json_t *j, const char *key, int required, char **out,
 	    json_string_length(v) > OAUTH2_TOKEN_MAX ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return bad_field(e, what, field);
-	if ((*out = xstrdup(json_string_value(v))) == NULL)
+	if ((*out = str_dup(json_string_value(v))) == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	return 0;
 }

@@ -51,7 +51,7 @@ path_join(const char *dir, const char *sub, const char *name, const char *ext)
 {
 	char p[QUEUE_PATH_MAX];
 
-	return path_fmt(p, dir, sub, name, ext) < 0 ? NULL : xstrdup(p);
+	return path_fmt(p, dir, sub, name, ext) < 0 ? NULL : str_dup(p);
 }
 
 /* DIR/ID.ext or DIR/failed/ID.ext */
@@ -67,9 +67,9 @@ queue_default_dir(const char *configured, const char *home)
 	char *state, *dir;
 
 	if (configured && *configured)
-		return xstrdup(configured);
+		return str_dup(configured);
 	if (getuid() == 0)
-		return xstrdup(LOCALSTATEDIR "/spool/envoi");
+		return str_dup(LOCALSTATEDIR "/spool/envoi");
 	/* $XDG_STATE_HOME only when it is the caller's own directory (su
 	 * without "-" keeps another user's): as conf.c rules for HOME. */
 	state = conf_xdg_dir("XDG_STATE_HOME", home, ".local/state");
@@ -200,7 +200,7 @@ queue_entry_create(struct queue_entry *q, const char *dir, struct err *e)
 {
 	memset(q, 0, sizeof *q);
 	q->msg_fd = -1;
-	q->dir = xstrdup(dir);
+	q->dir = str_dup(dir);
 	if (q->dir == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	char *tmpdir = path_join(dir, "tmp", NULL, NULL);
@@ -625,7 +625,7 @@ set_once(char **slot, const char *v, const char **why)
 		*why = "key given twice";
 		return -1;
 	}
-	*slot = xstrdup(v);
+	*slot = str_dup(v);
 	if (*slot == NULL) {
 		*why = "out of memory";
 		return -1;
@@ -646,7 +646,7 @@ add_rcpt(struct queue_item *it, const char *v, const char **why)
 		return -1;
 	}
 	it->rcpts = nv;
-	it->rcpts[it->nrcpts] = xstrdup(v);
+	it->rcpts[it->nrcpts] = str_dup(v);
 	if (it->rcpts[it->nrcpts] == NULL) {
 		*why = "out of memory";
 		return -1;
@@ -999,7 +999,7 @@ static int
 scan_dir(const char *dir, int failed, struct queue_item **items, size_t *n, size_t *cap,
          struct err *e)
 {
-	char *path = failed ? path_join(dir, "failed", NULL, NULL) : xstrdup(dir);
+	char *path = failed ? path_join(dir, "failed", NULL, NULL) : str_dup(dir);
 	DIR *d;
 	struct dirent *de;
 	int r = 0;
@@ -1279,7 +1279,7 @@ write_state(const char *dir, int failed, const char *id, const struct queue_item
 	snprintf(name, sizeof name, "%s.st.%ld", id, (long)getpid());
 	tmp = path_join(dir, "tmp", name, NULL);
 	final = entry_path(dir, failed, id, ".st");
-	syncdir = failed ? path_join(dir, "failed", NULL, NULL) : xstrdup(dir);
+	syncdir = failed ? path_join(dir, "failed", NULL, NULL) : str_dup(dir);
 	if (!tmp || !final || !syncdir)
 		r = err_set(e, EX_OSERR, "out of memory");
 	else if (st_format(&b, it) < 0)

@@ -118,6 +118,16 @@ age(char *dst, size_t size, long long secs)
 		snprintf(dst, size, "%lldd", secs / 86400);
 }
 
+/* The submission's own entry, sent first in its account's window, ahead
+ * of the due entries it drains (runq_submit). */
+struct lead {
+	const struct account *a;
+	const char *id;
+	int sent;                 /* attempted: fate and *why are final */
+	enum runq_fate fate;
+	struct err *why;
+};
+
 struct run {
 	const struct conf *conf;
 	const char *dir;
@@ -197,21 +207,62 @@ status_of(const struct session_rcpt *sr, char *dst, size_t size)
 	snprintf(dst, size, "%s", sr->ex == EX_TEMPFAIL ? "4.0.0" : "5.0.0");
 }
 
+/* Per recipient, what the attempt means: done, kept for a retry (a 4xx to
+ * its RCPT, or never reached), or refused for good (to bounce). Pure. */
+struct outcome {
+	size_t nb, nk;
+	struct bounce_rcpt *br;   /* nb refused, with their status and reply */
+	char (*status)[16];
+	const char **keep;        /* nk addresses to keep */
+};
+
+static void
+outcome_free(struct outcome *oc)
+{
+	free(oc->br);
+	free(oc->status);
+	free(oc->keep);
+}
+
+/* Room for every recipient's outcome, taken before the message goes out:
+ * once the server may have accepted it, recording its answer must not
+ * need memory (a failure there would keep the entry: a duplicate). */
+static int
+outcome_alloc(struct outcome *oc, const struct queue_item *it)
+{
+	size_t cnt = it->nrcpts ? it->nrcpts : 1;
+
+	memset(oc, 0, sizeof *oc);
+	oc->br = calloc(cnt, sizeof *oc->br);
+	oc->status = calloc(cnt, sizeof *oc->status);
+	oc->keep = calloc(cnt, sizeof *oc->keep);
+	if (!oc->br || !oc->status || !oc->keep) {
+		outcome_free(oc);
+		memset(oc, 0, sizeof *oc);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * An entry under our lock, read again under it, with its spool open:
- * everything a session needs to send it. Held from before its envelope
- * goes out (possibly behind the previous entry's end of data) until its
- * fate is recorded.
+ * everything a session needs to send it. Held from before it goes out
+ * (possibly in a window, behind others still unanswered) until its fate
+ * is recorded.
  */
 struct entry {
 	int held;                 /* lk is ours; it, fd and m are set */
-	int piped;                /* handed to the session as the next message: its
-	                           * envelope may be on the wire, so it is sent */
 	const char *id;           /* borrowed */
 	struct queue_lock lk;
 	struct queue_item it;
 	int fd;
 	struct session_msg m;
+	/* in a window (run_group): room for its outcome, taken before it
+	 * was sent, and what carried it, for the log */
+	struct outcome oc;
+	char via_host[256], via_acct[128];
+	const struct account *a;  /* its account */
+	struct lead *lead;        /* the submission's own entry: its fate goes there */
 };
 
 enum take { TAKE_OK, TAKE_BUSY, TAKE_LOCK_ERR, TAKE_LOAD_ERR, TAKE_OPEN_ERR };
@@ -219,6 +270,7 @@ enum take { TAKE_OK, TAKE_BUSY, TAKE_LOCK_ERR, TAKE_LOAD_ERR, TAKE_OPEN_ERR };
 static void
 entry_release(struct entry *en)
 {
+	outcome_free(&en->oc);
 	if (en->held) {
 		if (en->fd >= 0)
 			close(en->fd);
@@ -345,43 +397,6 @@ record_failed(struct run *r, const char *id, int first, const struct err *e, str
 	*why = *e;
 	r->st->failed++;
 	return RUNQ_FAILED;
-}
-
-/* Per recipient, what the attempt means: done, kept for a retry (a 4xx to
- * its RCPT, or never reached), or refused for good (to bounce). Pure. */
-struct outcome {
-	size_t nb, nk;
-	struct bounce_rcpt *br;   /* nb refused, with their status and reply */
-	char (*status)[16];
-	const char **keep;        /* nk addresses to keep */
-};
-
-static void
-outcome_free(struct outcome *oc)
-{
-	free(oc->br);
-	free(oc->status);
-	free(oc->keep);
-}
-
-/* Room for every recipient's outcome, taken before the message goes out:
- * once the server may have accepted it, recording its answer must not
- * need memory (a failure there would keep the entry: a duplicate). */
-static int
-outcome_alloc(struct outcome *oc, const struct queue_item *it)
-{
-	size_t cnt = it->nrcpts ? it->nrcpts : 1;
-
-	memset(oc, 0, sizeof *oc);
-	oc->br = calloc(cnt, sizeof *oc->br);
-	oc->status = calloc(cnt, sizeof *oc->status);
-	oc->keep = calloc(cnt, sizeof *oc->keep);
-	if (!oc->br || !oc->status || !oc->keep) {
-		outcome_free(oc);
-		memset(oc, 0, sizeof *oc);
-		return -1;
-	}
-	return 0;
 }
 
 /* Fill oc (from outcome_alloc) from the attempt's result. */
@@ -521,54 +536,24 @@ take_for_attempt(struct run *r, const char *id, struct entry *en, enum runq_fate
 	}
 }
 
-/* Lock the entry that follows on this connection so that its envelope
- * may ride behind this one's end of data: NULL when it cannot be taken
- * (busy, gone) or has expired (its own attempt bounces it). */
-static const struct session_msg *
-take_next(struct run *r, const struct account *a, const char *next_id, struct entry *next)
-{
-	struct err ignore;
-
-	err_init(&ignore);
-	if (entry_take(r, next_id, next, &ignore) != TAKE_OK ||
-	    queue_item_expired(&next->it, (long long)time(NULL), a->queue_lifetime))
-		return NULL;
-	next->piped = 1;
-	return &next->m;
-}
-
 /*
- * One attempt at one entry over *sp (opened here when NULL). Decides and
- * records the entry's fate. On a connection-level failure *sp is closed
- * and set to NULL and *down set, so the route's other entries wait.
- * en: the entry, taken already (by the previous attempt, which pipelined
- * its envelope) or not; released here. next_id (not last): the entry that
- * follows on this connection; it is taken into *next before the message is
- * sent, so that its envelope may ride behind this one's end of data.
+ * Take the entry id into en for an attempt over *sp (opened here when
+ * NULL): 0 when it may be sent; -1 when its fate is decided already
+ * (*fate: busy, expired, or deferred because the connection could not be
+ * opened, *down then set), en released.
  */
-static enum runq_fate
-attempt(struct run *r, const struct account *a, const char *id, struct entry *en,
-        const char *next_id, struct entry *next, struct session **sp, int *down, int first,
-        int last, struct err *why)
+static int
+attempt_start(struct run *r, const struct account *a, const char *id, struct entry *en,
+              struct session **sp, int *down, int first, enum runq_fate *fate, struct err *why)
 {
-	struct session_result res;
-	struct outcome oc;
 	struct err e;
-	enum runq_fate fate = RUNQ_DEFERRED;
-	const struct session_msg *pipe = NULL;
-	char via_host[256], via_acct[128];
-	int ret;
 
 	err_init(&e);
-	memset(&res, 0, sizeof res);
-	memset(&oc, 0, sizeof oc);
-	if (!en->held && take_for_attempt(r, id, en, &fate) < 0)
-		return fate;
+	if (take_for_attempt(r, id, en, fate) < 0)
+		return -1;
 	r->st->tried++;
-	/* A piped entry was found not expired a moment ago, and its envelope
-	 * may be in flight: only sending it may follow on this connection. */
-	if (!en->piped && queue_item_expired(&en->it, (long long)time(NULL), a->queue_lifetime)) {
-		fate = expire(r, a, en, why);
+	if (queue_item_expired(&en->it, (long long)time(NULL), a->queue_lifetime)) {
+		*fate = expire(r, a, en, why);
 		goto out;
 	}
 	if (*sp == NULL) {
@@ -582,35 +567,63 @@ attempt(struct run *r, const struct account *a, const char *id, struct entry *en
 			 * configuration's fault, not the message's: keep the entry
 			 * (fixing the configuration sends it; queue_lifetime
 			 * bounces it). */
-			fate = first && !retryable(&e) ? record_failed(r, id, 1, &e, why) :
-			       record_deferred(r, a, id, &e, why);
+			*fate = first && !retryable(&e) ? record_failed(r, id, 1, &e, why) :
+			        record_deferred(r, a, id, &e, why);
 			goto out;
 		}
 	}
-	if (outcome_alloc(&oc, &en->it) < 0) {
+	if (outcome_alloc(&en->oc, &en->it) < 0) {
 		err_set(&e, EX_OSERR, "out of memory");
-		fate = record_deferred(r, a, id, &e, why);
+		*fate = record_deferred(r, a, id, &e, why);
 		goto out;
 	}
-	if (next && next_id && !last)
-		pipe = take_next(r, a, next_id, next);
 	/* Which host (and fallback account) carries it, for the log: the
 	 * session may be gone by the time the outcome is logged. */
-	snprintf(via_host, sizeof via_host, "%s", session_host(*sp));
-	snprintf(via_acct, sizeof via_acct, "%s", session_account(*sp));
-	ret = session_send_next(*sp, &en->m, pipe, last, &res, &e);
+	snprintf(en->via_host, sizeof en->via_host, "%s", session_host(*sp));
+	snprintf(en->via_acct, sizeof en->via_acct, "%s", session_account(*sp));
+	return 0;
+out:
+	entry_release(en);
+	return -1;
+}
+
+/* Record the answer (or failure) ret/res/e of the attempt at en. */
+static enum runq_fate
+attempt_end(struct run *r, const struct account *a, struct entry *en, int first, int ret,
+            const struct session_result *res, const struct err *e, struct err *why)
+{
+	if (ret < 0 && retryable(e))
+		return record_deferred(r, a, en->id, e, why);
+	return record_answer(r, a, en, first, ret, res, e, en->via_host, en->via_acct, &en->oc,
+	                     why);
+}
+
+/*
+ * One attempt at one entry over *sp (opened here when NULL): the
+ * submission's own. Decides and records the entry's fate. On a
+ * connection-level failure *sp is closed and set to NULL and *down set.
+ * en is released here.
+ */
+static enum runq_fate
+attempt(struct run *r, const struct account *a, const char *id, struct entry *en,
+        struct session **sp, int *down, int first, int last, struct err *why)
+{
+	struct session_result res;
+	struct err e;
+	enum runq_fate fate = RUNQ_DEFERRED;
+	int ret;
+
+	err_init(&e);
+	if (attempt_start(r, a, id, en, sp, down, first, &fate, why) < 0)
+		return fate;
+	ret = session_send(*sp, &en->m, last, &res, &e);
 	if (!session_usable(*sp)) {
 		session_close(*sp);
 		*sp = NULL;
 		if (ret < 0)
 			*down = 1;
 	}
-	if (ret < 0 && retryable(&e))
-		fate = record_deferred(r, a, id, &e, why);
-	else
-		fate = record_answer(r, a, en, first, ret, &res, &e, via_host, via_acct, &oc, why);
-out:
-	outcome_free(&oc);
+	fate = attempt_end(r, a, en, first, ret, &res, &e, why);
 	session_result_free(&res);
 	entry_release(en);
 	return fate;
@@ -717,26 +730,133 @@ route_wait(struct run *r, const struct route *rt, const char *id)
 	entry_release(&en);
 }
 
+/*
+ * A route's entries handed to its connection and not answered yet, oldest
+ * first (a ring): each taken (locked, its spool open, its outcome's memory
+ * allocated) before it was submitted, and released once its fate is
+ * recorded. The session sends them as a window (session.h).
+ */
+struct flight {
+	struct entry ents[SESSION_WINDOW];
+	size_t first, n;
+	struct session *s;
+	int down;                 /* the server is unreachable: no more attempts */
+};
+
+/* Record the oldest entry's fate, from its result (read now if need be). */
+static void
+flight_land(struct run *r, struct flight *fl)
+{
+	struct entry *en = &fl->ents[fl->first];
+	struct lead *lead = en->lead;
+	const struct session_msg *m;
+	struct session_result res;
+	struct err e, why;
+	enum runq_fate fate;
+	int ret;
+
+	err_init(&e);
+	err_init(&why);
+	ret = session_collect(fl->s, &m, &res, &e);
+	if (m != &en->m && ret == 0) {
+		/* Never happens; should it, nothing may be recorded as sent. */
+		ret = -1;
+		err_set(&e, EX_SOFTWARE, "queue run: result for another message");
+	}
+	/* A failed connection: the route's other entries wait. */
+	if (ret < 0 && !session_usable(fl->s))
+		fl->down = 1;
+	fate = attempt_end(r, en->a, en, lead != NULL, ret, &res, &e, lead ? lead->why : &why);
+	if (lead)
+		lead->fate = fate;
+	session_result_free(&res);
+	entry_release(en);
+	fl->first = (fl->first + 1) % SESSION_WINDOW;
+	fl->n--;
+	if (fl->n == 0 && !session_usable(fl->s)) {
+		session_close(fl->s);
+		fl->s = NULL;
+	}
+}
+
+/* Record every entry's fate; then nothing is in flight. */
+static void
+flight_land_all(struct run *r, struct flight *fl)
+{
+	while (fl->n > 0)
+		flight_land(r, fl);
+}
+
+/* Hand the entry id (of account a; lead: the submission's own) to the
+ * connection (opened if need be); record the fates of those answered
+ * meanwhile. */
+static void
+flight_launch(struct run *r, const struct account *a, struct flight *fl, const char *id,
+              int last, struct lead *lead)
+{
+	struct entry *en;
+	enum runq_fate fate;
+	struct err why0;
+	struct err *why = lead ? lead->why : &why0;
+	enum runq_fate *fp = lead ? &lead->fate : &fate;
+
+	/* A connection that can take no more: its answers first, then a
+	 * new one (unless the server is down). */
+	if (fl->s && !session_usable(fl->s))
+		flight_land_all(r, fl);
+	if (fl->n == SESSION_WINDOW)
+		flight_land(r, fl);
+	if (fl->down)
+		return;
+	if (lead)
+		lead->sent = 1;
+	err_init(why);
+	en = &fl->ents[(fl->first + fl->n) % SESSION_WINDOW];
+	memset(en, 0, sizeof *en);
+	en->fd = -1;
+	if (attempt_start(r, a, id, en, &fl->s, &fl->down, lead != NULL, fp, why) < 0)
+		return;
+	en->a = a;
+	en->lead = lead;
+	if (session_submit(fl->s, &en->m, last) < 0) {
+		err_set(&why0, EX_SOFTWARE, "the connection refused another message");
+		*fp = record_deferred(r, a, id, &why0, why);
+		entry_release(en);
+		return;
+	}
+	fl->n++;
+	/* Each fate as soon as it is known, in order. */
+	while (fl->n > 0 && session_result_ready(fl->s))
+		flight_land(r, fl);
+}
+
 /* Send the group of entries that leave like items[i] (same_route), over
  * one connection: `open` when it is the submission's connection for
- * this very route. */
+ * this very route; lead (NULL: none) goes first. */
 static void
 run_group(struct run *r, struct queue_item *items, size_t n, size_t i, char *done,
-          struct session *s)
+          struct session *s, struct lead *lead)
 {
 	const struct conf *run_conf = r->conf;
 	struct route rt;
-	/* the entry being sent and the one whose envelope may follow it;
-	 * they swap roles after each attempt */
-	struct entry ents[2];
-	int cur = 0, down = 0;
+	struct flight *fl = calloc(1, sizeof *fl);
 
-	memset(ents, 0, sizeof ents);
-	ents[0].fd = ents[1].fd = -1;
 	route_open(&rt, run_conf, &items[i], r->log);
 	r->conf = rt.a ? rt.conf : run_conf;
+	if (fl == NULL) {
+		/* Not one attempt: the entries wait for the next run. */
+		log_warn(r->log, "queue run: out of memory");
+		for (size_t j = i; j < n; j++)
+			if (same_route(&items[i], &items[j]))
+				done[j] = 1;
+		goto out;
+	}
+	fl->s = s;
+	s = NULL;
+	if (lead)
+		flight_launch(r, lead->a, fl, lead->id, 0, lead);
 	for (size_t j = i; j < n; j++) {
-		struct err why;
+		size_t next = n;
 
 		if (done[j] || !same_route(&items[i], &items[j]))
 			continue;
@@ -745,47 +865,44 @@ run_group(struct run *r, struct queue_item *items, size_t n, size_t i, char *don
 			route_wait(r, &rt, items[j].id);
 			continue;
 		}
-		/* Taken by the previous attempt, for this very entry? */
-		if (ents[cur].held && strcmp(ents[cur].id, items[j].id) != 0)
-			entry_release(&ents[cur]);
-		if (down) {
-			/* the server is unreachable: not an attempt */
-			entry_release(&ents[cur]);
-			continue;
-		}
-		/* QUIT rides behind the group's last end of data; the next
-		 * entry's envelope behind the others'. */
-		size_t next = n;
+		/* QUIT rides behind the group's last message. */
 		for (size_t k = j + 1; k < n && next == n; k++)
 			if (!done[k] && same_route(&items[i], &items[k]))
 				next = k;
-		err_init(&why);
-		attempt(r, rt.a, items[j].id, &ents[cur], next < n ? items[next].id : NULL,
-		        &ents[cur ^ 1], &s, &down, 0, next == n, &why);
-		cur ^= 1;
+		flight_launch(r, rt.a, fl, items[j].id, next == n, NULL);
 	}
-	/* The connection first: no entry is unlocked while its envelope may
-	 * still be in flight. */
+	flight_land_all(r, fl);
+	/* The connection first: no entry is unlocked while it may still be
+	 * in flight (flight_land_all released them all, answered). */
+	s = fl->s;
+	free(fl);
+out:
 	if (s)
 		session_close(s);
-	entry_release(&ents[0]);
-	entry_release(&ents[1]);
 	route_close(&rt);
 	r->conf = run_conf;
 }
 
-int
-runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
-         struct session *open, const char *open_account, struct log *log,
-         struct runq_stats *st, struct err *e)
+/* Does items[i] leave through the submission's configuration and its
+ * account `account`? */
+static int
+submission_route(const struct run *r, const struct queue_item *it, const char *account)
+{
+	return account && runq_same_config(it, r->conf) && strcmp(item_account(it), account) == 0;
+}
+
+/* runq_run for r; lead (NULL: none): the submission's own entry, sent
+ * first, ahead of its route's group, with that group's connection. */
+static int
+run_queue(struct run *r, const struct runq_opts *o, struct session *open,
+          const char *open_account, struct lead *lead, struct err *e)
 {
 	struct queue_item *items = NULL;
 	size_t n = 0;
 	long long now = (long long)time(NULL);
-	struct run r = { conf, dir, log, st, 0, "" };
 	char *done;
 
-	if (queue_list(dir, 0, &items, &n, e) < 0)
+	if (queue_list(r->dir, 0, &items, &n, e) < 0)
 		return -1;
 	done = calloc(n ? n : 1, 1);
 	if (done == NULL) {
@@ -796,7 +913,13 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 		if (!selected(&items[i], o, now))
 			done[i] = 1;
 		else
-			st->seen++;
+			r->st->seen++;
+	/* The submission's own entry first, with its route's group. */
+	for (size_t i = 0; lead && i < n; i++)
+		if (!done[i] && submission_route(r, &items[i], lead->a->name)) {
+			run_group(r, items, n, i, done, NULL, lead);
+			break;
+		}
 	/* One route at a time, over one connection, oldest entry first. The
 	 * submission's open connection carries only entries submitted through
 	 * its own configuration file and account. */
@@ -805,18 +928,27 @@ runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
 
 		if (done[i])
 			continue;
-		if (open && open_account && runq_same_config(&items[i], conf) &&
-		    strcmp(item_account(&items[i]), open_account) == 0) {
+		if (open && submission_route(r, &items[i], open_account)) {
 			s = open;
 			open = NULL;
 		}
-		run_group(&r, items, n, i, done, s);
+		run_group(r, items, n, i, done, s, NULL);
 	}
 	if (open)
 		session_close(open);
 	free(done);
 	queue_items_free(items, n);
 	return 0;
+}
+
+int
+runq_run(const struct conf *conf, const char *dir, const struct runq_opts *o,
+         struct session *open, const char *open_account, struct log *log,
+         struct runq_stats *st, struct err *e)
+{
+	struct run r = { conf, dir, log, st, 0, "" };
+
+	return run_queue(&r, o, open, open_account, NULL, e);
 }
 
 /* s made printable (log_sanitize) into dst; "" for NULL. */
@@ -949,6 +1081,8 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 	long long now = (long long)time(NULL);
 	enum runq_fate fate;
 	struct entry en;
+	struct lead ld = { a, id, 0, RUNQ_DEFERRED, why };
+	struct err e;
 	int down = 0;
 
 	/* Other due entries of this account ride on the same connection;
@@ -962,15 +1096,22 @@ runq_submit(const struct conf *conf, const struct account *a, const char *dir, c
 		queue_items_free(items, n);
 	}
 	err_init(why);
-	memset(&en, 0, sizeof en);
-	en.fd = -1;
-	fate = attempt(&r, a, id, &en, NULL, NULL, &s, &down, 1, others == 0, why);
-	/* A bounce for -oem goes now, over this connection when it is
-	 * still open (else a new one: the server was answering a moment
-	 * ago, it refused for good), with any other due entries of the
-	 * account. */
-	if ((fate == RUNQ_DELIVERED && others > 0 && s) || r.bounce_id[0]) {
-		struct err e;
+	err_init(&e);
+	/* With others, its own message leads the window they follow (it
+	 * is not waited for: they go whatever its fate; should it fail,
+	 * each still gets its own verdict). */
+	if (others > 0 && run_queue(&r, &o, NULL, NULL, &ld, &e) < 0)
+		log_warn(log, "%s", e.msg);
+	if (ld.sent) {
+		fate = ld.fate;
+	} else {
+		memset(&en, 0, sizeof en);
+		en.fd = -1;
+		fate = attempt(&r, a, id, &en, &s, &down, 1, 1, why);
+	}
+	/* A bounce for -oem goes now, over a new connection (the server
+	 * was answering a moment ago, it refused for good). */
+	if (r.bounce_id[0]) {
 		err_init(&e);
 		if (runq_run(conf, dir, &o, s, a->name, log, st, &e) < 0)
 			log_warn(log, "%s", e.msg);

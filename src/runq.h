@@ -3,10 +3,14 @@
  *
  * Owns: choosing entries (due, or all with -qf; -qI/-qR/-qS filters),
  * grouping them by account so each account's entries go over ONE SMTP
- * connection (with PIPELINING, the next entry's envelope rides behind the
- * previous end of data; it is locked before it is sent), and what happens
- * after each attempt: removal only after the
- * server accepted the message; on a temporary failure (a server that
+ * connection as a window (session_submit: with CHUNKING and PIPELINING up
+ * to SMTP_WINDOW messages in flight before their verdicts are read; with
+ * DATA the next entry's envelope behind the previous end of data); every
+ * entry is locked, its spool open and its outcome's memory allocated
+ * before it is sent, and its fate is recorded in order as the verdicts
+ * come, an entry whose verdict was never read staying queued), and what
+ * happens after each attempt: removal only after the server accepted the
+ * message; on a temporary failure (a server that
  * breaks the protocol, EX_PROTOCOL, counts as one) the entry stays
  * with its attempt count, last error and next attempt (exponential
  * backoff); on a permanent failure or when the entry outlived
@@ -127,8 +131,10 @@ enum runq_fate { RUNQ_DELIVERED, RUNQ_DEFERRED, RUNQ_FAILED, RUNQ_BUSY };
 
 /*
  * The submission's own attempt at the entry it just queued (sendmail's
- * -odi). Delivered: the entry is removed, and other due entries of the
- * account go over the same connection. Refused for good: one line per
+ * -odi). The other due entries of the account (same configuration) follow
+ * it over the same connection, in the same window: they do not wait for
+ * its verdict, so they go whatever its fate (each with its own).
+ * Delivered: the entry is removed. Refused for good: one line per
  * refused recipient on stderr, the entry removed, *why has the exit class
  * (the caller still has the message; no bounce). Temporary: the entry
  * stays with its retry schedule and *why says why. Returns a runq_fate.

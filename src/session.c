@@ -408,6 +408,25 @@ struct prepared {
 	size_t nforms;
 };
 
+/* A message handed to session_submit whose result was not collected. */
+enum slot_state {
+	SLOT_PENDING,                    /* not sent: a DATA message waits to learn
+	                                  * what follows it (its envelope may be on
+	                                  * the wire behind the previous end of data) */
+	SLOT_SENT,                       /* in the engine's window, replies due */
+	SLOT_DONE,                       /* res, e and ret are final */
+};
+
+struct slot {
+	const struct session_msg *m;
+	struct prepared pm;
+	struct session_result res;
+	struct err e;
+	int ret;
+	int last;
+	enum slot_state state;
+};
+
 struct session {
 	const struct account *a;
 	struct log *log;
@@ -418,8 +437,6 @@ struct session {
 	struct smtp smtp;
 	struct reply reply;             /* the latest reply read */
 	struct buf line;                /* one reply line as it is read */
-	struct prepared next_pm;        /* the message whose envelope is in flight ... */
-	const struct session_msg *next_src;  /* ... as the caller gave it; NULL = none */
 	char *host;                     /* the host used, in ASCII (A-labels) */
 	char *host_given;               /* ... as the account's list names it */
 	struct account *owned;          /* a, when it is a fallback account
@@ -427,11 +444,19 @@ struct session {
 	int engine;                     /* smtp_init ran */
 	int usable;                     /* the engine is READY and the connection sound */
 	/* the next message, whose envelope may ride behind the end of data */
-	const struct smtp_msg *body_next;   /* for send_body, during session_send_next */
+	const struct smtp_msg *body_next;   /* for send_body, during win_send_pending */
 	struct session_info *info;      /* --serverinfo: what to record; NULL = nothing */
 	char *io;                       /* bodies stream through it; NULL until the first */
 	struct tlscache resume;         /* TLS session resumption across runs */
+	/* session_submit's messages, oldest first (a ring): DONE ones, then
+	 * SENT ones or one PENDING */
+	struct slot win[SESSION_WINDOW];
+	size_t win_first, win_n;
+	int win_last;                   /* a message marked last was submitted */
 };
+
+_Static_assert(SESSION_WINDOW >= SMTP_WINDOW + 2, "a window's results and the one being "
+               "submitted fit");
 
 
 static void
@@ -614,7 +639,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	buf_init(&s->line, SESSION_LINE_MAX);
 	s->actx.a = a;
 	s->actx.conn = &s->conn;
-	s->host_given = xstrdup(host);
+	s->host_given = str_dup(host);
 	if (s->host_given == NULL || buf_reserve(&s->line, SESSION_REPLY_RESERVE) < 0 ||
 	    buf_reserve(&s->reply.text, SESSION_REPLY_RESERVE) < 0) {
 		err_set(e, EX_OSERR, "out of memory");
@@ -758,7 +783,7 @@ session_etrn(struct session *s, const char *node, char *reply, size_t size, stru
 	int sent;
 
 	reply[0] = '\0';
-	if (s == NULL || !s->usable || s->next_src)
+	if (s == NULL || !s->usable || s->win_n)
 		return err_set(e, EX_SOFTWARE, "ETRN on a connection that cannot take it");
 	act = smtp_etrn(&s->smtp, node);
 	sent = act == SMTP_SEND;
@@ -898,18 +923,14 @@ body_is_exact(const struct session_msg *m)
 	       tail[0] == '\r' && tail[1] == '\n';
 }
 
-/* Send a prepared message; see session_send. */
+/* The engine stopped (act) at the end of m's transaction: fill res;
+ * 0 when m was accepted, -1 with *e. */
 static int
-send_prepared(struct session *s, const struct prepared *pm, const struct session_msg *m,
-              int last, struct session_result *res, struct err *e)
+send_result(struct session *s, const struct session_msg *m, enum smtp_action act,
+            struct session_result *res, struct err *e)
 {
-	struct smtp_msg msg = pm->m;
-	enum smtp_action act;
 	int ret = -1;
 
-	limit_message(s, m);
-	msg.data_only = !body_is_exact(m);
-	act = drive(s, smtp_next_message(&s->smtp, &msg, last), m, e);
 	record_result(&s->smtp, m, res);
 	switch (act) {
 	case SMTP_READY:
@@ -938,6 +959,20 @@ send_prepared(struct session *s, const struct prepared *pm, const struct session
 	return ret;
 }
 
+/* Send a prepared message; see session_send. */
+static int
+send_prepared(struct session *s, const struct prepared *pm, const struct session_msg *m,
+              int last, struct session_result *res, struct err *e)
+{
+	struct smtp_msg msg = pm->m;
+	enum smtp_action act;
+
+	limit_message(s, m);
+	msg.data_only = !body_is_exact(m);
+	act = drive(s, smtp_next_message(&s->smtp, &msg, last), m, e);
+	return send_result(s, m, act, res, e);
+}
+
 /* res with every recipient "never reached". */
 static int
 result_init(struct session_result *res, const struct session_msg *m, struct err *e)
@@ -955,60 +990,264 @@ result_init(struct session_result *res, const struct session_msg *m, struct err 
 }
 
 int
-session_send_next(struct session *s, const struct session_msg *m,
-                  const struct session_msg *next, int last, struct session_result *res,
-                  struct err *e)
+session_send(struct session *s, const struct session_msg *m, int last,
+             struct session_result *res, struct err *e)
 {
 	struct prepared pm;
-	int ret, have_next = 0;
+	int ret;
 
-	if (result_init(res, m, e) < 0) {
-		/* An envelope on the wire for m would wait for a body that
-		 * never comes: the connection is done. */
-		if (s && s->next_src)
-			s->usable = 0;
+	if (result_init(res, m, e) < 0)
 		return -1;
-	}
-	if (s == NULL || !s->usable)
+	if (s == NULL || !s->usable || s->win_n)
 		return err_set(e, EX_SOFTWARE, "message handed to a closed SMTP connection");
-	if (s->next_src) {
-		/* Its envelope is on the wire already: only m may follow. */
-		if (m != s->next_src) {
-			s->usable = 0;
-			return err_set(e, EX_SOFTWARE, "message handed to a connection that "
-			               "expects another one");
-		}
-		pm = s->next_pm;
-		memset(&s->next_pm, 0, sizeof s->next_pm);
-		s->next_src = NULL;
-	} else if (prepare(&pm, m, e) < 0) {
+	if (prepare(&pm, m, e) < 0)
 		return -1;
-	}
-	if (next && !last) {
-		struct err ignore;
-		/* A next message that cannot be prepared is not pipelined;
-		 * its own session_send reports why. */
-		err_init(&ignore);
-		have_next = prepare(&s->next_pm, next, &ignore) == 0;
-		s->body_next = have_next ? &s->next_pm.m : NULL;
-	}
 	ret = send_prepared(s, &pm, m, last, res, e);
-	s->body_next = NULL;
-	if (have_next) {
-		if (s->usable && smtp_next_in_flight(&s->smtp))
-			s->next_src = next;
-		else
-			prepared_free(&s->next_pm);
-	}
 	prepared_free(&pm);
 	return ret;
 }
 
-int
-session_send(struct session *s, const struct session_msg *m, int last,
-             struct session_result *res, struct err *e)
+/* ------------------------------------------------------------ the window */
+
+static struct slot *
+win_slot(struct session *s, size_t i)
 {
-	return session_send_next(s, m, NULL, last, res, e);
+	return &s->win[(s->win_first + i) % SESSION_WINDOW];
+}
+
+/* The oldest slot in state st; NULL when none. */
+static struct slot *
+win_find(struct session *s, enum slot_state st)
+{
+	for (size_t i = 0; i < s->win_n; i++)
+		if (win_slot(s, i)->state == st)
+			return win_slot(s, i);
+	return NULL;
+}
+
+/* The connection ended (why): no reply to anything still in flight will be
+ * read. As far as we know the server accepted none of it: temporary, so
+ * that the caller keeps those messages for a retry. */
+static void
+win_abandon(struct session *s, const struct err *why)
+{
+	for (size_t i = 0; i < s->win_n; i++) {
+		struct slot *o = win_slot(s, i);
+		if (o->state == SLOT_DONE)
+			continue;
+		err_set(&o->e, EX_TEMPFAIL, "the connection ended before the server answered this "
+		        "message: %s", why->msg);
+		o->ret = -1;
+		o->state = SLOT_DONE;
+	}
+	s->usable = 0;
+}
+
+/* sl's transaction, the engine's current one, ended (act). */
+static void
+slot_end(struct session *s, struct slot *sl, enum smtp_action act)
+{
+	sl->ret = send_result(s, sl->m, act, &sl->res, &sl->e);
+	sl->state = SLOT_DONE;
+	if (act != SMTP_READY && act != SMTP_DONE)
+		win_abandon(s, &sl->e);
+	if (s->win_last)
+		s->usable = 0;
+}
+
+/* sl could not be sent (or only in part): the connection is unusable. */
+static void
+slot_fail(struct session *s, struct slot *sl)
+{
+	if (sl->e.ex == 0)
+		err_set(&sl->e, EX_SOFTWARE, "the SMTP engine refused the message");
+	sl->ret = -1;
+	sl->state = SLOT_DONE;
+	win_abandon(s, &sl->e);
+}
+
+/* Read the result of the oldest message in the engine's window. */
+static void
+win_read(struct session *s)
+{
+	struct slot *sl = win_find(s, SLOT_SENT);
+	enum smtp_action act = SMTP_READ;
+
+	/* The previous transaction ended: this one's replies are next. */
+	if (smtp_state(&s->smtp) == SMTP_STATE_READY)
+		act = smtp_next_ahead(&s->smtp);
+	limit_message(s, sl->m);
+	slot_end(s, sl, drive(s, act, sl->m, &sl->e));
+}
+
+/* Send the PENDING slot sl; next (NULL: none) is the message after it,
+ * whose envelope may then ride behind its end of data (next is then
+ * PENDING with its envelope in flight). */
+static void
+win_send_pending(struct session *s, struct slot *sl, struct slot *next)
+{
+	enum smtp_action act;
+
+	limit_message(s, sl->m);
+	s->body_next = next ? &next->pm.m : NULL;
+	act = drive(s, smtp_next_message(&s->smtp, &sl->pm.m, sl->last), sl->m, &sl->e);
+	s->body_next = NULL;
+	slot_end(s, sl, act);
+	if (next && s->usable && smtp_next_in_flight(&s->smtp))
+		next->state = SLOT_PENDING;
+}
+
+/* Every result read (or abandoned), any PENDING message sent: the engine
+ * is idle. */
+static void
+win_flush(struct session *s)
+{
+	struct slot *sl;
+
+	while (win_find(s, SLOT_SENT) != NULL)
+		win_read(s);
+	if ((sl = win_find(s, SLOT_PENDING)) != NULL)
+		win_send_pending(s, sl, NULL);
+}
+
+/* Does m go with BDAT and PIPELINING: a transaction the window takes? */
+static int
+win_bdat(struct session *s, const struct smtp_msg *m)
+{
+	const struct caps *c = smtp_caps(&s->smtp);
+
+	return s->p.chunking && c->chunking && c->pipelining && !m->data_only;
+}
+
+/* act (SMTP_CHUNK) for sl's transaction, just started: stream its chunks,
+ * and leave its replies for later. */
+static void
+win_stream(struct session *s, struct slot *sl, enum smtp_action act)
+{
+	sl->state = SLOT_SENT;
+	if (act == SMTP_CHUNK)
+		act = send_chunks(&s->conn, sl->m, &s->smtp, s->log, s->io, &sl->e);
+	if (act != SMTP_READ) {
+		slot_fail(s, sl);
+		return;
+	}
+	s->win_last |= sl->last;
+	s->usable = !s->win_last;
+}
+
+/* sl, prepared: send it into the window, or the ordinary way. */
+static void
+win_send(struct session *s, struct slot *sl)
+{
+	enum smtp_action act;
+
+	/* A full window: read the oldest verdicts one at a time, so that the
+	 * window slides (the server never runs dry) instead of draining. */
+	while (win_bdat(s, &sl->pm.m) && !smtp_window_room(&s->smtp, &sl->pm.m) &&
+	       win_find(s, SLOT_SENT) != NULL)
+		win_read(s);
+	if (s->usable && smtp_window_room(&s->smtp, &sl->pm.m)) {
+		limit_message(s, sl->m);
+		win_stream(s, sl, smtp_send_ahead(&s->smtp, &sl->pm.m, sl->last));
+		return;
+	}
+	/* Anything else starts on an idle engine. */
+	win_flush(s);
+	if (!s->usable) {
+		err_set(&sl->e, EX_TEMPFAIL, "the SMTP connection ended before the message could "
+		        "be sent");
+		return;
+	}
+	if (!win_bdat(s, &sl->pm.m)) {
+		/* DATA: it goes once the next message is known (its
+		 * envelope may ride behind the end of data), or now if last. */
+		sl->state = SLOT_PENDING;
+		if (sl->last)
+			win_send_pending(s, sl, NULL);
+		return;
+	}
+	limit_message(s, sl->m);
+	act = smtp_next_message(&s->smtp, &sl->pm.m, sl->last);
+	if (act == SMTP_CHUNK) {
+		win_stream(s, sl, act);
+		return;
+	}
+	/* refused before anything was sent, or not pipelined after all */
+	sl->state = SLOT_SENT;
+	slot_end(s, sl, drive(s, act, sl->m, &sl->e));
+}
+
+int
+session_submit(struct session *s, const struct session_msg *m, int last)
+{
+	struct slot *sl, *pend;
+
+	if (s == NULL || s->win_n == SESSION_WINDOW)
+		return -1;
+	pend = win_find(s, SLOT_PENDING);
+	sl = win_slot(s, s->win_n++);
+	memset(sl, 0, sizeof *sl);
+	sl->m = m;
+	sl->last = last;
+	sl->ret = -1;
+	sl->state = SLOT_DONE;      /* until it is sent */
+	err_init(&sl->e);
+	if (result_init(&sl->res, m, &sl->e) < 0 || session_io(s, &sl->e) < 0 ||
+	    prepare(&sl->pm, m, &sl->e) < 0)
+		return 0;
+	sl->pm.m.data_only = !body_is_exact(m);
+	if (pend)
+		win_send_pending(s, pend, win_bdat(s, &sl->pm.m) ? NULL : sl);
+	if (sl->state == SLOT_PENDING) {    /* its envelope rides already */
+		if (last)
+			win_send_pending(s, sl, NULL);
+		return 0;
+	}
+	if (!s->usable) {
+		err_set(&sl->e, EX_TEMPFAIL, "the SMTP connection cannot take another message");
+		return 0;
+	}
+	win_send(s, sl);
+	return 0;
+}
+
+int
+session_collect(struct session *s, const struct session_msg **m, struct session_result *res,
+                struct err *e)
+{
+	struct slot *sl;
+	int ret;
+
+	*m = NULL;
+	memset(res, 0, sizeof *res);
+	if (s == NULL || s->win_n == 0)
+		return err_set(e, EX_SOFTWARE, "no message to collect on this connection");
+	sl = win_slot(s, 0);
+	if (sl->state == SLOT_SENT)
+		win_read(s);
+	if (sl->state == SLOT_PENDING)
+		win_send_pending(s, sl, NULL);
+	*m = sl->m;
+	*res = sl->res;
+	*e = sl->e;
+	ret = sl->ret;
+	prepared_free(&sl->pm);
+	memset(sl, 0, sizeof *sl);
+	s->win_first = (s->win_first + 1) % SESSION_WINDOW;
+	s->win_n--;
+	return ret;
+}
+
+int
+session_result_ready(const struct session *s)
+{
+	return s != NULL && s->win_n > 0 && s->win[s->win_first].state == SLOT_DONE;
+}
+
+size_t
+session_pending(const struct session *s)
+{
+	return s ? s->win_n : 0;
 }
 
 int
@@ -1021,7 +1260,7 @@ session_verify(struct session *s, const struct session_msg *m, struct session_re
 
 	if (result_init(res, m, e) < 0)
 		return -1;
-	if (s == NULL || !s->usable || s->next_src)
+	if (s == NULL || !s->usable || s->win_n)
 		return err_set(e, EX_SOFTWARE, "verification on a connection that cannot take it");
 	if (prepare(&pm, m, e) < 0)
 		return -1;
@@ -1069,7 +1308,11 @@ session_close(struct session *s)
 		return;
 	if (s->usable && smtp_finish(&s->smtp) == SMTP_DONE)
 		send_last_words(s);
-	prepared_free(&s->next_pm);
+	for (size_t i = 0; i < s->win_n; i++) {
+		struct slot *sl = win_slot(s, i);
+		prepared_free(&sl->pm);
+		session_result_free(&sl->res);
+	}
 	if (s->engine)
 		smtp_free(&s->smtp);
 	sasl_free(s->actx.sasl);

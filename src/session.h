@@ -15,8 +15,9 @@
  * Two ways in. session_deliver: one message, one connection (connect, send,
  * QUIT). Or a connection object for many messages of one account:
  * session_open, then session_send per message (the last one with last = 1,
- * or any number followed by session_close), then session_close. Both put
- * the same bytes on the wire for one message. Two questions ride on the
+ * or any number followed by session_close), then session_close; or, for a
+ * queue run, session_submit and session_collect (the window, below). All
+ * put the same bytes on the wire for one message. Two questions ride on the
  * same setup: session_serverinfo (no AUTH, no message: what the server
  * shows) and session_etrn (ETRN on an open connection).
  *
@@ -158,25 +159,45 @@ const char *session_account(const struct session *s);
 int session_send(struct session *s, const struct session_msg *m, int last,
                  struct session_result *res, struct err *e);
 
+
 /*
- * session_send, telling the connection which message comes next (NULL:
- * not known; last must be 0 for next to matter). With PIPELINING, next's
- * MAIL, RCPTs and DATA then ride behind m's end of data in one write,
- * saving a round trip (not behind m sent with BDAT: next's own BDAT
- * transaction is then one flight anyway, and nothing of next is sent); m's result is complete all the same when this
- * returns. If that happened, the next call on s must be session_send or
- * session_send_next with that same next (the same object, still
- * unchanged, its fd still open); it reads next's replies and sends its
- * body. Any other message is refused (EX_SOFTWARE, s unusable), and
- * session_close just closes (the server drops the unfinished envelope).
- * The caller must therefore hold next (for the queue: its lock) from
- * this call until next's own session_send has returned. When next is not
- * pipelined (no PIPELINING, m refused before its body, next unsendable)
- * nothing about next has been sent, and it goes the ordinary way.
+ * The window, for a queue run: many messages over s, each costing a
+ * fraction of a round trip. session_submit(m) sends m now when it can
+ * (with CHUNKING and PIPELINING: its whole BDAT transaction rides behind
+ * those still unanswered, up to smtp.h's SMTP_WINDOW in flight; a DATA
+ * message once the next one is known, whose envelope then rides behind
+ * its end of data) and reads the replies of older
+ * messages only when it must make room. session_collect then hands out
+ * the results one per submitted message, in submission order; the first
+ * reads replies if that message's are not in yet. At most SESSION_WINDOW
+ * messages may be submitted and not collected; the caller holds each m
+ * (the queue: its lock, its open spool) until its result is collected.
+ * m's result is exactly what session_send would give, and a refused
+ * message fails alone. When the connection fails, every message in flight
+ * gets EX_TEMPFAIL: its verdict was never read, so the server may or may
+ * not have it; it must stay queued. A message marked last ends the
+ * connection once answered: submit nothing after it. Not to be mixed
+ * with session_send, session_verify or session_etrn while messages are
+ * uncollected.
  */
-int session_send_next(struct session *s, const struct session_msg *m,
-                      const struct session_msg *next, int last,
-                      struct session_result *res, struct err *e);
+#define SESSION_WINDOW 34               /* smtp.h's SMTP_WINDOW + 2 */
+
+/* 0 when m was taken (its result comes from session_collect, even when it
+ * could not be sent at all), -1 when s is NULL or SESSION_WINDOW
+ * messages are uncollected (nothing happens). */
+int session_submit(struct session *s, const struct session_msg *m, int last);
+
+/* The oldest uncollected message's result: *m is the message as given to
+ * session_submit, res (free it with session_result_free) and the return
+ * value as for session_send. -1 with EX_SOFTWARE (and *m NULL) when
+ * nothing is uncollected. */
+int session_collect(struct session *s, const struct session_msg **m,
+                    struct session_result *res, struct err *e);
+
+/* Is the oldest uncollected result in already (session_collect would not
+ * wait)? Messages submitted and not collected yet. NULL-safe. */
+int session_result_ready(const struct session *s);
+size_t session_pending(const struct session *s);
 
 /*
  * sendmail -bv over s: ask the server about m's recipients (MAIL, RCPTs,
@@ -191,7 +212,7 @@ int session_verify(struct session *s, const struct session_msg *m,
                    struct session_result *res, struct err *e);
 
 /* Can s take another message? 0 once the connection failed, or ended
- * after a message sent with last = 1. NULL-safe (0). */
+ * (or will end) after a message sent with last = 1. NULL-safe (0). */
 int session_usable(const struct session *s);
 
 /* Say QUIT unless it was said already (without waiting for the reply),

@@ -101,6 +101,49 @@ queue_str(struct smtp *s, const char *cmd)
 
 /* ------------------------------------------------------------ errors */
 
+int
+smtp_ex_from_reply(int code, const char *enh, enum smtp_phase phase)
+{
+	int klass = code / 100;
+
+	/* RFC 3463: the enhanced code's class is the more specific verdict
+	 * when present and consistent with the basic code's class. */
+	if (enh && (enh[0] == '4' || enh[0] == '5') && enh[1] == '.' &&
+	    (klass == 4 || klass == 5))
+		klass = enh[0] - '0';
+	if (klass == 4)
+		return EX_TEMPFAIL;
+	if (klass != 5)
+		return EX_PROTOCOL;
+	switch (phase) {
+	case PHASE_RCPT:
+		return EX_NOUSER;
+	case PHASE_AUTH:
+		return EX_NOPERM;
+	default:
+		return EX_UNAVAILABLE;
+	}
+}
+
+const char *
+smtp_phase_name(enum smtp_phase phase)
+{
+	switch (phase) {
+	case PHASE_CONNECT:  return "greeting";
+	case PHASE_EHLO:     return "EHLO";
+	case PHASE_STARTTLS: return "STARTTLS";
+	case PHASE_AUTH:     return "AUTH";
+	case PHASE_MAIL:     return "MAIL FROM";
+	case PHASE_RCPT:     return "RCPT TO";
+	case PHASE_DATA:     return "DATA";
+	case PHASE_DOT:      return "end of data";
+	case PHASE_QUIT:     return "QUIT";
+	case PHASE_RSET:     return "RSET";
+	case PHASE_NONE:     break;
+	}
+	return "?";
+}
+
 static enum smtp_phase
 state_phase(enum smtp_state st)
 {
@@ -159,7 +202,7 @@ reply_command(const struct smtp *s)
 		return "ETRN";
 	if (answers_bdat(s))
 		return "BDAT";
-	return s->state == SMTP_STATE_HELO ? "HELO" : err_phase_name(reply_phase(s));
+	return s->state == SMTP_STATE_HELO ? "HELO" : smtp_phase_name(reply_phase(s));
 }
 
 /*
@@ -183,7 +226,7 @@ failv(struct smtp *s, int quit, int ex, int code, const char *fmt, va_list ap)
 	 * while the TLS handshake is due. After a 554 greeting the server
 	 * waits for one (RFC 5321 3.1). */
 	if (quit && !s->quit_sent && s->state != SMTP_STATE_BODY && s->state != SMTP_STATE_CHUNK &&
-	    s->state != SMTP_STATE_TLS) {
+	    s->state != SMTP_STATE_TLS && !s->ahead_chunking) {
 		(void)queue_str(s, "QUIT\r\n");     /* best effort */
 		s->quit_sent = 1;
 	}
@@ -224,7 +267,7 @@ fail_err(struct smtp *s, const struct err *e)
 
 /*
  * A failure caused by reply r: "[prefix: ]<summary> (in reply to X)".
- * ex 0 = decide from the reply (err_ex_from_reply).
+ * ex 0 = decide from the reply (smtp_ex_from_reply).
  */
 static enum smtp_action
 reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
@@ -236,7 +279,7 @@ reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
 
 	reply_summary(r, sum, sizeof sum);
 	if (ex == 0)
-		ex = err_ex_from_reply(r->code, r->enh, reply_phase(s));
+		ex = smtp_ex_from_reply(r->code, r->enh, reply_phase(s));
 	return failq(s, quit, ex, r->code, "%s%s%s (in reply to %s)", prefix ? prefix : "",
 	             prefix ? ": " : "", sum, reply_command(s));
 }
@@ -317,7 +360,7 @@ txn_reply_fail(struct smtp *s, const struct reply *r, int open, size_t drain, in
 	char sum[512];
 
 	reply_summary(r, sum, sizeof sum);
-	return txn_fail(s, open, drain, drain_data, err_ex_from_reply(r->code, r->enh, reply_phase(s)),
+	return txn_fail(s, open, drain, drain_data, smtp_ex_from_reply(r->code, r->enh, reply_phase(s)),
 	                r->code, "%s (in reply to %s)", sum, reply_command(s));
 }
 
@@ -456,6 +499,11 @@ void
 smtp_free(struct smtp *s)
 {
 	txn_forget(s);
+	for (size_t i = 0; i < SMTP_WINDOW; i++) {
+		free(s->ahead[i].rcpt);
+		s->ahead[i].rcpt = NULL;
+	}
+	s->ahead_n = 0;
 	/* Wipe whatever is there: an AUTH line may still be queued. */
 	mem_wipe(s->out.data, s->out.cap);
 	buf_free(&s->out);
@@ -872,30 +920,48 @@ out_truncate(struct smtp *s, size_t mark)
 		s->out.data[mark] = '\0';
 }
 
-/* The chunk size for this message (smtp.h, SMTP_BDAT_CHUNK). */
+/* The chunk size for a message of size octets (smtp.h, SMTP_BDAT_CHUNK). */
 static unsigned long long
-chunk_size(const struct smtp *s)
+chunk_size(unsigned long long size)
 {
-	if (s->m.size / SMTP_BDAT_CHUNKS_MAX >= SMTP_BDAT_CHUNK)
-		return s->m.size / SMTP_BDAT_CHUNKS_MAX + 1;
+	if (size / SMTP_BDAT_CHUNKS_MAX >= SMTP_BDAT_CHUNK)
+		return size / SMTP_BDAT_CHUNKS_MAX + 1;
 	return SMTP_BDAT_CHUNK;
 }
 
-/* Queue the BDAT command of the chunk that starts at chunk_off. */
-static int
-queue_bdat(struct smtp *s)
+/* How many chunks a message of size octets goes in ("BDAT 0 LAST": 1). */
+static size_t
+chunk_count(unsigned long long size)
 {
-	unsigned long long left = s->m.size - s->chunk_off, n = chunk_size(s);
+	unsigned long long n = chunk_size(size);
+
+	return size == 0 ? 1 : (size_t)((size + n - 1) / n);
+}
+
+/* Queue the BDAT command of the chunk of a size-octet body that starts at
+ * off; *len and *last say what it is. */
+static int
+queue_bdat_at(struct smtp *s, unsigned long long size, unsigned long long off,
+              unsigned long long *len, int *last)
+{
+	unsigned long long left = size - off, n = chunk_size(size);
 	struct buf line;
 
-	s->chunk_last = left <= n;
-	s->chunk_len = s->chunk_last ? left : n;
+	*last = left <= n;
+	*len = *last ? left : n;
 	buf_init(&line, SMTP_CMD_MAX);
-	if (buf_printf(&line, "BDAT %llu%s\r\n", s->chunk_len, s->chunk_last ? " LAST" : "") < 0) {
+	if (buf_printf(&line, "BDAT %llu%s\r\n", *len, *last ? " LAST" : "") < 0) {
 		buf_free(&line);
 		return -1;
 	}
 	return queue_line(s, &line, 0);
+}
+
+/* Queue the BDAT command of the current message's chunk at chunk_off. */
+static int
+queue_bdat(struct smtp *s)
+{
+	return queue_bdat_at(s, s->m.size, s->chunk_off, &s->chunk_len, &s->chunk_last);
 }
 
 /* MAIL, and with PIPELINING every RCPT and DATA (or the first BDAT)
@@ -994,7 +1060,7 @@ begin_envelope(struct smtp *s)
 		if (s->use_utf8 || p->rcpts[i].ascii != NULL)
 			continue;
 		s->rcpt[i].ex = why_ex;
-		s->rcpt[i].text = xstrdup(why_not);
+		s->rcpt[i].text = str_dup(why_not);
 		if (s->rcpt[i].text == NULL)
 			return txn_local(s, EX_OSERR, "out of memory");
 	}
@@ -1035,6 +1101,9 @@ smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last)
 		return SMTP_FAIL;
 	if (!s->p->multi || s->state != SMTP_STATE_READY)
 		return fail(s, EX_SOFTWARE, "next message in state %s", smtp_state_name(s->state));
+	if (s->ahead_n)
+		return failq(s, 0, EX_SOFTWARE, 0, "next message while transactions sent ahead "
+		             "are due");
 	if (s->next_sent)
 		return next_continue(s, m, last);
 	return txn_start(s, m, last, 0);
@@ -1045,7 +1114,7 @@ smtp_verify(struct smtp *s, const struct smtp_msg *m)
 {
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
-	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent)
+	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent || s->ahead_n)
 		return fail(s, EX_SOFTWARE, "verification in state %s", smtp_state_name(s->state));
 	return txn_start(s, m, 0, 1);
 }
@@ -1119,14 +1188,14 @@ on_rcpt(struct smtp *s, const struct reply *r)
 	st->code = r->code;
 	memcpy(st->enh, r->enh, sizeof st->enh);
 	free(st->text);
-	st->text = xstrdup(reply_summary(r, sum, sizeof sum));
+	st->text = str_dup(reply_summary(r, sum, sizeof sum));
 	if (st->text == NULL)
 		return fail(s, EX_OSERR, "out of memory");
 	if (r->code / 100 == 2) {    /* 250, 251 (will forward), 252 */
 		st->ex = 0;
 		s->accepted++;
 	} else {
-		st->ex = err_ex_from_reply(r->code, r->enh, PHASE_RCPT);
+		st->ex = smtp_ex_from_reply(r->code, r->enh, PHASE_RCPT);
 	}
 	s->rcpt_cur = next_rcpt(s, s->rcpt_cur + 1);
 	if (s->rcpt_cur < s->m.nrcpts) {
@@ -1347,6 +1416,11 @@ on_dot(struct smtp *s, const struct reply *r)
 int
 smtp_chunk(const struct smtp *s, unsigned long long *off, unsigned long long *len)
 {
+	if (s->ahead_chunking) {
+		*off = s->tx_off;
+		*len = s->tx_len;
+		return 0;
+	}
 	if (s->state != SMTP_STATE_CHUNK)
 		return -1;
 	*off = s->chunk_off;
@@ -1354,9 +1428,13 @@ smtp_chunk(const struct smtp *s, unsigned long long *off, unsigned long long *le
 	return 0;
 }
 
+static enum smtp_action ahead_chunk_done(struct smtp *s);
+
 enum smtp_action
 smtp_chunk_done(struct smtp *s)
 {
+	if (s->ahead_chunking)
+		return ahead_chunk_done(s);
 	if (s->state != SMTP_STATE_CHUNK)
 		return fail(s, EX_SOFTWARE, "chunk finished in state %s", smtp_state_name(s->state));
 	s->chunk_off += s->chunk_len;
@@ -1401,6 +1479,176 @@ on_bdat(struct smtp *s, const struct reply *r)
 	return txn_accepted(s);
 }
 
+/* ------------------------------------------------------------ the window */
+
+/* The replies a transaction of m sent ahead brings: RSET, MAIL, one per
+ * RCPT and per chunk. */
+static size_t
+ahead_replies(const struct smtp_msg *m)
+{
+	return 2 + m->nrcpts + chunk_count(m->size);
+}
+
+/* Is the current transaction a pipelined BDAT one with everything out,
+ * only replies due? */
+static int
+head_in_flight(const struct smtp *s)
+{
+	switch (s->state) {
+	case SMTP_STATE_RSET:
+	case SMTP_STATE_MAIL:
+	case SMTP_STATE_RCPT:
+	case SMTP_STATE_BDAT:
+		return s->in_txn && s->bdat && s->pipelining && !s->verify && !s->last;
+	default:
+		return 0;
+	}
+}
+
+int
+smtp_window_room(const struct smtp *s, const struct smtp_msg *m)
+{
+	size_t replies = 0, n = s->ahead_n;
+	int utf8;
+
+	if (!s->p->multi || !s->p->chunking || !s->caps.pipelining || !s->caps.chunking ||
+	    m->data_only || s->next_sent || s->ahead_chunking)
+		return 0;
+	if (s->state == SMTP_STATE_READY ? n == 0 : !head_in_flight(s))
+		return 0;
+	if (n > 0 && s->ahead[(s->ahead_first + n - 1) % SMTP_WINDOW].last)
+		return 0;
+	if (n + (s->state != SMTP_STATE_READY) >= SMTP_WINDOW)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		replies += ahead_replies(&s->ahead[(s->ahead_first + i) % SMTP_WINDOW].m);
+	if (n > 0 && replies + ahead_replies(m) > SMTP_WINDOW_REPLIES)
+		return 0;
+	return m->nrcpts <= SIZE_MAX / SMTP_CMD_MAX - 5 && next_sendable(s, m, &utf8);
+}
+
+/* RSET, MAIL, the RCPTs and the first BDAT of m (SMTPUTF8 as utf8); -1
+ * with nothing queued. */
+static int
+queue_ahead(struct smtp *s, const struct smtp_msg *m, int utf8)
+{
+	struct smtp_msg cur = s->m;
+	int cur_utf8 = s->use_utf8, r;
+	size_t mark = s->out.len;
+
+	if (s->out.max < SMTP_CMD_MAX * (m->nrcpts + 5))
+		s->out.max = SMTP_CMD_MAX * (m->nrcpts + 5);
+	/* queue_mail and queue_rcpt speak of s->m: lend it m for the
+	 * moment; the current transaction's statuses stay. */
+	s->m = *m;
+	s->use_utf8 = utf8;
+	r = queue_str(s, "RSET\r\n");
+	if (r == 0)
+		r = queue_mail(s);
+	for (size_t i = 0; r == 0 && i < m->nrcpts; i++)
+		r = queue_rcpt(s, i);
+	s->m = cur;
+	s->use_utf8 = cur_utf8;
+	if (r == 0)
+		r = queue_bdat_at(s, m->size, 0, &s->tx_len, &s->tx_last);
+	if (r < 0)
+		out_truncate(s, mark);
+	return r;
+}
+
+enum smtp_action
+smtp_send_ahead(struct smtp *s, const struct smtp_msg *m, int last)
+{
+	struct smtp_ahead *a;
+	int utf8 = 0;
+
+	if (s->state == SMTP_STATE_FAILED)
+		return SMTP_FAIL;
+	if (!smtp_window_room(s, m) || !next_sendable(s, m, &utf8))
+		return failq(s, 0, EX_SOFTWARE, 0, "message sent ahead in state %s without room",
+		             smtp_state_name(s->state));
+	a = &s->ahead[(s->ahead_first + s->ahead_n) % SMTP_WINDOW];
+	free(a->rcpt);
+	memset(a, 0, sizeof *a);
+	/* Now, before anything of it is sent: once its chunks are out,
+	 * taking up its replies must need no memory. */
+	a->rcpt = calloc(m->nrcpts, sizeof *a->rcpt);
+	if (a->rcpt == NULL)
+		return failq(s, 0, EX_OSERR, 0, "out of memory");
+	s->tx_size = m->size;
+	s->tx_off = 0;
+	if (queue_ahead(s, m, utf8) < 0) {
+		free(a->rcpt);
+		a->rcpt = NULL;
+		return failq(s, 0, EX_SOFTWARE, 0, "cannot queue the envelope (address too long?)");
+	}
+	a->m = *m;
+	a->utf8 = utf8;
+	a->last = last;
+	s->ahead_n++;
+	s->ahead_chunking = 1;
+	return SMTP_CHUNK;
+}
+
+/* smtp_chunk_done for a transaction sent ahead. */
+static enum smtp_action
+ahead_chunk_done(struct smtp *s)
+{
+	struct smtp_ahead *a = &s->ahead[(s->ahead_first + s->ahead_n - 1) % SMTP_WINDOW];
+
+	s->tx_off += s->tx_len;
+	a->nchunks++;
+	if (!s->tx_last) {
+		if (queue_bdat_at(s, s->tx_size, s->tx_off, &s->tx_len, &s->tx_last) < 0) {
+			s->ahead_chunking = 0;
+			return failq(s, 0, EX_SOFTWARE, 0, "cannot queue BDAT");
+		}
+		return SMTP_CHUNK;
+	}
+	s->ahead_chunking = 0;
+	/* As behind any last chunk: QUIT rides along; no room for it is no
+	 * failure (txn_accepted queues it again). */
+	if (a->last && !s->quit_sent && queue_str(s, "QUIT\r\n") == 0)
+		s->quit_sent = 1;
+	return SMTP_SEND;
+}
+
+size_t
+smtp_ahead(const struct smtp *s)
+{
+	return s->ahead_n;
+}
+
+enum smtp_action
+smtp_next_ahead(struct smtp *s)
+{
+	struct smtp_ahead *a;
+
+	if (s->state == SMTP_STATE_FAILED)
+		return SMTP_FAIL;
+	if (s->state != SMTP_STATE_READY || s->ahead_n == 0)
+		return failq(s, 0, EX_SOFTWARE, 0, "no transaction sent ahead to take up in "
+		             "state %s", smtp_state_name(s->state));
+	a = &s->ahead[s->ahead_first];
+	s->ahead_first = (s->ahead_first + 1) % SMTP_WINDOW;
+	s->ahead_n--;
+	txn_forget(s);
+	s->m = a->m;
+	s->rcpt = a->rcpt;
+	a->rcpt = NULL;
+	s->last = a->last;
+	s->in_txn = 1;
+	err_init(&s->msg_err);
+	s->use_utf8 = a->utf8;
+	s->pipelining = 1;
+	s->bdat = 1;
+	s->chunks_due = a->nchunks;
+	s->chunk_last = 1;
+	s->rcpt_cur = 0;
+	set_state(s, SMTP_STATE_RSET);
+	return SMTP_READ;
+}
+
 /* The RSET that ends a verification: the connection is idle again. */
 static enum smtp_action
 on_vrset(struct smtp *s, const struct reply *r)
@@ -1438,7 +1686,7 @@ smtp_etrn(struct smtp *s, const char *node)
 
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
-	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent)
+	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent || s->ahead_n)
 		return fail(s, EX_SOFTWARE, "ETRN in state %s", smtp_state_name(s->state));
 	err_init(&s->msg_err);
 	/* Nothing is sent for these: the connection stays READY. */
@@ -1486,7 +1734,7 @@ smtp_finish(struct smtp *s)
 		/* An envelope in flight may have had its DATA accepted: a
 		 * QUIT would be message text. Just close; the server drops
 		 * the unfinished transaction. */
-		if (s->next_sent)
+		if (s->next_sent || s->ahead_n)
 			return failq(s, 0, EX_SOFTWARE, 0, "connection given up with the next "
 			             "envelope in flight");
 		if (queue_str(s, "QUIT\r\n") < 0)

@@ -52,7 +52,7 @@ submit_sender(struct submission *s, struct err *e)
 	/* A wildcard from only selects the account for matching -f values. */
 	int usable = a->from && *a->from && !a->from_is_pattern;
 
-	s->user_addr = usable ? xstrdup(a->from) : addr_qualify(s->user, a->domain);
+	s->user_addr = usable ? str_dup(a->from) : addr_qualify(s->user, a->domain);
 	if (s->user_addr == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
 	if (a->force_from != FORCE_FROM_OFF) {
@@ -65,9 +65,9 @@ submit_sender(struct submission *s, struct err *e)
 		if (s->req_from && strcasecmp(s->req_from, a->from) != 0)
 			log_event(s->log, 0, "envelope sender <%s> replaced by <%s> (force_from)",
 			          s->req_from, a->from);
-		s->from = xstrdup(a->from);
+		s->from = str_dup(a->from);
 	} else {
-		s->from = xstrdup(s->req_from ? s->req_from : s->user_addr);
+		s->from = str_dup(s->req_from ? s->req_from : s->user_addr);
 	}
 	if (s->from == NULL)
 		return err_set(e, EX_OSERR, "out of memory");
@@ -296,7 +296,7 @@ first_from(const char *p, size_t n, char **from)
 	addr_list_init(&l);
 	err_init(&e);
 	if (addr_parse_list(&l, p + start, end - start, &e) == 0 && l.n > 0 &&
-	    strchr(l.v[0], '@') != NULL && (*from = xstrdup(l.v[0])) == NULL)
+	    strchr(l.v[0], '@') != NULL && (*from = str_dup(l.v[0])) == NULL)
 		r = -1;
 	if (e.ex == EX_OSERR)
 		r = -1;

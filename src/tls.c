@@ -22,7 +22,7 @@
 #include "anchors.h"
 #include "buf.h"
 #include "log.h"
-#include "net.h"
+#include "sock.h"
 #include "tls.h"
 
 /* A DNS name is at most 253 octets in A-label form; 256 holds it and the
@@ -195,20 +195,26 @@ load_credentials(struct tls *t, const struct tls_opts *o, struct err *e)
 static int
 handshake(struct tls *t, int timeout_ms, struct err *e)
 {
-	long long deadline = net_deadline_after(timeout_ms);
+	long long deadline = sock_deadline_after(timeout_ms);
 
 	for (;;) {
 		int r, w;
 
-		net_quickack(t->fd);
+		sock_quickack(t->fd);
 		r = gnutls_handshake(t->sess);
 
-		if (r == GNUTLS_E_SUCCESS)
+		/* Our Finished has just gone out, which put the socket back to
+		 * delayed ACKs; the server's next write (TLS 1.3 session
+		 * tickets) would wait for one while we verify its certificate,
+		 * and its greeting or EHLO reply behind them (Nagle). */
+		if (r == GNUTLS_E_SUCCESS) {
+			sock_quickack(t->fd);
 			return 0;
-		if (deadline && net_now_ms() >= deadline)
+		}
+		if (deadline && sock_now_ms() >= deadline)
 			break;
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-			w = net_wait_fd(t->fd, blocked_direction(t->sess), deadline);
+			w = sock_wait_fd(t->fd, blocked_direction(t->sess), deadline);
 			if (w == 0)
 				break;
 			if (w < 0)
@@ -229,7 +235,7 @@ handshake(struct tls *t, int timeout_ms, struct err *e)
 		    t->host, gnutls_strerror(r));
 	}
 	return err_set(e, EX_TEMPFAIL, "timed out after %d s during the TLS handshake "
-	    "with %s", net_timeout_secs(timeout_ms), t->host);
+	    "with %s", sock_timeout_secs(timeout_ms), t->host);
 }
 
 static void
@@ -848,14 +854,14 @@ tls_recv(struct tls *t, void *buf, size_t n, long long deadline, struct err *e)
 		/* Receiving before polling returns what GnuTLS already holds
 		 * decrypted (gnutls_record_check_pending) without waiting. */
 		errno = 0;
-		net_quickack(t->fd);
+		sock_quickack(t->fd);
 		r = gnutls_record_recv(t->sess, buf, n);
 		if (r >= 0)
 			return r;
 		if (r == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0;       /* closed without close_notify: still an EOF */
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-			w = net_wait_fd(t->fd, blocked_direction(t->sess), deadline);
+			w = sock_wait_fd(t->fd, blocked_direction(t->sess), deadline);
 			if (w == 0)
 				return TLS_TIMEOUT;
 			if (w < 0)
@@ -866,7 +872,7 @@ tls_recv(struct tls *t, void *buf, size_t n, long long deadline, struct err *e)
 		/* Non-fatal: a renegotiation request (ignored: we never
 		 * renegotiate) or a warning alert. */
 		if (!gnutls_error_is_fatal((int)r)) {
-			if (deadline && net_now_ms() >= deadline)
+			if (deadline && sock_now_ms() >= deadline)
 				return TLS_TIMEOUT;
 			continue;
 		}
@@ -894,7 +900,7 @@ tls_send(struct tls *t, const void *buf, size_t n, long long deadline, struct er
 		}
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 			/* Retried with the same arguments, as GnuTLS requires. */
-			w = net_wait_fd(t->fd, POLLOUT, deadline);
+			w = sock_wait_fd(t->fd, POLLOUT, deadline);
 			if (w == 0)
 				return TLS_TIMEOUT;
 			if (w < 0)

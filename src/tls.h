@@ -115,7 +115,7 @@ int tls_client_start(struct tls **t, int fd, const struct tls_opts *o, struct er
 #define TLS_TIMEOUT (-2)
 
 /*
- * Read up to n bytes by `deadline` (net_now_ms clock; 0 = wait forever).
+ * Read up to n bytes by `deadline` (sock_now_ms clock; 0 = wait forever).
  * Returns the count (> 0), 0 when the server closed the connection,
  * TLS_TIMEOUT, or -1 with *e set (EX_TEMPFAIL: a broken connection). Data
  * GnuTLS has already decrypted is returned without waiting on the fd.

@@ -85,16 +85,14 @@ load(struct tlscache *c, struct log *log)
 	                          (r < 0 && errno == EINTR)))
 		n += r > 0 ? (size_t)r : 0;
 	close(fd);
-	if (n <= head || n == sizeof buf || memcmp(buf, TLSCACHE_MAGIC, strlen(TLSCACHE_MAGIC)) ||
-	    memcmp(buf + strlen(TLSCACHE_MAGIC), c->key, strlen(c->key)) ||
-	    buf[head - 1] != '\n')
-		return -1;
-	if ((c->data = malloc(n - head)) == NULL)
-		return -1;
-	memcpy(c->data, buf + head, n - head);
-	c->len = n - head;
-	mem_wipe(buf, n);
-	return 0;
+	if (n > head && n < sizeof buf && memcmp(buf, TLSCACHE_MAGIC, strlen(TLSCACHE_MAGIC)) == 0 &&
+	    memcmp(buf + strlen(TLSCACHE_MAGIC), c->key, strlen(c->key)) == 0 &&
+	    buf[head - 1] == '\n' && (c->data = malloc(n - head)) != NULL) {
+		memcpy(c->data, buf + head, n - head);
+		c->len = n - head;
+	}
+	mem_wipe(buf, n);       /* the session's secret, whatever became of it */
+	return c->data ? 0 : -1;
 }
 
 void

@@ -29,6 +29,8 @@
  * replaced at the end). Only a verified TLS 1.3 session is saved
  * (tls_session_export). Off with `tls_session_cache off`.
  *
+ * Owns: the ticket files under QUEUE_DIR/tls/ and their format.
+ *
  * Never: fails a connection, prints (log_debug only), or keeps anything
  * between calls but what struct tlscache holds.
  */

@@ -208,6 +208,12 @@ stop_retriers() {
 _cleanup() {
 	local rc=$?
 	stop_retriers
+	# Root's own queue is the test's private copy of the system queue
+	# (tests/isolate.sh); outside that isolation it is the machine's, and
+	# its retrier is not ours to stop.
+	if [ "${ENVOI_TEST_ISO:-}" = run ] && [ -n "${ENVOI_LOCALSTATEDIR:-}" ]; then
+		stop_retriers "$ENVOI_LOCALSTATEDIR/spool/envoi"
+	fi
 	if [ -n "$SRVPID" ]; then
 		stop_server
 	fi
@@ -351,6 +357,22 @@ _srv_check() {
 		diag "smtpd-script stderr:" "$(cat "$SRVDIR/stderr")" ;;
 	esac
 }
+
+# std_server [-n CONNECTIONS] [SCRIPT LINE...]: the scripted server with
+# the standard script (STARTTLS, AUTH PLAIN, user alice, password secret:
+# what std_config points at) and any further script lines.
+std_server() {
+	local opts=()
+	if [ "${1:-}" = -n ]; then
+		opts=(-n "$2")
+		shift 2
+	fi
+	start_server - "${opts[@]}" < <(printf '%s\n' "tls starttls" "auth PLAIN" \
+	    "user alice secret" "$@")
+}
+
+# The number of entries in the queue directory $QUEUE (0 if it is missing).
+entries() { find "$QUEUE" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
 
 commands() { sed -n 's/^C: //p' "$TRANSCRIPT"; }
 replies() { sed -n 's/^S: //p' "$TRANSCRIPT"; }

@@ -56,6 +56,21 @@
  *                                  the TLS handshake included, and under
  *                                  TLS every reply byte in a TLS record of
  *                                  its own
+ *   tickets                        behave as Postfix does with TLS 1.3
+ *                                  session tickets and Nagle's algorithm,
+ *                                  in the order that costs a client a
+ *                                  delayed ACK: the tickets go out in a
+ *                                  write of their own once the client's
+ *                                  first command after the handshake has
+ *                                  arrived (so its ACK of them cannot ride
+ *                                  on a command), and every later write
+ *                                  first waits, as Nagle holds a small
+ *                                  segment, until all earlier output is
+ *                                  acknowledged. A wait of ACK_STALL_MS or
+ *                                  more by the kernel's clock (loopback
+ *                                  acknowledges in microseconds, a delayed
+ *                                  ACK takes 40 ms or more) is written
+ *                                  "I: held N ms for an ACK"
  *   greeting CODE TEXT             the greeting (default "220 localhost ESMTP
  *                                  smtpd-script"); a 4xx/5xx greeting other
  *                                  than 554 is followed by a close, after 554
@@ -131,6 +146,7 @@
  *   "ERR: ..." client protocol errors: "data after STARTTLS", "bare LF",
  *              "8-bit data without BODY=8BITMIME", "timeout"
  *   "RT: N"    at the end of each connection: its round trips.
+ *   "ACK: N"   after it, with "tickets": the writes held for a delayed ACK.
  * With SMTPD_SCRIPT_DEBUG set in the environment, "I: round trip N" marks
  * each counted wait, to see where a client loses round trips.
  *
@@ -195,6 +211,9 @@
 #define AUTH_LINE_MAX 12288
 /* Input buffer: longer data lines are stored in pieces. */
 #define IN_MAX 65536
+/* A write held this long for the client's ACK waited for a delayed ACK
+ * (Linux delays 40 ms at least; on loopback an ACK takes microseconds). */
+#define ACK_STALL_MS 20
 /* Queued output; the biggest is a "longline" reply (LONGLINE_MAX) in TLS
  * records, else an EHLO reply or a TLS flight. */
 #define OUT_MAX (4 * 1024 * 1024)
@@ -250,6 +269,7 @@ struct script {
 	char greeting[REPLY_MAX];
 	long drip_ms;           /* 0: output goes out whole */
 	int split;              /* a send() per byte, a TLS record per byte */
+	int tickets;            /* TLS 1.3 tickets + Nagle emulated */
 	struct rule rules[MAX_RULES];
 	size_t nrules;
 };
@@ -259,6 +279,7 @@ struct server {
 	FILE *tr;               /* transcript */
 	const char *maildir;
 	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t ticket_key;      /* "tickets": one key for the run */
 	int want_client_cert;
 	Gsasl *gsasl;
 	struct timespec deadline;
@@ -298,6 +319,9 @@ struct conn {
 	int timed_out;
 	long drip_ms;           /* output one byte every drip_ms ms */
 	int split;              /* output one byte per send, per TLS record */
+	int nagle;              /* tickets sent: a write waits for the ACK
+	                         * of all earlier output */
+	long ack_stalls;        /* writes held ACK_STALL_MS or more */
 	long garbage;           /* junk octets due after this command's reply */
 	int reset_armed;        /* reset the connection ... */
 	long reset_left;        /* ... after this many more octets of input */
@@ -392,7 +416,7 @@ sleep_ms(long ms)
 static char *
 xdup(const char *s)
 {
-	char *p = xstrdup(s);
+	char *p = str_dup(s);
 
 	if (p == NULL)
 		die("out of memory");
@@ -618,6 +642,8 @@ script_load(struct script *sc, const char *path)
 				die("%s:%ld: drip MILLISECONDS", path, lineno);
 		} else if (strcmp(p, "split") == 0 && *arg == '\0') {
 			sc->split = 1;
+		} else if (strcmp(p, "tickets") == 0 && *arg == '\0') {
+			sc->tickets = 1;
 		} else if (strcmp(p, "greeting") == 0 && *arg) {
 			snprintf(sc->greeting, sizeof sc->greeting, "%s", arg);
 		} else if (strcmp(p, "on") == 0) {
@@ -754,10 +780,41 @@ readable_now(int fd)
 	return poll(&p, 1, 0) > 0;
 }
 
+/*
+ * "tickets": hold a write, as Nagle's algorithm holds a small segment,
+ * until everything sent before is acknowledged (at most a second), and
+ * count it as held for a delayed ACK if our last data was still
+ * unacknowledged ACK_STALL_MS after it left, by the kernel's clock
+ * (tcpi_last_data_sent): a busy machine delaying this process cannot
+ * make a prompt ACK look late.
+ */
+static void
+conn_wait_acked(struct conn *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	long held = -1;
+
+	for (int i = 0; i < 1000; i++) {
+		if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+		    ti.tcpi_unacked == 0)
+			break;
+		held = (long)ti.tcpi_last_data_sent;
+		sleep_ms(1);
+	}
+	if (held < ACK_STALL_MS)
+		return;
+	c->ack_stalls++;
+	tr_printf(c->srv, "I: held %ld ms or more for an ACK", held);
+}
+
 static int
 conn_flush(struct conn *c)
 {
 	size_t off = 0;
+
+	if (c->nagle && c->fd >= 0 && c->out.len > 0)
+		conn_wait_acked(c);
 
 	while (off < c->out.len) {
 		struct pollfd p = { c->fd, POLLOUT, 0 };
@@ -1628,14 +1685,16 @@ bdat_discard(struct conn *c)
 {
 	char tmp[4096];
 
+	/* The count too when no file was open: a refused transaction's
+	 * chunks must not be added to the next message's size. */
+	c->bdat_octets = 0;
+	c->bdat_eight = 0;
 	if (c->bdat == NULL)
 		return;
 	fclose(c->bdat);
 	c->bdat = NULL;
 	bdat_path(c, tmp, sizeof tmp);
 	unlink(tmp);
-	c->bdat_octets = 0;
-	c->bdat_eight = 0;
 }
 
 /* Read a chunk's n octets exactly, into f unless it is NULL. -1 when the
@@ -1756,6 +1815,26 @@ do_bdat(struct conn *c, const char *line)
 
 /* ------------------------------------------------------------ TLS */
 
+/*
+ * "tickets": GnuTLS queued the TLS 1.3 tickets at the end of the
+ * handshake. Send them in a write of their own: after STARTTLS once the
+ * client's EHLO is here, so that only a prompt ACK of its own can
+ * acknowledge them (over implicit TLS the client sends nothing before our
+ * greeting anyway). The client waits for none of it: no round trip. From
+ * now on every write waits for the ACK of all earlier output.
+ */
+static void
+send_tickets(struct conn *c)
+{
+	size_t n = c->out.len;
+
+	if (n == 0 || (c->srv->sc.tls == TLS_STARTTLS && conn_poll(c, POLLIN) < 0))
+		return;
+	if (conn_flush(c) == 0)
+		tr_printf(c->srv, "I: session tickets sent: %zu octets", n);
+	c->nagle = 1;
+}
+
 static int
 tls_start(struct conn *c)
 {
@@ -1765,8 +1844,16 @@ tls_start(struct conn *c)
 
 	if (s->cred == NULL)
 		die("TLS needs -c CERT -k KEY");
-	if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NO_TICKETS) < 0)
+	if (gnutls_init(&c->tls, GNUTLS_SERVER |
+	    (s->sc.tickets ? 0 : GNUTLS_NO_TICKETS)) < 0)
 		die("gnutls_init failed");
+	if (s->sc.tickets) {
+		if (s->ticket_key.data == NULL &&
+		    gnutls_session_ticket_key_generate(&s->ticket_key) < 0)
+			die("gnutls_session_ticket_key_generate failed");
+		if (gnutls_session_ticket_enable_server(c->tls, &s->ticket_key) < 0)
+			die("gnutls_session_ticket_enable_server failed");
+	}
 	r = gnutls_priority_set_direct(c->tls, s->sc.priority, &errpos);
 	if (r < 0)
 		die("TLS priority '%s': %s", s->sc.priority,
@@ -1796,6 +1883,8 @@ tls_start(struct conn *c)
 	}
 	tr_printf(s, "I: TLS established: %s",
 	    gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)));
+	if (s->sc.tickets)
+		send_tickets(c);
 
 	if (s->want_client_cert &&
 	    gnutls_certificate_type_get(c->tls) == GNUTLS_CRT_X509) {
@@ -2359,6 +2448,8 @@ server_accept_one(struct server *s, int lfd)
 	tr_printf(s, "I: connection %ld", s->connno);
 	conn_serve(c);
 	tr_printf(s, "RT: %ld", c->rt);
+	if (s->sc.tickets)
+		tr_printf(s, "ACK: %ld", c->ack_stalls);
 	if (c->tls != NULL)
 		gnutls_deinit(c->tls);
 	if (c->fd >= 0)         /* not reset */
@@ -2482,6 +2573,10 @@ main(int argc, char **argv)
 	close(lfd);
 	fclose(s.tr);
 	gsasl_done(s.gsasl);
+	if (s.ticket_key.data != NULL) {
+		gnutls_memset(s.ticket_key.data, 0, s.ticket_key.size);
+		gnutls_free(s.ticket_key.data);
+	}
 	if (s.cred != NULL)
 		gnutls_certificate_free_credentials(s.cred);
 	gnutls_global_deinit();

@@ -13,13 +13,6 @@ ALIASES=$TESTDIR/aliases
 INPUT=$TESTDIR/message
 HOST=$(hostname)
 
-server() {
-	start_server - "$@" <<'EOF'
-tls starttls
-auth PLAIN
-user alice secret
-EOF
-}
 
 # The envelope recipients the server saw, one per line.
 rcpts() { sed -n 's/^RCPT TO:<\([^>]*\)>.*/\1/p' "$MAILDIR/env-1.txt" 2>/dev/null; }
@@ -38,7 +31,7 @@ postmaster: root
 EOF
 
 # --- command-line recipients
-server
+std_server
 std_config "$CONF" "domain client.example" "aliases $ALIASES"
 std_message aliases >"$INPUT"
 run_envoi -C "$CONF" root www-data@localhost cron "nobody@$HOST" bob@example.net
@@ -51,7 +44,7 @@ nobody@client.example
 bob@example.net" "root, www-data@localhost, cron aliased; nobody@\$(hostname) qualified; others kept"
 
 # --- -t: the header recipients go through the same aliases
-server
+std_server
 std_config "$CONF" "domain client.example" "aliases $ALIASES"
 printf '%s\n' "From: root" "To: postmaster@$HOST" "Cc: Cron <cron@localhost>, carol" \
     "Subject: t" "" "body" >"$INPUT"
@@ -65,7 +58,7 @@ is "$(header From)" "From: root@client.example" "From: root only qualified witho
 is "$(header To)" "To: postmaster@$HOST" "To header untouched without rewrite_headers"
 
 # --- no aliases file: only qualification, as before
-server
+std_server
 std_config "$CONF" "domain client.example"
 std_message plain >"$INPUT"
 run_envoi -C "$CONF" root root@localhost
@@ -76,7 +69,7 @@ root@localhost" "no aliases file: bare names qualified, root@localhost kept"
 
 # --- default: catches every other local name
 printf '%s\n' "root: admin@example.org" "default: catchall@example.org" >"$TESTDIR/aliases2"
-server
+std_server
 std_config "$CONF" "domain client.example" "aliases $TESTDIR/aliases2"
 run_envoi -C "$CONF" root daemon "backup@$HOST" someone@example.net
 wait_server
@@ -104,7 +97,7 @@ is_status 78 "a bad aliases file stops every submission (it is configuration)"
 like "$STDERR" "$TESTDIR/bad:2: expected" "the syntax error is named with file:line"
 
 # --- rewrite_headers on: From/To/Cc of local users get their aliases
-server
+std_server
 std_config "$CONF" "domain client.example" "aliases $ALIASES" "rewrite_headers on"
 printf '%s\n' "From: root (Cron Daemon)" "To: root" "Cc: Web <www-data@$HOST>, carol" \
     "Subject: cron" "" "body" >"$INPUT"
@@ -120,7 +113,7 @@ web@example.org
 carol@client.example" "envelope recipients as before"
 
 # --- force_from envelope: -f gives way to the account's from
-server
+std_server
 std_config "$CONF" "domain client.example" "force_from envelope"
 printf '%s\n' "From: Other <other@example.net>" "To: bob@example.net" "Subject: f" "" "b" >"$INPUT"
 run_envoi -C "$CONF" -f other@example.net bob@example.net
@@ -131,7 +124,7 @@ is "$(header From)" "From: Other <other@example.net>" "the From header is left a
 is "$(header Reply-To)" "" "no Reply-To added"
 
 # --- force_from header: the From address too, the original in Reply-To
-server
+std_server
 std_config "$CONF" "domain client.example" "force_from header"
 run_envoi -C "$CONF" -f other@example.net bob@example.net
 wait_server
@@ -141,7 +134,7 @@ is "$(header From)" "From: Other <sender@example.org>" "From: the account's addr
 is "$(header Reply-To)" "Reply-To: Other <other@example.net>" "the original From is in Reply-To"
 
 # --- allow_from_override off is msmtp's spelling of force_from envelope
-server
+std_server
 std_config "$CONF" "domain client.example" "allow_from_override off"
 run_envoi -C "$CONF" -f other@example.net bob@example.net
 wait_server
@@ -155,7 +148,7 @@ is_status 78 "force_from with a pattern from: EX_CONFIG"
 like "$STDERR" "force_from needs a .from. address" "... saying why"
 
 # --- set_sender_header on: Sender when the envelope sender differs
-server
+std_server
 std_config "$CONF" "domain client.example" "set_sender_header on"
 printf '%s\n' "From: alice@example.org" "Sender: stale@example.org" "To: bob@example.net" \
     "Subject: s" "" "b" >"$INPUT"
@@ -165,20 +158,20 @@ is_status 0 "set_sender_header on: exit 0"
 is "$(header Sender)" "Sender: bounces@example.org" "Sender: the envelope sender, the old one replaced"
 is "$(grep -ci '^Sender:' "$MAILDIR/msg-1.eml")" 1 "exactly one Sender field"
 
-server
+std_server
 std_config "$CONF" "domain client.example" "set_sender_header on"
 run_envoi -C "$CONF" -f alice@example.org bob@example.net
 wait_server
 is "$(header Sender)" "" "set_sender_header on: no Sender when it equals From"
 
-server
+std_server
 std_config "$CONF" "domain client.example" "set_sender_header off"
 run_envoi -C "$CONF" -f bounces@example.org bob@example.net
 wait_server
 is_status 0 "set_sender_header off: exit 0"
 is "$(header Sender)" "" "set_sender_header off: Sender removed"
 
-server
+std_server
 std_config "$CONF" "domain client.example"
 run_envoi -C "$CONF" -f bounces@example.org bob@example.net
 wait_server

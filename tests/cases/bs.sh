@@ -13,11 +13,9 @@ QUEUE=$TESTDIR/queue
 ENVOI_QUEUE_ON=1
 
 server() {  # server [extra script lines...]; then the config points at it
-	start_server - -n "${CONNS:-1}" < <(printf '%s\n' "tls starttls" "auth PLAIN" \
-	    "user alice secret" "$@")
+	std_server -n "${CONNS:-1}" "$@"
 	std_config "$CONF" "domain client.example"
 }
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 # The reply lines envoi wrote, without CR.
 replies_of() { tr -d '\r' <<<"$STDOUT"; }
 code_list() { replies_of | sed -n 's/^\([0-9][0-9][0-9]\) .*/\1/p' | tr '\n' ' ' | sed 's/ $//'; }

@@ -29,13 +29,6 @@ NOBODY=65534
 std_message trust >"$INPUT"
 
 # The server every delivery here goes to: STARTTLS, AUTH PLAIN alice/secret.
-server() {
-	start_server - <<'EOF'
-tls starttls
-auth PLAIN
-user alice secret
-EOF
-}
 # std_config without its password, plus the directives given.
 config_without_password() {
 	local file=$1
@@ -61,7 +54,7 @@ fi
 
 if [ -n "$as_root" ]; then
 	# --- $XDG_CONFIG_HOME owned by another user (sudo -E, su without -)
-	server
+	std_server
 	other=$TESTDIR/alice-config
 	mkdir -p "$other/envoi"
 	config_without_password "$other/envoi/config" \
@@ -78,7 +71,7 @@ if [ -n "$as_root" ]; then
 	    "... authenticated with root's own password"
 
 	# --- -C another user's 0644 file with passwordeval
-	server
+	std_server
 	config_without_password "$TESTDIR/alice.rc" "passwordeval \"touch $MARK; echo secret\""
 	chmod 644 "$TESTDIR/alice.rc"
 	chown "$NOBODY:$NOBODY" "$TESTDIR/alice.rc"
@@ -103,7 +96,7 @@ if [ -n "$as_root" ]; then
 	    "... naming the file, the line and the owner"
 
 	# --- $NETRC of another user's
-	server
+	std_server
 	config_without_password "$CONF"
 	printf 'machine 127.0.0.1 login alice password secret\n' >"$TESTDIR/alice.netrc"
 	chmod 600 "$TESTDIR/alice.netrc"
@@ -121,7 +114,7 @@ fi
 
 # ---------------------------------------------------------------- anyone
 # --- a group-writable file of one's own with passwordeval
-server
+std_server
 config_without_password "$CONF" "passwordeval \"touch $MARK; echo secret\""
 chmod 664 "$CONF"
 rm -f "$MARK"
@@ -133,7 +126,7 @@ like "$STDERR" "conf:[0-9]+: account default: refusing to run its passwordeval c
     "... one line saying why and how to fix it"
 
 # --- the same file, 0644: the command runs
-server
+std_server
 config_without_password "$CONF" "passwordeval \"touch $MARK; echo secret\""
 chmod 644 "$CONF"
 run_envoi -C "$CONF" bob@example.org
@@ -143,7 +136,7 @@ ok "... the command ran" test -e "$MARK"
 
 # --- a failing passwordeval on the submission's own attempt: exit 78
 ENVOI_QUEUE_ON=1
-server
+std_server
 config_without_password "$CONF" 'passwordeval "echo oops >&2; exit 3"'
 run_envoi -C "$CONF" bob@example.org
 stop_server
@@ -160,7 +153,7 @@ is "$(queued)" 0 "... no queue entry"
 run_envoi -C "$CONF" -odq bob@example.org
 is_status 0 "-odq: queued without trying"
 is "$(queued)" 1 "... one entry"
-server
+std_server
 config_without_password "$CONF" 'passwordeval "echo oops >&2; exit 3"'
 INPUT=/dev/null run_envoi -C "$CONF" -q
 wait_server
@@ -169,7 +162,7 @@ INPUT=/dev/null run_envoi -C "$CONF" -bp
 like "$STDOUT" 'exit status 3: oops' "... and mailq shows it in the entry's line"
 
 # --- fixed, the next run delivers it
-server
+std_server
 config_without_password "$CONF" 'passwordeval "echo secret"'
 INPUT=/dev/null run_envoi -C "$CONF" -q
 wait_server

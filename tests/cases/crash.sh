@@ -12,7 +12,6 @@
 CONF=$TESTDIR/conf
 QUEUE=$TESTDIR/queue
 ENVOI_QUEUE_ON=1
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 delivered() { ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l; }
 
 # wait_for REGEX: until the server's transcript has a matching line (10 s)

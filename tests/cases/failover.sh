@@ -53,7 +53,6 @@ use() {
 }
 connections() { grep -c '^I: connection [0-9]' "${SDIR[$1]}/transcript"; }
 messages() { find "${SDIR[$1]}/mail" -name 'msg-*.eml' | wc -l; }
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 auth_script() { printf '%s\n' "tls starttls" "auth PLAIN" "$@"; }
 free_port() {  # P: a port where nothing listens any more
 	start_server - </dev/null

@@ -93,8 +93,7 @@ faulty() {
 }
 
 server() {  # a server for up to 3 connections; the config points at it
-	start_server - -n 3 < <(printf '%s\n' "tls starttls" "auth PLAIN" \
-	    "user alice secret")
+	std_server -n 3
 	std_config "$CONF" "domain client.example"
 }
 reset() {
@@ -106,7 +105,6 @@ delivered() {  # delivered SUBJECT: how many copies the server has
 	grep -l "^Subject: $1"$'\r$' "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l
 }
 total() { ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l; }
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 # every message the server has is whole: its last line arrived
 whole() {
 	local f

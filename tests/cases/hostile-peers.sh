@@ -20,12 +20,16 @@ CONF=$TESTDIR/conf
 QUEUE=$TESTDIR/queue
 INPUT=$TESTDIR/message
 std_message hostile-peer >"$INPUT"
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 clear_queue() { find "$QUEUE" -maxdepth 1 -type f -delete; }
 # Time bounds widen under valgrind (everything envoi does is ~20x slower)
 # and the sanitizers; the lower bounds never move.
+# Valgrind gets more: a 2.9 MB body through it took 8.09 s on a loaded
+# 2-core machine (the bound was 8). Under the wrappers these bounds only
+# prove that nothing hangs; the plain pass proves that no `timeout 3`
+# was waited for.
 SLACK=1
-{ [ -n "$ENVOI_WRAP" ] || [ -n "${ENVOI_UNDER_VALGRIND:-}" ]; } && SLACK=4
+[ -n "$ENVOI_WRAP" ] && SLACK=4
+[ -n "${ENVOI_UNDER_VALGRIND:-}" ] && SLACK=6
 # took_between LOW HIGH: envoi's last run took LOW <= t < HIGH * SLACK seconds
 took_between() {
 	awk -v e="$ELAPSED" -v lo="$1" -v hi="$2" -v s="$SLACK" \

@@ -15,7 +15,6 @@ CONF=$TESTDIR/conf
 QUEUE=$TESTDIR/queue
 INPUT=$TESTDIR/message
 std_message hostile >"$INPUT"
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 clear_queue() { find "$QUEUE" -maxdepth 1 -type f -delete; }
 # under_secs SECONDS: envoi's last run took less than that
 under_secs() { awk -v e="$ELAPSED" -v l="$1" 'BEGIN { exit !(e < l) }'; }

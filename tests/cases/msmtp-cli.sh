@@ -17,9 +17,6 @@ SENDMAIL=$TESTDIR/bin/sendmail
 ln -s "$ENVOI" "$SENDMAIL"
 
 msmtp() { ENVOI=$MSMTP run_envoi "$@"; }
-server() {
-	start_server - < <(printf '%s\n' "tls starttls" "auth PLAIN" "user alice secret" "$@")
-}
 mail_from() { sed -n 1p "$MAILDIR/env-1.txt" 2>/dev/null; }
 rcpts() { sed -n '2,$p' "$MAILDIR/env-1.txt" 2>/dev/null | tr '\n' ' '; }
 no_server_errors() {
@@ -69,7 +66,7 @@ message "Sender <sender@example.org>" >"$INPUT"
 mkdir -p "$HOME"
 printf 'this is not a directive\n' >"$HOME/.msmtprc"
 chmod 600 "$HOME/.msmtprc"
-server
+std_server
 msmtp --host=127.0.0.1 --port="$PORT" "${TLS_OPTS[@]}" --auth=plain --user alice \
     --passwordeval='echo secret' --from=sender@example.org --timeout 20 -t
 wait_server
@@ -81,7 +78,7 @@ like "$(cat "$MAILDIR/msg-1.eml" 2>/dev/null)" 'after a dot line' \
 no_server_errors "... no protocol error at the server"
 rm -f "$HOME/.msmtprc"
 
-server
+std_server
 msmtp --host 127.0.0.1 --port "$PORT" "${TLS_OPTS[@]}" --user=alice \
     --passwordeval 'echo secret' -f sender@example.org extra@example.org -t
 wait_server
@@ -89,8 +86,19 @@ is_status 0 "separate values (--host H --port P), -t with an argument"
 is "$(rcpts)" "RCPT TO:<extra@example.org> RCPT TO:<bob@example.org> RCPT TO:<carol@example.org> " \
     "... -t adds the headers' recipients to the argument's (msmtp's rule)"
 
+# -C beside --host is not read (as by msmtp), and envoi says so
+printf 'this is not a directive\n' >"$TESTDIR/ignored.conf"
+chmod 600 "$TESTDIR/ignored.conf"
+std_server
+msmtp -C "$TESTDIR/ignored.conf" --host 127.0.0.1 --port "$PORT" "${TLS_OPTS[@]}" \
+    --user=alice --passwordeval 'echo secret' -f sender@example.org extra@example.org
+wait_server
+is_status 0 "-C FILE with --host: the file is not read, exit 0"
+like "$STDERR" "warning: -C $TESTDIR/ignored.conf is not read: --host uses no configuration file" \
+    "... and a warning says so"
+
 # --- mutt: msmtp -a work --read-envelope-from -t
-server
+std_server
 work_config
 message "Alice <alice@example.org>" >"$INPUT"
 msmtp -C "$CONF" -a work --read-envelope-from -t
@@ -102,7 +110,7 @@ crlf <"$INPUT" | file_is "$MAILDIR/msg-1.eml" \
     "... the message arrives whole, the bytes read for the From header included"
 
 # The From header chooses the account, as -f would (a +detail too).
-server
+std_server
 work_config
 message "Alice <alice+lists@example.org>" >"$INPUT"
 msmtp -C "$CONF" --read-envelope-from bob@example.org
@@ -111,7 +119,7 @@ is_status 0 "--read-envelope-from without -a: the account whose from matches"
 like "$(mail_from)" '^MAIL FROM:<alice\+lists@example.org>' "... envelope sender as written"
 
 # Without a From header the account's rule applies.
-server
+std_server
 work_config
 printf '%s\n' "To: bob@example.org" "Subject: no from" "" "body" >"$INPUT"
 msmtp -C "$CONF" -a work --read-envelope-from -t
@@ -120,7 +128,7 @@ is_status 0 "--read-envelope-from and no From header: exit 0"
 like "$(mail_from)" '^MAIL FROM:<alice@example.org>' "... the account's from"
 
 # --- command-line settings beat the file
-server
+std_server
 work_config
 message "Alice <alice@example.org>" >"$INPUT"
 msmtp -C "$CONF" --port="$PORT" --user=alice --passwordeval='echo secret' -f alice@example.org bob@example.org
@@ -128,14 +136,14 @@ wait_server
 is_status 0 "--port beats the default account's port 1"
 like "$(mail_from)" '^MAIL FROM:<alice@example.org>' "... sent"
 
-server
+std_server
 work_config
 msmtp -C "$CONF" -a work --domain=client.example.net bob@example.org
 wait_server
 is_status 0 "--domain over account work"
 like "$(commands | grep -m1 '^EHLO')" '^EHLO client.example.net$' "... EHLO names --domain"
 
-server
+std_server
 work_config
 msmtp -C "$CONF" -a work --passwordeval='echo wrong' --tls-certcheck=on bob@example.org
 wait_server
@@ -152,7 +160,7 @@ like "$STDOUT" 'empty' "... nothing left in the queue"
 
 # --- msmtp -X is --logfile; envoi never creates a file argv names
 message "Alice <alice@example.org>" >"$INPUT"
-server
+std_server
 work_config
 : >"$TESTDIR/msmtp.log"
 msmtp -C "$CONF" -a work -X "$TESTDIR/msmtp.log" bob@example.org

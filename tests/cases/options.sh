@@ -13,7 +13,7 @@ INPUT=$TESTDIR/message
 QUEUE=$TESTDIR/queue
 
 server() {  # server [extra script lines...]; then the config points at it
-	start_server - < <(printf '%s\n' "tls starttls" "auth PLAIN" "user alice secret" "$@")
+	std_server "$@"
 	std_config "$CONF"
 }
 mail_line() { commands | grep '^MAIL FROM:'; }

@@ -14,7 +14,6 @@ QUEUE=$TESTDIR/queue
 ENVOI_QUEUE_ON=1
 RC_ALICE=$TESTDIR/rc-alice
 RC_BOB=$TESTDIR/rc-bob
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 failed_entries() { find "$QUEUE/failed" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
 delivered() { ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l; }
 mails() { grep -c '^C: MAIL FROM' "$TRANSCRIPT" 2>/dev/null; }

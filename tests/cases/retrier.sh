@@ -14,7 +14,6 @@ CONF=$TESTDIR/conf
 ENVOI_QUEUE_ON=1
 ENVOI_RETRIER=1
 LOCK=$QUEUE/retrier.lock
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' | wc -l; }
 delivered() { ls "$MAILDIR"/msg-*.eml 2>/dev/null | wc -l; }
 # The envoi processes of this test (their command line names $CONF) still
 # alive after every submission returned: the retriers.

@@ -9,16 +9,9 @@
 CONF=$TESTDIR/conf
 INPUT=$TESTDIR/message
 
-server() {
-	start_server - "$@" <<'EOF'
-tls starttls
-auth PLAIN
-user alice secret
-EOF
-}
 
 # --- the standard case
-server
+std_server
 std_config "$CONF" "domain client.example"
 std_message basic >"$INPUT"
 run_envoi -C "$CONF" bob@example.org
@@ -88,7 +81,7 @@ crlf <"$INPUT" | file_is "$MAILDIR/msg-1.eml" \
 diag "round trips without PIPELINING: $(round_trips)"
 
 # --- several recipients, -f, mixed line ends, no final newline
-server
+std_server
 std_config "$CONF"
 printf 'From: sender@example.org\r\nSubject: mixed\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <mixed@example.org>\r\n\r\nCRLF line\r\nLF line\n.\n..\nno newline at the end' >"$INPUT"
 run_envoi -C "$CONF" -i -f other@example.org bob@example.org carol@example.org
@@ -102,7 +95,7 @@ printf 'From: sender@example.org\r\nSubject: mixed\r\nDate: Mon, 1 Jan 2024 00:0
     file_is "$MAILDIR/msg-1.eml" "mixed CRLF/LF normalised, lone dot kept with -i, final CRLF supplied"
 
 # --- without -i a lone dot ends the input (sendmail)
-server
+std_server
 std_config "$CONF"
 printf 'Subject: dot\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <dot@example.org>\nFrom: sender@example.org\n\nbefore\n.\nafter\n' >"$INPUT"
 run_envoi -C "$CONF" bob@example.org
@@ -112,7 +105,7 @@ printf 'Subject: dot\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <dot
     file_is "$MAILDIR/msg-1.eml" "lone dot without -i: the message ends there"
 
 # --- missing headers are added: From, Date, Message-ID
-server
+std_server
 std_config "$CONF" "domain client.example"
 printf 'Subject: bare\n\nbody\n' >"$INPUT"
 run_envoi -C "$CONF" bob@example.org

@@ -35,7 +35,6 @@ server() {  # server [extra script lines...]: one connection, config for it
 	std_config "$CONF" "domain client.example"
 }
 
-entries() { find "$QUEUE" -maxdepth 1 -name '*.env' 2>/dev/null | wc -l; }
 received() { find "$MAILDIR" -maxdepth 1 -name 'msg-*.eml' 2>/dev/null | wc -l; }
 connections() { grep -c '^RT: ' "$TRANSCRIPT"; }
 # The Message-IDs the server accepted, sorted.

@@ -65,9 +65,11 @@ as_www() {  # run_envoi as uid 33
 }
 like "$(as "$WWW" "$PUB/envoi" --version)" "^envoi " "uid $WWW can run the copy of envoi"
 
-# --- the system configuration: root's only, with a password
+# --- the system configuration: root's only, with a password. The server
+# waits through everything up to root's -q: under valgrind on a loaded
+# machine that was more than its default 30 s (-T).
 PASS=Pw-$RANDOM-s3cr3t-$RANDOM
-start_server - -n 1 < <(printf '%s\n' "tls starttls" "auth PLAIN" "user alice $PASS")
+start_server - -n 1 -T 300 < <(printf '%s\n' "tls starttls" "auth PLAIN" "user alice $PASS")
 write_config "$SYSCONF/envoi.conf" <<EOF
 account default
 host 127.0.0.1
@@ -218,7 +220,7 @@ else
 	diag "the kernel refused a hard link to root's file (fs.protected_hardlinks)"
 fi
 is "$(drops)" "$planted" "planted: garbage, symlink, two hard links, FIFO, directory, unknown option, t.*"
-start_server - -n 1 < <(printf '%s\n' "tls starttls" "auth PLAIN" "user alice $PASS")
+start_server - -n 1 -T 300 < <(printf '%s\n' "tls starttls" "auth PLAIN" "user alice $PASS")
 sed -i "s/^port .*/port $PORT/" "$SYSCONF/envoi.conf"
 INPUT=/dev/null run_envoi -q
 is_status 0 "root's envoi -q with planted entries: exit 0"

@@ -16,7 +16,7 @@ static int
 rewrite_cb(void *ctx, const char *addr, int in_angle, char **repl, struct err *e)
 {
 	if (addr_domain(addr) == NULL)
-		*repl = xstrdup(in_angle ? "a@b.example" : "Some One <a@b.example>");
+		*repl = str_dup(in_angle ? "a@b.example" : "Some One <a@b.example>");
 	return 0;
 }
 

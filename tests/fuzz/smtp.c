@@ -182,6 +182,27 @@ next_reply(struct run *r, struct reply *rp)
 	return 0;
 }
 
+/* smtp_send_ahead and its chunks; SMTP_READ again for the transaction
+ * whose replies are due, unless the engine failed. */
+static enum smtp_action
+send_ahead(struct run *r, const struct smtp_msg *m, int last)
+{
+	enum smtp_action act = smtp_send_ahead(&r->s, m, last);
+	unsigned long long off, len;
+
+	while (act == SMTP_CHUNK) {
+		check_output(r);
+		FUZZ_CHECK(smtp_chunk(&r->s, &off, &len) == 0 && off + len <= m->size,
+		           "chunk sent ahead outside the body");
+		act = smtp_chunk_done(&r->s);
+	}
+	check_output(r);
+	if (act == SMTP_FAIL || act == SMTP_DONE)
+		return act;
+	FUZZ_CHECK(act == SMTP_SEND, "send ahead ended in action %d", (int)act);
+	return SMTP_READ;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -198,6 +219,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct reply rp;
 	unsigned o1, o2, o3, o4, msgs = 0;
 	enum smtp_action act;
+	int window;
 
 	memset(&r, 0, sizeof r);
 	r.in.p = data;
@@ -214,6 +236,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.tls_verified = (o1 >> 2) & 1;
 	p.auth = (o1 >> 3) & 1;
 	p.chunking = (o1 >> 4) & 1;     /* BDAT when the replies offer CHUNKING */
+	window = (o1 >> 5) & 1;         /* send later messages ahead when allowed */
 	p.auth_ops = &auth_ops;
 	p.auth_ctx = &r;
 	r.mech = mechs[(o2 & 0x0f) % (sizeof mechs / sizeof mechs[0])];
@@ -250,6 +273,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (act == SMTP_DONE || act == SMTP_FAIL)
 			break;
 		if (act == SMTP_SEND || act == SMTP_READ) {
+			/* The window: later messages sent ahead while this
+			 * one's replies are due (smtp_send_ahead). */
+			if (window && act == SMTP_READ && msgs < 3 && smtp_window_room(&r.s, &m)) {
+				act = send_ahead(&r, &m, ++msgs >= 3);
+				continue;
+			}
 			if (!next_reply(&r, &rp))
 				break;
 			act = smtp_on_reply(&r.s, &rp);
@@ -266,7 +295,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			act = smtp_chunk_done(&r.s);
 		} else if (act == SMTP_READY) {
 			FUZZ_CHECK(p.multi, "READY in single mode");
-			if (smtp_next_in_flight(&r.s)) {
+			if (smtp_ahead(&r.s) > 0) {
+				act = smtp_next_ahead(&r.s);
+			} else if (smtp_next_in_flight(&r.s)) {
 				act = smtp_next_message(&r.s, &m, ++msgs >= 3);
 			} else if (msgs >= 3 || (o2 & 0xc0) == 0xc0) {
 				act = smtp_finish(&r.s);

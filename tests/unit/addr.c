@@ -418,9 +418,9 @@ map_one(void *ctx, const char *addr, int in_angle, char **repl, struct err *e)
 	if (strcmp(addr, "bad") == 0)
 		return err_set(e, EX_CONFIG, "no");
 	if (strcmp(addr, "root") == 0 || strcmp(addr, "root@localhost") == 0)
-		*repl = xstrdup("admin@example.org");
+		*repl = str_dup("admin@example.org");
 	else if (strcmp(addr, "team") == 0)
-		*repl = xstrdup(in_angle ? "a@x.org>, <b@x.org" : "a@x.org, b@x.org");
+		*repl = str_dup(in_angle ? "a@x.org>, <b@x.org" : "a@x.org, b@x.org");
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* Unit tests for src/buf.c and src/err.c: bounds, wiping, number parsing. */
+/* Unit tests for src/buf.c: bounds, wiping, number parsing. */
 #include "config.h"
 
 #include <errno.h>
@@ -56,39 +56,6 @@ test_parse_long(void)
 	}
 }
 
-static void
-test_err(void)
-{
-	static const struct {
-		int code;
-		const char *enh;
-		enum smtp_phase phase;
-		int ex;
-	} cases[] = {
-		{ 450, "4.2.0", PHASE_RCPT, EX_TEMPFAIL },
-		{ 550, "5.1.1", PHASE_RCPT, EX_NOUSER },
-		{ 550, NULL, PHASE_MAIL, EX_UNAVAILABLE },
-		{ 554, "5.7.1", PHASE_DOT, EX_UNAVAILABLE },
-		{ 535, "5.7.8", PHASE_AUTH, EX_NOPERM },
-		{ 454, "4.7.0", PHASE_AUTH, EX_TEMPFAIL },
-		{ 550, "4.2.2", PHASE_RCPT, EX_TEMPFAIL },  /* enhanced class wins */
-		{ 421, NULL, PHASE_CONNECT, EX_TEMPFAIL },
-		{ 354, NULL, PHASE_DATA, EX_PROTOCOL },
-	};
-	struct err e;
-
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		is_int(err_ex_from_reply(cases[i].code, cases[i].enh, cases[i].phase), cases[i].ex,
-		       "%d %s in reply to %s -> %s", cases[i].code, cases[i].enh ? cases[i].enh : "-",
-		       err_phase_name(cases[i].phase), err_ex_name(cases[i].ex));
-	err_init(&e);
-	is_int(err_set(&e, EX_CONFIG, "line\r\none %s", "x"), -1, "err_set returns -1");
-	is_str(e.msg, "line  one x", "control characters never reach the message");
-	err_prefix(&e, "%s:%d", "f", 3);
-	is_str(e.msg, "f:3: line  one x", "err_prefix prepends context");
-	is_int(e.ex, EX_CONFIG, "prefix keeps the code");
-}
-
 /* buf_reserve: room taken now, so later appends within it never move the
  * data (they cannot need memory); past the maximum it refuses. */
 static void
@@ -119,6 +86,5 @@ main(void)
 	test_bounds();
 	test_reserve();
 	test_parse_long();
-	test_err();
 	return done_testing();
 }

@@ -232,7 +232,7 @@ static const struct {
 	{ "bad port", "account a\nhost h\nport 0\n", EX_CONFIG, 3, "port", { { NULL, NULL, NULL } } },
 	{ "bad port text", "account a\nhost h\nport smtp\n", EX_CONFIG, 3, "port", { { NULL, NULL, NULL } } },
 	{ "oauth2_provider unknown", "account a\nhost h\noauth2_provider yahoo\n", EX_CONFIG, 3,
-	  "\"yahoo\" is not microsoft, google or custom", { { NULL, NULL, NULL } } },
+	  "expected microsoft, google or custom, not \"yahoo\"", { { NULL, NULL, NULL } } },
 	{ "oauth2 URL in clear", "account a\nhost h\noauth2_token_url http://t.example/token\n",
 	  EX_CONFIG, 3, "oauth2_token_url: \"http://t.example/token\" is not an https:// URL",
 	  { { NULL, NULL, NULL } } },
@@ -1251,6 +1251,35 @@ test_describe(void)
 	ok(strstr(d.text, "tls=(unset)*\n") != NULL, "describe: tls unset before finalize");
 	ok(strstr(d.text, "queue_lifetime=432000 s*\n") != NULL, "describe: a default duration");
 	ok(strstr(d.text, "set_from_header=auto*\n") != NULL, "describe: a header mode");
+	conf_free(&c);
+
+	/* The word-list directives: each value shown by its canonical word. */
+	path = new_file("account w\nhost h\nauth scram-sha-256\nsyslog off\n"
+	    "dsn_return headers\nforce_from\nset_date_header off\n"
+	    "set_msgid_header\nprotocol smtp\n", 0600);
+	conf_init(&c);
+	is_int(conf_load_file(&c, path, 1, NULL, &e), 0, "describe words: file loads");
+	memset(&d, 0, sizeof d);
+	conf_describe(c.accounts[0], describe_one, &d);
+	{
+		static const char *const want[] = {
+			"auth=SCRAM-SHA-256\n", "syslog=off\n", "dsn_return=HDRS\n",
+			"force_from=header\n", "set_date_header=off\n",
+			"set_msgid_header=on\n", "dsn_notify=off*\n",
+			"set_sender_header=auto*\n",
+		};
+		for (size_t k = 0; k < sizeof want / sizeof want[0]; k++)
+			ok(strstr(d.text, want[k]) != NULL, "describe words: %.*s",
+			    (int)strlen(want[k]) - 1, want[k]);
+	}
+	conf_free(&c);
+	path = new_file("account w\nhost h\nforce_from envelope\nauth\n", 0600);
+	conf_init(&c);
+	is_int(conf_load_file(&c, path, 1, NULL, &e), 0, "describe words 2: file loads");
+	memset(&d, 0, sizeof d);
+	conf_describe(c.accounts[0], describe_one, &d);
+	ok(strstr(d.text, "force_from=envelope\n") != NULL, "describe words: force_from=envelope");
+	ok(strstr(d.text, "auth=on\n") != NULL, "describe words: auth without argument is on");
 	conf_free(&c);
 
 	/* --pretend's lenient reading: every problem counted, none fatal */

@@ -139,71 +139,6 @@ test_secret_streams(void)
 	cred_free(secret);
 }
 
-/* main ignores SIGPIPE; the command must not inherit that (Linux: its
- * ignored signals are a hex mask in /proc/PID/status, SIGPIPE bit 12). */
-static void
-test_sigpipe_default(void)
-{
-	struct cred_cmd res;
-	struct err e;
-	char *line = NULL;
-	unsigned long long mask = ~0ULL;
-
-	signal(SIGPIPE, SIG_IGN);
-	err_init(&e);
-	is_int(cred_run_command("grep '^SigIgn:' /proc/$$/status", 100, &line, &res, &e),
-	    0, "run a command while envoi ignores SIGPIPE");
-	ok(line != NULL && sscanf(line, "SigIgn: %llx", &mask) == 1 &&
-	    (mask & (1ULL << (SIGPIPE - 1))) == 0,
-	    "... the command gets SIGPIPE back at its default (%s)", line ? line : "");
-	cred_free(line);
-	signal(SIGPIPE, SIG_DFL);
-}
-
-/* The runner itself, shared with conf.c's eval. */
-static void
-test_run_command(void)
-{
-	/* "killed by signal 2" below needs SIGINT to kill: a test started in
-	 * the background by a non-interactive shell inherits it ignored. */
-	signal(SIGINT, SIG_DFL);
-	static const struct {
-		const char *cmd, *line, *errline, *how;
-	} cases[] = {
-		{ "echo out; echo err >&2", "out", "err", "exit status 0: err" },
-		{ "echo out; printf 'e1\\ne2' >&2; exit 2", "out", "e1", "exit status 2: e1" },
-		{ "printf 'x\\r\\nmore'", "x", "", "exit status 0" },
-		{ "/nonexistent/cmd", "", "sh: 1: /nonexistent/cmd: not found",
-		  "exit status 127 (command not found): sh: 1: /nonexistent/cmd: not found" },
-		{ "kill -INT $$", "", "", "killed by signal 2" },
-	};
-
-	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-		struct cred_cmd res;
-		struct err e;
-		char *line = NULL, how[CRED_ERRLINE_MAX + 64];
-
-		err_init(&e);
-		is_int(cred_run_command(cases[k].cmd, 100, &line, &res, &e), 0, "run \"%s\"",
-		    cases[k].cmd);
-		is_str(line, cases[k].line, "... its first line of output");
-		/* Shells word the not-found line differently; dash's is used. */
-		if (strstr(cases[k].cmd, "nonexistent") == NULL ||
-		    strcmp(res.errline, cases[k].errline) == 0) {
-			is_str(res.errline, cases[k].errline, "... its first line of stderr");
-			is_str(cred_cmd_describe(&res, how, sizeof how), cases[k].how,
-			    "... described");
-		} else {
-			ok(strstr(res.errline, "/nonexistent/cmd") != NULL, "... stderr: %s",
-			    res.errline);
-			ok(strncmp(cred_cmd_describe(&res, how, sizeof how), "exit status 127 "
-			    "(command not found): ", 40) == 0, "... described: %s", how);
-		}
-		cred_free(line);
-	}
-	test_sigpipe_default();
-}
-
 static void
 test_netrc_lookup(void)
 {
@@ -301,7 +236,6 @@ main(void)
 {
 	test_secret();
 	test_secret_streams();
-	test_run_command();
 	test_netrc_lookup();
 	test_netrc_file();
 	return done_testing();

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "sock.h"
 #include "tap.h"
 
 /* Chunks separated by '|' are written with a pause between them. */
@@ -210,11 +211,11 @@ test_drip(void)
 	conn_init(&c, 1, NULL);
 	buf_init(&line, 100);
 	pid = start_peer(&c, script, 1);
-	t0 = net_now_ms();
+	t0 = sock_now_ms();
 	err_init(&e);
 	is_int(conn_read_line(&c, &line, conn_deadline(&c), &e), -1,
 	    "a reply dripped a byte at a time: the read fails");
-	ok(net_now_ms() - t0 < 1500, "... within the timeout (%lld ms)", net_now_ms() - t0);
+	ok(sock_now_ms() - t0 < 1500, "... within the timeout (%lld ms)", sock_now_ms() - t0);
 	is_str(e.msg, "timed out after 1 s waiting for the server", "... saying so");
 	stop_peer(&c, pid);
 
@@ -227,7 +228,7 @@ test_drip(void)
 	    "250-t\r\n|250-u\r\n|250-v\r\n|250-w\r\n|250-x\r\n|250-y\r\n|250-z\r\n|"
 	    "250-A\r\n|250-B\r\n|250-C\r\n|250-D\r\n|250-E\r\n|250-F\r\n|250-G\r\n|"
 	    "250-H\r\n|250-I\r\n|250-J\r\n|250-K\r\n|250-L\r\n|250-M\r\n|250 N\r\n", 1);
-	t0 = net_now_ms();
+	t0 = sock_now_ms();
 	err_init(&e);
 	{
 		int r = 0, lines = 0;
@@ -237,7 +238,7 @@ test_drip(void)
 		}
 		is_int(r, -1, "lines in time, the session too long: fails after %d lines", lines);
 	}
-	ok(net_now_ms() - t0 < 1500, "... at the session's limit (%lld ms)", net_now_ms() - t0);
+	ok(sock_now_ms() - t0 < 1500, "... at the session's limit (%lld ms)", sock_now_ms() - t0);
 	ok(strstr(e.msg, "went past its limit of 1 s") != NULL, "... saying so (%s)", e.msg);
 	is_int(e.ex, EX_TEMPFAIL, "... temporarily");
 	stop_peer(&c, pid);
@@ -455,6 +456,29 @@ test_quickack(void)
 		    "not delay that ACK (%lld us): the check above proves nothing here", raw);
 }
 
+/* The other direction: our writes never wait for the server's delayed
+ * ACK, because Nagle is off on every connection (a pipelined flight goes
+ * out in several writes: commands, then a BDAT chunk from the spool). */
+static void
+test_nodelay(void)
+{
+	int port, status, on = 0;
+	socklen_t len = sizeof on;
+	pid_t pid = start_pinger(&port);
+	struct conn c;
+	struct err e;
+
+	conn_init(&c, 5, NULL);
+	err_init(&e);
+	ok(pid > 0 && net_connect(&c, "127.0.0.1", port, &e) == 0,
+	    "connected to the pinger");
+	ok(getsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on,
+	    "TCP_NODELAY is on: no write of ours waits for an ACK");
+	conn_close(&c);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+}
+
 int
 main(void)
 {
@@ -466,5 +490,6 @@ main(void)
 	test_write_to_dead_peer();
 	test_connect();
 	test_quickack();
+	test_nodelay();
 	return done_testing();
 }

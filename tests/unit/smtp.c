@@ -43,7 +43,7 @@ fake_start(void *ctx, const char *server_mechs, const char **mech, char **initia
 	if (f->fail_start)
 		return err_set(e, EX_UNAVAILABLE, "no usable mechanism among %s", server_mechs);
 	*mech = f->mech;
-	*initial = f->initial ? xstrdup(f->initial) : NULL;
+	*initial = f->initial ? str_dup(f->initial) : NULL;
 	return 0;
 }
 
@@ -56,14 +56,14 @@ fake_step(void *ctx, const char *challenge, char **response, struct err *e)
 		snprintf(f->challenges[f->nsteps], sizeof f->challenges[0], "%s", challenge);
 	if (f->fail_step || f->nsteps >= 4 || f->responses[f->nsteps] == NULL)
 		return err_set(e, EX_NOPERM, "SASL step failed");
-	*response = xstrdup(f->responses[f->nsteps++]);
+	*response = str_dup(f->responses[f->nsteps++]);
 	return 0;
 }
 
 static int
 loop_step(void *ctx, const char *challenge, char **response, struct err *e)
 {
-	*response = xstrdup("YQ==");
+	*response = str_dup("YQ==");
 	return 0;
 }
 
@@ -952,7 +952,7 @@ test_details(void)
  * BODYN is smtp_body_done_next with message `msg` as the next one.
  */
 enum mkind { M_END = 0, M_R, M_TLS, M_BODY, M_NEXT, M_FINISH, M_CHECK, M_BODYN, M_VERIFY,
-             M_ETRN, M_CHUNK };
+             M_ETRN, M_CHUNK, M_AHEAD, M_TAKE, M_ROOM };
 
 struct mstep {
 	enum mkind kind;
@@ -970,6 +970,8 @@ struct mstep {
 	enum smtp_state state;          /* NEXT, FINISH, CHECK: state after (0 = unchecked) */
 	const char *node;               /* ETRN: smtp_etrn's argument */
 	unsigned long long coff, clen;  /* CHUNK: what smtp_chunk must name first */
+	int room;                       /* ROOM: smtp_window_room(msg) */
+	size_t ahead;                   /* CHECK: smtp_ahead */
 };
 
 #define MMAXSTEPS 40
@@ -1039,6 +1041,21 @@ static const struct smtp_addr rc_u[] = { { "j\303\274rgen@y.example", NULL } };
 #define MIB 1048576ULL
 #define BDAT_B "MAIL FROM:<a@x.example> SIZE=100\r\nRCPT TO:<b@y.example>\r\nBDAT 100 LAST\r\n"
 #define BDAT_C "MAIL FROM:<a@x.example> SIZE=200\r\nRCPT TO:<c@z.example>\r\nBDAT 200 LAST\r\n"
+/* B sent, C sent ahead: the window's first two messages in flight. */
+#define WINDOW_B_C \
+	SETUP(CAPS_CH), \
+	{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0 }, \
+	{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 100 }, \
+	{ M_AHEAD, NULL, SMTP_CHUNK, RSET BDAT_C, .msg = 1 }, \
+	{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 200 }
+/* The first message's replies: accepted. */
+#define WINDOW_HEAD_OK(n) \
+	{ M_R, "250 ok", SMTP_READ, "" }, \
+	{ M_R, "250 ok", SMTP_READ, "" }, \
+	{ M_R, "250 2.0.0 queued 1", SMTP_READY, "" }, \
+	{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .ahead = (n) }
+#define BDAT_BC "MAIL FROM:<a@x.example> SIZE=300\r\nRCPT TO:<b@y.example>\r\n" \
+                "RCPT TO:<c@z.example>\r\nBDAT 300 LAST\r\n"
 
 static const struct mscenario mscenarios[] = {
 	{
@@ -1230,6 +1247,153 @@ static const struct mscenario mscenarios[] = {
 			{ M_BODY, NULL, SMTP_SEND, ".\r\n" QUIT },
 		},
 		.state = SMTP_STATE_DOT,
+	},
+	{
+		.name = "window: three BDAT transactions in one flight, each sent ahead starting "
+		        "with RSET, QUIT behind the last; results in order",
+		.msgs = { MSG_B, MSG_C, MSG_BC },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_ROOM, .msg = 0, .room = 0 },        /* nothing in flight to go behind */
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 100, .state = SMTP_STATE_MAIL },
+			{ M_ROOM, .msg = 1, .room = 1 },
+			{ M_AHEAD, NULL, SMTP_CHUNK, RSET BDAT_C, .msg = 1, .state = SMTP_STATE_MAIL },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 200 },
+			{ M_AHEAD, NULL, SMTP_CHUNK, RSET BDAT_BC, .msg = 2, .last = 1 },
+			{ M_CHUNK, NULL, SMTP_SEND, QUIT, .coff = 0, .clen = 300 },
+			{ M_ROOM, .msg = 0, .room = 0 },        /* nothing behind the last */
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "", .state = SMTP_STATE_BDAT },
+			{ M_R, "250 2.0.0 queued 1", SMTP_READY, "", .state = SMTP_STATE_READY },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .ahead = 2 },
+			{ M_TAKE, NULL, SMTP_READ, "", .msg = 1, .state = SMTP_STATE_RSET },
+			{ M_CHECK, .rcpt_code = { 0 }, .ahead = 1, .state = SMTP_STATE_RSET },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "", .state = SMTP_STATE_MAIL },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "251 will forward", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 queued 2", SMTP_READY, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 251 }, .ahead = 1 },
+			{ M_TAKE, NULL, SMTP_READ, "", .msg = 2 },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "" },
+			{ M_R, "250 2.1.0 ok", SMTP_READ, "" },
+			{ M_R, "250 2.1.5 ok", SMTP_READ, "" },
+			{ M_R, "550 5.1.1 no such user", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 queued 3", SMTP_DONE, "", .state = SMTP_STATE_QUIT },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250, 550 }, .rcpt_ex = { 0, EX_NOUSER },
+			  .state = SMTP_STATE_QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "window: the middle message's MAIL refused; it fails alone, its RCPT and "
+		        "BDAT replies dropped, the next one clean behind its RSET",
+		.msgs = { MSG_B, MSG_C, MSG_B },
+		.steps = {
+			WINDOW_B_C,
+			{ M_AHEAD, NULL, SMTP_CHUNK, RSET BDAT_B, .msg = 2, .last = 1 },
+			{ M_CHUNK, NULL, SMTP_SEND, QUIT, .coff = 0, .clen = 100 },
+			WINDOW_HEAD_OK(2),
+			{ M_TAKE, NULL, SMTP_READ, "", .msg = 1 },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "" },
+			{ M_R, "550 5.7.1 sender refused", SMTP_READ, "", .state = SMTP_STATE_DRAIN },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READ, "" },
+			{ M_R, "503 5.5.1 need MAIL", SMTP_READY, "", .state = SMTP_STATE_READY },
+			{ M_CHECK, .ex = EX_UNAVAILABLE, .code = 550, .ahead = 1,
+			  .has = "550 5.7.1 sender refused (in reply to MAIL FROM)" },
+			{ M_TAKE, NULL, SMTP_READ, "", .msg = 2, .state = SMTP_STATE_RSET },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 queued 3", SMTP_DONE, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .state = SMTP_STATE_QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "window: BDAT LAST refused 4xx in the first message; it alone is "
+		        "deferred, the others go",
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0 },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 100 },
+			{ M_AHEAD, NULL, SMTP_CHUNK, RSET BDAT_C, .msg = 1, .last = 1 },
+			{ M_CHUNK, NULL, SMTP_SEND, QUIT, .coff = 0, .clen = 200 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "451 4.3.0 try again later", SMTP_READY, "" },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 451, .accepted = 1, .rcpt_code = { 250 },
+			  .ahead = 1, .has = "451 4.3.0 try again later (in reply to BDAT)" },
+			{ M_TAKE, NULL, SMTP_READ, "", .msg = 1 },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 queued 2", SMTP_DONE, "" },
+			{ M_CHECK, .accepted = 1, .rcpt_code = { 250 }, .state = SMTP_STATE_QUIT },
+		},
+		.state = SMTP_STATE_QUIT,
+	},
+	{
+		.name = "window: a 421 mid-window ends the connection; the current message "
+		        "fails temporarily, the one still ahead is never taken up",
+		.msgs = { MSG_B, MSG_C, MSG_B },
+		.steps = {
+			WINDOW_B_C,
+			{ M_AHEAD, NULL, SMTP_CHUNK, RSET BDAT_B, .msg = 2 },
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 100 },
+			WINDOW_HEAD_OK(2),
+			{ M_TAKE, NULL, SMTP_READ, "", .msg = 1 },
+			{ M_R, "250 2.0.0 reset", SMTP_READ, "" },
+			{ M_R, "421 4.3.2 shutting down", SMTP_FAIL, "", .state = SMTP_STATE_FAILED },
+			{ M_CHECK, .ex = EX_TEMPFAIL, .code = 421, .ahead = 1,
+			  .has = "421 4.3.2 shutting down", .state = SMTP_STATE_FAILED },
+			{ M_TAKE, NULL, SMTP_FAIL, "", .msg = 2 },
+			{ M_FINISH, NULL, SMTP_FAIL, "" },
+		},
+		.ex = EX_TEMPFAIL, .has = "421 4.3.2 shutting down (in reply to MAIL FROM)",
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "window: none without CHUNKING (DATA), with chunking off, behind a DATA "
+		        "message, for a data_only message, or before the server's replies",
+		.nochunking = 0,
+		.msgs = { MSG_B, MSG_C, { .from = FROM, .rcpts = rc_c, .nrcpts = 1, .size = 200,
+		                          .data_only = 1 } },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_CHUNK, BDAT_B, .msg = 0 },
+			{ M_ROOM, .msg = 1, .room = 0 },        /* its chunk is not out yet */
+			{ M_CHUNK, NULL, SMTP_SEND, "", .coff = 0, .clen = 100 },
+			{ M_ROOM, .msg = 2, .room = 0 },        /* data_only */
+			{ M_ROOM, .msg = 1, .room = 1 },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 2.0.0 queued 1", SMTP_READY, "" },
+			{ M_ROOM, .msg = 1, .room = 0 },        /* READY, nothing ahead */
+			{ M_NEXT, NULL, SMTP_SEND, "MAIL FROM:<a@x.example> SIZE=200\r\n"
+			  "RCPT TO:<c@z.example>\r\nDATA\r\n", .msg = 2 },
+			{ M_ROOM, .msg = 1, .room = 0 },        /* a DATA transaction in flight */
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "250 ok", SMTP_READ, "" },
+			{ M_R, "354 go", SMTP_BODY, "" },
+			{ M_ROOM, .msg = 1, .room = 0 },
+		},
+		.state = SMTP_STATE_BODY,
+	},
+	{
+		.name = "window: none without CHUNKING, or with chunking off",
+		.nochunking = 1,
+		.msgs = { MSG_B, MSG_C },
+		.steps = {
+			SETUP(CAPS_CH),
+			{ M_NEXT, NULL, SMTP_SEND, ENV_B, .msg = 0 },
+			{ M_ROOM, .msg = 1, .room = 0 },
+			{ M_AHEAD, NULL, SMTP_FAIL, "", .msg = 1 },
+			{ M_CHECK, .ex = EX_SOFTWARE, .has = "without room", .rcpt_code = { 0 },
+			  .state = SMTP_STATE_FAILED },
+		},
+		.ex = EX_SOFTWARE, .state = SMTP_STATE_FAILED,
 	},
 	{
 		.name = "chunking off: DATA although the server offers CHUNKING",
@@ -1982,7 +2146,8 @@ mkind_name(enum mkind k)
 {
 	static const char *const names[] = { "end", "reply", "TLS done", "body done", "next",
 	                                     "finish", "check", "body done, next", "verify",
-	                                     "ETRN", "chunk done" };
+	                                     "ETRN", "chunk done", "send ahead", "take up ahead",
+	                                     "window room" };
 
 	return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }
@@ -2000,6 +2165,7 @@ mcheck(const struct smtp *s, const struct smtp_msg *m, const struct mstep *st, i
 	is_int(smtp_accepted(s), st->accepted, "  step %d: %zu accepted", i + 1, st->accepted);
 	is_int(smtp_next_in_flight(s), st->inflight, "  step %d: next envelope %s", i + 1,
 	       st->inflight ? "in flight" : "not in flight");
+	is_int(smtp_ahead(s), st->ahead, "  step %d: %zu sent ahead", i + 1, st->ahead);
 	for (size_t k = 0; m && k < m->nrcpts; k++) {
 		const struct smtp_rcpt_status *rs = smtp_rcpt_status(s, k);
 		if (st->nostatus) {
@@ -2080,6 +2246,18 @@ mrun(const struct mscenario *sc)
 			cur = NULL;
 			act = smtp_etrn(&s, st->node);
 			break;
+		case M_AHEAD:
+			act = smtp_send_ahead(&s, &sc->msgs[st->msg], st->last);
+			break;
+		case M_TAKE:
+			cur = &sc->msgs[st->msg];
+			act = smtp_next_ahead(&s);
+			break;
+		case M_ROOM:
+			is_int(smtp_window_room(&s, &sc->msgs[st->msg]), st->room,
+			       "  step %d: %s room for message %d", i + 1, st->room ? "" : "no",
+			       st->msg + 1);
+			continue;
 		case M_CHUNK: {
 			unsigned long long off = 0, len = 0;
 			if (st->clen || st->coff) {
@@ -2226,6 +2404,110 @@ test_multi_details(void)
 	reply_free(&r);
 }
 
+/* Feed the canned reply text to s; its action. */
+static enum smtp_action
+feed(struct smtp *s, struct reply *r, const char *text)
+{
+	make_reply(r, text);
+	return smtp_on_reply(s, r);
+}
+
+/* Send m ahead and its one chunk; the output that went. */
+static int
+ahead_one(struct smtp *s, const struct smtp_msg *m, int last)
+{
+	int ok1 = smtp_send_ahead(s, m, last) == SMTP_CHUNK && smtp_chunk_done(s) == SMTP_SEND;
+
+	buf_reset(smtp_output(s));
+	return ok1;
+}
+
+/* The window's bounds: SMTP_WINDOW transactions, SMTP_WINDOW_REPLIES
+ * replies; once the head's replies are read, room again. */
+static void
+test_window_bounds(void)
+{
+	static struct smtp_addr many[100];
+	struct smtp_msg m = MSG_B, big = { .from = FROM, .rcpts = many, .nrcpts = 100,
+	                                   .size = 100 };
+	struct smtp_params p;
+	struct smtp s;
+	struct reply r;
+	int sent = 0;
+
+	for (size_t i = 0; i < 100; i++)
+		many[i] = (struct smtp_addr)B;
+	reply_init(&r);
+	memset(&p, 0, sizeof p);
+	p.multi = 1;
+	p.chunking = 1;
+	p.helo = "client.example";
+	smtp_init(&s, &p);
+	smtp_start(&s);
+	feed(&s, &r, GREET);
+	feed(&s, &r, CAPS_CH);
+	is_int(smtp_next_message(&s, &m, 0), SMTP_CHUNK, "window bounds: the first message");
+	is_int(smtp_chunk_done(&s), SMTP_SEND, "... its chunk out");
+	while (smtp_window_room(&s, &m) && sent < 2 * SMTP_WINDOW)
+		sent += ahead_one(&s, &m, 0);
+	is_int(sent, SMTP_WINDOW - 1, "%d sent ahead of the first: %d in flight", SMTP_WINDOW - 1,
+	       SMTP_WINDOW);
+	is_int(smtp_ahead(&s), SMTP_WINDOW - 1, "... all of them ahead");
+	/* the head's replies: then there is room for one more */
+	feed(&s, &r, "250 ok");
+	feed(&s, &r, "250 ok");
+	is_int(feed(&s, &r, "250 queued"), SMTP_READY, "the head's verdict read");
+	is_int(smtp_window_room(&s, &m), 1, "... room again in READY with others ahead");
+	is_int(smtp_next_message(&s, &m, 0), SMTP_FAIL, "a new transaction with others "
+	       "ahead is a bug");
+	smtp_free(&s);
+
+	/* replies: 103 per 100-recipient message, at most 256 ahead */
+	smtp_init(&s, &p);
+	smtp_start(&s);
+	feed(&s, &r, GREET);
+	feed(&s, &r, CAPS_CH);
+	smtp_next_message(&s, &big, 0);
+	smtp_chunk_done(&s);
+	buf_reset(smtp_output(&s));
+	sent = 0;
+	while (smtp_window_room(&s, &big) && sent < 10)
+		sent += ahead_one(&s, &big, 0);
+	is_int(sent, 2, "window bounds: two 100-recipient messages ahead (206 replies), not "
+	       "a third (309 > %d)", SMTP_WINDOW_REPLIES);
+	is_int(smtp_window_room(&s, &m), 1, "... a 1-recipient one still fits (210)");
+	smtp_free(&s);
+	reply_free(&r);
+}
+
+/* Which exit code a failure reply means (smtp_ex_from_reply). */
+static void
+test_reply_codes(void)
+{
+	static const struct {
+		int code;
+		const char *enh;
+		enum smtp_phase phase;
+		int ex;
+	} cases[] = {
+		{ 450, "4.2.0", PHASE_RCPT, EX_TEMPFAIL },
+		{ 550, "5.1.1", PHASE_RCPT, EX_NOUSER },
+		{ 550, NULL, PHASE_MAIL, EX_UNAVAILABLE },
+		{ 554, "5.7.1", PHASE_DOT, EX_UNAVAILABLE },
+		{ 535, "5.7.8", PHASE_AUTH, EX_NOPERM },
+		{ 454, "4.7.0", PHASE_AUTH, EX_TEMPFAIL },
+		{ 550, "4.2.2", PHASE_RCPT, EX_TEMPFAIL },  /* enhanced class wins */
+		{ 421, NULL, PHASE_CONNECT, EX_TEMPFAIL },
+		{ 354, NULL, PHASE_DATA, EX_PROTOCOL },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		is_int(smtp_ex_from_reply(cases[i].code, cases[i].enh, cases[i].phase),
+		    cases[i].ex, "%d %s in reply to %s -> %s", cases[i].code,
+		    cases[i].enh ? cases[i].enh : "-", smtp_phase_name(cases[i].phase),
+		    err_ex_name(cases[i].ex));
+}
+
 int
 main(void)
 {
@@ -2235,5 +2517,7 @@ main(void)
 	for (size_t i = 0; i < sizeof mscenarios / sizeof mscenarios[0]; i++)
 		mrun(&mscenarios[i]);
 	test_multi_details();
+	test_window_bounds();
+	test_reply_codes();
 	return done_testing();
 }
