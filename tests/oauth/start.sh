@@ -7,7 +7,11 @@
 # is missing or older than the lock). The server's output goes to
 # DIR/server.log; on success this prints "PID URL" (the server's process
 # id and its issuer, https://127.0.0.1:PORT) and exits 0. Exits 77 (the
-# harness's "skip") when node or npm is missing, 1 on any other failure.
+# harness's "skip") when node or npm is missing, 1 on any other failure;
+# with ENVOI_REQUIRE_OAUTH=1 (CI: .ci/run) a missing node or npm is a
+# failure too, so that the OAuth 2.0 tests cannot pass by not running.
+# The server's versions (package-lock.json: oidc-provider 8) run on
+# Debian 12's own Node.js 18 as well as on 20 and 22.
 # Extra settings come from the environment (server.mjs: OAUTH_AT_TTL,
 # OAUTH_ACCOUNT, OAUTH_PORT).
 set -eu
@@ -18,6 +22,7 @@ certs=${2:?usage: start.sh DIR CERTDIR}
 for tool in node npm; do
 	command -v "$tool" >/dev/null 2>&1 || {
 		echo "start.sh: $tool not found (tools/install-deps installs it)" >&2
+		[ "${ENVOI_REQUIRE_OAUTH:-0}" != 1 ] || exit 1
 		exit 77
 	}
 done
@@ -28,7 +33,7 @@ trap 'rmdir "$dir/.install.lock" 2>/dev/null || true' EXIT
 if [ ! -d "$dir/node_modules/oidc-provider" ] ||
    [ "$here/package-lock.json" -nt "$dir/node_modules/.envoi-installed" ]; then
 	cp "$here/package.json" "$here/package-lock.json" "$dir/"
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >npm.log 2>&1) || {
+	(cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >npm.log 2>&1) || {
 		echo "start.sh: npm ci failed:" >&2
 		tail -5 "$dir/npm.log" >&2
 		exit 1
