@@ -268,7 +268,7 @@ cred_get_secret(const struct account *a, char **secret, struct err *e)
 	*secret = NULL;
 	if (a->oauth2_provider)
 		return oauth2http_account_token(a, cred_oauth2_client_secret, NULL,
-		    secret, e);
+		    secret, NULL, e);
 	if (a->password) {
 		*secret = str_dup(a->password);
 		if (*secret == NULL)

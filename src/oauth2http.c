@@ -505,6 +505,8 @@ oauth2http_refresh(void *ctx, const char *refresh_token, struct oauth2_grant *g,
 	if (r > 0)      /* pending, slow_down: not answers to a refresh */
 		r = err_set(e, EX_PROTOCOL, "malformed token response: error "
 		    "code of the device flow to a refresh");
+	if (r == 0)
+		h->refreshes++;
 	return r;
 }
 
@@ -632,7 +634,7 @@ oauth2http_login(const struct account *a,
 int
 oauth2http_account_token(const struct account *a,
     oauth2_secret_fn *get_secret,
-    const char *refused, char **token, struct err *e)
+    const char *refused, char **token, int *refreshed, struct err *e)
 {
 	struct oauth2_store s;
 	struct oauth2http h;
@@ -640,9 +642,13 @@ oauth2http_account_token(const struct account *a,
 	int r;
 
 	*token = NULL;
+	if (refreshed)
+		*refreshed = 0;
 	if (account_setup(a, get_secret, &h, &s, &path, e) < 0)
 		return -1;
 	r = oauth2_token(&s, refused, token, e);
+	if (refreshed)
+		*refreshed = h.refreshes > 0;
 	free(path);
 	oauth2http_free(&h);
 	return r;

@@ -61,6 +61,7 @@ struct oauth2http {
 	const struct account *account;
 	char *ca_file;          /* NULL = the system's trust store */
 	long timeout;           /* seconds per request; 0 = libcurl's */
+	int refreshes;          /* successful refresh_token grants made */
 };
 
 /*
@@ -77,12 +78,14 @@ void oauth2http_free(struct oauth2http *h);
  * (oauth2_store_path, created if needed) under the refresh policy of
  * oauth2_token, refreshed through this client when due. get_secret gives
  * the client secret, and is called only when a request is made. refused:
- * as for oauth2_token. *token: wipe and free. Errors: oauth2_token's and
- * this module's (above).
+ * as for oauth2_token. *token: wipe and free. *refreshed (when not NULL)
+ * is set to 1 when this call refreshed the token at the provider, 0 when
+ * the stored one (or one another run had just refreshed) was used: the
+ * caller's -v line. Errors: oauth2_token's and this module's (above).
  */
 int oauth2http_account_token(const struct account *a,
     oauth2_secret_fn *get_secret,
-    const char *refused, char **token, struct err *e);
+    const char *refused, char **token, int *refreshed, struct err *e);
 
 /*
  * envoi --oauth2-login: the device authorization grant (RFC 8628) for

@@ -62,10 +62,33 @@ struct auth_ctx {
 	const char *host;               /* the host of a's list being used */
 	struct conn *conn;
 	struct sasl *sasl;
+	struct log *log;                /* -v: a refreshed token is told */
 	/* OAuth 2.0 (oauth2_provider): the token sent, so that a refusal
 	 * refreshes exactly it (oauth2.h), and the one to send next. */
 	char *token, *next;
 };
+
+/* The access token of an oauth2_provider account (refused: the one the
+ * server refused, else NULL); -v says when the provider was asked for a
+ * new one, never what it is. */
+static int
+oauth2_secret(struct auth_ctx *ctx, const char *refused, char **token,
+    struct err *e)
+{
+	int refreshed;
+
+	if (oauth2http_account_token(ctx->a, cred_oauth2_client_secret,
+	    refused, token, &refreshed, e) < 0)
+		return -1;
+	if (refused)
+		log_debug(ctx->log, "oauth2: the server refused the access token; "
+		    "%s, AUTH again", refreshed ? "refreshed it" :
+		    "another run had refreshed it");
+	else if (refreshed)
+		log_debug(ctx->log, "oauth2: the stored access token expires "
+		    "within %d s: refreshed it", OAUTH2_MIN_VALIDITY);
+	return 0;
+}
 
 static int
 auth_start(void *vctx, const char *server_mechs, const char **mech, char **initial,
@@ -82,6 +105,9 @@ auth_start(void *vctx, const char *server_mechs, const char **mech, char **initi
 	if (ctx->next) {                /* auth_retry's refreshed token */
 		secret = ctx->next;
 		ctx->next = NULL;
+	} else if (ctx->a->oauth2_provider) {
+		if (oauth2_secret(ctx, NULL, &secret, e) < 0)
+			return -1;
 	} else if (cred_get_secret(ctx->a, &secret, e) < 0) {
 		return -1;
 	}
@@ -150,8 +176,7 @@ auth_retry(void *vctx, struct err *e)
 
 	if (ctx->a->oauth2_provider == NULL || ctx->token == NULL)
 		return 0;
-	if (oauth2http_account_token(ctx->a, cred_oauth2_client_secret,
-	    ctx->token, &ctx->next, e) < 0)
+	if (oauth2_secret(ctx, ctx->token, &ctx->next, e) < 0)
 		return -1;
 	return 1;
 }
@@ -639,6 +664,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	buf_init(&s->line, SESSION_LINE_MAX);
 	s->actx.a = a;
 	s->actx.conn = &s->conn;
+	s->actx.log = log;
 	s->host_given = str_dup(host);
 	if (s->host_given == NULL || buf_reserve(&s->line, SESSION_REPLY_RESERVE) < 0 ||
 	    buf_reserve(&s->reply.text, SESSION_REPLY_RESERVE) < 0) {

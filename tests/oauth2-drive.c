@@ -47,7 +47,7 @@ main(int argc, char **argv)
 	    (a = conf_select(&c, argv[3], NULL, &e)) == NULL)
 		return fail(&e);
 	r = oauth2http_account_token(a, cred_oauth2_client_secret,
-	    argc > 4 ? argv[4] : NULL, &tok, &e);
+	    argc > 4 ? argv[4] : NULL, &tok, NULL, &e);
 	if (r == 0)
 		printf("%s\n", tok);
 	cred_free(tok);

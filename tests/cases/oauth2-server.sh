@@ -166,7 +166,7 @@ SRV
 }
 send_accepting() {
 	serve_token "$1"
-	run_envoi -C "$SMTPCONF" -a work bob@example.org <"$INPUT"
+	run_envoi -C "$SMTPCONF" -a work -v bob@example.org <"$INPUT"
 	wait_server
 }
 expire
@@ -178,6 +178,9 @@ is "$(refreshes)" $((before + 2)) "envoi, expired token: refreshed before AUTH (
 NEW=$(store_value access_token)
 isnt "$NEW" "$OLD" "envoi, expired token: the new token is stored"
 unlike "$(grep '^I: authenticated' "$TRANSCRIPT")" . "envoi, expired token: the old token was not sent"
+like "$STDERR" "oauth2: the stored access token expires within 60 s: refreshed it" \
+    "envoi, expired token: -v says it was refreshed"
+unlike "$STDERR" "$OLD|$NEW|$(store_value refresh_token)" "envoi, expired token: no token in -v"
 send_accepting "$NEW"
 is "$STATUS" 0 "envoi, refreshed token: accepted by the server ($(tail -1 <<<"$STDERR"))"
 is "$(refreshes)" $((before + 2)) "envoi, refreshed token: reused, no further refresh"
@@ -192,6 +195,8 @@ send_accepting not-the-token
 is "$STATUS" 77 "refused at AUTH: 77 after the second refusal"
 is "$(refreshes)" $((before + 1)) "refused at AUTH: one refresh request"
 is "$(commands | grep -c '^AUTH OAUTHBEARER ')" 2 "refused at AUTH: AUTH again on the same connection"
+like "$STDERR" "oauth2: the server refused the access token; refreshed it, AUTH again" \
+    "refused at AUTH: -v says so"
 isnt "$(store_value access_token)" "$OLD" "refused at AUTH: the refreshed token is stored"
 like "$STDERR" "535" "refused at AUTH: the server's reply is reported"
 
