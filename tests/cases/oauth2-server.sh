@@ -51,16 +51,10 @@ tls_trust_file $CA
 timeout 30
 CONF
 
-# refreshes: successful refresh_token grants the server has counted.
-refreshes() {
-	curl -sS --cacert "$CA" "$URL/test/stats" | python3 -c \
-	    'import json,sys; print(json.load(sys.stdin).get("refresh_token", {}).get("success", 0))'
-}
-# active TOKEN: what introspection (as Dovecot will) says of it.
-active() {
-	curl -sS --cacert "$CA" -u dovecot:dovecot-test-secret -d "token=$1" \
-	    "$URL/token/introspection" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"])'
-}
+. "$top_srcdir/tests/oauth/functions.sh"
+OAUTH_URL=$URL OAUTH_CA=$CA
+refreshes() { oauth_refreshes; }
+active() { oauth_active "$1"; }
 store_value() { sed -n "s/^$1 //p" "$STORE"; }
 expire() { sed -i 's/^expires .*/expires 1/' "$STORE"; }
 token() {  # token [REFUSED]: sets STATUS TOKEN ERR
@@ -71,15 +65,9 @@ token() {  # token [REFUSED]: sets STATUS TOKEN ERR
 
 # ---- envoi --oauth2-login: the device authorization grant, approved by
 # "the user" through the server's pages
-"$ENVOI" -C "$CONF" --oauth2-login work >"$TESTDIR/login.out" 2>"$TESTDIR/login.err" &
-LOGIN_PID=$!
-for _ in $(seq 100); do
-	grep -q '^(or open ' "$TESTDIR/login.out" && break
-	sleep 0.1
-done
+oauth_login_start "$CONF" work
 like "$(head -1 "$TESTDIR/login.out")" "^To sign in, open $URL/device and enter the code [A-Z]{4}-[A-Z]{4}\$" \
     "login: tells where to go and the code"
-VERIFY=$(sed -n 's/^(or open \(.*\))$/\1/p' "$TESTDIR/login.out")
 like "$VERIFY" "^$URL/device\\?user_code=" "login: and the URL with the code"
 ok "login: approved through the server's pages" sh "$top_srcdir/tests/oauth/approve.sh" "$VERIFY" "$CA"
 wait "$LOGIN_PID"
@@ -216,8 +204,7 @@ is "$(sort -u "$TESTDIR"/c*.out | wc -l)" 1 "concurrency: all twenty use the sam
 
 # ---- revoked at the server: 77 naming the login command, no secret
 RT=$(store_value refresh_token)
-curl -sS --cacert "$CA" -d client_id=envoi-test -d "token=$RT" \
-    -d token_type_hint=refresh_token "$URL/token/revocation" >/dev/null
+oauth_revoke "$RT" refresh_token
 expire
 token
 is "$STATUS" 77 "revoked: exit 77"

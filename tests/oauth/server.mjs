@@ -8,7 +8,9 @@
 //   OAUTH_PORT       port on 127.0.0.1 (default 0: any free one; the
 //                    first line of output is "listening https://...")
 //   OAUTH_CERT, OAUTH_KEY   server certificate and key (PEM)
-//   OAUTH_AT_TTL     access token lifetime in seconds (default 3600)
+//   OAUTH_AT_TTL     access token lifetime in seconds (default 3600;
+//                    GET /test/ttl?seconds=N changes it for the tokens
+//                    issued from then on)
 //   OAUTH_ACCOUNT    the account every login signs in as
 //                    (default alice@example.test)
 //
@@ -24,7 +26,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import Provider from 'oidc-provider';
 
-const ttl = Number(process.env.OAUTH_AT_TTL || 3600);
+let ttl = Number(process.env.OAUTH_AT_TTL || 3600);
 const account = process.env.OAUTH_ACCOUNT || 'alice@example.test';
 
 // Listen first: the issuer URL names the port.
@@ -74,7 +76,7 @@ const provider = new Provider(issuer, {
   issueRefreshToken: async () => true,
   rotateRefreshToken: true,
   ttl: {
-    AccessToken: ttl,
+    AccessToken: () => ttl,
     RefreshToken: 30 * 86400,
     DeviceCode: 600,
     Grant: 30 * 86400,
@@ -98,6 +100,11 @@ provider.on('grant.error', (ctx) => count(ctx, 'error'));
 provider.use(async (ctx, next) => {
   if (ctx.method === 'GET' && ctx.path === '/test/stats') {
     ctx.body = stats;
+    return;
+  }
+  if (ctx.method === 'GET' && ctx.path === '/test/ttl') {
+    ttl = Number(ctx.query.seconds);
+    ctx.body = { ttl };
     return;
   }
   const m = ctx.path.match(/^\/interaction\/([^/]+)$/);
