@@ -381,7 +381,11 @@ run_serverinfo(struct run *r, struct err *e)
 static void
 show_login(void *ctx, const char *uri, const char *code, const char *complete)
 {
-	printf("To sign in, open %s and enter the code %s\n", uri, code);
+	if (code == NULL)       /* the browser login: its redirect comes here */
+		printf("To sign in, open this URL in a browser on this machine:"
+		    "\n\n  %s\n\n", uri);
+	else
+		printf("To sign in, open %s and enter the code %s\n", uri, code);
 	if (complete)
 		printf("(or open %s)\n", complete);
 	printf("Waiting for the sign-in...\n");

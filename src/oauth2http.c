@@ -2,7 +2,7 @@
  * oauth2http.c - OAuth 2.0 endpoint client (oauth2http.h).
  *
  * RFC 6749 (sections 5.1 and 5.2: token responses and errors; 6:
- * refreshing), RFC 8628 (device authorization grant), RFC 8259 (JSON,
+ * refreshing; 4.1: the authorization code grant), RFC 7636 (PKCE), RFC 8628 (device authorization grant), RFC 8259 (JSON,
  * through Jansson).
  */
 #include "config.h"
@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "oauth2http.h"
+#include "oauth2loop.h"
 
 static void
 wipe_free(char *s)
@@ -37,6 +38,10 @@ static const struct provider {
 	const char *name;
 	const char *token, *device, *auth;  /* %s: the tenant */
 	const char *scope;
+	/* Extra authorization request parameters: Google issues a refresh
+	 * token to the loopback flow only when asked for offline access,
+	 * and again on a repeated login only with the consent prompt. */
+	const char *auth_extra;
 } providers[] = {
 	/* Microsoft identity platform v2.0; offline_access asks for the
 	 * refresh token. */
@@ -44,14 +49,14 @@ static const struct provider {
 	  "https://login.microsoftonline.com/%s/oauth2/v2.0/token",
 	  "https://login.microsoftonline.com/%s/oauth2/v2.0/devicecode",
 	  "https://login.microsoftonline.com/%s/oauth2/v2.0/authorize",
-	  "https://outlook.office.com/SMTP.Send offline_access" },
+	  "https://outlook.office.com/SMTP.Send offline_access", NULL },
 	/* Google refuses the mail scope in its device flow: the login uses
 	 * the loopback redirect. */
 	{ "google",
 	  "https://oauth2.googleapis.com/token",
 	  NULL,
 	  "https://accounts.google.com/o/oauth2/v2/auth",
-	  "https://mail.google.com/" },
+	  "https://mail.google.com/", "access_type=offline&prompt=consent" },
 };
 
 /* The template with its "%s" replaced by the tenant. */
@@ -92,6 +97,7 @@ oauth2http_init(struct oauth2http *h, const struct account *a, struct err *e)
 		h->device_url = expand(p->device, tenant);
 		h->auth_url = expand(p->auth, tenant);
 		h->scope = str_dup(a->oauth2_scope ? a->oauth2_scope : p->scope);
+		h->auth_extra = p->auth_extra;
 	} else {
 		h->token_url = str_dup(a->oauth2_token_url);
 		h->device_url = str_dup(a->oauth2_device_url);
@@ -596,6 +602,75 @@ account_setup(const struct account *a,
 	return 0;
 }
 
+/* The authorization request URL (RFC 6749 4.1.1 with RFC 7636 4.3). */
+static char *
+auth_request_url(const struct oauth2http *h, const struct oauth2_loop *l,
+    const char *redirect)
+{
+	struct buf b;
+	char *q;
+
+	buf_init(&b, 4 * OAUTH2_TOKEN_MAX);
+	form_add(&b, "response_type", "code");
+	form_add(&b, "client_id", h->client_id);
+	form_add(&b, "redirect_uri", redirect);
+	form_add(&b, "scope", h->scope);
+	form_add(&b, "state", l->state);
+	form_add(&b, "code_challenge", l->challenge);
+	form_add(&b, "code_challenge_method", "S256");
+	if (h->auth_extra)
+		buf_printf(&b, "&%s", h->auth_extra);
+	if ((q = buf_take(&b)) == NULL)
+		return NULL;
+	buf_init(&b, 8 * OAUTH2_TOKEN_MAX);
+	buf_printf(&b, "%s%c%s", h->auth_url, strchr(h->auth_url, '?') ? '&' : '?', q);
+	free(q);
+	return buf_take(&b);
+}
+
+/*
+ * The authorization code grant with PKCE and a loopback redirect (RFC
+ * 8252): the user opens the URL shown, signs in, and the browser brings
+ * the code to 127.0.0.1; it is exchanged with the verifier for *g.
+ */
+static int
+login_browser(struct oauth2http *h,
+    void (*show)(void *ctx, const char *uri, const char *user_code,
+        const char *complete_uri),
+    void *ctx, struct oauth2_grant *g, struct err *e)
+{
+	struct oauth2_loop l;
+	struct buf form;
+	char redirect[64], *url, *code;
+	int r;
+
+	if (oauth2loop_open(&l, e) < 0)
+		return -1;
+	/* RFC 8252 7.3: the IP literal, not "localhost", and any port. */
+	snprintf(redirect, sizeof redirect, "http://127.0.0.1:%u/", l.port);
+	if ((url = auth_request_url(h, &l, redirect)) == NULL) {
+		oauth2loop_close(&l);
+		return err_set(e, EX_OSERR, "out of memory");
+	}
+	show(ctx, url, NULL, NULL);
+	free(url);
+	r = oauth2loop_wait(&l, time(NULL) + OAUTH2HTTP_BROWSER_WAIT, &code, e);
+	if (r == 0) {
+		buf_init(&form, 4 * OAUTH2_TOKEN_MAX);
+		form_add(&form, "grant_type", "authorization_code");
+		form_add(&form, "code", code);
+		form_add(&form, "redirect_uri", redirect);
+		form_add(&form, "code_verifier", l.verifier);
+		wipe_free(code);
+		r = token_request(h, &form, g, e);
+		if (r > 0)      /* pending, slow_down: device flow only */
+			r = err_set(e, EX_PROTOCOL, "malformed token response: "
+			    "error code of the device flow to a code exchange");
+	}
+	oauth2loop_close(&l);
+	return r;
+}
+
 int
 oauth2http_login(const struct account *a,
     oauth2_secret_fn *get_secret,
@@ -613,11 +688,14 @@ oauth2http_login(const struct account *a,
 	if (account_setup(a, get_secret, &h, &s, &path, e) < 0)
 		return -1;
 	memset(&g, 0, sizeof g);
-	if (h.device_url == NULL)
-		r = err_set(e, EX_UNAVAILABLE, "account %s: the provider has no "
-		    "device login, and the browser login (loopback redirect) is "
-		    "not implemented yet", a->name);
-	else if ((r = oauth2http_device_start(&h, &d, e)) == 0) {
+	if (h.device_url == NULL && h.auth_url == NULL) {
+		r = err_set(e, EX_CONFIG, "account %s: the provider has neither "
+		    "a device nor an authorization endpoint", a->name);
+	} else if (h.device_url == NULL) {
+		r = login_browser(&h, show, ctx, &g, e);
+		if (r == 0)
+			r = oauth2_store_login(&s, &g, e);
+	} else if ((r = oauth2http_device_start(&h, &d, e)) == 0) {
 		show(ctx, d.verification_uri, d.user_code,
 		    d.verification_uri_complete);
 		r = oauth2http_device_poll(&h, &d, &g, e);

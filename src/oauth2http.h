@@ -1,13 +1,16 @@
 /*
  * oauth2http.h - the client of an OAuth 2.0 provider's endpoints: the
- * token endpoint (RFC 6749 section 6, refresh_token grant; RFC 8628
+ * token endpoint (RFC 6749 section 6, refresh_token grant; section 4.1.3,
+ * authorization_code grant with RFC 7636's code_verifier; RFC 8628
  * section 3.4, device_code grant) and the device authorization endpoint
  * (RFC 8628 section 3.1), over HTTPS through libcurl, with responses
  * parsed by Jansson.
  *
  * Owns: the provider table (microsoft, google: endpoint URLs and default
  * scopes; custom: the account's URLs), the form encoding of requests,
- * the parsing and validation of responses, and the mapping of their
+ * the authorization request of the browser login (its loopback receiver
+ * and PKCE: oauth2loop.h), the parsing and validation of responses, and
+ * the mapping of their
  * failures to exit codes:
  *   invalid_grant, access_denied, expired_token   EX_NOPERM (77)
  *   invalid_client, unauthorized_client           EX_CONFIG (78)
@@ -40,6 +43,9 @@ struct account;
 
 /* Largest response body read: token responses are a few KB. */
 #define OAUTH2HTTP_BODY_MAX 65536
+/* How long the browser login waits for its redirect: the user signs in,
+ * perhaps with a second factor (the device flow's codes last as long). */
+#define OAUTH2HTTP_BROWSER_WAIT 600
 /* Most of the server's error_description quoted in a message. */
 #define OAUTH2HTTP_TEXT_MAX 160
 
@@ -61,6 +67,8 @@ struct oauth2http {
 	const struct account *account;
 	char *ca_file;          /* NULL = the system's trust store */
 	long timeout;           /* seconds per request; 0 = libcurl's */
+	const char *auth_extra; /* the provider's extra authorization
+	                         * request parameters (static), or NULL */
 	int refreshes;          /* successful refresh_token grants made */
 };
 
@@ -88,13 +96,17 @@ int oauth2http_account_token(const struct account *a,
     const char *refused, char **token, int *refreshed, struct err *e);
 
 /*
- * envoi --oauth2-login: the device authorization grant (RFC 8628) for
- * account a, whose grant then replaces the account's store. show(ctx,
- * uri, user_code, complete_uri) tells the user where to go (the caller
- * prints; complete_uri may be NULL); then the token endpoint is polled
- * until the user approves, refuses or the code expires. A provider with
- * no device endpoint (google) needs the loopback redirect with PKCE (RFC
- * 8252, 7636), not written yet: EX_UNAVAILABLE. Errors: as above.
+ * envoi --oauth2-login: the login for account a, whose grant then
+ * replaces the account's store. With a device endpoint (microsoft, or
+ * custom with oauth2_device_url): the device authorization grant (RFC
+ * 8628); show(ctx, uri, user_code, complete_uri) tells the user where to
+ * go (the caller prints; complete_uri may be NULL); then the token
+ * endpoint is polled until the user approves, refuses or the code
+ * expires. Without one (google, or custom with oauth2_auth_url only): the
+ * authorization code grant with PKCE and a loopback redirect
+ * (oauth2loop.h); show(ctx, url, NULL, NULL) gives the URL to open, and
+ * the redirect is awaited for OAUTH2HTTP_BROWSER_WAIT seconds. Errors: as
+ * above, and oauth2loop_wait's.
  */
 int oauth2http_login(const struct account *a,
     oauth2_secret_fn *get_secret,

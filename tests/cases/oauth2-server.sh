@@ -19,23 +19,10 @@
 
 DRIVE=$top_builddir/tests/oauth2-drive
 [ -x "$DRIVE" ] || bail_out "no $DRIVE (make check builds it)"
-out=$(sh "$top_srcdir/tests/oauth/start.sh" "$top_builddir/tests/oauth" "$CERTDIR")
-case $? in
-0) ;;
-77) skip_all "node or npm missing" ;;
-*) bail_out "the authorization server did not start" ;;
-esac
-read -r OAUTH_PID URL <<<"$out"
-trap 'kill "$OAUTH_PID" 2>/dev/null' EXIT
-CA=$CERTDIR/ca.pem
-
-# The store: root's is under the (private, tests/isolate.sh) state dir.
-if [ "$(id -u)" = 0 ]; then
-	iso_hide "$ENVOI_LOCALSTATEDIR/lib/envoi" || bail_out "cannot hide the state dir"
-	STORE=$ENVOI_LOCALSTATEDIR/lib/envoi/oauth2/work
-else
-	STORE=$XDG_STATE_HOME/envoi/oauth2/work
-fi
+. "$top_srcdir/tests/oauth/functions.sh"
+oauth_start
+CA=$OAUTH_CA
+oauth_store work
 
 CONF=$TESTDIR/conf
 write_config "$CONF" <<CONF
@@ -51,8 +38,6 @@ tls_trust_file $CA
 timeout 30
 CONF
 
-. "$top_srcdir/tests/oauth/functions.sh"
-OAUTH_URL=$URL OAUTH_CA=$CA
 refreshes() { oauth_refreshes; }
 active() { oauth_active "$1"; }
 store_value() { sed -n "s/^$1 //p" "$STORE"; }

@@ -36,13 +36,8 @@ read -r OAUTH_PID _ <<<"$out"
 trap '_stack_rc=$?; kill "$OAUTH_PID" 2>/dev/null; stack_down; (exit $_stack_rc); _cleanup' EXIT
 CA=$STACK_CA
 
-# The store: root's is under the (private, tests/isolate.sh) state dir.
-if [ "$(id -u)" = 0 ]; then
-	iso_hide "$ENVOI_LOCALSTATEDIR/lib/envoi" || bail_out "cannot hide the state dir"
-	STORE=$ENVOI_LOCALSTATEDIR/lib/envoi/oauth2/stack
-else
-	STORE=$XDG_STATE_HOME/envoi/oauth2/stack
-fi
+. "$top_srcdir/tests/oauth/functions.sh"
+oauth_store stack
 CONF=$TESTDIR/envoi.conf
 INPUT=$TESTDIR/message
 
@@ -59,7 +54,6 @@ oauth_config() {
 }
 store_value() { sed -n "s/^$1 //p" "$STORE"; }
 set_expires() { sed -i "s/^expires .*/expires $1/" "$STORE"; }
-. "$top_srcdir/tests/oauth/functions.sh"
 OAUTH_URL=$URL OAUTH_CA=$CA
 refreshes() { oauth_refreshes; }
 active() { oauth_active "$1"; }

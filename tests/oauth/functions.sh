@@ -25,15 +25,43 @@ oauth_revoke() {
 oauth_ttl() {
 	curl -sS --cacert "$OAUTH_CA" "$OAUTH_URL/test/ttl?seconds=$1" >/dev/null
 }
-# oauth_login_start CONF ACCOUNT: envoi --oauth2-login in the background
-# (LOGIN_PID; its output in $TESTDIR/login.out and login.err), once it
-# has printed where to sign in: VERIFY is the URL with the code.
+# oauth_login_start CONF ACCOUNT [READY]: envoi --oauth2-login in the
+# background (LOGIN_PID; its output in $TESTDIR/login.out and login.err),
+# once it has printed a line matching READY (default: the device flow's
+# "(or open URL)"): VERIFY is that URL.
 oauth_login_start() {
 	"$ENVOI" -C "$1" --oauth2-login "$2" >"$TESTDIR/login.out" 2>"$TESTDIR/login.err" &
 	LOGIN_PID=$!
 	for _ in $(seq 100); do
-		grep -q '^(or open ' "$TESTDIR/login.out" && break
+		grep -q "${3:-^(or open }" "$TESTDIR/login.out" && break
 		sleep 0.1
 	done
 	VERIFY=$(sed -n 's/^(or open \(.*\))$/\1/p' "$TESTDIR/login.out")
+}
+
+# oauth_start [CERTDIR]: start the server (tests/oauth/start.sh) with
+# CERTDIR's certificate (default lib.sh's), stopped when the test exits:
+# OAUTH_PID, URL (= OAUTH_URL), OAUTH_CA. Skips without node or npm.
+oauth_start() {
+	local out certs=${1:-$CERTDIR}
+	out=$(sh "$top_srcdir/tests/oauth/start.sh" "$top_builddir/tests/oauth" "$certs")
+	case $? in
+	0) ;;
+	77) skip_all "node or npm missing" ;;
+	*) bail_out "the authorization server did not start" ;;
+	esac
+	read -r OAUTH_PID URL <<<"$out"
+	trap 'kill "$OAUTH_PID" 2>/dev/null; _cleanup' EXIT
+	OAUTH_URL=$URL OAUTH_CA=$certs/ca.pem
+}
+
+# oauth_store ACCOUNT: STORE, the account's token store file (root's is
+# under the test's private state dir, tests/isolate.sh).
+oauth_store() {
+	if [ "$(id -u)" = 0 ]; then
+		iso_hide "$ENVOI_LOCALSTATEDIR/lib/envoi" || bail_out "cannot hide the state dir"
+		STORE=$ENVOI_LOCALSTATEDIR/lib/envoi/oauth2/$1
+	else
+		STORE=$XDG_STATE_HOME/envoi/oauth2/$1
+	fi
 }
