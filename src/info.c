@@ -137,7 +137,7 @@ info_serverinfo(FILE *out, const char *account, const struct session_info *si)
 	        account ? account : "?", modes[si->tls >= 0 && si->tls <= 2 ? si->tls : 0]);
 	if (*si->greeting)
 		fprintf(out, "Greeting: %s\n", si->greeting);
-	if (si->tls == 1 && si->have_plain_caps)
+	if (si->tls == SMTP_TLS_STARTTLS && si->have_plain_caps)
 		print_plain_caps(out, si);
 	if (si->tls && *si->tls_peer.version) {
 		fprintf(out, "TLS: %s, %s\n", si->tls_peer.version, si->tls_peer.suite);

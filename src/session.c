@@ -642,7 +642,8 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
           struct session_info *info, struct err *e)
 {
 	struct session *s;
-	int implicit = a->tls == 1 && a->tls_starttls == 0;
+	enum smtp_tls mode = a->tls != 1 ? SMTP_TLS_NONE :
+	    a->tls_starttls == 0 ? SMTP_TLS_IMPLICIT : SMTP_TLS_STARTTLS;
 
 	*sp = NULL;
 	s = calloc(1, sizeof *s);
@@ -654,7 +655,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 		memset(info, 0, sizeof *info);
 		snprintf(info->host, sizeof info->host, "%s", host);
 		info->port = a->port;
-		info->tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
+		info->tls = mode;
 		s->info = info;
 		s->to.peer = &info->tls_peer;
 	}
@@ -676,7 +677,8 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	if (addr_host_to_ascii(host, &s->host, e) < 0)
 		goto fail;
 	log_debug(log, "connecting to %s port %ld%s", s->host, a->port,
-	          implicit ? " (implicit TLS)" : a->tls == 1 ? " (STARTTLS)" : "");
+	          mode == SMTP_TLS_IMPLICIT ? " (implicit TLS)" :
+	          mode == SMTP_TLS_STARTTLS ? " (STARTTLS)" : "");
 	if (net_connect(&s->conn, s->host, (int)a->port, e) < 0)
 		goto fail;
 
@@ -690,12 +692,12 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	s->to.timeout_ms = (int)a->timeout * 1000;
 	if (info == NULL)
 		tlscache_open(&s->resume, a, s->host, a->port, &s->to, log);
-	if (implicit && conn_start_tls(&s->conn, &s->to, e) < 0)
+	if (mode == SMTP_TLS_IMPLICIT && conn_start_tls(&s->conn, &s->to, e) < 0)
 		goto fail;
 
 	s->p.multi = 1;
 	s->p.helo = a->domain ? a->domain : "localhost";
-	s->p.tls = implicit ? 2 : a->tls == 1 ? 1 : 0;
+	s->p.tls = mode;
 	s->p.auth = info == NULL && a->auth && strcmp(a->auth, "off") != 0;
 	s->p.chunking = a->chunking != 0;
 	s->p.tls_verified = a->tls_certcheck != 0 || (a->tls_fingerprint && *a->tls_fingerprint);

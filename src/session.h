@@ -34,6 +34,7 @@
 #include "err.h"
 #include "log.h"
 #include "reply.h"
+#include "smtp.h"
 #include "tls.h"
 
 struct session_msg {
@@ -106,7 +107,7 @@ int session_open_route(struct session **s, const struct conf *conf, const struct
 struct session_info {
 	char host[256];                  /* the host of the account's list it is about */
 	long port;
-	int tls;                         /* 0 none, 1 STARTTLS, 2 implicit TLS */
+	enum smtp_tls tls;
 	char greeting[1024];             /* the greeting, reply_summary's form ("" none) */
 	int have_plain_caps;             /* STARTTLS: the EHLO reply before it ... */
 	struct caps plain_caps;          /* ... (void once TLS is up: RFC 3207 4.2) */

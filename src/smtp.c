@@ -206,11 +206,21 @@ reply_command(const struct smtp *s)
 }
 
 /*
- * The end of every failure: record it, queue QUIT when the server is
- * still listening and a QUIT would be read as a command, go to FAILED.
+ * Two levels of failure, as Postfix's smtp_trouble.c has them: the
+ * connection (conn_*: the session ends, and a message under way fails
+ * with it) and the message (msg_*: this transaction fails, the
+ * connection may carry the next one).
+ *
+ * How a failed connection ends: with QUIT when the server still listens
+ * and would read it as a command, or closed at once (our own confusion,
+ * or a server that is already closing).
  */
+enum conn_end { END_QUIT, END_CLOSE };
+
+/* The end of every connection failure: record it, queue QUIT if
+ * `end` allows and the state does, go to FAILED. */
 static enum smtp_action ENVOI_PRINTF(5, 0)
-failv(struct smtp *s, int quit, int ex, int code, const char *fmt, va_list ap)
+conn_failv(struct smtp *s, enum conn_end end, int ex, int code, const char *fmt, va_list ap)
 {
 	char msg[ERR_MSG_MAX];
 
@@ -225,7 +235,8 @@ failv(struct smtp *s, int quit, int ex, int code, const char *fmt, va_list ap)
 	/* No QUIT in the middle of the body (it would be message text) or
 	 * while the TLS handshake is due. After a 554 greeting the server
 	 * waits for one (RFC 5321 3.1). */
-	if (quit && !s->quit_sent && s->state != SMTP_STATE_BODY && s->state != SMTP_STATE_CHUNK &&
+	if (end == END_QUIT && !s->quit_sent && s->state != SMTP_STATE_BODY &&
+	    s->state != SMTP_STATE_CHUNK &&
 	    s->state != SMTP_STATE_TLS && !s->ahead_chunking) {
 		(void)queue_str(s, "QUIT\r\n");     /* best effort */
 		s->quit_sent = 1;
@@ -234,35 +245,40 @@ failv(struct smtp *s, int quit, int ex, int code, const char *fmt, va_list ap)
 	return SMTP_FAIL;
 }
 
+/* The connection fails; END_CLOSE gives it up without a QUIT: the
+ * engine was misused, the server said something it cannot have meant,
+ * or setup failed before the session began. code: the reply behind it,
+ * 0 if none. */
 static enum smtp_action ENVOI_PRINTF(5, 6)
-failq(struct smtp *s, int quit, int ex, int code, const char *fmt, ...)
+conn_failq(struct smtp *s, enum conn_end end, int ex, int code, const char *fmt, ...)
 {
 	enum smtp_action a;
 	va_list ap;
 
 	va_start(ap, fmt);
-	a = failv(s, quit, ex, code, fmt, ap);
+	a = conn_failv(s, end, ex, code, fmt, ap);
 	va_end(ap);
 	return a;
 }
 
+/* The connection fails; QUIT goes out if the server still listens. */
 static enum smtp_action ENVOI_PRINTF(3, 4)
-fail(struct smtp *s, int ex, const char *fmt, ...)
+conn_fail(struct smtp *s, int ex, const char *fmt, ...)
 {
 	enum smtp_action a;
 	va_list ap;
 
 	va_start(ap, fmt);
-	a = failv(s, 1, ex, 0, fmt, ap);
+	a = conn_failv(s, END_QUIT, ex, 0, fmt, ap);
 	va_end(ap);
 	return a;
 }
 
 /* A failure of our own that is not the server's doing: keep its err. */
 static enum smtp_action
-fail_err(struct smtp *s, const struct err *e)
+conn_fail_err(struct smtp *s, const struct err *e)
 {
-	return fail(s, e->ex ? e->ex : EX_SOFTWARE, "%s", e->msg[0] ? e->msg : "internal error");
+	return conn_fail(s, e->ex ? e->ex : EX_SOFTWARE, "%s", e->msg[0] ? e->msg : "internal error");
 }
 
 /*
@@ -270,18 +286,18 @@ fail_err(struct smtp *s, const struct err *e)
  * ex 0 = decide from the reply (smtp_ex_from_reply).
  */
 static enum smtp_action
-reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
+conn_reply_fail(struct smtp *s, const struct reply *r, int ex, const char *prefix)
 {
 	char sum[512];
-	/* 421: the server is closing the channel (RFC 5321 3.8); a QUIT
-	 * would only meet a closed socket. */
-	int quit = r->code != 421;
 
 	reply_summary(r, sum, sizeof sum);
 	if (ex == 0)
 		ex = smtp_ex_from_reply(r->code, r->enh, reply_phase(s));
-	return failq(s, quit, ex, r->code, "%s%s%s (in reply to %s)", prefix ? prefix : "",
-	             prefix ? ": " : "", sum, reply_command(s));
+	/* 421: the server is closing the channel (RFC 5321 3.8); a QUIT
+	 * would only meet a closed socket. */
+	return conn_failq(s, r->code == 421 ? END_CLOSE : END_QUIT, ex, r->code,
+	                  "%s%s%s (in reply to %s)", prefix ? prefix : "",
+	                  prefix ? ": " : "", sum, reply_command(s));
 }
 
 /* ------------------------------------------------------------ transactions */
@@ -295,73 +311,167 @@ txn_end(struct smtp *s)
 	return SMTP_READY;
 }
 
+/* The first recipient from i on that still has to be sent. */
+static size_t
+next_rcpt(const struct smtp *s, size_t i)
+{
+	while (i < s->m.nrcpts && s->rcpt[i].ex != 0)
+		i++;
+	return i;
+}
+
+/* How many RCPTs from recipient i on are (or were) sent. */
+static size_t
+count_rcpts(const struct smtp *s, size_t i)
+{
+	size_t n = 0;
+
+	for (i = next_rcpt(s, i); i < s->m.nrcpts; i = next_rcpt(s, i + 1))
+		n++;
+	return n;
+}
+
+/* After a message failed: may the server hold part of its transaction
+ * (then RSET comes before the next one)? */
+enum txn_left { TXN_CLOSED, TXN_OPEN };
+
+/* What a failed message leaves behind (txn_rest). */
+struct txn_rest {
+	enum txn_left left;
+	size_t due;                     /* replies still on their way */
+	enum smtp_drain kind;           /* what the last of them answers */
+};
+
 /*
- * The current message failed but the connection may carry the next one.
- * open: the server may hold part of the transaction (MAIL was sent and not
- * answered by an end of data), so the next one starts with RSET. drain:
- * replies to pipelined commands still on their way, to be read and dropped
- * first (drain_data: the last of them answers DATA). The last message,
- * and single mode, end the connection instead, exactly as they always did.
+ * What a failed message leaves behind, derived from the engine's state
+ * (the command whose reply is being handled, or the next one to queue)
+ * and that reply (NULL when the failure is our own): whether the server
+ * may hold part of the transaction (RSET before the next one) and how
+ * many replies to commands already pipelined behind it are still due,
+ * with what the last of them answers. Pipelined, MAIL is followed by the
+ * recipients not yet answered and then DATA, the BDAT chunks, or a
+ * verification's RSET; a DATA answered 354 although no recipient was
+ * accepted is ended at once, so that end of data's reply is due.
  */
-static enum smtp_action ENVOI_PRINTF(7, 0)
-txn_failv(struct smtp *s, int open, size_t drain, int drain_data, int ex, int code,
-          const char *fmt, va_list ap)
+static struct txn_rest
+txn_rest(const struct smtp *s, const struct reply *r)
+{
+	struct txn_rest t = { TXN_CLOSED, 0, SMTP_DRAIN_DOT };
+
+	switch (s->state) {
+	case SMTP_STATE_MAIL:
+	case SMTP_STATE_RCPT:
+		t.left = TXN_OPEN;
+		if (!s->pipelining)
+			break;
+		t.due = count_rcpts(s, s->rcpt_cur);
+		if (s->verify) {
+			t.due++;                /* the closing RSET resets */
+			t.left = s->state == SMTP_STATE_MAIL ? TXN_CLOSED : TXN_OPEN;
+		} else if (s->bdat) {
+			t.due += s->chunks_due;
+			t.kind = SMTP_DRAIN_BDAT;
+		} else if (s->state == SMTP_STATE_MAIL) {
+			t.due++;
+			t.kind = SMTP_DRAIN_DATA;
+		}
+		break;
+	case SMTP_STATE_DATA:
+		if (r != NULL && r->code == 354 && s->accepted == 0)
+			t.due = 1;
+		else
+			t.left = TXN_OPEN;
+		break;
+	case SMTP_STATE_BDAT:
+		t.left = TXN_OPEN;
+		t.due = s->chunks_due;
+		t.kind = SMTP_DRAIN_BDAT;
+		break;
+	default:        /* DOT: over either way; before MAIL: not begun */
+		break;
+	}
+	return t;
+}
+
+/*
+ * The current message failed (t: what it leaves behind, txn_rest) but the
+ * connection may carry the next one: RSET will lead it when the server
+ * may hold part of this transaction, and the replies still due are read
+ * and dropped first (DRAIN). The last message, and single mode, end the
+ * connection instead.
+ */
+static enum smtp_action ENVOI_PRINTF(5, 0)
+msg_failv(struct smtp *s, struct txn_rest t, int ex, int code, const char *fmt, va_list ap)
 {
 	char msg[ERR_MSG_MAX];
 
 	if (!s->p->multi || s->last)
-		return failv(s, 1, ex, code, fmt, ap);
+		return conn_failv(s, END_QUIT, ex, code, fmt, ap);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	err_set(&s->msg_err, ex, "%s", msg);
 	s->msg_err.smtp_code = code;
 	/* Decided: a connection failure while draining does not change
 	 * why this message failed. */
 	s->in_txn = 0;
-	s->need_rset |= open;
-	if (drain > 0) {
-		s->drain = drain;
-		s->drain_data = drain_data;
+	s->need_rset |= t.left == TXN_OPEN;
+	if (t.due > 0) {
+		s->drain = t.due;
+		s->drain_data = t.kind;
 		set_state(s, SMTP_STATE_DRAIN);
 		return s->out.len ? SMTP_SEND : SMTP_READ;
 	}
 	return txn_end(s);
 }
 
-static enum smtp_action ENVOI_PRINTF(7, 8)
-txn_fail(struct smtp *s, int open, size_t drain, int drain_data, int ex, int code,
-         const char *fmt, ...)
+/* The message fails for a reason of our own, in the middle of its
+ * transaction (a command that cannot be queued). */
+static enum smtp_action ENVOI_PRINTF(3, 4)
+msg_fail(struct smtp *s, int ex, const char *fmt, ...)
 {
 	enum smtp_action a;
 	va_list ap;
 
 	va_start(ap, fmt);
-	a = txn_failv(s, open, drain, drain_data, ex, code, fmt, ap);
+	a = msg_failv(s, txn_rest(s, NULL), ex, 0, fmt, ap);
 	va_end(ap);
 	return a;
 }
 
 /* A message refused before anything of it was sent. */
 static enum smtp_action ENVOI_PRINTF(3, 4)
-txn_local(struct smtp *s, int ex, const char *fmt, ...)
+msg_local(struct smtp *s, int ex, const char *fmt, ...)
+{
+	static const struct txn_rest nothing = { TXN_CLOSED, 0, SMTP_DRAIN_DOT };
+	enum smtp_action a;
+	va_list ap;
+
+	va_start(ap, fmt);
+	a = msg_failv(s, nothing, ex, 0, fmt, ap);
+	va_end(ap);
+	return a;
+}
+
+static enum smtp_action ENVOI_PRINTF(5, 6)
+msg_failq(struct smtp *s, const struct reply *r, int ex, int code, const char *fmt, ...)
 {
 	enum smtp_action a;
 	va_list ap;
 
 	va_start(ap, fmt);
-	a = txn_failv(s, 0, 0, 0, ex, 0, fmt, ap);
+	a = msg_failv(s, txn_rest(s, r), ex, code, fmt, ap);
 	va_end(ap);
 	return a;
 }
 
-/* A transaction refused by reply r; the message reads like reply_fail's. */
+/* The message refused by reply r; it reads like conn_reply_fail's. */
 static enum smtp_action
-txn_reply_fail(struct smtp *s, const struct reply *r, int open, size_t drain, int drain_data)
+msg_reply_fail(struct smtp *s, const struct reply *r)
 {
 	char sum[512];
 
 	reply_summary(r, sum, sizeof sum);
-	return txn_fail(s, open, drain, drain_data, smtp_ex_from_reply(r->code, r->enh, reply_phase(s)),
-	                r->code, "%s (in reply to %s)", sum, reply_command(s));
+	return msg_failq(s, r, smtp_ex_from_reply(r->code, r->enh, reply_phase(s)), r->code,
+	                 "%s (in reply to %s)", sum, reply_command(s));
 }
 
 /* "server mx.example.org" or "the server", for our own messages. */
@@ -485,12 +595,7 @@ smtp_init(struct smtp *s, const struct smtp_params *p)
 	buf_init(&s->out, SMTP_CMD_MAX * 4);
 	if (p->multi)
 		return;
-	s->m.from = p->from;
-	s->m.rcpts = p->rcpts;
-	s->m.nrcpts = p->nrcpts;
-	s->m.size = p->size;
-	s->m.has_8bit = p->has_8bit;
-	s->m.opts = p->opts;
+	s->m = p->msg;
 	s->last = 1;
 	(void)txn_alloc(s, &s->err);
 }
@@ -534,15 +639,15 @@ smtp_start(struct smtp *s)
 	struct err e;
 
 	if (s->err.ex)
-		return failq(s, 0, s->err.ex, 0, "%s", s->err.msg);
+		return conn_failq(s, END_CLOSE, s->err.ex, 0, "%s", s->err.msg);
 	err_init(&e);
 	if (!p->multi && smtp_msg_check(&s->m, &e) < 0)
-		return failq(s, 0, e.ex, 0, "%s", e.msg);
+		return conn_failq(s, END_CLOSE, e.ex, 0, "%s", e.msg);
 	if (p->helo == NULL || !is_token(p->helo))
-		return failq(s, 0, EX_SOFTWARE, 0, "invalid EHLO name");
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "invalid EHLO name");
 	if (p->auth && (p->auth_ops == NULL || p->auth_ops->start == NULL ||
 	                p->auth_ops->step == NULL))
-		return failq(s, 0, EX_SOFTWARE, 0, "authentication requested without SASL callbacks");
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "authentication requested without SASL callbacks");
 	return SMTP_READ;
 }
 
@@ -557,7 +662,7 @@ send_ehlo(struct smtp *s, enum smtp_state next)
 	if (buf_printf(&line, "%s %s\r\n", next == SMTP_STATE_HELO ? "HELO" : "EHLO",
 	               s->p->helo) < 0 || queue_line(s, &line, 0) < 0) {
 		buf_wipe(&line);
-		return fail(s, EX_SOFTWARE, "cannot queue %s", next == SMTP_STATE_HELO ? "HELO" : "EHLO");
+		return conn_fail(s, EX_SOFTWARE, "cannot queue %s", next == SMTP_STATE_HELO ? "HELO" : "EHLO");
 	}
 	set_state(s, next);
 	return SMTP_SEND;
@@ -584,14 +689,14 @@ after_hello(struct smtp *s)
 {
 	char who[300];
 
-	if (s->p->tls == 1 && !s->tls_active) {
+	if (s->p->tls == SMTP_TLS_STARTTLS && !s->tls_active) {
 		/* Never fall back to plaintext: the account asked for TLS. */
 		if (!s->caps.starttls)
-			return fail(s, EX_UNAVAILABLE, "%s does not offer STARTTLS, which the account "
+			return conn_fail(s, EX_UNAVAILABLE, "%s does not offer STARTTLS, which the account "
 			            "requires; not sending anything in plaintext",
 			            server_name(s, who, sizeof who));
 		if (queue_str(s, "STARTTLS\r\n") < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue STARTTLS");
+			return conn_fail(s, EX_SOFTWARE, "cannot queue STARTTLS");
 		set_state(s, SMTP_STATE_STARTTLS);
 		return SMTP_SEND;
 	}
@@ -604,8 +709,8 @@ static enum smtp_action
 on_greeting(struct smtp *s, const struct reply *r)
 {
 	if (r->code != 220)
-		return reply_fail(s, r, 0, NULL);
-	s->tls_active = s->p->tls == 2;
+		return conn_reply_fail(s, r, 0, NULL);
+	s->tls_active = s->p->tls == SMTP_TLS_IMPLICIT;
 	return send_ehlo(s, SMTP_STATE_EHLO);
 }
 
@@ -624,28 +729,28 @@ on_ehlo(struct smtp *s, const struct reply *r)
 	 * TLS or AUTH is required there is no point in trying it. */
 	if (r->code / 100 == 5 && s->state == SMTP_STATE_EHLO) {
 		server_name(s, who, sizeof who);
-		if (s->p->tls == 1 && !s->tls_active) {
+		if (s->p->tls == SMTP_TLS_STARTTLS && !s->tls_active) {
 			char pre[400];
 			snprintf(pre, sizeof pre, "%s does not support EHLO, so it cannot offer the "
 			         "required STARTTLS", who);
-			return reply_fail(s, r, EX_UNAVAILABLE, pre);
+			return conn_reply_fail(s, r, EX_UNAVAILABLE, pre);
 		}
 		if (s->p->auth) {
 			char pre[400];
 			snprintf(pre, sizeof pre, "%s does not support EHLO, so it cannot offer the "
 			         "AUTH the account requires", who);
-			return reply_fail(s, r, EX_UNAVAILABLE, pre);
+			return conn_reply_fail(s, r, EX_UNAVAILABLE, pre);
 		}
 		return send_ehlo(s, SMTP_STATE_HELO);
 	}
-	return reply_fail(s, r, 0, NULL);
+	return conn_reply_fail(s, r, 0, NULL);
 }
 
 static enum smtp_action
 on_helo(struct smtp *s, const struct reply *r)
 {
 	if (r->code / 100 != 2)
-		return reply_fail(s, r, 0, NULL);
+		return conn_reply_fail(s, r, 0, NULL);
 	memset(&s->caps, 0, sizeof s->caps);
 	return after_hello(s);
 }
@@ -654,7 +759,7 @@ static enum smtp_action
 on_starttls(struct smtp *s, const struct reply *r)
 {
 	if (r->code != 220)
-		return reply_fail(s, r, 0, NULL);
+		return conn_reply_fail(s, r, 0, NULL);
 	set_state(s, SMTP_STATE_TLS);
 	return SMTP_STARTTLS;
 }
@@ -663,7 +768,7 @@ enum smtp_action
 smtp_tls_done(struct smtp *s)
 {
 	if (s->state != SMTP_STATE_TLS)
-		return fail(s, EX_SOFTWARE, "TLS handshake reported in state %s",
+		return conn_fail(s, EX_SOFTWARE, "TLS handshake reported in state %s",
 		            smtp_state_name(s->state));
 	s->tls_active = 1;
 	/* RFC 3207 4.2: everything learnt before TLS is void. */
@@ -685,7 +790,7 @@ begin_auth(struct smtp *s)
 	int r;
 
 	if (s->caps.auth[0] == '\0')
-		return fail(s, EX_UNAVAILABLE, "%s does not offer AUTH, but the account requires "
+		return conn_fail(s, EX_UNAVAILABLE, "%s does not offer AUTH, but the account requires "
 		            "authentication", server_name(s, who, sizeof who));
 	err_init(&e);
 	if (ops->start(s->p->auth_ctx, s->caps.auth, &mech, &initial, &e) < 0) {
@@ -693,14 +798,14 @@ begin_auth(struct smtp *s)
 			mem_wipe(initial, strlen(initial));
 			free(initial);
 		}
-		return fail_err(s, &e);
+		return conn_fail_err(s, &e);
 	}
 	if (!is_token(mech) || (initial && *initial && !is_token(initial))) {
 		if (initial) {
 			mem_wipe(initial, strlen(initial));
 			free(initial);
 		}
-		return fail(s, EX_SOFTWARE, "invalid SASL mechanism or initial response");
+		return conn_fail(s, EX_SOFTWARE, "invalid SASL mechanism or initial response");
 	}
 	buf_init(&line, SMTP_CMD_MAX);
 	/* RFC 4954 4: an empty initial response is sent as "=". */
@@ -712,7 +817,7 @@ begin_auth(struct smtp *s)
 	}
 	if (r < 0 || queue_line(s, &line, 1) < 0) {
 		buf_wipe(&line);
-		return fail(s, EX_SOFTWARE, "cannot queue AUTH (initial response too long?)");
+		return conn_fail(s, EX_SOFTWARE, "cannot queue AUTH (initial response too long?)");
 	}
 	s->auth_steps = 0;
 	set_state(s, SMTP_STATE_AUTH);
@@ -731,7 +836,7 @@ on_auth(struct smtp *s, const struct reply *r)
 		if (s->p->auth_ops->finish) {
 			err_init(&e);
 			if (s->p->auth_ops->finish(s->p->auth_ctx, &e) < 0)
-				return fail_err(s, &e);
+				return conn_fail_err(s, &e);
 		}
 		return setup_done(s);
 	}
@@ -741,15 +846,15 @@ on_auth(struct smtp *s, const struct reply *r)
 		err_init(&e);
 		ret = s->p->auth_ops->retry(s->p->auth_ctx, &e);
 		if (ret < 0)
-			return fail_err(s, &e);
+			return conn_fail_err(s, &e);
 		if (ret > 0)
 			return begin_auth(s);
 	}
 	if (r->code != 334)
-		return reply_fail(s, r, 0, "authentication failed");
+		return conn_reply_fail(s, r, 0, "authentication failed");
 	if (++s->auth_steps > SMTP_AUTH_STEPS_MAX) {
 		(void)queue_str(s, "*\r\n");
-		return reply_fail(s, r, EX_PROTOCOL, "authentication failed: too many challenges");
+		return conn_reply_fail(s, r, EX_PROTOCOL, "authentication failed: too many challenges");
 	}
 	err_init(&e);
 	/* The challenge is the whole text: base64 has no spaces, so a 334
@@ -763,8 +868,8 @@ on_auth(struct smtp *s, const struct reply *r)
 		/* RFC 4954 4: "*" cancels the exchange; the server answers 501. */
 		(void)queue_str(s, "*\r\n");
 		if (ret < 0)
-			return fail_err(s, &e);
-		return fail(s, EX_SOFTWARE, "invalid SASL response");
+			return conn_fail_err(s, &e);
+		return conn_fail(s, EX_SOFTWARE, "invalid SASL response");
 	}
 	buf_init(&line, SMTP_CMD_MAX);
 	ret = buf_printf(&line, "%s\r\n", resp);
@@ -772,7 +877,7 @@ on_auth(struct smtp *s, const struct reply *r)
 	free(resp);
 	if (ret < 0 || queue_line(s, &line, 1) < 0) {
 		buf_wipe(&line);
-		return fail(s, EX_SOFTWARE, "cannot queue the SASL response (too long?)");
+		return conn_fail(s, EX_SOFTWARE, "cannot queue the SASL response (too long?)");
 	}
 	return SMTP_SEND;
 }
@@ -854,33 +959,14 @@ queue_rcpt(struct smtp *s, size_t i)
 	return -1;
 }
 
-/* The first recipient from i on that still has to be sent. */
-static size_t
-next_rcpt(const struct smtp *s, size_t i)
-{
-	while (i < s->m.nrcpts && s->rcpt[i].ex != 0)
-		i++;
-	return i;
-}
-
-/* How many RCPTs from recipient i on are (or were) sent. */
-static size_t
-count_rcpts(const struct smtp *s, size_t i)
-{
-	size_t n = 0;
-
-	for (i = next_rcpt(s, i); i < s->m.nrcpts; i = next_rcpt(s, i + 1))
-		n++;
-	return n;
-}
-
 /*
  * No recipient was accepted: the overall error is the first refusal's,
  * except that any temporary refusal makes the whole temporary (a retry
- * may deliver to it). open and drain as for txn_fail.
+ * may deliver to it). r: the reply being handled (NULL: nothing was
+ * sent yet); what the failure leaves behind is txn_rest's.
  */
 static enum smtp_action
-fail_rcpts(struct smtp *s, int open, size_t drain)
+fail_rcpts(struct smtp *s, const struct reply *r)
 {
 	const struct smtp_msg *p = &s->m;
 	size_t pick = p->nrcpts;
@@ -898,14 +984,13 @@ fail_rcpts(struct smtp *s, int open, size_t drain)
 				break;
 			}
 	if (pick == p->nrcpts)
-		return fail(s, EX_SOFTWARE, "no recipient accepted, none refused");
+		return conn_fail(s, EX_SOFTWARE, "no recipient accepted, none refused");
 	if (p->nrcpts == 1)
 		snprintf(pre, sizeof pre, "<%s>", addr_display(&p->rcpts[pick]));
 	else
 		snprintf(pre, sizeof pre, "all %zu recipients refused, e.g. <%s>", p->nrcpts,
 		         addr_display(&p->rcpts[pick]));
-	return txn_fail(s, open, drain, s->bdat && drain ? SMTP_DRAIN_BDAT : SMTP_DRAIN_DOT,
-	                s->rcpt[pick].ex, s->rcpt[pick].code, "%s: %s%s", pre,
+	return msg_failq(s, r, s->rcpt[pick].ex, s->rcpt[pick].code, "%s: %s%s", pre,
 	                s->rcpt[pick].text ? s->rcpt[pick].text : "refused",
 	                s->rcpt[pick].code ? " (in reply to RCPT TO)" : "");
 }
@@ -1043,30 +1128,30 @@ begin_envelope(struct smtp *s)
 	/* RFC 1870: refuse early rather than upload a message the server
 	 * has said it will not take. 0 means no limit was given. */
 	if (!s->verify && s->caps.size_set && s->caps.size > 0 && p->size > s->caps.size)
-		return txn_local(s, EX_UNAVAILABLE, "message is %llu bytes, server limit is %llu "
+		return msg_local(s, EX_UNAVAILABLE, "message is %llu bytes, server limit is %llu "
 		            "(SIZE in reply to EHLO)", p->size, s->caps.size);
 
 	tls_problem = s->verify ? NULL : requiretls_problem(s, p);
 	if (tls_problem)
-		return txn_local(s, EX_UNAVAILABLE, "REQUIRETLS was requested (-O REQUIRETLS=yes) but "
+		return msg_local(s, EX_UNAVAILABLE, "REQUIRETLS was requested (-O REQUIRETLS=yes) but "
 		                 "%s; not sending (5.7.30)", tls_problem);
 
 	/* UTF-8 forms and SMTPUTF8, or ASCII forms (A-label domains), and
 	 * what has no ASCII form fails. */
 	s->use_utf8 = utf8_decision(s, p);
 	if (!s->use_utf8 && !is_null_sender(&p->from) && p->from.ascii == NULL)
-		return txn_local(s, why_ex, "sender <%s>: %s", addr_display(&p->from), why_not);
+		return msg_local(s, why_ex, "sender <%s>: %s", addr_display(&p->from), why_not);
 	for (size_t i = 0; i < p->nrcpts; i++) {
 		if (s->use_utf8 || p->rcpts[i].ascii != NULL)
 			continue;
 		s->rcpt[i].ex = why_ex;
 		s->rcpt[i].text = str_dup(why_not);
 		if (s->rcpt[i].text == NULL)
-			return txn_local(s, EX_OSERR, "out of memory");
+			return msg_local(s, EX_OSERR, "out of memory");
 	}
 	s->rcpt_cur = next_rcpt(s, 0);
 	if (s->rcpt_cur == p->nrcpts)
-		return fail_rcpts(s, 0, 0);
+		return fail_rcpts(s, NULL);
 
 	/* After a transaction that failed mid-way, RSET leads the group
 	 * (RFC 2920 allows it anywhere but last); without PIPELINING the
@@ -1077,7 +1162,7 @@ begin_envelope(struct smtp *s)
 	if ((rset && queue_str(s, "RSET\r\n") < 0) ||
 	    ((!rset || s->pipelining) && queue_envelope(s) < 0)) {
 		out_truncate(s, mark);
-		return txn_local(s, EX_SOFTWARE, "cannot queue the envelope (address too long?)");
+		return msg_local(s, EX_SOFTWARE, "cannot queue the envelope (address too long?)");
 	}
 	if (s->bdat && s->pipelining) {
 		/* The chunks follow the group at once; the replies are read
@@ -1100,9 +1185,9 @@ smtp_next_message(struct smtp *s, const struct smtp_msg *m, int last)
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
 	if (!s->p->multi || s->state != SMTP_STATE_READY)
-		return fail(s, EX_SOFTWARE, "next message in state %s", smtp_state_name(s->state));
+		return conn_fail(s, EX_SOFTWARE, "next message in state %s", smtp_state_name(s->state));
 	if (s->ahead_n)
-		return failq(s, 0, EX_SOFTWARE, 0, "next message while transactions sent ahead "
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "next message while transactions sent ahead "
 		             "are due");
 	if (s->next_sent)
 		return next_continue(s, m, last);
@@ -1115,7 +1200,7 @@ smtp_verify(struct smtp *s, const struct smtp_msg *m)
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
 	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent || s->ahead_n)
-		return fail(s, EX_SOFTWARE, "verification in state %s", smtp_state_name(s->state));
+		return conn_fail(s, EX_SOFTWARE, "verification in state %s", smtp_state_name(s->state));
 	return txn_start(s, m, 0, 1);
 }
 
@@ -1134,7 +1219,7 @@ txn_start(struct smtp *s, const struct smtp_msg *m, int last, int verify)
 	if (smtp_msg_check(m, &e) < 0 || txn_alloc(s, &e) < 0) {
 		txn_forget(s);
 		s->m.nrcpts = 0;
-		return txn_local(s, e.ex, "%s", e.msg);
+		return msg_local(s, e.ex, "%s", e.msg);
 	}
 	return begin_envelope(s);
 }
@@ -1145,13 +1230,13 @@ on_rset(struct smtp *s, const struct reply *r)
 	/* RFC 5321 4.1.1.5: RSET must succeed; a server that refuses it
 	 * cannot be trusted with the next message. */
 	if (r->code / 100 != 2)
-		return reply_fail(s, r, 0, NULL);
+		return conn_reply_fail(s, r, 0, NULL);
 	s->need_rset = 0;
 	set_state(s, SMTP_STATE_MAIL);
 	if (s->pipelining)
 		return SMTP_READ;
 	if (queue_envelope(s) < 0)
-		return txn_local(s, EX_SOFTWARE, "cannot queue MAIL FROM (address too long?)");
+		return msg_local(s, EX_SOFTWARE, "cannot queue MAIL FROM (address too long?)");
 	return SMTP_SEND;
 }
 
@@ -1162,20 +1247,13 @@ on_mail(struct smtp *s, const struct reply *r)
 	 * the server is sane); RSET in any case, as MAIL's fate on the
 	 * server's side is best not guessed. */
 	if (r->code / 100 != 2) {
-		/* A pipelined verification's group ends in RSET: that resets. */
-		if (s->verify && s->pipelining)
-			return txn_reply_fail(s, r, 0, count_rcpts(s, s->rcpt_cur) + 1, 0);
-		if (s->bdat && s->pipelining)
-			return txn_reply_fail(s, r, 1, count_rcpts(s, s->rcpt_cur) + s->chunks_due,
-			                      SMTP_DRAIN_BDAT);
-		return txn_reply_fail(s, r, 1, s->pipelining ? count_rcpts(s, s->rcpt_cur) + 1 : 0,
-		                      SMTP_DRAIN_DATA);
+		return msg_reply_fail(s, r);    /* what is due: txn_rest */
 	}
 	set_state(s, SMTP_STATE_RCPT);
 	if (s->pipelining)
 		return SMTP_READ;
 	if (queue_rcpt(s, s->rcpt_cur) < 0)
-		return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue RCPT TO (address too long?)");
+		return msg_fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
 	return SMTP_SEND;
 }
 
@@ -1190,7 +1268,7 @@ on_rcpt(struct smtp *s, const struct reply *r)
 	free(st->text);
 	st->text = str_dup(reply_summary(r, sum, sizeof sum));
 	if (st->text == NULL)
-		return fail(s, EX_OSERR, "out of memory");
+		return conn_fail(s, EX_OSERR, "out of memory");
 	if (r->code / 100 == 2) {    /* 250, 251 (will forward), 252 */
 		st->ex = 0;
 		s->accepted++;
@@ -1202,8 +1280,7 @@ on_rcpt(struct smtp *s, const struct reply *r)
 		if (s->pipelining)
 			return SMTP_READ;
 		if (queue_rcpt(s, s->rcpt_cur) < 0)
-			return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0,
-			                "cannot queue RCPT TO (address too long?)");
+			return msg_fail(s, EX_SOFTWARE, "cannot queue RCPT TO (address too long?)");
 		return SMTP_SEND;
 	}
 	if (s->verify) {            /* every verdict is in: reset, never DATA */
@@ -1211,14 +1288,14 @@ on_rcpt(struct smtp *s, const struct reply *r)
 		if (s->pipelining)
 			return SMTP_READ;
 		if (queue_str(s, "RSET\r\n") < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue RSET");
+			return conn_fail(s, EX_SOFTWARE, "cannot queue RSET");
 		return SMTP_SEND;
 	}
 	if (s->pipelining && s->bdat && s->chunks_due > 0) {
 		/* The chunks are out: a server without recipients consumed
 		 * them and refuses (RFC 3030); drop those replies. */
 		if (s->accepted == 0)
-			return fail_rcpts(s, 1, s->chunks_due);
+			return fail_rcpts(s, r);
 		set_state(s, SMTP_STATE_BDAT);
 		return SMTP_READ;
 	}
@@ -1227,15 +1304,15 @@ on_rcpt(struct smtp *s, const struct reply *r)
 		return SMTP_READ;
 	}
 	if (s->accepted == 0)
-		return fail_rcpts(s, 1, 0);
+		return fail_rcpts(s, r);
 	if (s->bdat) {              /* no 354 to wait for */
 		if (queue_bdat(s) < 0)
-			return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue BDAT");
+			return msg_fail(s, EX_SOFTWARE, "cannot queue BDAT");
 		set_state(s, SMTP_STATE_CHUNK);
 		return SMTP_CHUNK;
 	}
 	if (queue_str(s, "DATA\r\n") < 0)
-		return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue DATA");
+		return msg_fail(s, EX_SOFTWARE, "cannot queue DATA");
 	set_state(s, SMTP_STATE_DATA);
 	return SMTP_SEND;
 }
@@ -1250,12 +1327,12 @@ on_data(struct smtp *s, const struct reply *r)
 		 * That end of data's reply closes the transaction. */
 		if (r->code == 354) {
 			(void)queue_str(s, ".\r\n");
-			return fail_rcpts(s, 0, 1);
+			return fail_rcpts(s, r);
 		}
-		return fail_rcpts(s, 1, 0);
+		return fail_rcpts(s, r);
 	}
 	if (r->code != 354)
-		return txn_reply_fail(s, r, 1, 0, 0);
+		return msg_reply_fail(s, r);
 	set_state(s, SMTP_STATE_BODY);
 	return SMTP_BODY;
 }
@@ -1264,9 +1341,9 @@ enum smtp_action
 smtp_body_done(struct smtp *s)
 {
 	if (s->state != SMTP_STATE_BODY)
-		return fail(s, EX_SOFTWARE, "body finished in state %s", smtp_state_name(s->state));
+		return conn_fail(s, EX_SOFTWARE, "body finished in state %s", smtp_state_name(s->state));
 	if (queue_str(s, ".\r\n") < 0)
-		return fail(s, EX_SOFTWARE, "cannot queue the end of data");
+		return conn_fail(s, EX_SOFTWARE, "cannot queue the end of data");
 	set_state(s, SMTP_STATE_DOT);
 	/* RFC 2920: QUIT may follow the end of data in the same group; we
 	 * then close as soon as the end-of-data reply is in. No room for it
@@ -1367,7 +1444,7 @@ next_continue(struct smtp *s, const struct smtp_msg *m, int last)
 	s->next_sent = 0;
 	if (m->rcpts != s->next.rcpts || m->nrcpts != s->next.nrcpts ||
 	    m->from.utf8 != s->next.from.utf8 || m->from.ascii != s->next.from.ascii)
-		return failq(s, 0, EX_SOFTWARE, 0, "next message is not the one whose envelope "
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "next message is not the one whose envelope "
 		             "was sent");
 	txn_forget(s);
 	s->m = *m;
@@ -1378,7 +1455,7 @@ next_continue(struct smtp *s, const struct smtp_msg *m, int last)
 	if (txn_alloc(s, &e) < 0) {
 		txn_forget(s);
 		s->m.nrcpts = 0;
-		return failq(s, 0, e.ex, 0, "%s", e.msg);
+		return conn_failq(s, END_CLOSE, e.ex, 0, "%s", e.msg);
 	}
 	s->use_utf8 = s->next_utf8;
 	s->pipelining = 1;
@@ -1409,7 +1486,7 @@ on_dot(struct smtp *s, const struct reply *r)
 {
 	/* Either way the server's transaction is over: no RSET next. */
 	if (r->code / 100 != 2)
-		return txn_reply_fail(s, r, 0, 0, 0);
+		return msg_reply_fail(s, r);
 	return txn_accepted(s);
 }
 
@@ -1436,7 +1513,7 @@ smtp_chunk_done(struct smtp *s)
 	if (s->ahead_chunking)
 		return ahead_chunk_done(s);
 	if (s->state != SMTP_STATE_CHUNK)
-		return fail(s, EX_SOFTWARE, "chunk finished in state %s", smtp_state_name(s->state));
+		return conn_fail(s, EX_SOFTWARE, "chunk finished in state %s", smtp_state_name(s->state));
 	s->chunk_off += s->chunk_len;
 	s->chunks_due++;
 	if (!s->pipelining) {       /* no PIPELINING: each BDAT waits for its reply */
@@ -1445,7 +1522,7 @@ smtp_chunk_done(struct smtp *s)
 	}
 	if (!s->chunk_last) {
 		if (queue_bdat(s) < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue BDAT");
+			return conn_fail(s, EX_SOFTWARE, "cannot queue BDAT");
 		return SMTP_CHUNK;
 	}
 	/* As behind the end of data (RFC 2920): QUIT rides along; no room
@@ -1467,12 +1544,12 @@ on_bdat(struct smtp *s, const struct reply *r)
 {
 	s->chunks_due--;
 	if (r->code / 100 != 2)
-		return txn_reply_fail(s, r, 1, s->chunks_due, SMTP_DRAIN_BDAT);
+		return msg_reply_fail(s, r);
 	if (s->chunks_due > 0)
 		return SMTP_READ;
 	if (!s->chunk_last) {       /* without PIPELINING: the next chunk */
 		if (queue_bdat(s) < 0)
-			return txn_fail(s, 1, 0, 0, EX_SOFTWARE, 0, "cannot queue BDAT");
+			return msg_fail(s, EX_SOFTWARE, "cannot queue BDAT");
 		set_state(s, SMTP_STATE_CHUNK);
 		return SMTP_CHUNK;
 	}
@@ -1565,7 +1642,7 @@ smtp_send_ahead(struct smtp *s, const struct smtp_msg *m, int last)
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
 	if (!smtp_window_room(s, m) || !next_sendable(s, m, &utf8))
-		return failq(s, 0, EX_SOFTWARE, 0, "message sent ahead in state %s without room",
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "message sent ahead in state %s without room",
 		             smtp_state_name(s->state));
 	a = &s->ahead[(s->ahead_first + s->ahead_n) % SMTP_WINDOW];
 	free(a->rcpt);
@@ -1574,13 +1651,13 @@ smtp_send_ahead(struct smtp *s, const struct smtp_msg *m, int last)
 	 * taking up its replies must need no memory. */
 	a->rcpt = calloc(m->nrcpts, sizeof *a->rcpt);
 	if (a->rcpt == NULL)
-		return failq(s, 0, EX_OSERR, 0, "out of memory");
+		return conn_failq(s, END_CLOSE, EX_OSERR, 0, "out of memory");
 	s->tx_size = m->size;
 	s->tx_off = 0;
 	if (queue_ahead(s, m, utf8) < 0) {
 		free(a->rcpt);
 		a->rcpt = NULL;
-		return failq(s, 0, EX_SOFTWARE, 0, "cannot queue the envelope (address too long?)");
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "cannot queue the envelope (address too long?)");
 	}
 	a->m = *m;
 	a->utf8 = utf8;
@@ -1601,7 +1678,7 @@ ahead_chunk_done(struct smtp *s)
 	if (!s->tx_last) {
 		if (queue_bdat_at(s, s->tx_size, s->tx_off, &s->tx_len, &s->tx_last) < 0) {
 			s->ahead_chunking = 0;
-			return failq(s, 0, EX_SOFTWARE, 0, "cannot queue BDAT");
+			return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "cannot queue BDAT");
 		}
 		return SMTP_CHUNK;
 	}
@@ -1627,7 +1704,7 @@ smtp_next_ahead(struct smtp *s)
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
 	if (s->state != SMTP_STATE_READY || s->ahead_n == 0)
-		return failq(s, 0, EX_SOFTWARE, 0, "no transaction sent ahead to take up in "
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "no transaction sent ahead to take up in "
 		             "state %s", smtp_state_name(s->state));
 	a = &s->ahead[s->ahead_first];
 	s->ahead_first = (s->ahead_first + 1) % SMTP_WINDOW;
@@ -1654,7 +1731,7 @@ static enum smtp_action
 on_vrset(struct smtp *s, const struct reply *r)
 {
 	if (r->code / 100 != 2)
-		return reply_fail(s, r, 0, NULL);
+		return conn_reply_fail(s, r, 0, NULL);
 	s->need_rset = 0;
 	return txn_end(s);
 }
@@ -1670,8 +1747,8 @@ on_drain(struct smtp *s, const struct reply *r)
 	}
 	if (s->drain_data == SMTP_DRAIN_DATA && r->code == 354) {
 		if (queue_str(s, ".\r\n") < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue the end of data");
-		s->drain_data = 0;
+			return conn_fail(s, EX_SOFTWARE, "cannot queue the end of data");
+		s->drain_data = SMTP_DRAIN_DOT;
 		return SMTP_SEND;
 	}
 	s->drain = 0;
@@ -1687,7 +1764,7 @@ smtp_etrn(struct smtp *s, const char *node)
 	if (s->state == SMTP_STATE_FAILED)
 		return SMTP_FAIL;
 	if (!s->p->multi || s->state != SMTP_STATE_READY || s->next_sent || s->ahead_n)
-		return fail(s, EX_SOFTWARE, "ETRN in state %s", smtp_state_name(s->state));
+		return conn_fail(s, EX_SOFTWARE, "ETRN in state %s", smtp_state_name(s->state));
 	err_init(&s->msg_err);
 	/* Nothing is sent for these: the connection stays READY. */
 	if (node == NULL || !is_token(node)) {
@@ -1703,7 +1780,7 @@ smtp_etrn(struct smtp *s, const char *node)
 	buf_init(&line, SMTP_CMD_MAX);
 	if (buf_printf(&line, "ETRN %s\r\n", node) < 0 || queue_line(s, &line, 0) < 0) {
 		buf_wipe(&line);
-		return fail(s, EX_SOFTWARE, "cannot queue ETRN");
+		return conn_fail(s, EX_SOFTWARE, "cannot queue ETRN");
 	}
 	set_state(s, SMTP_STATE_ETRN);
 	return SMTP_SEND;
@@ -1735,10 +1812,10 @@ smtp_finish(struct smtp *s)
 		 * QUIT would be message text. Just close; the server drops
 		 * the unfinished transaction. */
 		if (s->next_sent || s->ahead_n)
-			return failq(s, 0, EX_SOFTWARE, 0, "connection given up with the next "
+			return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "connection given up with the next "
 			             "envelope in flight");
 		if (queue_str(s, "QUIT\r\n") < 0)
-			return fail(s, EX_SOFTWARE, "cannot queue QUIT");
+			return conn_fail(s, EX_SOFTWARE, "cannot queue QUIT");
 		s->quit_sent = 1;
 		set_state(s, SMTP_STATE_QUIT);
 		return SMTP_DONE;
@@ -1748,7 +1825,7 @@ smtp_finish(struct smtp *s)
 	case SMTP_STATE_FAILED:
 		return SMTP_FAIL;
 	default:
-		return fail(s, EX_SOFTWARE, "connection given up in state %s",
+		return conn_fail(s, EX_SOFTWARE, "connection given up in state %s",
 		            smtp_state_name(s->state));
 	}
 }
@@ -1773,17 +1850,17 @@ smtp_on_reply(struct smtp *s, const struct reply *r)
 		break;
 	}
 	if (r == NULL || !r->complete || r->code == 0)
-		return failq(s, 0, EX_SOFTWARE, 0, "incomplete reply handed to the SMTP engine");
+		return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "incomplete reply handed to the SMTP engine");
 	if (s->state == SMTP_STATE_TLS || s->state == SMTP_STATE_BODY ||
 	    s->state == SMTP_STATE_CHUNK)
-		return failq(s, 0, EX_PROTOCOL, r->code, "unexpected server reply %s: %s",
+		return conn_failq(s, END_CLOSE, EX_PROTOCOL, r->code, "unexpected server reply %s: %s",
 		             s->state == SMTP_STATE_TLS ? "before the TLS handshake" :
 		             "while the message body was being sent",
 		             reply_summary(r, sum, sizeof sum));
 	/* RFC 5321 3.8: 421 may come in reply to anything; the server is
 	 * closing the channel. Temporary, whatever the command was. */
 	if (r->code == 421)
-		return reply_fail(s, r, EX_TEMPFAIL, NULL);
+		return conn_reply_fail(s, r, EX_TEMPFAIL, NULL);
 
 	switch (s->state) {
 	case SMTP_STATE_GREETING: return on_greeting(s, r);
@@ -1804,7 +1881,7 @@ smtp_on_reply(struct smtp *s, const struct reply *r)
 	default:
 		break;
 	}
-	return failq(s, 0, EX_SOFTWARE, 0, "reply in state %s", smtp_state_name(s->state));
+	return conn_failq(s, END_CLOSE, EX_SOFTWARE, 0, "reply in state %s", smtp_state_name(s->state));
 }
 
 /* ------------------------------------------------------------ accessors */

@@ -270,13 +270,17 @@ struct smtp_msg {
 	struct envelope opts;
 };
 
+/* How TLS comes into the session: not at all, after STARTTLS (required:
+ * no AUTH or mail without it), or from the first byte (implicit TLS). */
+enum smtp_tls { SMTP_TLS_NONE, SMTP_TLS_STARTTLS, SMTP_TLS_IMPLICIT };
+
 struct smtp_params {
-	int multi;                      /* 0: one message, given below; 1: messages come
-	                                 * with smtp_next_message (the fields from
-	                                 * `from` to `envid` are then unused) */
+	int multi;                      /* 0: one message, `msg` below; 1: messages
+	                                 * come with smtp_next_message (`msg` is
+	                                 * then unused) */
 	const char *helo;               /* EHLO/HELO argument */
 	const char *host;               /* server name for messages; NULL = "the server" */
-	int tls;                        /* 0 plain, 1 STARTTLS required, 2 implicit TLS */
+	enum smtp_tls tls;
 	int tls_verified;               /* the TLS peer is authenticated (certificate
 	                                 * check or pinned fingerprint): REQUIRETLS
 	                                 * may be used */
@@ -284,12 +288,7 @@ struct smtp_params {
 	int chunking;                   /* 1 = BDAT when the server offers CHUNKING */
 	const struct smtp_auth_ops *auth_ops;
 	void *auth_ctx;
-	struct smtp_addr from;          /* utf8 "" (or NULL) = null sender "<>" */
-	const struct smtp_addr *rcpts;
-	size_t nrcpts;
-	unsigned long long size;        /* spool size, for SIZE= and the early check */
-	int has_8bit;                   /* BODY=8BITMIME when offered */
-	struct envelope opts;           /* as in struct smtp_msg */
+	struct smtp_msg msg;            /* single mode: the one message */
 	struct log *log;                /* state-transition traces; may be NULL */
 };
 
@@ -353,7 +352,7 @@ struct smtp {
 	int in_txn;                     /* a transaction is under way */
 	int need_rset;                  /* the server may hold a failed transaction */
 	size_t drain;                   /* DRAIN: replies still to drop */
-	int drain_data;                 /* ... and what they answer (enum smtp_drain) */
+	enum smtp_drain drain_data;     /* ... and what they answer */
 	/* BDAT (CHUNKING) */
 	int bdat;                       /* the current message's body goes with BDAT */
 	unsigned long long chunk_off;   /* the current chunk's offset in the body */

@@ -232,7 +232,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.multi = o3 & 1;
 	p.helo = "client.example.org";
 	p.host = "mail.example.org";
-	p.tls = (o1 & 3) == 3 ? 0 : o1 & 3;
+	p.tls = (o1 & 3) == 3 ? SMTP_TLS_NONE : (enum smtp_tls)(o1 & 3);
 	p.tls_verified = (o1 >> 2) & 1;
 	p.auth = (o1 >> 3) & 1;
 	p.chunking = (o1 >> 4) & 1;     /* BDAT when the replies offer CHUNKING */
@@ -241,8 +241,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.auth_ctx = &r;
 	r.mech = mechs[(o2 & 0x0f) % (sizeof mechs / sizeof mechs[0])];
 	r.cleartext_ok = (o2 >> 4) & 1;
-	r.tls_required = p.tls != 0;
-	r.tls_up = p.tls == 2;         /* implicit TLS: up before the greeting */
+	r.tls_required = p.tls != SMTP_TLS_NONE;
+	r.tls_up = p.tls == SMTP_TLS_IMPLICIT;         /* implicit TLS: up before the greeting */
 	memset(&m, 0, sizeof m);
 	m.from.utf8 = o3 & 2 ? "" : "alice@example.org";
 	m.from.ascii = m.from.utf8;
@@ -259,12 +259,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.opts.requiretls = (o3 >> 6) & 1;
 	if (o3 & 0x80)
 		envelope_set_envid(&m.opts, "id+1=2");
-	p.from = m.from;
-	p.rcpts = m.rcpts;
-	p.nrcpts = m.nrcpts;
-	p.size = m.size;
-	p.has_8bit = m.has_8bit;
-	p.opts = m.opts;
+	p.msg = m;
 	smtp_init(&r.s, &p);
 	reply_init(&rp);
 	act = smtp_start(&r.s);

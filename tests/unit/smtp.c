@@ -132,7 +132,7 @@ struct scenario {
 static const struct scenario scenarios[] = {
 	{
 		.name = "STARTTLS + AUTH PLAIN with PIPELINING, two recipients",
-		.tls = 1, .auth = 1, .size = 1234,
+		.tls = SMTP_TLS_STARTTLS, .auth = 1, .size = 1234,
 		.from = FROM, .rcpts = { B, C }, .nrcpts = 2,
 		.sasl = { .mech = "PLAIN", .initial = "AHVzZXIAcGFzcw==" },
 		.steps = {
@@ -177,7 +177,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "implicit TLS, multi-step AUTH LOGIN",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "LOGIN", .responses = { "dXNlcg==", "cGFzcw==" } },
 		.steps = {
@@ -197,7 +197,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "empty initial response is sent as '='",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "EXTERNAL", .initial = "" },
 		.steps = {
@@ -222,7 +222,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "no HELO fallback when STARTTLS is required",
-		.tls = 1,
+		.tls = SMTP_TLS_STARTTLS,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.steps = {
 			{ R, GREET, SMTP_SEND, EHLO_OUT, 0 },
@@ -234,7 +234,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "no HELO fallback when AUTH is required",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "PLAIN", .initial = "x" },
 		.steps = {
@@ -259,7 +259,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "STARTTLS required but not offered: never plaintext",
-		.tls = 1, .auth = 1,
+		.tls = SMTP_TLS_STARTTLS, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "PLAIN", .initial = "x" },
 		.steps = {
@@ -272,7 +272,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "STARTTLS refused with 454",
-		.tls = 1,
+		.tls = SMTP_TLS_STARTTLS,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.steps = {
 			{ R, GREET, SMTP_SEND, EHLO_OUT, 0 },
@@ -285,7 +285,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "capabilities are forgotten after STARTTLS",
-		.tls = 1, .auth = 1,
+		.tls = SMTP_TLS_STARTTLS, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "PLAIN", .initial = "x" },
 		.steps = {
@@ -454,7 +454,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "AUTH 535: EX_NOPERM",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "PLAIN", .initial = "AHUAcA==" },
 		.steps = {
@@ -504,7 +504,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "AUTH 454: EX_TEMPFAIL",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "PLAIN", .initial = "AHUAcA==" },
 		.steps = {
@@ -519,7 +519,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "SASL step fails: the exchange is cancelled with '*'",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .mech = "LOGIN", .fail_step = 1 },
 		.steps = {
@@ -532,7 +532,7 @@ static const struct scenario scenarios[] = {
 	},
 	{
 		.name = "no usable mechanism: the callback's error travels up",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.from = FROM, .rcpts = { B }, .nrcpts = 1,
 		.sasl = { .fail_start = 1 },
 		.steps = {
@@ -719,12 +719,12 @@ run(const struct scenario *sc)
 	p.auth = sc->auth;
 	p.auth_ops = &fake_ops;
 	p.auth_ctx = &sasl;
-	p.from = sc->from;
-	p.rcpts = sc->rcpts;
-	p.nrcpts = sc->nrcpts;
-	p.size = sc->size;
-	p.has_8bit = sc->has_8bit;
-	p.opts = sc->opts;
+	p.msg.from = sc->from;
+	p.msg.rcpts = sc->rcpts;
+	p.msg.nrcpts = sc->nrcpts;
+	p.msg.size = sc->size;
+	p.msg.has_8bit = sc->has_8bit;
+	p.msg.opts = sc->opts;
 
 	printf("# %s\n", sc->name);
 	reply_init(&r);
@@ -793,13 +793,13 @@ test_details(void)
 	reply_init(&r);
 	memset(&p, 0, sizeof p);
 	p.helo = "client.example";
-	p.tls = 2;
+	p.tls = SMTP_TLS_IMPLICIT;
 	p.auth = 1;
 	p.auth_ops = &fake_ops;
 	p.auth_ctx = &sasl;
-	p.from = (struct smtp_addr)FROM;
-	p.rcpts = rc;
-	p.nrcpts = 1;
+	p.msg.from = (struct smtp_addr)FROM;
+	p.msg.rcpts = rc;
+	p.msg.nrcpts = 1;
 	log_init(&log, "envoi");
 	log.verbose = 1;
 	log.err = mem;
@@ -848,7 +848,7 @@ test_details(void)
 
 	/* command injection through an address is refused */
 	p.auth = 0;
-	p.rcpts = bad;
+	p.msg.rcpts = bad;
 	smtp_init(&s, &p);
 	is_int(smtp_start(&s), SMTP_FAIL, "CR/LF in a recipient is refused at start");
 	is_int(smtp_error(&s)->ex, EX_SOFTWARE, "... as an internal error");
@@ -856,15 +856,15 @@ test_details(void)
 	smtp_free(&s);
 
 	/* (DSN values are checked once, by envelope.c, where they enter.) */
-	p.rcpts = rc;
+	p.msg.rcpts = rc;
 
 	/* no recipients */
-	p.nrcpts = 0;
+	p.msg.nrcpts = 0;
 	smtp_init(&s, &p);
 	is_int(smtp_start(&s), SMTP_FAIL, "no recipients fails");
 	is_int(smtp_error(&s)->ex, EX_USAGE, "... with EX_USAGE");
 	smtp_free(&s);
-	p.nrcpts = 1;
+	p.msg.nrcpts = 1;
 
 	/* calls in the wrong state */
 	smtp_init(&s, &p);
@@ -1430,7 +1430,7 @@ static const struct mscenario mscenarios[] = {
 	},
 	{
 		.name = "REQUIRETLS over verified STARTTLS to a server offering it",
-		.tls = 1, .tls_verified = 1,
+		.tls = SMTP_TLS_STARTTLS, .tls_verified = 1,
 		.msgs = { MSG_RT },
 		.steps = {
 			SETUP_TLS(CAPS_RT),
@@ -1441,7 +1441,7 @@ static const struct mscenario mscenarios[] = {
 	},
 	{
 		.name = "REQUIRETLS, the server does not offer it: refused before MAIL (5.7.30)",
-		.tls = 1, .tls_verified = 1,
+		.tls = SMTP_TLS_STARTTLS, .tls_verified = 1,
 		.msgs = { MSG_RT },
 		.steps = {
 			SETUP_TLS("250-mx.example.org|250 PIPELINING"),
@@ -1453,7 +1453,7 @@ static const struct mscenario mscenarios[] = {
 	},
 	{
 		.name = "REQUIRETLS over TLS that is not verified: refused",
-		.tls = 1, .tls_verified = 0,
+		.tls = SMTP_TLS_STARTTLS, .tls_verified = 0,
 		.msgs = { MSG_RT },
 		.steps = {
 			SETUP_TLS(CAPS_RT),
@@ -1773,7 +1773,7 @@ static const struct mscenario mscenarios[] = {
 	},
 	{
 		.name = "two messages over STARTTLS + AUTH, PIPELINING: QUIT only behind the last",
-		.tls = 1, .auth = 1,
+		.tls = SMTP_TLS_STARTTLS, .auth = 1,
 		.sasl = { .mech = "PLAIN", .initial = "AHUAcA==" },
 		.msgs = { MSG_B, MSG_BC },
 		.steps = {
@@ -2054,7 +2054,7 @@ static const struct mscenario mscenarios[] = {
 	},
 	{
 		.name = "QUIT right after setup; nothing more after",
-		.tls = 2, .auth = 1,
+		.tls = SMTP_TLS_IMPLICIT, .auth = 1,
 		.sasl = { .mech = "PLAIN", .initial = "AHUAcA==" },
 		.msgs = { MSG_B },
 		.steps = {
@@ -2362,9 +2362,9 @@ test_multi_details(void)
 		struct smtp_params q = p;
 		q.multi = 0;
 		q.log = NULL;
-		q.from = m.from;
-		q.rcpts = m.rcpts;
-		q.nrcpts = m.nrcpts;
+		q.msg.from = m.from;
+		q.msg.rcpts = m.rcpts;
+		q.msg.nrcpts = m.nrcpts;
 		smtp_init(&s, &q);
 		smtp_start(&s);
 		is_int(smtp_next_message(&s, &m, 1), SMTP_FAIL, "smtp_next_message in single mode fails");
