@@ -120,6 +120,7 @@ test_redirect(void)
 		return;
 	ok(l.port > 0 && strlen(l.state) == 43 && strlen(l.verifier) == 43,
 	    "open: a port, a 43-character state and verifier");
+	fflush(stdout);         /* the child must not print the TAP again */
 	pid = fork();
 	if (pid == 0)
 		browse(l.port, l.state);
