@@ -10,7 +10,9 @@
 # AUTH; one refused by Dovecot (expired or revoked at the server while
 # the store thinks it valid) is refreshed once and AUTH runs again on the
 # same connection; with the refresh token revoked too, envoi exits 77
-# naming `envoi --oauth2-login stack`; -v shows no token.
+# naming `envoi --oauth2-login stack`; the token endpoint answering 503
+# queues the message, and a queue run delivers it once it is back; -v
+# shows no token.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 . "$top_srcdir/tests/stack/functions.sh"
@@ -148,6 +150,26 @@ AT=$(store_value access_token)
 revoke "$AT" access_token
 is "$(active "$AT")" False "revoked: the server no longer accepts the token"
 sent_refreshed "access token revoked" oauthbearer starttls 2
+
+# ---- the token endpoint in trouble (503) when a refresh is due: the
+# message is queued (exit 0) with the reason, and a queue run delivers it
+# once the endpoint answers again
+oauth_down 1
+set_expires 1
+s=$(stack_subject endpoint-down)
+oauth_config starttls "auth oauthbearer" "queue_retrier off"
+stack_msg "$s" >"$INPUT"
+run_envoi -C "$CONF" -a stack bob@example.org
+is_status 0 "endpoint down: exit 0, queued"
+like "$STDERR" "queued .*token endpoint: HTTP 503" "endpoint down: says why"
+ok "endpoint down: not delivered yet" stack_absent bob@example.org "$s"
+oauth_down 0
+run_envoi -C "$CONF" -a stack -q
+remember
+is_status 0 "endpoint back: the queue run succeeds"
+ok "endpoint back: delivered" stack_delivered bob@example.org "$s"
+run_envoi -C "$CONF" -a stack -bp
+like "$STDOUT" "empty" "endpoint back: the queue is empty"
 
 # ---- the refresh token revoked too: 77 naming the login command
 revoke "$(store_value access_token)" access_token

@@ -21,6 +21,11 @@ oauth_revoke() {
 	curl -sS --cacert "$OAUTH_CA" -d client_id=envoi-test -d "token=$1" \
 	    -d "token_type_hint=$2" "$OAUTH_URL/token/revocation" >/dev/null
 }
+# oauth_down 1|0: the token endpoint answers 503 from now on, or again
+# as it should.
+oauth_down() {
+	curl -sS --cacert "$OAUTH_CA" "$OAUTH_URL/test/down?on=$1" >/dev/null
+}
 # oauth_ttl SECONDS: the lifetime of the access tokens issued from now on.
 oauth_ttl() {
 	curl -sS --cacert "$OAUTH_CA" "$OAUTH_URL/test/ttl?seconds=$1" >/dev/null

@@ -11,6 +11,8 @@
 //   OAUTH_AT_TTL     access token lifetime in seconds (default 3600;
 //                    GET /test/ttl?seconds=N changes it for the tokens
 //                    issued from then on)
+//   GET /test/down?on=1 makes the token endpoint answer 503 (a provider
+//   in trouble) until GET /test/down?on=0
 //   OAUTH_ACCOUNT    the account every login signs in as
 //                    (default alice@example.test)
 //
@@ -27,6 +29,7 @@ import https from 'node:https';
 import Provider from 'oidc-provider';
 
 let ttl = Number(process.env.OAUTH_AT_TTL || 3600);
+let down = false;
 const account = process.env.OAUTH_ACCOUNT || 'alice@example.test';
 
 // Listen first: the issuer URL names the port.
@@ -100,6 +103,16 @@ provider.on('grant.error', (ctx) => count(ctx, 'error'));
 provider.use(async (ctx, next) => {
   if (ctx.method === 'GET' && ctx.path === '/test/stats') {
     ctx.body = stats;
+    return;
+  }
+  if (ctx.method === 'GET' && ctx.path === '/test/down') {
+    down = ctx.query.on === '1';
+    ctx.body = { down };
+    return;
+  }
+  if (down && ctx.path === '/token') {
+    ctx.status = 503;
+    ctx.body = { error: 'temporarily_unavailable' };
     return;
   }
   if (ctx.method === 'GET' && ctx.path === '/test/ttl') {
