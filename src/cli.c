@@ -340,7 +340,7 @@ enum long_act {
 	LONG_ENVFROM,   /* --read-envelope-from */
 	LONG_CONFIGURE,
 	LONG_VERSION, LONG_HELP, LONG_QUEUE, LONG_FLUSH, LONG_RETRY,
-	LONG_RMQUEUE, LONG_SERVERINFO, LONG_RMQS,
+	LONG_RMQUEUE, LONG_SERVERINFO, LONG_RMQS, LONG_OAUTH2_LOGIN,
 	LONG_REFUSED,   /* parsed, then refused: see refused_why */
 };
 
@@ -368,6 +368,7 @@ static const struct long_opt {
 	{ "--retry", LONG_NONE, LONG_RETRY, 0, NULL },
 	{ "--rmqueue", LONG_REQUIRED, LONG_RMQUEUE, 0, NULL },
 	{ "--serverinfo", LONG_NONE, LONG_SERVERINFO, 0, NULL },
+	{ "--oauth2-login", LONG_NONE, LONG_OAUTH2_LOGIN, 0, NULL },
 	{ "--rmqs", LONG_REQUIRED, LONG_RMQS, 0, NULL },        /* ETRN */
 	{ "--configure", LONG_REQUIRED, LONG_CONFIGURE, 0, NULL },
 	/* msmtp's settings: each overrides the configuration's directive */
@@ -437,6 +438,7 @@ long_flag(struct cli *c, const struct long_opt *o, struct err *e)
 	case LONG_HELP: set_mode(c, CLI_HELP); return 0;
 	case LONG_QUEUE: set_mode(c, CLI_LIST_QUEUE); return 0;
 	case LONG_SERVERINFO: set_mode(c, CLI_SERVERINFO); return 0;
+	case LONG_OAUTH2_LOGIN: set_mode(c, CLI_OAUTH2_LOGIN); return 0;
 	case LONG_FLUSH:
 		set_mode(c, CLI_RUN_QUEUE);
 		c->queue_arg = "f";
@@ -768,6 +770,7 @@ cli_usage(FILE *out)
 		"                         -qISUBSTR by id, -qRSUBSTR by recipient, -qSSUBSTR by sender",
 		"  --retry                run the entries whose retry time has come (timers use it)",
 		"  --rmqueue ID|all       remove queued (and failed) entries",
+		"  --oauth2-login [ACCOUNT]  log in once to the account's OAuth 2.0 provider",
 		"  -bi, -I, newaliases    check the aliases file and count its entries",
 		"  -bs                    speak SMTP on stdin and stdout",
 		"  -bv                    verify recipients",

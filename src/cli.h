@@ -67,6 +67,9 @@ enum cli_mode {
 	                    * offers and its certificate, send nothing */
 	CLI_CONFIGURE,     /* --configure ADDR: print a configuration
 	                    * template for the address (cli_configure) */
+	CLI_OAUTH2_LOGIN,  /* --oauth2-login [ACCOUNT]: the one-time OAuth
+	                    * 2.0 login (oauth2.h); the account is -a or
+	                    * the operand, else the default */
 	CLI_RMQS,          /* --rmqs NODE: ETRN, ask the server to run its
 	                    * queue for NODE */
 };

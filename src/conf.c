@@ -85,6 +85,15 @@ static const struct {
 	F(AF_QUEUE_RETRIER, FT_INT, queue_retrier),
 	F(AF_CHUNKING, FT_INT, chunking),
 	F(AF_TLS_SESSION_CACHE, FT_INT, tls_session_cache),
+	F(AF_OAUTH2_PROVIDER, FT_STR, oauth2_provider),
+	F(AF_OAUTH2_CLIENT_ID, FT_STR, oauth2_client_id),
+	F(AF_OAUTH2_CLIENT_SECRET, FT_STR, oauth2_client_secret),
+	F(AF_OAUTH2_CLIENT_SECRET_EVAL, FT_STR, oauth2_client_secret_eval),
+	F(AF_OAUTH2_TENANT, FT_STR, oauth2_tenant),
+	F(AF_OAUTH2_SCOPE, FT_STR, oauth2_scope),
+	F(AF_OAUTH2_TOKEN_URL, FT_STR, oauth2_token_url),
+	F(AF_OAUTH2_DEVICE_URL, FT_STR, oauth2_device_url),
+	F(AF_OAUTH2_AUTH_URL, FT_STR, oauth2_auth_url),
 #undef F
 };
 
@@ -92,6 +101,22 @@ static char **
 str_field(struct account *a, int f)
 {
 	return (char **)(void *)((char *)a + fields[f].off);
+}
+
+/* Fields whose value is a secret: wiped before it is freed. */
+static int
+is_secret(int f)
+{
+	return f == AF_PASSWORD || f == AF_OAUTH2_CLIENT_SECRET;
+}
+
+/* Fields that are shown by --pretend only as set or unset: the secrets,
+ * and the commands that print one (which may hold one as an argument). */
+static int
+is_hidden(int f)
+{
+	return is_secret(f) || f == AF_PASSWORDEVAL ||
+	    f == AF_OAUTH2_CLIENT_SECRET_EVAL;
 }
 
 static void
@@ -108,7 +133,7 @@ set_str(struct account *a, int f, char *v)
 {
 	char **p = str_field(a, f);
 
-	free_str(*p, f == AF_PASSWORD);
+	free_str(*p, is_secret(f));
 	*p = v;
 	a->set |= 1ULL << f;
 }
@@ -165,7 +190,7 @@ account_free(struct account *a)
 		return;
 	for (int f = 0; f < AF_COUNT; f++)
 		if (fields[f].type == FT_STR)
-			free_str(*str_field(a, f), f == AF_PASSWORD);
+			free_str(*str_field(a, f), is_secret(f));
 	free(a->name);
 	free(a->source_file);
 	mem_wipe(a, sizeof *a);
@@ -255,6 +280,7 @@ enum vkind {
 	V_UNIMPL_ON,    /* not implemented: warn unless the argument is off */
 	V_FROM_OVERRIDE,/* off = force_from envelope */
 	V_OBSOLETE,     /* a no-op in msmtp too (tls_force_sslv3) */
+	V_HTTPS_URL,    /* an https:// URL; empty = unset */
 	V_DEFAULTS,
 	V_ACCOUNT,
 	V_EVAL,
@@ -342,6 +368,15 @@ static const struct words auth_list = {
 	"oauthbearer, xoauth2, ...", "(unset)", "method"
 };
 
+/* The OAuth 2.0 provider: its endpoints and login flow (oauth2http.c);
+ * no argument turns OAuth 2.0 off for the account. */
+static const struct word oauth2_provider_words[] = {
+	{ "microsoft", 0, 0, "microsoft", 0 }, { "google", 0, 0, "google", 0 },
+	{ "custom", 0, 0, "custom", 0 }, { "", 0, 0, NULL, 0 },
+};
+static const struct words oauth2_provider_list = WORDS(oauth2_provider_words,
+    "microsoft, google or custom", "(unset)");
+
 static const struct directive {
 	const char *name;
 	enum vkind kind;
@@ -396,6 +431,15 @@ static const struct directive {
 	{ "fallback_account", V_STR, AF_FALLBACK_ACCOUNT, NULL },
 	{ "chunking", V_ONOFF, AF_CHUNKING, NULL },
 	{ "tls_session_cache", V_ONOFF, AF_TLS_SESSION_CACHE, NULL },
+	{ "oauth2_provider", V_WORDS, AF_OAUTH2_PROVIDER, &oauth2_provider_list },
+	{ "oauth2_client_id", V_STR, AF_OAUTH2_CLIENT_ID, NULL },
+	{ "oauth2_client_secret", V_PASSWORD, AF_OAUTH2_CLIENT_SECRET, NULL },
+	{ "oauth2_client_secret_eval", V_STR, AF_OAUTH2_CLIENT_SECRET_EVAL, NULL },
+	{ "oauth2_tenant", V_STR, AF_OAUTH2_TENANT, NULL },
+	{ "oauth2_scope", V_STR, AF_OAUTH2_SCOPE, NULL },
+	{ "oauth2_token_url", V_HTTPS_URL, AF_OAUTH2_TOKEN_URL, NULL },
+	{ "oauth2_device_url", V_HTTPS_URL, AF_OAUTH2_DEVICE_URL, NULL },
+	{ "oauth2_auth_url", V_HTTPS_URL, AF_OAUTH2_AUTH_URL, NULL },
 	/* msmtp directives envoi does not implement (yet). */
 	{ "source_ip", V_UNIMPL, -1, NULL },
 	{ "proxy_host", V_UNIMPL, -1, NULL },
@@ -446,7 +490,7 @@ describe_value(const struct account *a, const struct directive *d, char *tmp,
 
 	/* Secrets: whether, never what (a passwordeval command may hold
 	 * a token or a password as an argument). */
-	if (d->field == AF_PASSWORD || d->field == AF_PASSWORDEVAL)
+	if (is_hidden(d->field))
 		return str ? "set" : "unset";
 	switch (d->kind) {
 	case V_TRUST:
@@ -865,6 +909,17 @@ apply(struct parser *p, size_t idx, const char *v, int from_eval,
 			return -1;
 		set_str(p->cur, d->field, s);
 		return 0;
+	case V_HTTPS_URL:
+		/* Tokens and client secrets travel to this URL: never in
+		 * clear, and certificates are checked (oauth2.h). */
+		if (*v && (strncasecmp(v, "https://", 8) != 0 || v[8] == '\0' ||
+		    strpbrk(v, " \t\"<>\\^`{|}") != NULL))
+			return perr(p, e, "%s: \"%s\" is not an https:// URL",
+			    d->name, v);
+		if (*v && (s = str_dup(v)) == NULL)
+			return oom(e);
+		set_str(p->cur, d->field, s);
+		return 0;
 	case V_UNIMPL:
 	case V_UNIMPL_ON:
 		if (d->kind == V_UNIMPL ? *v != '\0' : strcmp(v, "off") != 0)
@@ -1165,11 +1220,15 @@ check_commands(const struct parser *p, struct err *e)
 {
 	if (p->distrust == NULL)
 		return 0;
-	for (size_t i = 0; i < p->naccts; i++)
-		if (p->accts[i]->passwordeval)
+	for (size_t i = 0; i < p->naccts; i++) {
+		const struct account *a = p->accts[i];
+
+		if (a->passwordeval || a->oauth2_client_secret_eval)
 			return err_set(e, EX_CONFIG, "%s:%d: account %s: refusing to "
-			    "run its passwordeval command: %s", p->path,
-			    p->accts[i]->source_line, p->accts[i]->name, p->distrust);
+			    "run its %s command: %s", p->path, a->source_line,
+			    a->name, a->passwordeval ? "passwordeval" :
+			    "oauth2_client_secret_eval", p->distrust);
+	}
 	return 0;
 }
 
@@ -1723,6 +1782,61 @@ aerr(const struct account *a, struct err *e, int ex, const char *fmt, ...)
 	return err_set(e, ex, "account %s: %s", a->name ? a->name : "?", msg);
 }
 
+/*
+ * OAuth 2.0 settings hang together: they need a provider, the provider
+ * needs a client id and a user (the mailbox XOAUTH2 names), and the
+ * token comes from envoi's store, so a password or passwordeval beside
+ * it would be a second, contradictory source of the secret.
+ */
+static int
+finalize_oauth2(struct account *a, struct err *e)
+{
+	static const int urls[] = {
+		AF_OAUTH2_TOKEN_URL, AF_OAUTH2_DEVICE_URL, AF_OAUTH2_AUTH_URL,
+	};
+	int custom;
+
+	if (a->oauth2_provider == NULL) {
+		for (int f = AF_OAUTH2_CLIENT_ID; f <= AF_OAUTH2_AUTH_URL; f++)
+			if (*str_field(a, f))
+				return aerr(a, e, EX_CONFIG, "oauth2_* settings need "
+				    "oauth2_provider (microsoft, google or custom)");
+		return 0;
+	}
+	custom = strcmp(a->oauth2_provider, "custom") == 0;
+	if (a->oauth2_client_id == NULL)
+		return aerr(a, e, EX_CONFIG, "oauth2_provider needs "
+		    "oauth2_client_id (the application's id at the provider)");
+	if (a->user == NULL)
+		return aerr(a, e, EX_CONFIG, "oauth2_provider needs user "
+		    "(the mailbox's address)");
+	if (a->password || a->passwordeval)
+		return aerr(a, e, EX_CONFIG, "oauth2_provider and %s exclude "
+		    "each other: the token comes from envoi --oauth2-login",
+		    a->password ? "password" : "passwordeval");
+	if (a->oauth2_client_secret && a->oauth2_client_secret_eval)
+		return aerr(a, e, EX_CONFIG, "oauth2_client_secret and "
+		    "oauth2_client_secret_eval exclude each other");
+	if (a->oauth2_tenant && strcmp(a->oauth2_provider, "microsoft") != 0)
+		return aerr(a, e, EX_CONFIG, "oauth2_tenant is for "
+		    "oauth2_provider microsoft only");
+	for (size_t i = 0; !custom && i < sizeof urls / sizeof urls[0]; i++)
+		if (*str_field(a, urls[i]))
+			return aerr(a, e, EX_CONFIG, "oauth2_*_url settings are "
+			    "for oauth2_provider custom only");
+	if (custom && a->oauth2_token_url == NULL)
+		return aerr(a, e, EX_CONFIG, "oauth2_provider custom needs "
+		    "oauth2_token_url");
+	if (custom && !a->oauth2_device_url && !a->oauth2_auth_url)
+		return aerr(a, e, EX_CONFIG, "oauth2_provider custom needs "
+		    "oauth2_device_url or oauth2_auth_url (how to log in)");
+	if (strcmp(a->auth, "on") != 0 && strcmp(a->auth, "OAUTHBEARER") != 0 &&
+	    strcmp(a->auth, "XOAUTH2") != 0)
+		return aerr(a, e, EX_CONFIG, "oauth2_provider needs auth on, "
+		    "oauthbearer or xoauth2, not %s", a->auth);
+	return 0;
+}
+
 int
 conf_finalize(struct account *a, struct err *e)
 {
@@ -1736,13 +1850,15 @@ conf_finalize(struct account *a, struct err *e)
 	/* msmtp's default is auth off; a user name or password with no
 	 * `auth` line can only mean "log in". */
 	if (a->auth == NULL) {
-		s = str_dup(a->user || a->password || a->passwordeval ?
-		    "on" : "off");
+		s = str_dup(a->user || a->password || a->passwordeval ||
+		    a->oauth2_provider ? "on" : "off");
 		if (s == NULL)
 			return oom(e);
 		a->auth = s;
 	}
 	auths = strcmp(a->auth, "off") != 0;
+	if (finalize_oauth2(a, e) < 0)
+		return -1;
 
 	/* Secure default: credentials never go out in clear unless asked. */
 	if (a->tls < 0)

@@ -75,6 +75,9 @@ enum account_field {
 	AF_DSN_NOTIFY, AF_DSN_RETURN, AF_QUEUE_DIR, AF_QUEUE, AF_QUEUE_LIFETIME,
 	AF_ALIASES, AF_REWRITE_HEADERS, AF_SET_SENDER_HEADER, AF_FORCE_FROM,
 	AF_FALLBACK_ACCOUNT, AF_QUEUE_RETRIER, AF_CHUNKING, AF_TLS_SESSION_CACHE,
+	AF_OAUTH2_PROVIDER, AF_OAUTH2_CLIENT_ID, AF_OAUTH2_CLIENT_SECRET,
+	AF_OAUTH2_CLIENT_SECRET_EVAL, AF_OAUTH2_TENANT, AF_OAUTH2_SCOPE,
+	AF_OAUTH2_TOKEN_URL, AF_OAUTH2_DEVICE_URL, AF_OAUTH2_AUTH_URL,
 	AF_COUNT
 };
 #define ACCOUNT_IS_SET(a, f) (((a)->set >> (f)) & 1ULL)
@@ -139,6 +142,15 @@ struct account {
 	                             * BDAT when the server offers CHUNKING */
 	int tls_session_cache;      /* envoi: 1 (default) resumes TLS 1.3
 	                             * sessions across runs (tlscache.h) */
+	/* envoi: OAuth 2.0 (oauth2.h). oauth2_provider NULL = off (a token
+	 * comes from passwordeval, as before); else "microsoft", "google"
+	 * or "custom". The client secret, like password, is wiped on free
+	 * and shown by --pretend only as set/unset; the *_url are https
+	 * URLs (checked when read). */
+	char *oauth2_provider, *oauth2_client_id;
+	char *oauth2_client_secret, *oauth2_client_secret_eval;
+	char *oauth2_tenant, *oauth2_scope;
+	char *oauth2_token_url, *oauth2_device_url, *oauth2_auth_url;
 	char *source_file;          /* where the account was defined */
 	int source_line;
 	int from_user_file;         /* defined in the user (or -C) file */

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "cred.h"
 #include "log.h"
+#include "oauth2http.h"
 
 void
 cred_free(char *secret)
@@ -41,27 +42,29 @@ killed_from_outside(int status)
 	return sig == SIGKILL || sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
 }
 
+/* Run a's secret command cmd, the value of directive `what`. */
 static int
-run_passwordeval(const struct account *a, char **secret, struct err *e)
+run_secret_command(const struct account *a, const char *cmd, const char *what,
+    char **secret, struct err *e)
 {
 	struct cmd_result res;
 	char how[CMD_ERRLINE_MAX + 64];
 	char *line;
 
-	if (cmd_run(a->passwordeval, CRED_SECRET_MAX, &line, &res, e) < 0)
-		return err_prefix(e, "account %s: passwordeval", a->name);
+	if (cmd_run(cmd, CRED_SECRET_MAX, &line, &res, e) < 0)
+		return err_prefix(e, "account %s: %s", a->name, what);
 	if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
 		cred_free(line);
 		/* A failing helper fails again on every retry until someone
 		 * fixes it, so the caller must hear now. */
 		return err_set(e, killed_from_outside(res.status) ? EX_TEMPFAIL :
-		    EX_CONFIG, "account %s: the passwordeval command failed (%s)", a->name,
-		    cmd_describe(&res, how, sizeof how));
+		    EX_CONFIG, "account %s: the %s command failed (%s)", a->name,
+		    what, cmd_describe(&res, how, sizeof how));
 	}
 	if (*line == '\0') {
 		cred_free(line);
-		return err_set(e, EX_CONFIG, "account %s: the passwordeval "
-		    "command printed an empty first line", a->name);
+		return err_set(e, EX_CONFIG, "account %s: the %s command printed "
+		    "an empty first line", a->name, what);
 	}
 	*secret = line;
 	return 0;
@@ -247,9 +250,25 @@ netrc_secret(const struct account *a, char **secret, struct err *e)
 }
 
 int
+cred_oauth2_client_secret(const struct account *a, char **secret, struct err *e)
+{
+	*secret = NULL;
+	if (a->oauth2_client_secret_eval)
+		return run_secret_command(a, a->oauth2_client_secret_eval,
+		    "oauth2_client_secret_eval", secret, e);
+	if (a->oauth2_client_secret &&
+	    (*secret = str_dup(a->oauth2_client_secret)) == NULL)
+		return err_set(e, EX_OSERR, "out of memory");
+	return 0;
+}
+
+int
 cred_get_secret(const struct account *a, char **secret, struct err *e)
 {
 	*secret = NULL;
+	if (a->oauth2_provider)
+		return oauth2http_account_token(a, cred_oauth2_client_secret, NULL,
+		    secret, NULL, e);
 	if (a->password) {
 		*secret = str_dup(a->password);
 		if (*secret == NULL)
@@ -257,6 +276,7 @@ cred_get_secret(const struct account *a, char **secret, struct err *e)
 		return 0;
 	}
 	if (a->passwordeval)
-		return run_passwordeval(a, secret, e);
+		return run_secret_command(a, a->passwordeval, "passwordeval",
+		    secret, e);
 	return netrc_secret(a, secret, e);
 }

@@ -1,6 +1,9 @@
 /*
  * cred.h - where a secret comes from: the `password` directive, the
- * `passwordeval` command (run by cmd.h), or ~/.netrc.
+ * `passwordeval` command (run by cmd.h), or ~/.netrc, or for an account
+ * with oauth2_provider the OAuth 2.0 token store (oauth2http.h, which asks
+ * back here for the client secret: oauth2_client_secret or the
+ * oauth2_client_secret_eval command).
  *
  * Owns: every copy of a secret it makes. Secrets are returned in memory
  * the caller gives back with cred_free, which wipes before freeing; the
@@ -31,7 +34,10 @@ struct account;
 #define CRED_NETRC_MAX (1024 * 1024)
 
 /*
- * The account's secret: `password` if set, else the first line of
+ * The account's secret: for an account with oauth2_provider, its access
+ * token (oauth2http_account_token: refreshed first when it is valid for
+ * less than a minute; its errors, oauth2.h); else `password` if set, else
+ * the first line of
  * `passwordeval`'s output (run through /bin/sh -c; trailing CR/LF
  * removed), else the password of the ~/.netrc (or $NETRC) entry for the
  * account's host and user, else none (*secret = NULL, return 0).
@@ -47,6 +53,15 @@ struct account;
  * The caller releases *secret with cred_free.
  */
 int cred_get_secret(const struct account *a, char **secret, struct err *e);
+
+/*
+ * The OAuth 2.0 client secret of an oauth2_provider account, for
+ * oauth2http (asked only when a token request is made):
+ * oauth2_client_secret, or the first line of oauth2_client_secret_eval
+ * (run and judged as passwordeval), or NULL for a public client.
+ */
+int cred_oauth2_client_secret(const struct account *a, char **secret,
+    struct err *e);
 
 /* Wipe and free a secret; NULL is fine. */
 void cred_free(char *secret);

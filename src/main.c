@@ -26,11 +26,13 @@
 #include "alias.h"
 #include "cli.h"
 #include "conf.h"
+#include "cred.h"
 #include "drop.h"
 #include "err.h"
 #include "info.h"
 #include "log.h"
 #include "lsmtp.h"
+#include "oauth2http.h"
 #include "proc.h"
 #include "queue.h"
 #include "runq.h"
@@ -375,6 +377,43 @@ run_serverinfo(struct run *r, struct err *e)
 	return ret;
 }
 
+/* Where the user approves an OAuth 2.0 login (oauth2http_login). */
+static void
+show_login(void *ctx, const char *uri, const char *code, const char *complete)
+{
+	if (code == NULL)       /* the browser login: its redirect comes here */
+		printf("To sign in, open this URL in a browser on this machine:"
+		    "\n\n  %s\n\n", uri);
+	else
+		printf("To sign in, open %s and enter the code %s\n", uri, code);
+	if (complete)
+		printf("(or open %s)\n", complete);
+	printf("Waiting for the sign-in...\n");
+	fflush(stdout);
+}
+
+/* --oauth2-login [ACCOUNT]: the one-time login; the account is -a or the
+ * operand, else chosen as for sending. */
+static int
+run_oauth2_login(struct run *r, struct err *e)
+{
+	if (r->cli.nrcpts > 1 || (r->cli.nrcpts == 1 && r->cli.account))
+		return err_set(e, EX_USAGE, "--oauth2-login takes one account");
+	if (r->cli.nrcpts == 1)
+		r->cli.account = r->cli.rcpts[0];
+	if (load_account(r, e) < 0)
+		return -1;
+	if (r->acct->oauth2_provider == NULL)
+		return err_set(e, EX_CONFIG, "account %s has no oauth2_provider "
+		    "(envoi.conf(5))", r->acct->name);
+	if (oauth2http_login(r->acct, cred_oauth2_client_secret, show_login, NULL,
+	    e) < 0)
+		return -1;
+	printf("Signed in: account %s sends with OAuth 2.0 from now on.\n",
+	    r->acct->name);
+	return 0;
+}
+
 /* --rmqs NODE: ETRN over a connection set up as for sending. */
 static int
 run_rmqs(struct run *r, struct err *e)
@@ -696,6 +735,8 @@ run_as_user(struct run *r, struct err *e)
 		return run_serverinfo(r, e);
 	case CLI_RMQS:
 		return run_rmqs(r, e);
+	case CLI_OAUTH2_LOGIN:
+		return run_oauth2_login(r, e);
 	case CLI_SEND:
 		return r->cli.pretend ? run_pretend(r, e) : run_send(r, e);
 	case CLI_VERSION:

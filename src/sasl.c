@@ -187,6 +187,22 @@ choose(const struct sasl_params *p, struct err *e)
 	char name[SASL_MECH_NAME_MAX + 1];
 	const char *server = p->server_mechs ? p->server_mechs : "";
 
+	if ((p->configured == NULL || strcasecmp(p->configured, "on") == 0) &&
+	    p->oauth) {
+		/* RFC 7628's mechanism first, then Google's and Microsoft's. */
+		m = offered(server, "OAUTHBEARER") ? mech_by_name("OAUTHBEARER") :
+		    offered(server, "XOAUTH2") ? mech_by_name("XOAUTH2") : NULL;
+		if (m && !plain_ok) {
+			err_set(e, EX_NOPERM, "refusing to send credentials without "
+			    "TLS (server offers AUTH %s)", server);
+			return NULL;
+		}
+		if (m == NULL)
+			err_set(e, EX_UNAVAILABLE, "server offers AUTH %s; none usable "
+			    "(OAuth 2.0 needs OAUTHBEARER or XOAUTH2)",
+			    *server ? server : "(nothing)");
+		return m;
+	}
 	if (p->configured == NULL || strcasecmp(p->configured, "on") == 0) {
 		if (gsasl_init(&ctx) != GSASL_OK) {
 			err_set(e, EX_OSERR, "cannot initialise libgsasl");

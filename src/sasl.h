@@ -47,6 +47,9 @@ struct sasl;
 struct sasl_params {
 	const char *configured;    /* "on" = strongest both sides have, or a mechanism name
 	                            * (case-insensitive) */
+	int oauth;                 /* the secret is an OAuth 2.0 access token
+	                            * (oauth2_provider): "on" chooses OAUTHBEARER,
+	                            * else XOAUTH2, and nothing else */
 	const char *server_mechs;  /* space-separated, from the EHLO AUTH capability */
 	const char *user;          /* NULL allowed only for EXTERNAL */
 	const char *secret;        /* password or OAuth token; never copied unwiped by envoi */

@@ -14,6 +14,7 @@
 #include "cred.h"
 #include "message.h"
 #include "net.h"
+#include "oauth2http.h"
 #include "reply.h"
 #include "sasl.h"
 #include "session.h"
@@ -61,7 +62,33 @@ struct auth_ctx {
 	const char *host;               /* the host of a's list being used */
 	struct conn *conn;
 	struct sasl *sasl;
+	struct log *log;                /* -v: a refreshed token is told */
+	/* OAuth 2.0 (oauth2_provider): the token sent, so that a refusal
+	 * refreshes exactly it (oauth2.h), and the one to send next. */
+	char *token, *next;
 };
+
+/* The access token of an oauth2_provider account (refused: the one the
+ * server refused, else NULL); -v says when the provider was asked for a
+ * new one, never what it is. */
+static int
+oauth2_secret(struct auth_ctx *ctx, const char *refused, char **token,
+    struct err *e)
+{
+	int refreshed;
+
+	if (oauth2http_account_token(ctx->a, cred_oauth2_client_secret,
+	    refused, token, &refreshed, e) < 0)
+		return -1;
+	if (refused)
+		log_debug(ctx->log, "oauth2: the server refused the access token; "
+		    "%s, AUTH again", refreshed ? "refreshed it" :
+		    "another run had refreshed it");
+	else if (refreshed)
+		log_debug(ctx->log, "oauth2: the stored access token expires "
+		    "within %d s: refreshed it", OAUTH2_MIN_VALIDITY);
+	return 0;
+}
 
 static int
 auth_start(void *vctx, const char *server_mechs, const char **mech, char **initial,
@@ -75,10 +102,20 @@ auth_start(void *vctx, const char *server_mechs, const char **mech, char **initi
 	const char *cbtype = NULL;
 	int r;
 
-	if (cred_get_secret(ctx->a, &secret, e) < 0)
+	if (ctx->next) {                /* auth_retry's refreshed token */
+		secret = ctx->next;
+		ctx->next = NULL;
+	} else if (ctx->a->oauth2_provider) {
+		if (oauth2_secret(ctx, NULL, &secret, e) < 0)
+			return -1;
+	} else if (cred_get_secret(ctx->a, &secret, e) < 0) {
 		return -1;
+	}
+	sasl_free(ctx->sasl);           /* a retry starts over */
+	ctx->sasl = NULL;
 	memset(&p, 0, sizeof p);
 	p.configured = ctx->a->auth ? ctx->a->auth : "on";
+	p.oauth = ctx->a->oauth2_provider != NULL;
 	p.server_mechs = server_mechs;
 	p.user = ctx->a->user ? ctx->a->user : "";
 	p.secret = secret;
@@ -93,6 +130,11 @@ auth_start(void *vctx, const char *server_mechs, const char **mech, char **initi
 		p.cb_len = cblen;
 	}
 	r = sasl_start(&ctx->sasl, &p, mech, initial, e);
+	if (ctx->a->oauth2_provider) {
+		cred_free(ctx->token);
+		ctx->token = secret;
+		secret = NULL;
+	}
 	cred_free(secret);
 	if (cb) {
 		mem_wipe(cb, cblen);
@@ -119,10 +161,29 @@ auth_finish(void *vctx, struct err *e)
 	 * secret go away before the message is sent. */
 	sasl_free(ctx->sasl);
 	ctx->sasl = NULL;
+	cred_free(ctx->token);
+	ctx->token = NULL;
 	return r;
 }
 
-static const struct smtp_auth_ops auth_ops = { auth_start, auth_step, auth_finish };
+/* The server refused the OAuth 2.0 token (RFC 7628's error challenge,
+ * then 535): refresh it once, unless another run already did, and let
+ * smtp.c run AUTH again on this connection. */
+static int
+auth_retry(void *vctx, struct err *e)
+{
+	struct auth_ctx *ctx = vctx;
+
+	if (ctx->a->oauth2_provider == NULL || ctx->token == NULL)
+		return 0;
+	if (oauth2_secret(ctx, ctx->token, &ctx->next, e) < 0)
+		return -1;
+	return 1;
+}
+
+static const struct smtp_auth_ops auth_ops = {
+	auth_start, auth_step, auth_finish, auth_retry,
+};
 
 static int
 secs_int(long long secs)
@@ -604,6 +665,7 @@ open_host(struct session **sp, const struct account *a, const char *host, struct
 	buf_init(&s->line, SESSION_LINE_MAX);
 	s->actx.a = a;
 	s->actx.conn = &s->conn;
+	s->actx.log = log;
 	s->host_given = str_dup(host);
 	if (s->host_given == NULL || buf_reserve(&s->line, SESSION_REPLY_RESERVE) < 0 ||
 	    buf_reserve(&s->reply.text, SESSION_REPLY_RESERVE) < 0) {
@@ -1282,6 +1344,8 @@ session_close(struct session *s)
 	if (s->engine)
 		smtp_free(&s->smtp);
 	sasl_free(s->actx.sasl);
+	cred_free(s->actx.token);
+	cred_free(s->actx.next);
 	tlscache_close(&s->resume, s->conn.tls, s->log);
 	conn_close(&s->conn);
 	reply_free(&s->reply);

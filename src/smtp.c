@@ -840,6 +840,16 @@ on_auth(struct smtp *s, const struct reply *r)
 		}
 		return setup_done(s);
 	}
+	if (r->code >= 500 && r->code < 600 && !s->auth_retried &&
+	    s->p->auth_ops->retry) {
+		s->auth_retried = 1;
+		err_init(&e);
+		ret = s->p->auth_ops->retry(s->p->auth_ctx, &e);
+		if (ret < 0)
+			return conn_fail_err(s, &e);
+		if (ret > 0)
+			return begin_auth(s);
+	}
 	if (r->code != 334)
 		return conn_reply_fail(s, r, 0, "authentication failed");
 	if (++s->auth_steps > SMTP_AUTH_STEPS_MAX) {

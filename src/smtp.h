@@ -226,6 +226,11 @@ struct smtp_auth_ops {
 	 * cannot confirm (a SCRAM server that never proved it knows the
 	 * password). NULL = nothing to check. */
 	int (*finish)(void *ctx, struct err *e);
+	/* On a 5xx to AUTH, once per connection: 1 = run AUTH again (start
+	 * is called anew: an OAuth 2.0 token the server refused has been
+	 * refreshed), 0 = fail as usual, -1 with *e filled (that error, not
+	 * the server's, ends the connection). NULL = never. */
+	int (*retry)(void *ctx, struct err *e);
 };
 
 /* An envelope address in both forms (from addr.c). ascii NULL means it
@@ -334,6 +339,7 @@ struct smtp {
 	int pipelining;                 /* the envelope is being pipelined */
 	int quit_sent;                  /* QUIT is queued or sent already */
 	int auth_steps;
+	int auth_retried;               /* ops->retry was asked (once only) */
 	size_t rcpt_cur;                /* recipient whose RCPT reply comes next */
 	size_t accepted;
 	struct smtp_rcpt_status *rcpt;  /* m.nrcpts entries */

@@ -123,7 +123,7 @@ a_finish(void *ctx, struct err *e)
 	return rc;
 }
 
-static const struct smtp_auth_ops auth_ops = { a_start, a_step, a_finish };
+static const struct smtp_auth_ops auth_ops = { a_start, a_step, a_finish, NULL };
 
 /* What the engine queued: CRLF lines, no command after QUIT, nothing
  * but EHLO/HELO/STARTTLS/QUIT before TLS when TLS is required. */

@@ -13,13 +13,25 @@
 # started is stopped again). Not root, or Postfix/Dovecot/certtool missing:
 # exit 77, which automake reports as SKIP.
 #
+# With STACK_OAUTH2_INTROSPECTION set (an https:// URL with the
+# introspecting client's id and secret as its user and password), Dovecot
+# also validates OAuth 2.0 bearer tokens (XOAUTH2, OAUTHBEARER) through
+# that RFC 7662 introspection endpoint, whose certificate is checked
+# against STACK_OAUTH2_CA (a CA file; default the stack's own,
+# DIR/certs/ca.pem; copied to DIR/dovecot/oauth2-ca.pem, where Dovecot's
+# unprivileged auth process can read it). The token's
+# `sub` is the user name; a token the server says is not active is
+# refused. Without it, nothing changes: the passwords are the only passdb
+# (tests/cases/stack-oauth2.sh is the one test that sets it).
+#
 # Layout of DIR:
 #   env                  sourceable settings for tests
 #   certs/               throw-away CA and server certificate (tests/mkcerts.sh)
 #   postfix/             main.cf, master.cf (Postfix's config_directory)
 #   spool/               Postfix queue_directory (private/auth: Dovecot's socket)
 #   data/                Postfix data_directory
-#   dovecot/             dovecot.conf, users (passwd-file), run/ (base_dir)
+#   dovecot/             dovecot.conf, users (passwd-file), run/ (base_dir),
+#                        oauth2.conf.ext (with STACK_OAUTH2_INTROSPECTION)
 #   mail/DOMAIN/LOCAL/   Maildirs; the IDN domain is stored under its A-label
 #   maillog, dovecot.log logs
 
@@ -131,6 +143,36 @@ chmod 755 "$DIR/dovecot"
 # socket itself, so it starts after Postfix).
 AUTH_SOCKET=$DIR/spool/private/auth
 
+# OAuth 2.0 bearer tokens, only when asked for: a passdb consulted for the
+# token mechanisms only, so the password mechanisms stay as they are.
+MECHS="plain login cram-md5 scram-sha-1 scram-sha-256"
+OAUTH2_PASSDB=
+if [ -n "${STACK_OAUTH2_INTROSPECTION:-}" ]; then
+	MECHS="$MECHS xoauth2 oauthbearer"
+	oauth2_ca=${STACK_OAUTH2_CA:-$DIR/certs/ca.pem}
+	cp "$oauth2_ca" "$DIR/dovecot/oauth2-ca.pem" &&
+		chmod 644 "$DIR/dovecot/oauth2-ca.pem" || die "cannot copy $oauth2_ca"
+	cat >"$DIR/dovecot/oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = $STACK_OAUTH2_INTROSPECTION
+force_introspection = yes
+username_attribute = sub
+active_attribute = active
+active_value = true
+tls_ca_cert_file = $DIR/dovecot/oauth2-ca.pem
+timeout_msecs = 10000
+EOF
+	# It holds the introspecting client's secret.
+	chown root:dovecot "$DIR/dovecot/oauth2.conf.ext" &&
+		chmod 640 "$DIR/dovecot/oauth2.conf.ext" ||
+		die "cannot write $DIR/dovecot/oauth2.conf.ext"
+	OAUTH2_PASSDB="passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $DIR/dovecot/oauth2.conf.ext
+}"
+fi
+
 cat >"$DIR/dovecot/dovecot.conf" <<EOF
 # Private Dovecot for the envoi test stack: SASL authentication only.
 base_dir = $DIR/dovecot/run
@@ -146,7 +188,8 @@ auth_verbose = yes
 # only offer AUTH after TLS anyway, and the password mechanisms must be
 # offered by Dovecot for Postfix to list them.
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
+auth_mechanisms = $MECHS
+$OAUTH2_PASSDB
 passdb {
   driver = passwd-file
   args = scheme=PLAIN $DIR/dovecot/users

@@ -88,6 +88,12 @@ field(const struct account *a, const char *f, char *buf, size_t size)
 	else if (strcmp(f, "queue_dir") == 0) { s = a->queue_dir; num = 0; }
 	else if (strcmp(f, "source_line") == 0) n = a->source_line;
 	else if (strcmp(f, "from_is_pattern") == 0) n = a->from_is_pattern;
+	else if (strcmp(f, "oauth2_provider") == 0) { s = a->oauth2_provider; num = 0; }
+	else if (strcmp(f, "oauth2_client_id") == 0) { s = a->oauth2_client_id; num = 0; }
+	else if (strcmp(f, "oauth2_client_secret") == 0) { s = a->oauth2_client_secret; num = 0; }
+	else if (strcmp(f, "oauth2_tenant") == 0) { s = a->oauth2_tenant; num = 0; }
+	else if (strcmp(f, "oauth2_scope") == 0) { s = a->oauth2_scope; num = 0; }
+	else if (strcmp(f, "oauth2_token_url") == 0) { s = a->oauth2_token_url; num = 0; }
 	else { printf("Bail out! unknown field %s\n", f); exit(1); }
 	if (num) {
 		snprintf(buf, size, "%ld", n);
@@ -225,6 +231,15 @@ static const struct {
 	{ "directive names are case sensitive", "account a\nHOST h\n", EX_CONFIG, 2, "HOST", { { NULL, NULL, NULL } } },
 	{ "bad port", "account a\nhost h\nport 0\n", EX_CONFIG, 3, "port", { { NULL, NULL, NULL } } },
 	{ "bad port text", "account a\nhost h\nport smtp\n", EX_CONFIG, 3, "port", { { NULL, NULL, NULL } } },
+	{ "oauth2_provider unknown", "account a\nhost h\noauth2_provider yahoo\n", EX_CONFIG, 3,
+	  "expected microsoft, google or custom, not \"yahoo\"", { { NULL, NULL, NULL } } },
+	{ "oauth2 URL in clear", "account a\nhost h\noauth2_token_url http://t.example/token\n",
+	  EX_CONFIG, 3, "oauth2_token_url: \"http://t.example/token\" is not an https:// URL",
+	  { { NULL, NULL, NULL } } },
+	{ "oauth2 URL with a space", "account a\nhost h\noauth2_auth_url \"https://a b/\"\n",
+	  EX_CONFIG, 3, "is not an https:// URL", { { NULL, NULL, NULL } } },
+	{ "oauth2 client secret kept", "account a\nhost h\noauth2_client_secret \"s p\"\n", 0, 0, NULL,
+	  { { "a", "oauth2_client_secret", "s p" } } },
 	{ "port too large", "account a\nport 65536\n", EX_CONFIG, 2, "port", { { NULL, NULL, NULL } } },
 	{ "bad on/off", "account a\ntls maybe\n", EX_CONFIG, 2, "on or off", { { NULL, NULL, NULL } } },
 	{ "queue directives", "defaults\nqueue_lifetime 2d\naccount a\nhost h\nqueue off\n"
@@ -502,6 +517,10 @@ test_permissions(void)
 		{ "system file 0640 with password", "account a\nhost h\npassword p\n", 0640, 0, 0, NULL },
 		{ "system file 0644 with password", "account a\nhost h\npassword p\n", 0644, 0, -1, "chmod o-rwx" },
 		{ "system file 0644 without password", "account a\nhost h\n", 0644, 0, 0, NULL },
+		{ "user file 0644 with oauth2_client_secret",
+		  "account a\nhost h\noauth2_client_secret s\n", 0644, 1, -1, "chmod 600" },
+		{ "user file 0600 with oauth2_client_secret",
+		  "account a\nhost h\noauth2_client_secret s\n", 0600, 1, 0, NULL },
 	};
 
 	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -640,6 +659,55 @@ static const struct {
 	  "account nope not found in ", { { NULL, NULL, NULL } } },
 	{ "finalize error from the selected account only",
 	  "account default\nhost d\naccount broken\nport 1\n", NULL, 0, NULL, { { "", "host", "d" } } },
+	/* OAuth 2.0 (oauth2.h) */
+	{ "oauth2: microsoft means auth on over TLS",
+	  "account default\nhost smtp.office365.com\nport 587\nuser u@x\noauth2_provider microsoft\n"
+	  "oauth2_client_id abc\noauth2_tenant common\n", NULL, 0, NULL,
+	  { { "", "auth", "on" }, { "", "tls", "1" }, { "", "oauth2_provider", "microsoft" },
+	    { "", "oauth2_client_id", "abc" }, { "", "oauth2_tenant", "common" } } },
+	{ "oauth2: custom with token and device URLs",
+	  "account default\nhost h\nuser u\nauth xoauth2\noauth2_provider custom\noauth2_client_id c\n"
+	  "oauth2_token_url https://127.0.0.1:8443/token\noauth2_device_url https://127.0.0.1:8443/device\n"
+	  "oauth2_scope \"openid offline_access\"\n", NULL, 0, NULL,
+	  { { "", "auth", "XOAUTH2" }, { "", "oauth2_token_url", "https://127.0.0.1:8443/token" },
+	    { "", "oauth2_scope", "openid offline_access" } } },
+	{ "oauth2: settings without a provider",
+	  "account default\nhost h\nuser u\noauth2_client_id c\n", NULL, EX_CONFIG,
+	  "oauth2_* settings need oauth2_provider", { { NULL, NULL, NULL } } },
+	{ "oauth2: no client id",
+	  "account default\nhost h\nuser u\noauth2_provider google\n", NULL, EX_CONFIG,
+	  "needs oauth2_client_id", { { NULL, NULL, NULL } } },
+	{ "oauth2: no user",
+	  "account default\nhost h\noauth2_provider google\noauth2_client_id c\n", NULL, EX_CONFIG,
+	  "needs user", { { NULL, NULL, NULL } } },
+	{ "oauth2: not with passwordeval",
+	  "account default\nhost h\nuser u\npasswordeval echo t\noauth2_provider google\n"
+	  "oauth2_client_id c\n", NULL, EX_CONFIG,
+	  "oauth2_provider and passwordeval exclude each other", { { NULL, NULL, NULL } } },
+	{ "oauth2: secret and secret_eval",
+	  "account default\nhost h\nuser u\noauth2_provider google\noauth2_client_id c\n"
+	  "oauth2_client_secret s\noauth2_client_secret_eval echo s\n", NULL, EX_CONFIG,
+	  "exclude each other", { { NULL, NULL, NULL } } },
+	{ "oauth2: tenant is microsoft's",
+	  "account default\nhost h\nuser u\noauth2_provider google\noauth2_client_id c\n"
+	  "oauth2_tenant t\n", NULL, EX_CONFIG, "microsoft only", { { NULL, NULL, NULL } } },
+	{ "oauth2: URLs are for custom",
+	  "account default\nhost h\nuser u\noauth2_provider google\noauth2_client_id c\n"
+	  "oauth2_token_url https://t.example/\n", NULL, EX_CONFIG, "custom only", { { NULL, NULL, NULL } } },
+	{ "oauth2: custom needs a token URL",
+	  "account default\nhost h\nuser u\noauth2_provider custom\noauth2_client_id c\n"
+	  "oauth2_device_url https://t.example/d\n", NULL, EX_CONFIG, "needs oauth2_token_url",
+	  { { NULL, NULL, NULL } } },
+	{ "oauth2: custom needs a way to log in",
+	  "account default\nhost h\nuser u\noauth2_provider custom\noauth2_client_id c\n"
+	  "oauth2_token_url https://t.example/t\n", NULL, EX_CONFIG, "oauth2_device_url or oauth2_auth_url",
+	  { { NULL, NULL, NULL } } },
+	{ "oauth2: a password mechanism is refused",
+	  "account default\nhost h\nuser u\nauth plain\noauth2_provider google\noauth2_client_id c\n",
+	  NULL, EX_CONFIG, "needs auth on, oauthbearer or xoauth2, not PLAIN", { { NULL, NULL, NULL } } },
+	{ "oauth2: auth off is refused",
+	  "account default\nhost h\nuser u\nauth off\noauth2_provider google\noauth2_client_id c\n",
+	  NULL, EX_CONFIG, "not off", { { NULL, NULL, NULL } } },
 };
 
 /* "%U" and "%H" in an expected value become the real ones. */
@@ -798,6 +866,9 @@ test_command_trust(void)
 		  "account a\nhost h\npasswordeval echo x\n", 0660, 0, -1, "writable by" },
 		{ "passwordeval through defaults",
 		  "defaults\npasswordeval echo x\naccount a\nhost h\n", 0620, 1, -1, "account a" },
+		{ "group-writable file with oauth2_client_secret_eval",
+		  "account a\nhost h\noauth2_client_secret_eval echo x\n", 0664, 1, -1,
+		  "run its oauth2_client_secret_eval command" },
 		{ "group-writable file with eval", "account a\neval touch \"$MARK\"; echo host h\n", 0664,
 		  1, -1, "eval" },
 		{ "group-writable file without commands", "account a\nhost h\nuser u\n", 0664, 1,
@@ -1148,7 +1219,8 @@ test_describe(void)
 {
 	const char *path = new_file("account a\nhost h\nuser u\npassword hunter2\n"
 	    "passwordeval echo tok3n\nconnect_timeout 7\nkeepbcc on\n"
-	    "tls_trust_file \"\"\nsyslog LOG_MAIL\n", 0600);
+	    "tls_trust_file \"\"\nsyslog LOG_MAIL\noauth2_client_secret cl1ent\n"
+	    "oauth2_client_secret_eval \"echo s3cret\"\noauth2_client_id myapp\n", 0600);
 	struct described d;
 	struct conf c;
 	struct err e;
@@ -1162,6 +1234,13 @@ test_describe(void)
 	ok(strstr(d.text, "passwordeval=set\n") != NULL, "describe: passwordeval is 'set'");
 	ok(strstr(d.text, "hunter2") == NULL && strstr(d.text, "tok3n") == NULL,
 	    "describe: no secret, no command");
+	ok(strstr(d.text, "oauth2_client_secret=set\n") != NULL &&
+	    strstr(d.text, "oauth2_client_secret_eval=set\n") != NULL &&
+	    strstr(d.text, "cl1ent") == NULL && strstr(d.text, "s3cret") == NULL,
+	    "describe: oauth2 client secret and its command: set, never shown");
+	ok(strstr(d.text, "oauth2_client_id=myapp\n") != NULL &&
+	    strstr(d.text, "oauth2_provider=(unset)*\n") != NULL,
+	    "describe: oauth2 client id shown, provider unset");
 	ok(strstr(d.text, "timeout=7\n") != NULL, "describe: connect_timeout under timeout");
 	ok(strstr(d.text, "remove_bcc_headers=off\n") != NULL, "describe: keepbcc as its field");
 	ok(strstr(d.text, "keepbcc") == NULL && strstr(d.text, "connect_timeout") == NULL,

@@ -328,6 +328,52 @@ test_oauth(void)
 	}
 }
 
+/* An OAuth 2.0 account (oauth2_provider) with auth on: OAUTHBEARER, else
+ * XOAUTH2, never a password mechanism, which would send the token as
+ * a password. */
+static void
+test_oauth_on(void)
+{
+	static const struct {
+		const char *offered, *want;     /* want NULL: refused */
+		int tls;
+		const char *msg_has;
+	} cases[] = {
+		{ "PLAIN LOGIN XOAUTH2 OAUTHBEARER SCRAM-SHA-256", "OAUTHBEARER", 1, NULL },
+		{ "SCRAM-SHA-256 PLAIN XOAUTH2", "XOAUTH2", 1, NULL },
+		{ "SCRAM-SHA-256 PLAIN LOGIN", NULL, 1, "none usable (OAuth 2.0 needs OAUTHBEARER or XOAUTH2)" },
+		{ "XOAUTH2", NULL, 0, "refusing to send credentials without TLS" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sasl_params p = { 0 };
+		struct sasl *s = NULL;
+		const char *mech = NULL;
+		char *initial = NULL;
+		struct err e;
+		int r;
+
+		err_init(&e);
+		p.configured = "on";
+		p.oauth = 1;
+		p.server_mechs = cases[i].offered;
+		p.user = "alice@example.org";
+		p.secret = "tok.en";
+		p.host = "mail.example.org";
+		p.tls_active = cases[i].tls;
+		r = sasl_start(&s, &p, &mech, &initial, &e);
+		if (cases[i].want) {
+			ok(r == 0 && mech && strcmp(mech, cases[i].want) == 0,
+			    "oauth, auth on, server %s: %s", cases[i].offered, cases[i].want);
+		} else {
+			ok(r < 0 && strstr(e.msg, cases[i].msg_has) != NULL,
+			    "oauth, auth on, server %s: refused: %s", cases[i].offered, e.msg);
+		}
+		sasl_response_free(initial);
+		sasl_free(s);
+	}
+}
+
 /* The GS2 header of SCRAM's client-first message names the binding used. */
 static void
 test_gs2_header(void)
@@ -537,6 +583,7 @@ main(void)
 	test_exchanges();
 	test_messages();
 	test_oauth();
+	test_oauth_on();
 	test_gs2_header();
 	test_deferred();
 	test_scram_mutual();

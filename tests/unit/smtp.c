@@ -25,6 +25,8 @@ struct fake_sasl {
 	const char *initial;            /* NULL = none */
 	const char *responses[4];       /* one per challenge */
 	int fail_start, fail_step;      /* 1 = return -1 there */
+	int retry;                      /* what retry answers (0: fail) */
+	int nretries;                   /* times retry was asked */
 	/* what the engine told us */
 	char mechs[CAPS_AUTH_MAX];
 	char challenges[4][64];
@@ -71,7 +73,17 @@ refuse_finish(void *ctx, struct err *e)
 	return err_set(e, EX_PROTOCOL, "server claimed success without proof");
 }
 
-static const struct smtp_auth_ops fake_ops = { fake_start, fake_step, NULL };
+/* The session refreshes a refused OAuth token and asks for AUTH again. */
+static int
+fake_retry(void *ctx, struct err *e)
+{
+	struct fake_sasl *f = ctx;
+
+	f->nretries++;
+	return f->retry;
+}
+
+static const struct smtp_auth_ops fake_ops = { fake_start, fake_step, NULL, fake_retry };
 
 /* ------------------------------------------------------------ scenarios */
 
@@ -453,6 +465,41 @@ static const struct scenario scenarios[] = {
 		.ex = EX_NOPERM, .smtp_code = 535,
 		.msg = { "authentication failed: 535 5.7.8 Error: authentication failed "
 		         "(in reply to AUTH)" },
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		/* RFC 7628 3.2.2: the error challenge, the client's dummy
+		 * reply, 535; the token is refreshed and AUTH runs again on
+		 * the same connection. */
+		.name = "OAUTHBEARER refused, then AUTH again with a refreshed token",
+		.tls = 2, .auth = 1,
+		.from = FROM, .rcpts = { B }, .nrcpts = 1,
+		.sasl = { .mech = "OAUTHBEARER", .initial = "bixhPWE=", .responses = { "AQ==" },
+		          .retry = 1 },
+		.steps = {
+			{ R, GREET, SMTP_SEND, EHLO_OUT, 0 },
+			{ R, "250-mx|250 AUTH OAUTHBEARER", SMTP_SEND, "AUTH OAUTHBEARER bixhPWE=\r\n", 1 },
+			{ R, "334 eyJzdGF0dXMiOiI0MDEifQ==", SMTP_SEND, "AQ==\r\n", 1 },
+			{ R, "535 5.7.8 token expired", SMTP_SEND, "AUTH OAUTHBEARER bixhPWE=\r\n", 1 },
+			{ R, "235 2.7.0 ok", SMTP_SEND, "MAIL FROM:<a@x.example>\r\n", 0 },
+			{ R, "553 5.7.1 no", SMTP_FAIL, QUIT, 0 },
+		},
+		.ex = EX_UNAVAILABLE, .smtp_code = 553, .msg = { "(in reply to MAIL FROM)" },
+		.state = SMTP_STATE_FAILED,
+	},
+	{
+		.name = "XOAUTH2 refused twice: AUTH runs again once only",
+		.tls = 2, .auth = 1,
+		.from = FROM, .rcpts = { B }, .nrcpts = 1,
+		.sasl = { .mech = "XOAUTH2", .initial = "dXNlcj1h", .retry = 1 },
+		.steps = {
+			{ R, GREET, SMTP_SEND, EHLO_OUT, 0 },
+			{ R, "250-mx|250 AUTH XOAUTH2", SMTP_SEND, "AUTH XOAUTH2 dXNlcj1h\r\n", 1 },
+			{ R, "535 5.7.8 no", SMTP_SEND, "AUTH XOAUTH2 dXNlcj1h\r\n", 1 },
+			{ R, "535 5.7.8 still no", SMTP_FAIL, QUIT, 0 },
+		},
+		.ex = EX_NOPERM, .smtp_code = 535,
+		.msg = { "authentication failed: 535 5.7.8 still no (in reply to AUTH)" },
 		.state = SMTP_STATE_FAILED,
 	},
 	{
@@ -838,7 +885,7 @@ test_details(void)
 	smtp_free(&s);
 
 	/* a server that keeps challenging is cut off */
-	static const struct smtp_auth_ops loop_ops = { fake_start, loop_step, NULL };
+	static const struct smtp_auth_ops loop_ops = { fake_start, loop_step, NULL, NULL };
 	struct fake_sasl x = { .mech = "X" };
 	int n = 0;
 	enum smtp_action act;
@@ -866,7 +913,7 @@ test_details(void)
 	p.auth = 0;
 
 	/* a 235 the mechanism cannot confirm (finish refuses) stops the session */
-	static const struct smtp_auth_ops fin_ops = { fake_start, fake_step, refuse_finish };
+	static const struct smtp_auth_ops fin_ops = { fake_start, fake_step, refuse_finish, NULL };
 	struct fake_sasl y = { .mech = "PLAIN", .initial = "AGEAYg==" };
 
 	p.auth = 1;
