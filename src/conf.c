@@ -309,8 +309,9 @@ struct words {
 	const char *noun;       /* "unknown NOUN" in the error, if not NULL */
 };
 
-#define WORDS(list, expected, unset) \
-	{ list, sizeof list / sizeof list[0], expected, unset, NULL }
+#define WORDS_NOUN(list, expected, unset, noun) \
+	{ list, sizeof list / sizeof list[0], expected, unset, noun }
+#define WORDS(list, expected, unset) WORDS_NOUN(list, expected, unset, NULL)
 /* A word matched ignoring case and stored in this canonical spelling. */
 #define ITSELF(word) { word, 1, 0, word, 0 }
 
@@ -362,11 +363,9 @@ static const struct word auth_words[] = {
 	ITSELF("SCRAM-SHA-1-PLUS"), ITSELF("SCRAM-SHA-256"),
 	ITSELF("SCRAM-SHA-256-PLUS"), ITSELF("OAUTHBEARER"), ITSELF("XOAUTH2"),
 };
-static const struct words auth_list = {
-	auth_words, sizeof auth_words / sizeof auth_words[0], "on, off, plain, "
-	"login, cram-md5, scram-sha-256, scram-sha-256-plus, external, "
-	"oauthbearer, xoauth2, ...", "(unset)", "method"
-};
+static const struct words auth_list = WORDS_NOUN(auth_words, "on, off, plain, "
+    "login, cram-md5, scram-sha-256, scram-sha-256-plus, external, "
+    "oauthbearer, xoauth2, ...", "(unset)", "method");
 
 /* The OAuth 2.0 provider: its endpoints and login flow (oauth2http.c);
  * no argument turns OAuth 2.0 off for the account. */
